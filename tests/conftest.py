@@ -1,0 +1,55 @@
+"""Shared fixtures: an isolated offline environment and one generated dataset per session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from yolosweep.demo import write_demo_dataset
+from yolosweep.tracking import OfflineRun, read_offline_run
+
+REPO = Path(__file__).resolve().parent.parent
+# The generated demo learns in a few epochs with AdamW; SGD from scratch needs tens.
+FAST = ["--epochs", "3", "--imgsz", "64", "--batch", "8", "--device", "cpu", "--optimizer=AdamW", "--lr0=0.005", "--workers=0"]
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_demo_dataset(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture
+def offline_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for a subprocess: offline wandb and Ultralytics, no key, files under tmp_path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env.update(
+        WANDB_MODE="offline",
+        WANDB_DIR=str(tmp_path),
+        YOLO_CONFIG_DIR=str(tmp_path / "ultralytics-config"),
+        YOLO_OFFLINE="1",
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=str(REPO),
+    )
+    return env
+
+
+def train_sweep_cmd(*args: str) -> list[str]:
+    return [sys.executable, str(REPO / "train_sweep.py"), *args]
+
+
+def run_train_sweep(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(train_sweep_cmd(*args), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def offline_runs(wandb_dir: Path) -> list[Path]:
+    return sorted((wandb_dir / "wandb").glob("offline-run-*"))
+
+
+def only_offline_run(wandb_dir: Path) -> OfflineRun:
+    runs = offline_runs(wandb_dir)
+    assert len(runs) == 1, f"expected exactly one wandb run, found {runs}"
+    return read_offline_run(runs[0])

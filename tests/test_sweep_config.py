@@ -1,0 +1,80 @@
+"""sweep_config.yaml is a valid W&B sweep with the guide's 13 hyperparameters, and bad specs fail clearly."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from sweeps import schema_violations_from_proposed_config
+
+from yolosweep import arguments, spec
+
+from .conftest import REPO
+
+SWEPT = {
+    "lr0": (0.005, 0.02), "lrf": (0.01, 0.1), "warmup_epochs": [1, 3, 5], "hsv_h": (0.0, 0.03),
+    "hsv_s": (0.5, 0.9), "hsv_v": (0.3, 0.6), "mosaic": (0.5, 1.0), "close_mosaic": [0, 5, 10, 15, 20],
+    "mixup": (0.0, 0.3), "copy_paste": (0.0, 0.3), "degrees": (0.0, 10.0), "weight_decay": (0.0001, 0.001),
+    "dropout": (0.0, 0.2),
+}
+
+
+def test_sweep_config_is_a_valid_wandb_sweep_with_the_13_parameters():
+    raw = yaml.safe_load((REPO / "sweep_config.yaml").read_text())
+    assert schema_violations_from_proposed_config(raw) == []
+    config = spec.load_sweep(REPO / "sweep_config.yaml")
+    swept = {k: v for k, v in config["parameters"].items() if "value" not in v}
+    assert set(swept) == set(SWEPT)
+    for name, expected in SWEPT.items():
+        entry = swept[name]
+        got = entry["values"] if isinstance(expected, list) else (entry["min"], entry["max"])
+        assert got == (expected if isinstance(expected, list) else expected), name
+    for name in ("lr0", "lrf", "weight_decay"):  # each spans a decade
+        assert swept[name]["distribution"] == "log_uniform_values"
+    assert config["program"] == "train_sweep.py" and config["method"] == "bayes"
+    assert config["metric"] == {"name": "metrics/mAP50(B)", "goal": "maximize"}
+    assert config["early_terminate"]["type"] == "hyperband"
+    fixed = spec.fixed_values(config)
+    assert {"epochs": 100, "batch": 64, "imgsz": 640, "model": "yolo11n.pt"}.items() <= fixed.items()
+    assert {"data", "patience", "seed", "optimizer"} <= set(fixed)
+
+
+def test_hyperband_first_band_is_at_epoch_30_of_100():
+    config = spec.load_sweep(REPO / "sweep_config.yaml")
+    et = config["early_terminate"]
+    first_band = et["min_iter"]
+    assert first_band == 30 and first_band * et["eta"] < spec.fixed_values(config)["epochs"]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(text)
+    return path
+
+
+BASE = "method: random\nmetric: {name: metrics/mAP50(B), goal: maximize}\nparameters:\n"
+
+
+@pytest.mark.parametrize(
+    "text, key, words",
+    [
+        ("method: bayes\nparameters: {lr0: {min: 0.1, max: [}\n", "line", "YAML"),
+        (BASE + "  lr0: {value: 0.01}\nrun_limit: 3\n", "run_limit", "W&B sweep keys"),
+        (BASE + "  lr: {min: 0.001, max: 0.01}\n", "lr", "lr0"),
+        (BASE + "  mosaic: {min: 0.5, max: 1.5}\n", "mosaic", "between 0.0 and 1.0"),
+        (BASE + "  epochs: {value: ten}\n", "epochs", "int"),
+        (BASE + "  close_mosaic: {values: []}\n", "close_mosaic", "empty"),
+        (BASE + "  lr0: {min: 0.02, max: 0.005}\n", "lr0", "min"),
+    ],
+)
+def test_bad_sweep_specs_give_one_line_naming_file_key_and_fix(tmp_path, text, key, words):
+    path = _write(tmp_path, text)
+    with pytest.raises(spec.ConfigError) as caught:
+        spec.load_sweep(path)
+    message = str(caught.value)
+    assert "\n" not in message and str(path) in message and key in message and "Fix:" in message
+    assert words in message
+
+
+def test_parameter_values_are_typed_like_wandb_passes_them():
+    params = arguments.parse_params(["--lr0=0.01", "--epochs", "3", "mosaic=1", "--deterministic=True", "--data=a b.yaml", "--weight_decay=1e-4"])
+    assert params == {"lr0": 0.01, "epochs": 3, "mosaic": 1, "deterministic": True, "data": "a b.yaml", "weight_decay": 0.0001}

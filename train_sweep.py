@@ -1,0 +1,37 @@
+#!/usr/bin/env python3
+"""Sweep agent entrypoint: one run = one Ultralytics YOLO training with the suggested parameters.
+
+Under `wandb agent` (or the local agent) the parameters arrive as `--key=value` arguments.
+Standalone, the fixed values of sweep_config.yaml apply, then any `--key=value` given here:
+    python train_sweep.py --data DATA.yaml --epochs 3 --imgsz 64 --batch 8 --device cpu
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from yolosweep import arguments, spec, trial
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sweep-config", default=Path(__file__).with_name("sweep_config.yaml"),
+                        help="sweep YAML whose fixed values apply (default: sweep_config.yaml)")
+    parser.add_argument("--no-log-model", action="store_true", help="do not log best.pt as a W&B model artifact")
+    arguments.add_override_flags(parser)
+    options, rest = parser.parse_known_args(argv)
+    try:
+        params = spec.fixed_values(spec.load_sweep(options.sweep_config))
+    except spec.ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return trial.EXIT_BAD_CONFIG
+    params.update(arguments.parse_params(rest))
+    params.update(arguments.overrides(options))
+    result = trial.run(params, log_model=not options.no_log_model)
+    print(f"yolosweep: run {result.run_id or '-'} {result.state} after {result.epochs_done} epochs"
+          + (f": {result.reason}" if result.reason else ""), file=sys.stderr if result.state == "failed" else sys.stdout)
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

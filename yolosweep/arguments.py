@@ -1,0 +1,53 @@
+"""Command-line values: the shared override flags and W&B's `--key=value` parameter arguments."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import yaml
+
+# Fixed sweep values every entry script can override without editing the YAML. Their values are
+# typed like any other parameter and checked against Ultralytics with everything else.
+OVERRIDE_FLAGS = ("data", "epochs", "imgsz", "batch", "model", "device")
+
+
+def add_override_flags(parser: argparse.ArgumentParser) -> None:
+    for name in OVERRIDE_FLAGS:
+        parser.add_argument(f"--{name}", type=parse_value, default=None, help=f"override the sweep's fixed `{name}`")
+
+
+def overrides(namespace: argparse.Namespace) -> dict[str, Any]:
+    return {k: getattr(namespace, k) for k in OVERRIDE_FLAGS if getattr(namespace, k) is not None}
+
+
+def parse_value(text: str) -> Any:
+    """'8' -> 8, '1e-3' -> 0.001, 'true' -> True, '[1, 2]' -> [1, 2], anything else stays a string."""
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, (bool, list, dict)) or value is None else text
+
+
+def parse_params(tokens: list[str]) -> dict[str, Any]:
+    """Parameters as a W&B agent passes them: `--key=value`, `--key value` or `key=value`."""
+    params: dict[str, Any] = {}
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        key, sep, value = token.lstrip("-").partition("=")
+        if not key:
+            raise SystemExit(f"error: cannot read argument {token!r}; use --key=value")
+        if not sep:
+            if not token.startswith("--") or i + 1 >= len(tokens):
+                raise SystemExit(f"error: argument {token!r} has no value; use --{key}=VALUE")
+            value, i = tokens[i + 1], i + 1
+        params[key.replace("-", "_")] = parse_value(value)
+        i += 1
+    return params

@@ -1,0 +1,170 @@
+"""Load and validate a W&B sweep YAML and the training arguments it produces.
+
+Two layers of checks, both before anything trains or is written:
+- the sweep itself, against W&B's own JSON schema (the `sweeps` package);
+- every parameter, against Ultralytics' argument names, types and ranges (`ultralytics.cfg`).
+Every error is one line that names the file, the key and the fix.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# Keys the W&B server accepts that sweeps 0.2.0's JSON schema does not list.
+_SERVER_ONLY_KEYS = ("run_cap",)
+
+# Ranges Ultralytics' check_cfg does not enforce but that make no sense for training.
+_EXTRA_BOUNDS: dict[str, tuple[float | None, float | None]] = {
+    "lr0": (1e-12, None),
+    "imgsz": (32, None),
+    "warmup_epochs": (0, None),
+    "close_mosaic": (0, None),
+    "degrees": (-180, 180),
+    "workers": (0, None),
+}
+
+
+class ConfigError(ValueError):
+    """A bad sweep or training configuration, worded as a one-line message with a fix."""
+
+    def __init__(self, source: str, key: str, problem: str, fix: str):
+        self.source, self.key, self.problem, self.fix = source, key, problem, fix
+        super().__init__(f"{source}: {key}: {problem}. Fix: {fix}")
+
+
+def ultralytics_defaults() -> dict[str, Any]:
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+
+    return dict(DEFAULT_CFG_DICT)
+
+
+def check_train_args(args: dict[str, Any], source: str) -> dict[str, Any]:
+    """Validate training arguments against Ultralytics; return them with types normalised."""
+    from ultralytics.cfg import check_cfg
+
+    defaults = ultralytics_defaults()
+    checked = dict(args)
+    for key, value in args.items():
+        if key not in defaults:
+            close = difflib.get_close_matches(key, defaults, n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(map(repr, close))}?" if close else "see `yolo cfg` for the valid names"
+            raise ConfigError(source, key, "not an Ultralytics training argument", hint)
+        try:
+            one = {key: value}
+            check_cfg(one, hard=True)
+            checked[key] = one[key]
+        except (TypeError, ValueError) as err:
+            raise ConfigError(source, key, str(err).rstrip("."), f"give {key} a valid value") from None
+        low, high = _EXTRA_BOUNDS.get(key, (None, None))
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if key in _EXTRA_BOUNDS and not numeric:
+            raise ConfigError(source, key, f"{value!r} is not a number", f"give {key} a number")
+        if numeric and ((low is not None and value < low) or (high is not None and value > high)):
+            span = f">= {low}" if high is None else f"between {low} and {high}"
+            raise ConfigError(source, key, f"{value} is out of range", f"use a value {span}")
+    batch = checked.get("batch")
+    if batch is not None and not (batch == -1 or batch > 0):
+        raise ConfigError(source, "batch", f"{batch} is not a batch size", "use a positive size, -1 or a 0-1 fraction (AutoBatch)")
+    return checked
+
+
+def _candidate_values(name: str, entry: dict[str, Any]) -> list[Any]:
+    """The values a sweep parameter can take that can be checked without sampling."""
+    if "value" in entry:
+        return [entry["value"]]
+    if "values" in entry:
+        return list(entry["values"])
+    return [entry[k] for k in ("min", "max") if k in entry]
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(str(path), "-", "file not found", "pass the path of an existing sweep YAML") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "-"
+        problem = getattr(err, "problem", None) or "not valid YAML"
+        raise ConfigError(str(path), where, problem, "correct the YAML syntax there") from None
+
+
+def validate_sweep(config: Any, source: str) -> dict[str, Any]:
+    """Check a sweep config against W&B's schema and Ultralytics' arguments; return it.
+
+    Our own checks run first because they name the key and the fix; W&B's schema check
+    then catches whatever else the server would refuse.
+    """
+    from sweeps import schema_violations_from_proposed_config
+
+    if not isinstance(config, dict):
+        raise ConfigError(source, "-", "a sweep config must be a mapping", "start from sweep_config.yaml")
+    known = _schema_keys()
+    for key in config:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ConfigError(source, key, "not a W&B sweep key", f"{hint}W&B sweep keys are: {', '.join(sorted(known))}")
+    parameters = config.get("parameters")
+    if not isinstance(parameters, dict) or not parameters:
+        raise ConfigError(source, "parameters", "missing or empty", "list the hyperparameters to sweep")
+    for name, entry in parameters.items():
+        where = f"parameters.{name}"
+        if not isinstance(entry, dict):
+            raise ConfigError(source, where, "must be a mapping", "use `value:`, `values:` or `min:`/`max:`")
+        if "values" in entry and not entry["values"]:
+            raise ConfigError(source, f"{where}.values", "empty list", "list at least one value")
+        if isinstance(entry.get("min"), (int, float)) and isinstance(entry.get("max"), (int, float)) and entry["min"] > entry["max"]:
+            raise ConfigError(source, where, f"min {entry['min']} > max {entry['max']}", "swap min and max")
+        for value in _candidate_values(name, entry):
+            check_train_args({name: value}, f"{source}: parameters")
+    schema_view = {k: v for k, v in config.items() if k not in _SERVER_ONLY_KEYS}
+    try:
+        violations = schema_violations_from_proposed_config(schema_view)
+    except ValueError as err:
+        violations = [str(err)]
+    if violations:
+        first = violations[0].splitlines()[0][:200]
+        raise ConfigError(source, _violation_key(violations[0], config), first, "see W&B's sweep configuration reference")
+    return config
+
+
+def _schema_keys() -> list[str]:
+    from sweeps.config.schema import sweep_config_jsonschema
+
+    return list(sweep_config_jsonschema["properties"]) + list(_SERVER_ONLY_KEYS)
+
+
+def _violation_key(message: str, config: dict[str, Any]) -> str:
+    for name in config.get("parameters", {}):
+        if f"'{name}'" in message or name in message:
+            return f"parameters.{name}"
+    for key in config:
+        if f"'{key}'" in message or key in message:
+            return key
+    return "-"
+
+
+def load_sweep(path: str | Path) -> dict[str, Any]:
+    """Read and validate a sweep YAML file."""
+    path = Path(path)
+    return validate_sweep(_load_yaml(path), str(path))
+
+
+def fixed_values(config: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a sweep fixes with `value:`."""
+    return {k: v["value"] for k, v in config["parameters"].items() if "value" in v}
+
+
+def with_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the sweep with some parameters fixed to new values (the --data/--epochs/... flags)."""
+    result = copy.deepcopy(config)
+    for key, value in overrides.items():
+        if value is not None:
+            result["parameters"][key] = {"value": value}
+    return result

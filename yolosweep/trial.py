@@ -1,0 +1,222 @@
+"""One sweep run: parameters in, one Ultralytics YOLO training, one wandb run, a TrialResult out.
+
+States a trial ends in: `finished`, `stopped` (SIGTERM/SIGINT: the agent or Hyperband asked;
+a normal outcome), `failed` (with a one-line reason). The epochs done are kept in every case.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import preflight
+from .spec import ConfigError, check_train_args
+from .tracking import OBJECTIVE, VALIDATION_PREFIX, TrialRun, clean_value
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEFAULT_SAVE_PROJECT = "runs/sweep"
+
+
+@dataclass
+class TrialResult:
+    state: str
+    reason: str = ""
+    epochs_done: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    save_dir: Path | None = None
+    run_id: str | None = None
+    exit_code: int = EXIT_OK
+
+
+class StopRequested(Exception):
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class TrialFailed(Exception):
+    """A failure with a known cause, already worded as one line with a fix."""
+
+
+class _StopSignals:
+    """SIGTERM/SIGINT set a flag that the next training callback turns into StopRequested.
+
+    Raising only at callback boundaries means a stop never lands while Ultralytics writes a
+    checkpoint, so last.pt and best.pt stay readable. A second SIGINT aborts at once.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "_StopSignals":
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if self.signum == signal.SIGINT and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def check(self, _trainer: object = None) -> None:
+        if self.signum is not None:
+            raise StopRequested(self.signum)
+
+
+def _without_ultralytics_wandb(trainer: Any) -> None:
+    # Ultralytics' own wandb callback would log a second, differently stepped copy of every
+    # metric into our run and finish it at on_train_end; this trial owns the run instead.
+    for event, fns in trainer.callbacks.items():
+        fns[:] = [f for f in fns if not f.__module__.endswith("callbacks.wb")]
+
+
+def _epoch_metrics(trainer: Any) -> dict[str, float]:
+    metrics = {**trainer.label_loss_items(trainer.tloss, prefix="train"), **trainer.metrics, **trainer.lr}
+    return {k: clean_value(v) for k, v in metrics.items() if k != "fitness"}
+
+
+def _best_epoch(history: list[dict[str, Any]]) -> dict[str, Any] | None:
+    scored = [row for row in history if isinstance(row.get(OBJECTIVE), (int, float))]
+    return max(scored, key=lambda row: row[OBJECTIVE]) if scored else None
+
+
+def summarize(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The objective of the best epoch, and the last epoch's metrics under final/."""
+    summary: dict[str, Any] = {"epochs_done": len(history)}
+    best = _best_epoch(history)
+    if best is not None:
+        summary.update({k: v for k, v in best.items() if k.startswith(VALIDATION_PREFIX)})
+        summary["best_epoch"] = best["epoch"]
+    if history:
+        summary.update({f"final/{k}": v for k, v in history[-1].items() if k != "epoch"})
+    return summary
+
+
+def _oom_reason(err: BaseException, args: dict[str, Any]) -> str | None:
+    if "out of memory" not in str(err).lower():
+        return None
+    batch = args.get("batch", 16)
+    smaller = max(int(batch) // 2, 1) if isinstance(batch, (int, float)) and batch >= 1 else 8
+    return f"CUDA out of memory at batch={batch}, imgsz={args.get('imgsz')}. Fix: try --batch {smaller}"
+
+
+def _check_finite_loss(trainer: Any) -> None:
+    losses = trainer.label_loss_items(trainer.tloss, prefix="train")
+    bad = [k for k, v in losses.items() if not math.isfinite(float(v))]
+    if bad:
+        lr0 = trainer.args.lr0
+        raise TrialFailed(
+            f"loss became NaN/Inf in epoch {trainer.epoch + 1} ({', '.join(bad)}). "
+            f"Fix: lower lr0 (now {lr0}) or warmup, or check the labels"
+        )
+
+
+def run(
+    params: dict[str, Any],
+    log_model: bool = True,
+    on_epoch: Callable[[int, dict[str, Any]], None] | None = None,
+    job_type: str = "sweep-run",
+    tags: list[str] | None = None,
+) -> TrialResult:
+    """Train one YOLO model with `params` (Ultralytics arguments) and log it to one wandb run."""
+    started = time.time()
+    try:
+        args = check_train_args(params, "training arguments")
+    except ConfigError as err:
+        return _fail_before_start(str(err), EXIT_BAD_CONFIG, params, job_type, tags)
+
+    tracker = TrialRun(config=args, job_type=job_type, tags=tags)
+    args = {**args, **{k: v for k, v in tracker.sweep_params().items() if k not in args}}
+    args.setdefault("project", str(Path(DEFAULT_SAVE_PROJECT).resolve()))
+    args.setdefault("name", tracker.id)
+    args.setdefault("exist_ok", True)
+    history: list[dict[str, Any]] = []
+    result = TrialResult(state="running", run_id=tracker.id)
+    model = None
+
+    trained_epochs: list[int] = []
+
+    def end_training_epoch(trainer: Any) -> None:
+        _check_finite_loss(trainer)
+        trained_epochs.append(trainer.epoch + 1)
+
+    def log_epoch(trainer: Any) -> None:
+        # Ultralytics also fires on_fit_epoch_end for its final validation of best.pt, with no
+        # training epoch before it: that is not an epoch and must not add a history row.
+        if not trained_epochs or (history and history[-1]["epoch"] == trained_epochs[-1]):
+            return
+        row = {"epoch": trained_epochs[-1], **_epoch_metrics(trainer)}
+        history.append(row)
+        tracker.log_epoch(row["epoch"], row, summarize(history))
+        if on_epoch:
+            on_epoch(row["epoch"], row)
+
+    with _StopSignals() as stop:
+        try:
+            args = check_train_args(args, "training arguments")
+            preflight.check_dataset(args["data"])
+            model, weights_source = preflight.load_model(args["model"])
+            tracker.record_config({"weights_source": weights_source})
+            model.add_callback("on_pretrain_routine_start", _without_ultralytics_wandb)
+            model.add_callback("on_pretrain_routine_end", lambda t: tracker.record_config(vars(t.args)))
+            model.add_callback("on_train_epoch_end", end_training_epoch)
+            model.add_callback("on_fit_epoch_end", log_epoch)
+            for event in ("on_pretrain_routine_end", "on_train_batch_end", "on_val_batch_end", "on_fit_epoch_end"):
+                model.add_callback(event, stop.check)
+            stop.check()
+            train_args = {k: v for k, v in args.items() if k != "model"}
+            model.train(**train_args)
+            result.state = "finished"
+        except StopRequested as err:
+            result.state, result.reason = "stopped", f"{err} received"
+            result.exit_code = EXIT_INTERRUPTED if err.signum == signal.SIGINT else EXIT_OK
+        except (ConfigError, TrialFailed) as err:
+            result.state, result.reason = "failed", str(err)
+            result.exit_code = EXIT_BAD_CONFIG if isinstance(err, ConfigError) else EXIT_FAILED
+        except Exception as err:  # a crash inside training: one line here, the traceback in a file
+            result.state = "failed"
+            result.reason = _oom_reason(err, args) or f"{type(err).__name__}: {err}".splitlines()[0]
+            result.exit_code = EXIT_FAILED
+            _write_traceback(Path(args["project"]) / args["name"], err)
+
+    trainer = getattr(model, "trainer", None)
+    result.save_dir = Path(trainer.save_dir) if trainer is not None else None
+    result.history, result.epochs_done = history, len(history)
+    result.summary = {
+        **summarize(history),
+        "state": result.state,
+        "reason": result.reason,
+        "wall_time_s": round(time.time() - started, 2),
+    }
+    best = result.save_dir / "weights" / "best.pt" if result.save_dir else None
+    if log_model and result.state == "finished" and best is not None and best.exists():
+        tracker.log_model(best, f"model-{tracker.id}", {k: result.summary.get(k) for k in (OBJECTIVE, "best_epoch")})
+    tracker.finish(result.summary, exit_code=0 if result.state != "failed" else 1)
+    return result
+
+
+def _fail_before_start(reason: str, exit_code: int, params: dict[str, Any], job_type: str, tags: list[str] | None) -> TrialResult:
+    """Invalid arguments: under a sweep agent the run still exists and is marked failed."""
+    result = TrialResult(state="failed", reason=reason, exit_code=exit_code)
+    if os.environ.get("WANDB_SWEEP_ID"):
+        tracker = TrialRun(config={k: clean_value(v) for k, v in params.items()}, job_type=job_type, tags=tags)
+        result.run_id = tracker.id
+        tracker.finish({"state": "failed", "reason": reason, "epochs_done": 0}, exit_code=1)
+    return result
+
+
+def _write_traceback(folder: Path, err: BaseException) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "error.log").write_text("".join(traceback.format_exception(err)))
