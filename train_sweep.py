@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from yolosweep import arguments, spec, trial
+from yolosweep.backends.local import StoreSink
 
 
 def main(argv: list[str]) -> int:
@@ -27,7 +28,7 @@ def main(argv: list[str]) -> int:
         return trial.EXIT_BAD_CONFIG
     params.update(arguments.parse_params(rest))
     params.update(arguments.overrides(options))
-    result = trial.run(params, log_model=not options.no_log_model)
+    result = trial.run(params, log_model=not options.no_log_model, sink=StoreSink.from_env())
     print(f"yolosweep: run {result.run_id or '-'} {result.state} after {result.epochs_done} epochs"
           + (f": {result.reason}" if result.reason else ""), file=sys.stderr if result.state == "failed" else sys.stdout)
     return result.exit_code

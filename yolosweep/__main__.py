@@ -1,25 +1,88 @@
-"""`python -m yolosweep COMMAND`: the package's own commands."""
+"""`python -m yolosweep COMMAND`: the local backend's commands and the demo dataset."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from . import arguments, spec
+from .store import Store, StoreError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m yolosweep")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sweep = commands.add_parser("sweep", help="validate a sweep YAML and create a local sweep")
+    sweep.add_argument("config", help="sweep YAML, e.g. sweep_config.yaml")
+    arguments.add_override_flags(sweep)
+
+    agent = commands.add_parser("agent", help="run trials of a local sweep")
+    agent.add_argument("sweep_id")
+    agent.add_argument("--count", type=_positive_int, default=None, help="runs this agent does, then exits")
+
+    commands.add_parser("launch", help="what launch_sweep.sh runs (see ./launch_sweep.sh --help)")
+    status = commands.add_parser("status", help="the runs of a local sweep, best first")
+    status.add_argument("sweep_id", nargs="?", help="default: the newest sweep")
+
+    demo = commands.add_parser("demo-data", help="write a small generated YOLO detection dataset")
+    demo.add_argument("dir", help="folder to write images/, labels/ and data.yaml into")
+    demo.add_argument("--train", type=_positive_int, default=320, help="training images (default 320)")
+    demo.add_argument("--val", type=_positive_int, default=40, help="validation images (default 40)")
+    demo.add_argument("--seed", type=int, default=0)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m yolosweep")
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo-data", help="write a small generated YOLO detection dataset")
-    demo.add_argument("dir", help="folder to write images/, labels/ and data.yaml into")
-    demo.add_argument("--train", type=int, default=320, help="training images (default 320)")
-    demo.add_argument("--val", type=int, default=40, help="validation images (default 40)")
-    demo.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["launch"]:  # launch_sweep.sh: its own options, see yolosweep/launcher.py
+        from .launcher import main as launch_main
 
+        return launch_main(argv[1:])
+    args = _parser().parse_args(argv)
     if args.command == "demo-data":
         from .demo import write_demo_dataset
 
         print(write_demo_dataset(args.dir, n_train=args.train, n_val=args.val, seed=args.seed))
+        return 0
+    try:
+        if args.command == "sweep":
+            from .backends.local import create_sweep
+
+            config = spec.with_overrides(spec.load_sweep(args.config), arguments.overrides(args))
+            config = spec.validate_sweep(config, args.config)
+            store = Store()
+            sweep_id = create_sweep(config, Path(args.config).resolve().parent, store)
+            print(f"yolosweep: created local sweep {sweep_id} in {store.path}")
+            print(f"yolosweep: start an agent (one per GPU, any terminal): python -m yolosweep agent {sweep_id}")
+            return 0
+        if args.command == "agent":
+            from .backends.local import Agent
+
+            return Agent(Store(create=False), args.sweep_id, count=args.count).run_loop()
+        if args.command == "status":
+            from .report import print_status
+
+            store = Store(create=False)
+            sweep_id = args.sweep_id or (store.sweep_ids() or [None])[-1]
+            if sweep_id is None:
+                raise StoreError(f"{store.path}: no sweeps yet. Fix: create one with `python -m yolosweep sweep sweep_config.yaml`")
+            print_status(store, sweep_id)
+            return 0
+    except (spec.ConfigError, StoreError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

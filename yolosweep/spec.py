@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+TRAIN_PROGRAM = "train_sweep.py"
+
 # Keys the W&B server accepts that sweeps 0.2.0's JSON schema does not list.
 _SERVER_ONLY_KEYS = ("run_cap",)
 
@@ -113,6 +115,8 @@ def validate_sweep(config: Any, source: str) -> dict[str, Any]:
     parameters = config.get("parameters")
     if not isinstance(parameters, dict) or not parameters:
         raise ConfigError(source, "parameters", "missing or empty", "list the hyperparameters to sweep")
+    # Ultralytics' names apply to sweeps of our entrypoint; another program has its own.
+    trains_yolo = Path(str(config.get("program", TRAIN_PROGRAM))).name == TRAIN_PROGRAM
     for name, entry in parameters.items():
         where = f"parameters.{name}"
         if not isinstance(entry, dict):
@@ -121,8 +125,9 @@ def validate_sweep(config: Any, source: str) -> dict[str, Any]:
             raise ConfigError(source, f"{where}.values", "empty list", "list at least one value")
         if isinstance(entry.get("min"), (int, float)) and isinstance(entry.get("max"), (int, float)) and entry["min"] > entry["max"]:
             raise ConfigError(source, where, f"min {entry['min']} > max {entry['max']}", "swap min and max")
-        for value in _candidate_values(name, entry):
-            check_train_args({name: value}, f"{source}: parameters")
+        if trains_yolo:
+            for value in _candidate_values(name, entry):
+                check_train_args({name: value}, f"{source}: parameters")
     schema_view = {k: v for k, v in config.items() if k not in _SERVER_ONLY_KEYS}
     try:
         violations = schema_violations_from_proposed_config(schema_view)
@@ -162,9 +167,20 @@ def fixed_values(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def with_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """A copy of the sweep with some parameters fixed to new values (the --data/--epochs/... flags)."""
+    """A copy of the sweep with some parameters fixed to new values (the --data/--epochs/... flags).
+
+    A new epoch count moves Hyperband's bands with it, so they stay at the same fraction of a
+    run (min_iter 30 of 100 epochs becomes 2 of 6): otherwise a short sweep is never pruned.
+    """
     result = copy.deepcopy(config)
+    old_epochs = fixed_values(config).get("epochs")
     for key, value in overrides.items():
         if value is not None:
             result["parameters"][key] = {"value": value}
+    new_epochs = fixed_values(result).get("epochs")
+    hyperband = result.get("early_terminate") or {}
+    if "min_iter" in hyperband and isinstance(old_epochs, int) and isinstance(new_epochs, int) and new_epochs != old_epochs:
+        scaled = max(1, round(hyperband["min_iter"] * new_epochs / old_epochs))
+        print(f"yolosweep: hyperband min_iter {hyperband['min_iter']} -> {scaled} for {new_epochs} epochs a run")
+        hyperband["min_iter"] = scaled
     return result

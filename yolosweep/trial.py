@@ -13,7 +13,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Protocol
 
 from . import preflight
 from .spec import ConfigError, check_train_args
@@ -35,6 +35,14 @@ class TrialResult:
     exit_code: int = EXIT_OK
 
 
+class Sink(Protocol):
+    """Somewhere besides wandb that follows a trial (the local store, under the local agent)."""
+
+    def log_epoch(self, epoch: int, row: dict[str, Any], summary: dict[str, Any]) -> None: ...
+
+    def end(self, state: str, reason: str, summary: dict[str, Any]) -> None: ...
+
+
 class StopRequested(Exception):
     def __init__(self, signum: int):
         super().__init__(signal.Signals(signum).name)
@@ -45,7 +53,7 @@ class TrialFailed(Exception):
     """A failure with a known cause, already worded as one line with a fix."""
 
 
-class _StopSignals:
+class StopSignals:
     """SIGTERM/SIGINT set a flag that the next training callback turns into StopRequested.
 
     Raising only at callback boundaries means a stop never lands while Ultralytics writes a
@@ -56,7 +64,7 @@ class _StopSignals:
         self.signum: int | None = None
         self._previous: dict[int, Any] = {}
 
-    def __enter__(self) -> "_StopSignals":
+    def __enter__(self) -> "StopSignals":
         for sig in (signal.SIGTERM, signal.SIGINT):
             self._previous[sig] = signal.signal(sig, self._handle)
         return self
@@ -126,7 +134,7 @@ def _check_finite_loss(trainer: Any) -> None:
 def run(
     params: dict[str, Any],
     log_model: bool = True,
-    on_epoch: Callable[[int, dict[str, Any]], None] | None = None,
+    sink: Sink | None = None,
     job_type: str = "sweep-run",
     tags: list[str] | None = None,
 ) -> TrialResult:
@@ -135,7 +143,7 @@ def run(
     try:
         args = check_train_args(params, "training arguments")
     except ConfigError as err:
-        return _fail_before_start(str(err), EXIT_BAD_CONFIG, params, job_type, tags)
+        return _fail_before_start(str(err), EXIT_BAD_CONFIG, params, job_type, tags, sink)
 
     tracker = TrialRun(config=args, job_type=job_type, tags=tags)
     args = {**args, **{k: v for k, v in tracker.sweep_params().items() if k not in args}}
@@ -159,11 +167,12 @@ def run(
             return
         row = {"epoch": trained_epochs[-1], **_epoch_metrics(trainer)}
         history.append(row)
-        tracker.log_epoch(row["epoch"], row, summarize(history))
-        if on_epoch:
-            on_epoch(row["epoch"], row)
+        summary = summarize(history)
+        tracker.log_epoch(row["epoch"], row, summary)
+        if sink:
+            sink.log_epoch(row["epoch"], row, summary)
 
-    with _StopSignals() as stop:
+    with StopSignals() as stop:
         try:
             args = check_train_args(args, "training arguments")
             preflight.check_dataset(args["data"])
@@ -203,14 +212,20 @@ def run(
     best = result.save_dir / "weights" / "best.pt" if result.save_dir else None
     if log_model and result.state == "finished" and best is not None and best.exists():
         tracker.log_model(best, f"model-{tracker.id}", {k: result.summary.get(k) for k in (OBJECTIVE, "best_epoch")})
+    if sink:
+        sink.end(result.state, result.reason, result.summary)
     tracker.finish(result.summary, exit_code=0 if result.state != "failed" else 1)
     return result
 
 
-def _fail_before_start(reason: str, exit_code: int, params: dict[str, Any], job_type: str, tags: list[str] | None) -> TrialResult:
+def _fail_before_start(
+    reason: str, exit_code: int, params: dict[str, Any], job_type: str, tags: list[str] | None, sink: Sink | None
+) -> TrialResult:
     """Invalid arguments: under a sweep agent the run still exists and is marked failed."""
     result = TrialResult(state="failed", reason=reason, exit_code=exit_code)
-    if os.environ.get("WANDB_SWEEP_ID"):
+    if sink:
+        sink.end("failed", reason, {"state": "failed", "reason": reason, "epochs_done": 0})
+    if os.environ.get("WANDB_SWEEP_ID") or sink:
         tracker = TrialRun(config={k: clean_value(v) for k, v in params.items()}, job_type=job_type, tags=tags)
         result.run_id = tracker.id
         tracker.finish({"state": "failed", "reason": reason, "epochs_done": 0}, exit_code=1)

@@ -1,0 +1,45 @@
+"""A stand-in trial for controller tests: logs a deterministic learning curve per epoch.
+
+It goes through the same logging path as a real trial (one wandb run, the store sink, the
+same summary and stop handling) but trains nothing, so the controller is what is tested.
+Parameters: --quality=Q (the plateau of the curve), --epochs=N, --epoch_s=seconds per epoch.
+"""
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from yolosweep import arguments, trial  # noqa: E402
+from yolosweep.backends.local import StoreSink  # noqa: E402
+from yolosweep.tracking import OBJECTIVE, TrialRun  # noqa: E402
+
+
+def main() -> int:
+    params = arguments.parse_params(sys.argv[1:])
+    quality, epochs, epoch_s = params["quality"], int(params.get("epochs", 10)), float(params.get("epoch_s", 0.3))
+    sink, run, history = StoreSink.from_env(), TrialRun(config=params), []
+    state, reason = "finished", ""
+    with trial.StopSignals() as stop:
+        try:
+            for epoch in range(1, epochs + 1):
+                time.sleep(epoch_s)
+                stop.check()
+                row = {"epoch": epoch, OBJECTIVE: quality * epoch / epochs}
+                history.append(row)
+                summary = trial.summarize(history)
+                run.log_epoch(epoch, row, summary)
+                if sink:
+                    sink.log_epoch(epoch, row, summary)
+        except trial.StopRequested as err:
+            state, reason = "stopped", f"{err} received"
+    summary = {**trial.summarize(history), "state": state, "reason": reason}
+    if sink:
+        sink.end(state, reason, summary)
+    run.finish(summary, exit_code=0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

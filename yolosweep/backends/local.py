@@ -1,0 +1,204 @@
+"""The embedded backend: W&B's own sweep engine (the `sweeps` package) over the local store.
+
+`create_sweep` stores a validated sweep; `Agent.run_loop` asks the engine for the next
+parameters given every run of the sweep (other agents' running runs included), starts the
+sweep's command with WANDB_MODE=offline, and after every new epoch asks the engine which runs
+Hyperband stops, sending those SIGTERM. The trial process reports epochs into the store
+itself (`StoreSink`), so the controller sees them while the run is going.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import sweeps
+
+from .. import spec
+from ..store import Run, Store, new_id
+
+POLL_S = 1.0
+STOP_GRACE_S = 120.0
+
+# Our states as the engine knows them. A Hyperband-stopped run is a normal outcome whose
+# metrics count: as "finished" bayes learns from its best value; as "killed" it would be
+# imputed the worst value of the sweep.
+_ENGINE_STATE = {"running": "running", "finished": "finished", "stopped": "finished", "failed": "failed", "crashed": "crashed"}
+
+
+def create_sweep(config: dict[str, Any], program_dir: Path, store: Store) -> str:
+    config = dict(config)
+    program = Path(config.get("program", "train_sweep.py"))
+    config["program"] = str(program if program.is_absolute() else (program_dir / program).resolve())
+    return store.create_sweep(config)
+
+
+def engine_runs(runs: list[Run]) -> list[sweeps.SweepRun]:
+    # Aliases, not field names: sweeps 0.2.0 under pydantic 2 silently drops `history=` and
+    # `summary_metrics=`, which would leave Hyperband and bayes blind.
+    return [
+        sweeps.SweepRun(
+            name=run.id,
+            state=_ENGINE_STATE[run.state],
+            config={k: {"value": v} for k, v in run.params.items()},
+            sampledHistory=run.history,
+            summaryMetrics=run.summary,
+        )
+        for run in runs
+    ]
+
+
+def suggest(config: dict[str, Any], runs: list[Run]) -> dict[str, Any] | None:
+    """The engine's next parameters, or None when the search space is exhausted (grid)."""
+    engine_config = {k: v for k, v in config.items() if k not in ("run_cap",)}
+    suggestion = sweeps.next_run(engine_config, engine_runs(runs), validate=False)
+    if suggestion is None:
+        return None
+    return {k: v["value"] for k, v in suggestion.config.items()}
+
+
+def runs_to_stop(config: dict[str, Any], runs: list[Run]) -> list[str]:
+    if "early_terminate" not in config:
+        return []
+    engine_config = {k: v for k, v in config.items() if k not in ("run_cap",)}
+    return [r.name for r in sweeps.stop_runs(engine_config, engine_runs(runs))]
+
+
+def build_command(config: dict[str, Any], params: dict[str, Any], args_file: Path) -> list[str]:
+    """The sweep's `command` with W&B's macros expanded; a list, never a shell string."""
+    template = config.get("command") or ["${env}", "${interpreter}", "${program}", "${args}"]
+    args_file.write_text(json.dumps(params))
+    macros: dict[str, list[str]] = {
+        "${env}": ["/usr/bin/env"],
+        "${interpreter}": [sys.executable],
+        "${program}": [config["program"]],
+        "${args}": [f"--{k}={v}" for k, v in params.items()],
+        "${args_no_hyphens}": [f"{k}={v}" for k, v in params.items()],
+        "${args_json}": [json.dumps(params)],
+        "${args_json_file}": [str(args_file)],
+    }
+    command: list[str] = []
+    for item in template:
+        command.extend(macros.get(item, [item]))
+    return command
+
+
+def die_with_parent() -> None:
+    # If the agent is killed outright, its run gets SIGTERM and ends cleanly as `stopped`
+    # instead of training on, unwatched, on a GPU the next agent wants.
+    try:
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class StoreSink:
+    """Inside the trial process: per-epoch metrics and the final state into the store."""
+
+    def __init__(self, store: Store, run_id: str):
+        self.store, self.run_id = store, run_id
+
+    @classmethod
+    def from_env(cls) -> "StoreSink | None":
+        run_id, path = os.environ.get("YOLOSWEEP_RUN_ID"), os.environ.get("YOLOSWEEP_STORE")
+        return cls(Store(path), run_id) if run_id and path else None
+
+    def log_epoch(self, epoch: int, row: dict[str, Any], summary: dict[str, Any]) -> None:
+        self.store.log_epoch(self.run_id, epoch, row, summary)
+
+    def end(self, state: str, reason: str, summary: dict[str, Any]) -> None:
+        self.store.end_run(self.run_id, state, reason, summary)
+
+
+class Agent:
+    def __init__(self, store: Store, sweep_id: str, count: int | None = None):
+        self.store, self.sweep_id, self.count = store, sweep_id, count
+        self.config = store.sweep_config(sweep_id)
+        self.stop_signal: int | None = None
+        self.child: subprocess.Popen | None = None
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        self.stop_signal = signum
+        if self.child is not None and self.child.poll() is None:
+            self.child.send_signal(signal.SIGTERM)
+
+    def run_loop(self) -> int:
+        """Run trials until --count, the run cap, an exhausted grid or a stop signal; return an exit code."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._handle)
+        for run_id in self.store.mark_crashed(self.sweep_id):
+            print(f"yolosweep agent: run {run_id} was left running by a dead process: marked crashed", flush=True)
+        done = 0
+        while self.stop_signal is None and (self.count is None or done < self.count):
+            run_id, params = self._next()
+            if run_id is None:
+                break
+            self._train(run_id, params)
+            done += 1
+        print(f"yolosweep agent: {done} run(s) done in sweep {self.sweep_id}", flush=True)
+        return 130 if self.stop_signal == signal.SIGINT else 0
+
+    def _next(self) -> tuple[str | None, dict[str, Any]]:
+        with self.store.transaction():
+            runs = self.store.runs(self.sweep_id)
+            cap = self.config.get("run_cap")
+            if cap is not None and len(runs) >= cap:
+                print(f"yolosweep agent: run cap {cap} reached", flush=True)
+                return None, {}
+            params = suggest(self.config, runs)
+            if params is None:
+                print("yolosweep agent: search space exhausted", flush=True)
+                return None, {}
+            run_id = new_id()
+            self.store.add_run(self.sweep_id, run_id, params)
+        return run_id, params
+
+    def _train(self, run_id: str, params: dict[str, Any]) -> None:
+        print(f"yolosweep agent: run {run_id}: " + " ".join(f"{k}={v}" for k, v in params.items()), flush=True)
+        wandb_dir = Path(os.environ.get("WANDB_DIR", ".")).resolve()
+        env = {**os.environ, "WANDB_MODE": "offline", "WANDB_RUN_ID": run_id, "WANDB_DIR": str(wandb_dir),
+               "YOLOSWEEP_RUN_ID": run_id, "YOLOSWEEP_STORE": str(self.store.path.resolve())}
+        env.setdefault("WANDB_PROJECT", self.config.get("project") or "yolosweep")
+        with tempfile.TemporaryDirectory(prefix="yolosweep-") as tmp:
+            command = build_command(self.config, params, Path(tmp) / "args.json")
+            self.child = subprocess.Popen(command, env=env, preexec_fn=die_with_parent)
+            self.store.set_process(run_id, self.child.pid, str(wandb_dir / "wandb"))
+            stopped_by = self._watch(run_id)
+            code = self.child.wait()
+        self.child = None
+        if code == 0:
+            state, reason = ("stopped", stopped_by) if stopped_by else ("finished", "")
+        elif code < 0:
+            state, reason = "crashed", f"killed by {signal.Signals(-code).name}"
+        else:
+            state, reason = "failed", f"exit code {code}"
+        self.store.end_run(run_id, state, reason)  # no-op when the trial recorded its own ending
+        if stopped_by:
+            self.store.explain_stop(run_id, stopped_by)
+        final = next(r for r in self.store.runs(self.sweep_id, with_history=False) if r.id == run_id)
+        print(f"yolosweep agent: run {run_id} {final.state}" + (f": {final.reason}" if final.reason else ""), flush=True)
+
+    def _watch(self, run_id: str) -> str:
+        """Wait for the child; after each new epoch anywhere in the sweep, ask Hyperband. Returns why it was stopped."""
+        seen, stopped_by, term_at = -1, "", None
+        while self.child.poll() is None:
+            time.sleep(POLL_S)
+            if self.stop_signal is not None and not stopped_by:
+                stopped_by, term_at = f"agent received {signal.Signals(self.stop_signal).name}", time.time()
+            epochs = self.store.epochs_logged(self.sweep_id)
+            if epochs != seen and not stopped_by:
+                seen = epochs
+                if run_id in runs_to_stop(self.config, self.store.runs(self.sweep_id)):
+                    stopped_by, term_at = "hyperband", time.time()
+                    self.child.send_signal(signal.SIGTERM)
+            if term_at is not None and time.time() - term_at > STOP_GRACE_S:
+                self.child.kill()
+        return stopped_by

@@ -1,0 +1,261 @@
+"""launch_sweep.sh: pick a backend, create or join a sweep, start one agent per GPU slot, wait.
+
+Each agent logs to its own file; this process shows their progress lines, forwards Ctrl+C as
+a clean stop to every agent (which stops its run), and prints the sweep's summary at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import arguments, spec
+from .backends.local import create_sweep, die_with_parent
+from .store import Store, StoreError
+from .tracking import has_api_key
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_RUNS, DEMO_EPOCHS = 6, 5
+# Fixed values of the demo on top of sweep_config.yaml: a tiny generated dataset, from scratch,
+# on CPU. AdamW, because SGD from scratch needs tens of epochs before mAP moves.
+DEMO_FIXED = {"epochs": DEMO_EPOCHS, "imgsz": 64, "batch": 16, "model": "yolo11n.yaml", "device": "cpu",
+              "workers": 0, "optimizer": "AdamW"}
+
+
+@dataclass
+class Slot:
+    name: str
+    visible_devices: str  # CUDA_VISIBLE_DEVICES for the agent; "" hides every GPU
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="launch_sweep.sh", description="Create or join a sweep and run one agent per GPU.")
+    parser.add_argument("--config", default=str(REPO / "sweep_config.yaml"), help="sweep YAML (default: sweep_config.yaml)")
+    parser.add_argument("--backend", choices=("auto", "wandb", "local"), default="auto",
+                        help="auto: W&B when an API key is configured, else local")
+    parser.add_argument("--gpus", default="all", help="'all' (default; CPU when none), 'cpu', or ids like 0,1")
+    parser.add_argument("--agents-per-gpu", type=_count, default=1, help="agents sharing each GPU (default 1)")
+    parser.add_argument("--count", type=_count, default=None, help="runs in all, spread over the agents")
+    parser.add_argument("--sweep-id", default=None, help="join or resume this sweep instead of creating one")
+    parser.add_argument("--project", default=None, help="W&B project (default: yolosweep)")
+    parser.add_argument("--entity", default=None, help="W&B entity (default: your default entity)")
+    parser.add_argument("--demo", action="store_true",
+                        help=f"offline demo: generated data, {DEMO_RUNS} runs of {DEMO_EPOCHS} epochs on CPU")
+    arguments.add_override_flags(parser)
+    return parser
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def choose_backend(requested: str) -> str:
+    if requested == "wandb" and not has_api_key():
+        raise spec.ConfigError("--backend", "wandb", "no W&B API key is configured",
+                               "run `wandb login` or set WANDB_API_KEY, or use --backend local")
+    if requested != "auto":
+        print(f"yolosweep: backend {requested} (as asked)")
+        return requested
+    if has_api_key():
+        print("yolosweep: backend wandb (a W&B API key is configured; --backend local to stay offline)")
+        return "wandb"
+    print("yolosweep: backend local (no W&B API key found; runs log offline for `wandb sync` later)")
+    return "local"
+
+
+def visible_gpus() -> int:
+    import torch
+
+    return torch.cuda.device_count()
+
+
+def plan_slots(gpus: str, agents_per_gpu: int) -> list[Slot]:
+    if gpus == "cpu":
+        devices = [("cpu", "")]
+    else:
+        found = visible_gpus()
+        if gpus == "all":
+            devices = [(f"gpu{i}", str(i)) for i in range(found)] or [("cpu", "")]
+        else:
+            ids = [part.strip() for part in gpus.split(",") if part.strip()]
+            for gpu in ids:
+                if not gpu.isdigit() or int(gpu) >= found:
+                    raise spec.ConfigError("--gpus", gpu, f"no such GPU (this machine shows {found})",
+                                           "use ids from nvidia-smi, 'all' or 'cpu'")
+            devices = [(f"gpu{gpu}", gpu) for gpu in ids]
+    return [Slot(f"{name}-{k}" if agents_per_gpu > 1 else name, visible) for name, visible in devices
+            for k in range(agents_per_gpu)]
+
+
+def split_count(count: int | None, agents: int) -> list[int | None]:
+    if count is None:
+        return [None] * agents
+    share = [count // agents + (1 if i < count % agents else 0) for i in range(agents)]
+    return [n for n in share if n > 0]
+
+
+def _demo_overrides(options: argparse.Namespace, store_dir: Path) -> dict[str, Any]:
+    from .demo import write_demo_dataset
+
+    data = store_dir / "demo-data" / "data.yaml"
+    if not data.exists():
+        print(f"yolosweep: generating the demo dataset in {data.parent}")
+        write_demo_dataset(data.parent)
+    return {**DEMO_FIXED, "data": str(data), **arguments.overrides(options)}
+
+
+def launch(argv: list[str]) -> int:
+    options = _parser().parse_args(argv)
+    if options.demo:
+        options.backend, options.gpus = "local", "cpu"
+        options.count = options.count or DEMO_RUNS
+    backend = choose_backend(options.backend)
+    slots = plan_slots(options.gpus, options.agents_per_gpu)
+    counts = split_count(options.count, len(slots))
+    slots = slots[: len(counts)]
+    if backend == "wandb":
+        return _launch_wandb(options, slots, counts)
+    return _launch_local(options, slots, counts)
+
+
+def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[int | None]) -> int:
+    store = Store()
+    if options.sweep_id:
+        store.sweep_config(options.sweep_id)  # fails clearly on an unknown id
+        sweep_id = options.sweep_id
+        print(f"yolosweep: joining local sweep {sweep_id}")
+    else:
+        overrides = _demo_overrides(options, store.path.parent) if options.demo else arguments.overrides(options)
+        config = spec.with_overrides(spec.load_sweep(options.config), overrides)
+        config = spec.validate_sweep(config, options.config)
+        preflight_data = spec.fixed_values(config).get("data")
+        if preflight_data:
+            from .preflight import check_dataset
+
+            check_dataset(preflight_data)
+        sweep_id = create_sweep(config, Path(options.config).resolve().parent, store)
+        print(f"yolosweep: created local sweep {sweep_id} in {store.path}")
+    print(f"yolosweep: more agents, any terminal: python -m yolosweep agent {sweep_id}")
+    log_dir = store.path.parent / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    commands = [[sys.executable, "-m", "yolosweep", "agent", sweep_id, *([f"--count={n}"] if n else [])] for n in counts]
+    code = _run_agents(commands, slots, log_dir / sweep_id)
+    from .report import print_status
+
+    print()
+    print_status(store, sweep_id)
+    _print_best(store, sweep_id)
+    return code
+
+
+def _print_best(store: Store, sweep_id: str) -> None:
+    from .report import objective_of, ranked
+
+    config = store.sweep_config(sweep_id)
+    metric = config["metric"]["name"]
+    runs = [r for r in ranked(store.runs(sweep_id), metric, config["metric"].get("goal", "maximize"))
+            if objective_of(r, metric) is not None]
+    if not runs:
+        print("yolosweep: no run has reached the metric yet")
+        return
+    best = runs[0]
+    swept = {k: best.params[k] for k, v in config["parameters"].items() if "value" not in v and k in best.params}
+    print(f"\nbest run: {best.id} ({best.state}, {len(best.history)} epochs) {metric} = {objective_of(best, metric):.4f}")
+    print("  " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in swept.items()))
+    print(f"offline wandb runs: {best.wandb_dir} (upload: wandb sync {best.wandb_dir}/offline-run-*)")
+
+
+def _launch_wandb(options: argparse.Namespace, slots: list[Slot], counts: list[int | None]) -> int:
+    import wandb
+
+    project = options.project or os.environ.get("WANDB_PROJECT") or "yolosweep"
+    if options.sweep_id:
+        sweep_id = options.sweep_id
+    else:
+        config = spec.with_overrides(spec.load_sweep(options.config), arguments.overrides(options))
+        config = spec.validate_sweep(config, options.config)
+        sweep_id = wandb.sweep(config, project=project, entity=options.entity)
+    path = "/".join(part for part in (options.entity, project, sweep_id) if part) if "/" not in sweep_id else sweep_id
+    print(f"yolosweep: W&B sweep {path}; more agents, any machine: wandb agent {path}")
+    commands = [["wandb", "agent", *([f"--count={n}"] if n else []), path] for n in counts]
+    return _run_agents(commands, slots, Path("wandb-agent-logs") / sweep_id.rsplit("/", 1)[-1])
+
+
+def _run_agents(commands: list[list[str]], slots: list[Slot], log_prefix: Path) -> int:
+    """Start one agent per slot, echo their progress lines, stop them all cleanly on Ctrl+C."""
+    log_prefix.parent.mkdir(parents=True, exist_ok=True)
+    agents, logs = [], []
+    for command, slot in zip(commands, slots):
+        log_path = Path(f"{log_prefix}-{slot.name}.log")
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": slot.visible_devices}
+        with open(log_path, "ab") as log:
+            agents.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                           preexec_fn=die_with_parent))
+        logs.append(_LogTail(log_path, slot.name))
+        print(f"yolosweep: agent on {slot.name} (pid {agents[-1].pid}), log {log_path}")
+
+    stopping: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        if not stopping:
+            print(f"\nyolosweep: {signal.Signals(signum).name}: stopping every agent and its run cleanly ...", flush=True)
+        stopping.append(signum)
+        for proc in agents:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while any(proc.poll() is None for proc in agents):
+            time.sleep(1.0)
+            for tail in logs:
+                tail.echo()
+        for tail in logs:
+            tail.echo()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    codes = [proc.returncode for proc in agents]
+    if stopping:
+        return 130
+    return 0 if all(code == 0 for code in codes) else 1
+
+
+class _LogTail:
+    """Echo an agent's own progress lines (not training output) as they arrive."""
+
+    def __init__(self, path: Path, name: str):
+        self.path, self.name, self.offset = path, name, path.stat().st_size if path.exists() else 0
+
+    def echo(self) -> None:
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            chunk = f.read()
+        complete = chunk.rpartition(b"\n")[0]
+        if not complete:
+            return
+        self.offset += len(complete) + 1
+        for line in complete.decode(errors="replace").splitlines():
+            if line.startswith(("yolosweep", "wandb: Agent", "wandb: Sweep")):
+                print(f"[{self.name}] {line}", flush=True)
+
+
+def main(argv: list[str]) -> int:
+    try:
+        return launch(argv)
+    except (spec.ConfigError, StoreError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
