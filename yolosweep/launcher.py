@@ -185,16 +185,20 @@ def _launch_wandb(options: argparse.Namespace, slots: list[Slot], counts: list[i
     if options.sweep_id:
         sweep_id = options.sweep_id
     else:
-        config = spec.with_overrides(spec.load_sweep(options.config), arguments.overrides(options))
+        overrides = arguments.overrides(options)
+        if isinstance(overrides.get("data"), str) and Path(overrides["data"]).exists():
+            overrides["data"] = str(Path(overrides["data"]).resolve())  # agents run from the repo folder
+        config = spec.with_overrides(spec.load_sweep(options.config), overrides)
         config = spec.validate_sweep(config, options.config)
         sweep_id = wandb.sweep(config, project=project, entity=options.entity)
     path = "/".join(part for part in (options.entity, project, sweep_id) if part) if "/" not in sweep_id else sweep_id
     print(f"yolosweep: W&B sweep {path}; more agents, any machine: wandb agent {path}")
     commands = [["wandb", "agent", *([f"--count={n}"] if n else []), path] for n in counts]
-    return _run_agents(commands, slots, Path("wandb-agent-logs") / sweep_id.rsplit("/", 1)[-1])
+    # `program: train_sweep.py` is relative, as W&B expects, so agents start in this repository.
+    return _run_agents(commands, slots, REPO / "wandb-agent-logs" / sweep_id.rsplit("/", 1)[-1], cwd=REPO)
 
 
-def _run_agents(commands: list[list[str]], slots: list[Slot], log_prefix: Path) -> int:
+def _run_agents(commands: list[list[str]], slots: list[Slot], log_prefix: Path, cwd: Path | None = None) -> int:
     """Start one agent per slot, echo their progress lines, stop them all cleanly on Ctrl+C."""
     log_prefix.parent.mkdir(parents=True, exist_ok=True)
     agents, logs = [], []
@@ -202,7 +206,7 @@ def _run_agents(commands: list[list[str]], slots: list[Slot], log_prefix: Path) 
         log_path = Path(f"{log_prefix}-{slot.name}.log")
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": slot.visible_devices}
         with open(log_path, "ab") as log:
-            agents.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
+            agents.append(subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
                                            preexec_fn=die_with_parent))
         logs.append(_LogTail(log_path, slot.name))
         print(f"yolosweep: agent on {slot.name} (pid {agents[-1].pid}), log {log_path}")
@@ -249,7 +253,7 @@ class _LogTail:
             return
         self.offset += len(complete) + 1
         for line in complete.decode(errors="replace").splitlines():
-            if line.startswith(("yolosweep", "wandb: Agent", "wandb: Sweep")):
+            if line.startswith(("yolosweep agent", "yolosweep: WARNING", "wandb: Agent", "wandb: Sweep")):
                 print(f"[{self.name}] {line}", flush=True)
 
 

@@ -9,6 +9,7 @@ itself (`StoreSink`), so the controller sees them while the run is going.
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import json
 import os
@@ -35,9 +36,13 @@ _ENGINE_STATE = {"running": "running", "finished": "finished", "stopped": "finis
 
 
 def create_sweep(config: dict[str, Any], program_dir: Path, store: Store) -> str:
-    config = dict(config)
-    program = Path(config.get("program", "train_sweep.py"))
+    """Store a validated sweep. Paths become absolute so agents can start from any folder."""
+    config = copy.deepcopy(config)
+    program = Path(config.get("program", spec.TRAIN_PROGRAM))
     config["program"] = str(program if program.is_absolute() else (program_dir / program).resolve())
+    data = spec.fixed_values(config).get("data")
+    if isinstance(data, str) and Path(data).exists():
+        config["parameters"]["data"] = {"value": str(Path(data).resolve())}
     return store.create_sweep(config)
 
 
@@ -162,7 +167,9 @@ class Agent:
         return run_id, params
 
     def _train(self, run_id: str, params: dict[str, Any]) -> None:
-        print(f"yolosweep agent: run {run_id}: " + " ".join(f"{k}={v}" for k, v in params.items()), flush=True)
+        swept = {k: v for k, v in params.items() if "value" not in self.config["parameters"].get(k, {})}
+        shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in swept.items())
+        print(f"yolosweep agent: run {run_id}: {shown}", flush=True)
         wandb_dir = Path(os.environ.get("WANDB_DIR", ".")).resolve()
         env = {**os.environ, "WANDB_MODE": "offline", "WANDB_RUN_ID": run_id, "WANDB_DIR": str(wandb_dir),
                "YOLOSWEEP_RUN_ID": run_id, "YOLOSWEEP_STORE": str(self.store.path.resolve())}

@@ -1,0 +1,110 @@
+"""launch_sweep.sh end to end: backend choice, agent slots, Ctrl+C, the demo."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from yolosweep.store import TERMINAL_STATES, Store
+
+from .conftest import REPO, offline_runs
+from .test_local_backend import curve_sweep
+
+LAUNCH = str(REPO / "launch_sweep.sh")
+
+
+@pytest.fixture
+def home_env(offline_env, tmp_path):
+    return {**offline_env, "YOLOSWEEP_HOME": str(tmp_path / "home")}
+
+
+def launch(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([LAUNCH, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def sweep_runs(env: dict[str, str], output: str):
+    sweep_id = re.search(r"created local sweep ([a-z0-9]{8})", output).group(1)
+    store = Store(Path(env["YOLOSWEEP_HOME"]) / "sweeps.db")
+    try:
+        return sweep_id, store.runs(sweep_id)
+    finally:
+        store.close()
+
+
+def test_bad_launch_input_is_rejected_before_anything_is_written(tmp_path, home_env):
+    cases = [
+        (["--backend", "wandb"], "no W&B API key"),
+        (["--gpus", "7"], "no such GPU"),
+        (["--count", "lots"], "not a whole number"),
+        (["--data", str(tmp_path / "missing.yaml"), "--gpus", "cpu"], "dataset YAML not found"),
+        (["--sweep-id", "abcdefgh", "--gpus", "cpu"], "no sweep 'abcdefgh'"),
+    ]
+    for args, words in cases:
+        done = launch(["--backend", "local", *args] if args[0] != "--backend" else args, home_env, tmp_path, timeout=120)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert words in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+    store_file = tmp_path / "home" / "sweeps.db"
+    if store_file.exists():  # the unknown-id case opens the store; it must hold no sweep
+        assert Store(store_file).sweep_ids() == []
+
+
+@pytest.mark.slow
+def test_two_cpu_agents_run_four_real_trainings(tmp_path, home_env, demo_data):
+    done = launch(["--backend", "local", "--gpus", "cpu", "--agents-per-gpu", "2", "--count", "4",
+                   "--data", str(demo_data), "--epochs", "3", "--imgsz", "64", "--batch", "8",
+                   "--model", "yolo11n.yaml"], home_env, tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    sweep_id, runs = sweep_runs(home_env, done.stdout)
+    assert len(runs) == 4 and all(r.state in TERMINAL_STATES for r in runs), [(r.id, r.state, r.reason) for r in runs]
+    assert len({r.agent_pid for r in runs}) == 2  # two agents shared the sweep
+    assert all(r.state in ("finished", "stopped") and r.history for r in runs)
+    wandb_ids = {p.name.rsplit("-", 1)[-1] for p in offline_runs(tmp_path)}
+    assert wandb_ids == {r.id for r in runs}  # one offline wandb run per stored run, same id
+    assert len(list((tmp_path / "home" / "logs").glob(f"{sweep_id}-cpu-*.log"))) == 2
+    assert "best run:" in done.stdout
+
+
+def test_ctrl_c_stops_every_agent_and_run_cleanly(tmp_path, home_env):
+    config = curve_sweep(tmp_path, "random", [0.2, 0.5, 0.8], epochs=200, epoch_s=0.3)
+    proc = subprocess.Popen([LAUNCH, "--config", str(config), "--backend", "local", "--gpus", "cpu",
+                             "--agents-per-gpu", "2"], env=home_env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    store_file = tmp_path / "home" / "sweeps.db"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if store_file.exists():
+            store = Store(store_file)
+            ids = store.sweep_ids()
+            if ids and sum(1 for r in store.runs(ids[0]) if len(r.history) >= 2) == 2:
+                break
+        time.sleep(0.5)
+    else:
+        pytest.fail("two runs did not start")
+    sent = time.time()
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl+C in the terminal does
+    out, _ = proc.communicate(timeout=90)
+    assert time.time() - sent < 60
+    assert proc.returncode == 130, out
+    runs = Store(store_file).runs(ids[0])
+    assert len(runs) == 2 and all(r.state == "stopped" for r in runs), [(r.state, r.reason) for r in runs]
+    assert "stopping every agent" in out and "2 stopped" in out
+
+
+@pytest.mark.slow
+def test_demo_runs_offline_and_prints_the_best_run(tmp_path, home_env):
+    started = time.time()
+    done = launch(["--demo"], home_env, tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert time.time() - started < 600
+    _, runs = sweep_runs(home_env, done.stdout)
+    assert len(runs) == 6 and all(r.state in ("finished", "stopped") for r in runs)
+    best = max(r.summary["metrics/mAP50(B)"] for r in runs)
+    assert re.search(rf"best run: [a-z0-9]{{8}} .*metrics/mAP50\(B\) = {best:.4f}", done.stdout)
+    assert best > 0.3  # the demo really learns
+    assert "backend local" in done.stdout
