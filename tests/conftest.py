@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from yolosweep.demo import write_demo_dataset
 from yolosweep.tracking import OfflineRun, read_offline_run
@@ -53,3 +54,25 @@ def only_offline_run(wandb_dir: Path) -> OfflineRun:
     runs = offline_runs(wandb_dir)
     assert len(runs) == 1, f"expected exactly one wandb run, found {runs}"
     return read_offline_run(runs[0])
+
+
+@pytest.fixture(scope="session")
+def real_sweep(tmp_path_factory, demo_data):
+    """A real local sweep of train_sweep.py: 3 runs of 2 epochs on generated data."""
+    from .test_local_backend import agent, create
+
+    cwd = tmp_path_factory.mktemp("real_sweep")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env.update(WANDB_MODE="offline", WANDB_DIR=str(cwd), YOLO_CONFIG_DIR=str(cwd / "ucfg"), YOLO_OFFLINE="1",
+               PYTHONPATH=str(REPO), YOLOSWEEP_HOME=str(cwd / "home"))
+    config = yaml.safe_load((REPO / "sweep_config.yaml").read_text())
+    config["method"] = "random"
+    config["parameters"].update({"optimizer": {"value": "AdamW"}, "workers": {"value": 0}})
+    path = cwd / "sweep.yaml"
+    path.write_text(yaml.safe_dump(config))
+    sweep_id = create(path, env, cwd, "--data", str(demo_data), "--epochs", "2", "--imgsz", "64", "--batch", "16",
+                      "--model", "yolo11n.yaml", "--device", "cpu")
+    proc = agent(sweep_id, env, cwd, "--count", "3")
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out
+    return cwd, env, sweep_id

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .store import Run, Store
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .analysis import SweepRuns
 
 
 def objective_of(run: Run, metric: str) -> float | None:
@@ -51,3 +57,83 @@ def print_status(store: Store, sweep_id: str) -> None:
     failed = [r for r in runs if r.state in ("failed", "crashed") and r.reason]
     for run in failed:
         print(f"  {run.id} {run.state}: {run.reason}")
+
+
+# --- analyze_sweep.py: the printed answer and the files ---
+
+
+def _markdown_table(frame: "pd.DataFrame") -> str:
+    cells = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    return "\n".join([header, rule, *("| " + " | ".join(row) + " |" for row in cells)])
+
+
+def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
+            levels: tuple[float, float, float]) -> int:
+    """Print the ranking, importance and verdict; write runs.csv, best_config.yaml, plots, report.md."""
+    import yaml
+
+    from . import analysis, plots
+
+    table = analysis.runs_table(sweep)
+    if table.empty:
+        raise analysis.AnalysisError(f"sweep {sweep.sweep_id} has no runs yet. Fix: start an agent first")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_dir / "runs.csv", index=False)
+    best = analysis.best_run(sweep, table)  # raises when no run has the metric
+    best_value = float(table.iloc[0]["objective"])
+
+    shown = table.head(top).copy()
+    if baseline is not None:
+        shown.insert(6, "vs_baseline", shown["objective"] - baseline)
+        shown.insert(7, "vs_baseline_%", (shown["objective"] - baseline) / baseline * 100)
+    key_params = [name for name in analysis.importance(table, sweep.swept)["parameter"].head(5)]
+    ranking = shown[["run_id", "state", "epochs_done", "objective",
+                     *(["vs_baseline", "vs_baseline_%"] if baseline is not None else []), *key_params]]
+    states = table["state"].value_counts().to_dict()
+    imp = analysis.importance(table, sweep.swept)
+    scored_runs = int(table["objective"].notna().sum())
+    lines = [f"sweep {sweep.sweep_id} ({sweep.config.get('method')}) from {sweep.source}: {len(table)} runs, "
+             + ", ".join(f"{n} {s}" for s, n in sorted(states.items())),
+             "", f"top {min(top, len(table))} by {sweep.metric}:", ranking.to_string(index=False, float_format=lambda v: f"{v:.4g}")]
+    if baseline is not None:
+        gain, label = analysis.success_level(best_value, baseline, levels)
+        lines += ["", f"best {best_value:.4f} against baseline {baseline:.4f}: {gain:+.1f}% -> {label}"]
+    lines += ["", "parameter importance (correlation with the objective, random-forest importance):",
+              imp.to_string(index=False, float_format=lambda v: f"{v:.3f}")]
+    if scored_runs < analysis.MIN_RUNS_FOR_IMPORTANCE:
+        lines.append(f"WARNING: only {scored_runs} runs have a result; importance needs about "
+                     f"{analysis.MIN_RUNS_FOR_IMPORTANCE} or more to be trusted")
+    savings = analysis.hyperband_savings(table, sweep.planned_epochs)
+    if savings:
+        lines.append(f"\nHyperband: {savings['epochs_trained']} epochs trained of {savings['epochs_if_all_ran']} "
+                     f"had every run gone to the end ({savings['saved_fraction']:.0%} saved)")
+    failed = table[table["state"].isin(["failed", "crashed"])]
+    for _, row in failed.iterrows():
+        lines.append(f"  {row['run_id']} {row['state']}: {row['reason']}")
+
+    config = analysis.best_config(sweep, best)
+    map50_95 = best.summary.get("metrics/mAP50-95(B)")
+    header = (f"# best configuration of sweep {sweep.sweep_id}: run {best.id}, {sweep.metric} = {best_value:.4f}\n"
+              f"# that run: epochs_done={len(best.history)}"
+              + (f" metrics/mAP50-95(B)={map50_95:.4f}" if isinstance(map50_95, (int, float)) else "") + "\n"
+              f"# retrain: python train_best_config.py --from {out_dir / 'best_config.yaml'}\n")
+    (out_dir / "best_config.yaml").write_text(header + yaml.safe_dump(config, sort_keys=False))
+    pictures = {
+        "parallel coordinates": plots.parallel_coordinates(table, sweep, out_dir / "parallel_coordinates.png"),
+        "parameter importance": plots.importance_bars(imp, sweep, out_dir / "importance.png"),
+        "objective against each parameter": plots.objective_vs_parameters(table, sweep, out_dir / "objective_vs_params.png"),
+        "learning curves": plots.learning_curves(table, sweep, out_dir / "learning_curves.png", top=top),
+    }
+    lines += ["", f"wrote {out_dir}: runs.csv, best_config.yaml (run {best.id}), report.md, "
+              + ", ".join(p.name for p in pictures.values())]
+    text = "\n".join(lines)
+    print(text)
+    report = [f"# Sweep {sweep.sweep_id}", "", "```", "\n".join(lines[:-1]), "```", "",
+              "## Top runs", "", _markdown_table(ranking), ""]
+    for title, picture in pictures.items():
+        report += [f"## {title.capitalize()}", "", f"![{title}]({picture.name})", ""]
+    report += ["## Best configuration", "", "```yaml", yaml.safe_dump(config, sort_keys=False), "```"]
+    (out_dir / "report.md").write_text("\n".join(report))
+    return 0

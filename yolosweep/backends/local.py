@@ -26,6 +26,7 @@ import sweeps
 from .. import spec
 from ..store import Run, Store, new_id
 
+REPO = Path(__file__).resolve().parents[2]
 POLL_S = 1.0
 STOP_GRACE_S = 120.0
 
@@ -38,12 +39,23 @@ _ENGINE_STATE = {"running": "running", "finished": "finished", "stopped": "finis
 def create_sweep(config: dict[str, Any], program_dir: Path, store: Store) -> str:
     """Store a validated sweep. Paths become absolute so agents can start from any folder."""
     config = copy.deepcopy(config)
-    program = Path(config.get("program", spec.TRAIN_PROGRAM))
-    config["program"] = str(program if program.is_absolute() else (program_dir / program).resolve())
+    config["program"] = str(_find_program(config.get("program", spec.TRAIN_PROGRAM), program_dir))
     data = spec.fixed_values(config).get("data")
     if isinstance(data, str) and Path(data).exists():
         config["parameters"]["data"] = {"value": str(Path(data).resolve())}
     return store.create_sweep(config)
+
+
+def _find_program(program: str, program_dir: Path) -> Path:
+    """The YAML's `program`, looked for next to the YAML, then here; ours when it names train_sweep.py."""
+    candidates = [Path(program)] if Path(program).is_absolute() else [program_dir / program, Path.cwd() / program]
+    if Path(program).name == spec.TRAIN_PROGRAM:
+        candidates.append(REPO / spec.TRAIN_PROGRAM)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    raise spec.ConfigError("program", program, f"not found (looked in {', '.join(str(c.parent) for c in candidates)})",
+                           "give the program's path relative to the sweep YAML")
 
 
 def engine_runs(runs: list[Run]) -> list[sweeps.SweepRun]:

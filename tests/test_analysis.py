@@ -1,0 +1,92 @@
+"""analyze_sweep.py on real local sweeps: the table, the files, the plots, and clear failures."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from wandb.apis.public import Run as WandbRun
+
+from yolosweep import analysis
+from yolosweep.store import Store
+from yolosweep.tracking import OBJECTIVE, read_offline_run
+
+from .conftest import REPO, offline_runs
+from .test_local_backend import agent, create, curve_sweep
+
+
+def analyze(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "analyze_sweep.py"), *args], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_analysis_of_a_real_sweep_writes_table_config_plots_and_report(real_sweep):
+    cwd, env, sweep_id = real_sweep
+    done = analyze(["--baseline", "0.2", "--out", "report"], env, cwd)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = cwd / "report"
+    table = pd.read_csv(out / "runs.csv")
+    assert len(table) == 3 and list(table.columns[:6]) == analysis.BASE_COLUMNS
+    store = Store(cwd / "home" / "sweeps.db")
+    runs = store.runs(sweep_id)
+    best = max(runs, key=lambda r: r.summary.get(OBJECTIVE, -1))
+    assert table.iloc[0]["run_id"] == best.id
+    text = (out / "best_config.yaml").read_text()
+    assert f"run {best.id}" in text
+    config = yaml.safe_load(text)
+    assert config["lr0"] == pytest.approx(best.params["lr0"]) and config["epochs"] == 2
+    assert config["optimizer"] == "AdamW" and "name" not in config
+    for picture in ("parallel_coordinates.png", "importance.png", "objective_vs_params.png", "learning_curves.png"):
+        assert (out / picture).stat().st_size > 10_000, picture
+        assert f"({picture})" in (out / "report.md").read_text()
+    assert "parameter importance" in done.stdout and "WARNING: only 3 runs" in done.stdout
+    assert re.search(r"against baseline 0\.2000: [+-][\d.]+% -> ", done.stdout)
+    assert "Hyperband:" in done.stdout and best.id in done.stdout
+
+
+@pytest.mark.slow
+def test_wandb_side_table_has_the_same_columns_as_the_store_side(real_sweep):
+    cwd, _, sweep_id = real_sweep
+    store_side = analysis.from_store(Store(cwd / "home" / "sweeps.db"), sweep_id)
+    records = []
+    for folder in offline_runs(cwd):  # the real wandb runs these trials wrote, as wandb's own public Run type
+        logged = read_offline_run(folder)
+        run_id = folder.name.rsplit("-", 1)[-1]
+        public = WandbRun(None, "entity", "yolosweep", run_id, attrs={
+            "name": run_id, "state": "finished",
+            "config": json.dumps({k: {"value": v} for k, v in logged.config.items()}),
+            "summaryMetrics": json.dumps(logged.summary)})
+        records.append(analysis.wandb_record(public, OBJECTIVE, history=logged.history))
+    wandb_side = analysis.SweepRuns(sweep_id, store_side.config, records, source="wandb")
+    from_store, from_wandb = analysis.runs_table(store_side), analysis.runs_table(wandb_side)
+    assert list(from_store.columns) == list(from_wandb.columns)
+    assert list(from_store["run_id"]) == list(from_wandb["run_id"])
+    assert from_store["objective"].tolist() == pytest.approx(from_wandb["objective"].tolist())
+    assert from_store["epochs_done"].tolist() == from_wandb["epochs_done"].tolist()
+
+
+def test_empty_and_all_failed_sweeps_exit_nonzero_with_a_message(tmp_path, offline_env):
+    env = {**offline_env, "YOLOSWEEP_HOME": str(tmp_path / "home")}
+    empty = create(curve_sweep(tmp_path, "random", [0.5], epochs=1, epoch_s=0.1), env, tmp_path)
+    done = analyze([empty], env, tmp_path)
+    assert done.returncode == 1 and "has no runs yet" in done.stderr and "Traceback" not in done.stderr
+
+    failing = tmp_path / "fails.py"
+    failing.write_text("import sys\nsys.exit(3)\n")
+    config = yaml.safe_load(curve_sweep(tmp_path, "random", [0.5], epochs=1, epoch_s=0.1).read_text())
+    config["program"] = str(failing)
+    path = tmp_path / "failing.yaml"
+    path.write_text(yaml.safe_dump(config))
+    sweep_id = create(path, env, tmp_path)
+    agent(sweep_id, env, tmp_path, "--count", "2").communicate(timeout=120)
+    done = analyze([sweep_id], env, tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "no run has a value of metrics/mAP50(B)" in done.stderr and "'failed': 2" in done.stderr
+    assert (tmp_path / "sweep_report" / sweep_id / "runs.csv").exists()  # the table is still written

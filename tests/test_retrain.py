@@ -1,0 +1,92 @@
+"""train_best_config.py: retrain the winner of a real sweep, several model sizes, kill and resume."""
+
+from __future__ import annotations
+
+import csv
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from yolosweep.tracking import read_offline_run
+
+from .conftest import REPO, offline_runs
+
+RETRAIN = str(REPO / "train_best_config.py")
+
+
+@pytest.fixture(scope="module")
+def best_config(real_sweep) -> tuple[Path, dict[str, str], str]:
+    cwd, env, sweep_id = real_sweep
+    done = subprocess.run([sys.executable, str(REPO / "analyze_sweep.py"), sweep_id, "--out", "best"], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return cwd / "best" / "best_config.yaml", env, sweep_id
+
+
+def _retrain(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, RETRAIN, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_retrain_two_models_logs_offline_and_writes_the_comparison(best_config, tmp_path):
+    config, env, sweep_id = best_config
+    env = {**env, "WANDB_DIR": str(tmp_path)}
+    done = _retrain(["--from", str(config), "--epochs", "2", "--imgsz", "64", "--device", "cpu",
+                     "--model", "yolo11n.yaml,yolo11s.yaml", "--baseline", "0.1", "--no-log-model"], env, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = [read_offline_run(p) for p in offline_runs(tmp_path)]
+    assert len(runs) == 2
+    for run in runs:
+        assert len(run.history) == 2 and run.summary["state"] == "finished"
+        assert run.config["lr0"] and run.config["epochs"] == 2
+    assert {run.config["model"] for run in runs} == {"yolo11n.yaml", "yolo11s.yaml"}
+    for stem in ("yolo11n", "yolo11s"):
+        with open(tmp_path / "runs" / "retrain" / f"best-{stem}" / "comparison.csv") as f:
+            rows = list(csv.DictReader(f))
+        assert [r["what"] for r in rows] == ["baseline", f"sweep {sweep_id}", "retrain (finished)", "retrain (finished)"]
+        assert rows[1]["epochs"] == "2" and float(rows[1]["metrics/mAP50(B)"]) > 0
+    assert "retrain (finished)" in done.stdout and f"sweep {sweep_id}" in done.stdout
+
+
+@pytest.mark.slow
+def test_killed_retrain_resumes_from_its_checkpoint(best_config, tmp_path):
+    config, env, _ = best_config
+    env = {**env, "WANDB_DIR": str(tmp_path)}
+    args = ["--from", str(config), "--epochs", "6", "--imgsz", "64", "--device", "cpu", "--no-log-model"]
+    proc = subprocess.Popen([sys.executable, RETRAIN, *args], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    results = tmp_path / "runs" / "retrain" / "best-yolo11n" / "results.csv"
+    deadline = time.time() + 300
+    while not (results.exists() and len(results.read_text().strip().splitlines()) >= 3):  # header + 2 epochs
+        assert proc.poll() is None and time.time() < deadline, proc.stderr.read()[-3000:]
+        time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    checkpoint = torch.load(results.parent / "weights" / "last.pt", weights_only=False)
+    saved_epoch = checkpoint["epoch"] + 1  # Ultralytics stores the 0-based index of the last finished epoch
+
+    done = _retrain(["--from", str(config), "--resume", "--no-log-model"], env, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "resuming best-yolo11n" in done.stdout
+    killed, resumed = sorted((read_offline_run(p) for p in offline_runs(tmp_path)), key=lambda r: r.exit_code is not None)
+    assert killed.exit_code is None and resumed.exit_code == 0
+    epochs = [row["epoch"] for row in resumed.history]
+    assert saved_epoch >= 1 and epochs[0] == saved_epoch + 1 and epochs[-1] == 6, (saved_epoch, epochs)  # no restart
+    assert resumed.summary["state"] == "finished"
+
+
+def test_missing_or_malformed_config_is_a_clear_error(tmp_path, offline_env):
+    done = _retrain(["--from", str(tmp_path / "nope.yaml")], offline_env, tmp_path, timeout=120)
+    assert done.returncode == 2 and "file not found" in done.stderr and "analyze_sweep.py" in done.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lr0: [0.01\n")
+    done = _retrain(["--from", str(bad)], offline_env, tmp_path, timeout=120)
+    assert done.returncode == 2 and "not valid YAML" in done.stderr and "Traceback" not in done.stderr
+    done = _retrain(["--sweep", "abcdefgh", "--backend", "local"], {**offline_env, "YOLOSWEEP_HOME": str(tmp_path / "h")},
+                    tmp_path, timeout=120)
+    assert done.returncode == 2 and "no local sweeps" in done.stderr

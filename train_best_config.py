@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Retrain a sweep's best configuration for longer, optionally with other model sizes, and compare.
+
+    python train_best_config.py --from sweep_report/ID/best_config.yaml            # 300 epochs
+    python train_best_config.py --sweep ID --model yolo11n.pt,yolo11s.pt,yolo11m.pt
+    python train_best_config.py --from best_config.yaml --resume                   # continue after a kill
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from yolosweep import analysis, arguments, retrain
+from yolosweep.spec import ConfigError
+from yolosweep.store import Store, StoreError
+from yolosweep.tracking import has_api_key
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from", dest="config_file", type=Path, help="best_config.yaml written by analyze_sweep.py")
+    source.add_argument("--sweep", help="take the best run of this sweep directly")
+    parser.add_argument("--backend", choices=("auto", "wandb", "local"), default="auto", help="where --sweep lives")
+    parser.add_argument("--entity", default=None)
+    parser.add_argument("--project", default="yolosweep")
+    parser.add_argument("--name", default="best", help="run folder prefix under runs/retrain (default: best)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted retrain from its last.pt")
+    parser.add_argument("--baseline", type=float, default=None, help="your current model's objective, for the comparison")
+    parser.add_argument("--no-log-model", action="store_true", help="do not log best.pt as a W&B model artifact")
+    arguments.add_override_flags(parser)
+    parser.set_defaults(epochs=300)
+    options, rest = parser.parse_known_args(argv)
+    try:
+        if options.config_file:
+            config, origin = retrain.load_best_config(options.config_file)
+        else:
+            local = options.backend == "local" or (options.backend == "auto" and not has_api_key())
+            sweep = (analysis.from_store(Store(create=False), options.sweep) if local
+                     else analysis.from_wandb("/".join(p for p in (options.entity, options.project, options.sweep) if p)))
+            config, origin = retrain.from_sweep(sweep)
+        overrides = {**arguments.overrides(options), **arguments.parse_params(rest)}
+        models = str(overrides.pop("model", config.get("model", "yolo11n.pt"))).split(",")
+        return retrain.retrain(config, origin, models, options.name, overrides, options.resume, options.baseline,
+                               log_model=not options.no_log_model)
+    except (ConfigError, StoreError, analysis.AnalysisError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

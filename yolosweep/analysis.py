@@ -1,0 +1,179 @@
+"""From a sweep's runs to a decision: one runs table, ranking, parameter importance, savings.
+
+Both backends are read into the same `SweepRuns` (W&B through `wandb.Api()`, local through the
+store); every later step works on the pandas table built from it, so the two give the same
+columns and the same answers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from .store import Store
+
+BASE_COLUMNS = ["run_id", "state", "reason", "epochs_done", "best_epoch", "objective"]
+DEFAULT_LEVELS = (5.0, 9.0, 12.0)  # % over the baseline: minimum, good, excellent
+# Arguments that name one run's output rather than how it trains.
+_PER_RUN_ARGS = {"project", "name", "exist_ok", "resume", "mode", "save_dir"}
+# Below this many runs with a result, importance numbers are mostly noise.
+MIN_RUNS_FOR_IMPORTANCE = 10
+
+
+class AnalysisError(RuntimeError):
+    pass
+
+
+@dataclass
+class RunRecord:
+    id: str
+    state: str
+    reason: str
+    params: dict[str, Any]
+    summary: dict[str, Any]
+    history: list[dict[str, Any]]
+
+
+@dataclass
+class SweepRuns:
+    sweep_id: str
+    config: dict[str, Any]
+    runs: list[RunRecord]
+    source: str
+
+    @property
+    def metric(self) -> str:
+        return self.config["metric"]["name"]
+
+    @property
+    def maximize(self) -> bool:
+        return self.config["metric"].get("goal", "maximize") == "maximize"
+
+    @property
+    def swept(self) -> list[str]:
+        return [k for k, v in self.config["parameters"].items() if "value" not in v]
+
+    @property
+    def planned_epochs(self) -> int | None:
+        epochs = self.config["parameters"].get("epochs", {}).get("value")
+        return epochs if isinstance(epochs, int) else None
+
+
+def from_store(store: Store, sweep_id: str) -> SweepRuns:
+    config = store.sweep_config(sweep_id)
+    runs = [RunRecord(r.id, r.state, r.reason, r.params, r.summary, r.history) for r in store.runs(sweep_id)]
+    return SweepRuns(sweep_id, config, runs, source=str(store.path))
+
+
+# W&B's run states, in ours: a run the sweep stopped shows as `killed` there.
+_WANDB_STATES = {"killed": "stopped", "preempted": "crashed"}
+
+
+def wandb_record(run: Any, metric: str, history: Iterable[dict[str, Any]] | None = None) -> RunRecord:
+    """A wandb public-API Run as a RunRecord; the trial's own `state` in the summary wins."""
+    summary = {k: v for k, v in dict(run.summary).items() if not k.startswith("_")}
+    state = summary.get("state") or _WANDB_STATES.get(run.state, run.state)
+    if history is None:
+        history = run.scan_history(keys=[metric, "epoch"])
+    rows = [{k: v for k, v in row.items() if not k.startswith("_")} for row in history]
+    params = {k: v for k, v in dict(run.config).items() if not k.startswith("_")}
+    return RunRecord(run.id, state, str(summary.get("reason", "")), params, summary, rows)
+
+
+def from_wandb(path: str) -> SweepRuns:
+    """Read a W&B cloud sweep, `ENTITY/PROJECT/SWEEP_ID`, through the public API."""
+    import wandb
+
+    sweep = wandb.Api().sweep(path)
+    config = dict(sweep.config)
+    metric = config["metric"]["name"]
+    return SweepRuns(sweep.id, config, [wandb_record(run, metric) for run in sweep.runs], source=path)
+
+
+def runs_table(sweep: SweepRuns) -> pd.DataFrame:
+    """One row per run: id, state, epochs, the objective, every swept parameter, final metrics."""
+    metric, rows = sweep.metric, []
+    for run in sweep.runs:
+        objective = run.summary.get(metric)
+        row: dict[str, Any] = {
+            "run_id": run.id,
+            "state": run.state,
+            "reason": run.reason,
+            "epochs_done": len(run.history) if run.history else int(run.summary.get("epochs_done") or 0),
+            "best_epoch": run.summary.get("best_epoch"),
+            "objective": objective if isinstance(objective, (int, float)) else math.nan,
+        }
+        row.update({name: run.params.get(name) for name in sweep.swept})
+        row.update({k: v for k, v in run.summary.items() if k.startswith("metrics/") and k != metric})
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=None if rows else BASE_COLUMNS + sweep.swept)
+    if table.empty:
+        return table
+    return table.sort_values("objective", ascending=not sweep.maximize, na_position="last").reset_index(drop=True)
+
+
+def importance(table: pd.DataFrame, swept: list[str]) -> pd.DataFrame:
+    """Per parameter: Pearson correlation with the objective and random-forest importance, as W&B shows them."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    scored = table.dropna(subset=["objective"])
+    features = pd.DataFrame({name: pd.to_numeric(scored[name], errors="coerce") for name in swept})
+    usable = [name for name in swept if features[name].notna().all() and features[name].nunique() > 1]
+    result = pd.DataFrame({"parameter": swept, "correlation": math.nan, "rf_importance": math.nan}).set_index("parameter")
+    if len(scored) < 3 or not usable:
+        return result.reset_index()
+    y = scored["objective"].to_numpy(dtype=float)
+    for name in usable:
+        x = features[name].to_numpy(dtype=float)
+        result.loc[name, "correlation"] = float(np.corrcoef(x, y)[0, 1]) if np.std(y) > 0 else math.nan
+    forest = RandomForestRegressor(n_estimators=200, random_state=0).fit(features[usable].to_numpy(), y)
+    result.loc[usable, "rf_importance"] = forest.feature_importances_
+    return result.reset_index().sort_values("rf_importance", ascending=False, na_position="last").reset_index(drop=True)
+
+
+def success_level(best: float, baseline: float, levels: tuple[float, float, float] = DEFAULT_LEVELS) -> tuple[float, str]:
+    """Relative gain over the baseline in %, and the level it reaches."""
+    gain = (best - baseline) / baseline * 100 if baseline else math.inf
+    minimum, good, excellent = levels
+    if gain >= excellent:
+        label = f"excellent (>= +{excellent:g}%)"
+    elif gain >= good:
+        label = f"good (>= +{good:g}%)"
+    elif gain >= minimum:
+        label = f"minimum reached (>= +{minimum:g}%)"
+    else:
+        label = f"below the +{minimum:g}% minimum"
+    return gain, label
+
+
+def hyperband_savings(table: pd.DataFrame, planned_epochs: int | None) -> dict[str, Any] | None:
+    """Epochs trained against epochs had every run gone to the end."""
+    if not planned_epochs or table.empty:
+        return None
+    trained = int(table["epochs_done"].sum())
+    full = planned_epochs * len(table)
+    return {"epochs_trained": trained, "epochs_if_all_ran": full, "saved_fraction": 1 - trained / full if full else 0.0}
+
+
+def best_run(sweep: SweepRuns, table: pd.DataFrame) -> RunRecord:
+    scored = table.dropna(subset=["objective"])
+    if scored.empty:
+        states = table["state"].value_counts().to_dict() if not table.empty else {}
+        raise AnalysisError(f"sweep {sweep.sweep_id}: no run has a value of {sweep.metric} yet ({states or 'no runs'}). "
+                            "Fix: let runs finish at least one epoch, or check the failed runs' reasons")
+    best_id = scored.iloc[0]["run_id"]
+    return next(run for run in sweep.runs if run.id == best_id)
+
+
+def best_config(sweep: SweepRuns, run: RunRecord) -> dict[str, Any]:
+    """The best run's full Ultralytics training configuration, fixed values included."""
+    from .spec import ultralytics_defaults, fixed_values
+
+    names = set(ultralytics_defaults()) - _PER_RUN_ARGS
+    config = {k: v for k, v in fixed_values(sweep.config).items() if k in names}
+    config.update({k: v for k, v in run.params.items() if k in names})
+    return config

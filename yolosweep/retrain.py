@@ -1,0 +1,131 @@
+"""Retrain a sweep's best configuration for longer (and with other model sizes), then compare.
+
+Uses the same training path as a sweep run (`trial.run`), so a retrain logs the same metrics
+to W&B, tagged with the sweep and run it came from.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import analysis, trial
+from .spec import ConfigError
+from .tracking import OBJECTIVE
+
+RETRAIN_PROJECT = "runs/retrain"
+_HEADER = re.compile(r"# best configuration of sweep (?P<sweep>\S+): run (?P<run>\S+), (?P<metric>\S+) = (?P<value>[\d.eE+-]+)")
+
+
+@dataclass
+class Origin:
+    """The sweep run a configuration came from."""
+
+    sweep_id: str
+    run_id: str
+    objective: float | None
+    epochs: int | None
+    map50_95: float | None
+
+
+def load_best_config(path: Path) -> tuple[dict[str, Any], Origin | None]:
+    """best_config.yaml as written by analyze_sweep.py: Ultralytics arguments, origin in the header."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(str(path), "-", "file not found", "run analyze_sweep.py first, or pass --sweep SWEEP_ID") from None
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise ConfigError(str(path), f"line {mark.line + 1}" if mark else "-", "not valid YAML",
+                          "regenerate it with analyze_sweep.py") from None
+    if not isinstance(config, dict) or "data" not in config:
+        raise ConfigError(str(path), "data", "not a training configuration (no `data`)", "regenerate it with analyze_sweep.py")
+    match = _HEADER.search(text)
+    if not match:
+        return config, None
+    epochs = re.search(r"epochs_done=(\d+)", text)
+    map50_95 = re.search(r"metrics/mAP50-95\(B\)=([\d.eE+-]+)", text)
+    origin = Origin(match["sweep"], match["run"], float(match["value"]), int(epochs[1]) if epochs else config.get("epochs"),
+                    float(map50_95[1]) if map50_95 else None)
+    return config, origin
+
+
+def from_sweep(sweep: analysis.SweepRuns) -> tuple[dict[str, Any], Origin]:
+    table = analysis.runs_table(sweep)
+    if table.empty:
+        raise analysis.AnalysisError(f"sweep {sweep.sweep_id} has no runs yet. Fix: run the sweep first")
+    best = analysis.best_run(sweep, table)
+    origin = Origin(sweep.sweep_id, best.id, best.summary.get(sweep.metric), len(best.history),
+                    best.summary.get("metrics/mAP50-95(B)"))
+    return analysis.best_config(sweep, best), origin
+
+
+def _checkpoint(name: str) -> Path:
+    return Path(RETRAIN_PROJECT).resolve() / name / "weights" / "last.pt"
+
+
+def retrain(config: dict[str, Any], origin: Origin | None, models: list[str], name: str, overrides: dict[str, Any],
+            resume: bool, baseline: float | None, log_model: bool = True) -> int:
+    rows: list[dict[str, Any]] = []
+    if baseline is not None:
+        rows.append({"what": "baseline", "run": "-", "model": "-", "epochs": "-", OBJECTIVE: baseline, "metrics/mAP50-95(B)": None})
+    if origin is not None:
+        rows.append({"what": f"sweep {origin.sweep_id}", "run": origin.run_id, "model": config.get("model"),
+                     "epochs": origin.epochs, OBJECTIVE: origin.objective, "metrics/mAP50-95(B)": origin.map50_95})
+    tags = ["retrain"] + ([f"sweep:{origin.sweep_id}", f"run:{origin.run_id}"] if origin else [])
+    code = trial.EXIT_OK
+    save_dirs = []
+    for model in models:
+        run_name = f"{name}-{Path(model).stem}"
+        if resume:
+            checkpoint = _checkpoint(run_name)
+            if not checkpoint.exists():
+                raise ConfigError("--resume", run_name, f"no checkpoint at {checkpoint}", "start it without --resume first")
+            print(f"yolosweep: resuming {run_name} from {checkpoint}")
+            params = {"model": str(checkpoint), "resume": True, "data": overrides.get("data", config["data"])}
+            run_tags = tags + ["resumed"]
+        else:
+            params = {**config, **overrides, "model": model, "project": str(Path(RETRAIN_PROJECT).resolve()),
+                      "name": run_name, "exist_ok": True}
+            run_tags = tags
+        print(f"yolosweep: retraining {run_name}: {params.get('epochs', '(from checkpoint)')} epochs")
+        result = trial.run(params, log_model=log_model, job_type="retrain", tags=run_tags)
+        if result.save_dir:
+            save_dirs.append(result.save_dir)
+        rows.append({"what": f"retrain ({result.state})", "run": result.run_id, "model": model,
+                     "epochs": result.history[-1]["epoch"] if result.history else 0,
+                     OBJECTIVE: result.summary.get(OBJECTIVE), "metrics/mAP50-95(B)": result.summary.get("metrics/mAP50-95(B)")})
+        if result.exit_code != trial.EXIT_OK:
+            print(f"yolosweep: {run_name} {result.state}: {result.reason}")
+            code = result.exit_code
+            if result.state == "stopped":
+                break
+    _print_comparison(rows)
+    for folder in save_dirs:
+        _write_csv(rows, folder / "comparison.csv")
+        print(f"wrote {folder / 'comparison.csv'}")
+    return code
+
+
+def _print_comparison(rows: list[dict[str, Any]]) -> None:
+    header = ["what", "run", "model", "epochs", OBJECTIVE, "metrics/mAP50-95(B)"]
+    cells = [header] + [[("-" if r[k] is None else f"{r[k]:.4f}" if isinstance(r[k], float) else str(r[k])) for k in header]
+                        for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    print()
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
