@@ -58,12 +58,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         if args.command == "sweep":
-            from .backends.local import create_sweep
+            from .backends.local import prepare_sweep
 
             config = spec.with_overrides(spec.load_sweep(args.config), arguments.overrides(args))
-            config = spec.validate_sweep(config, args.config)
+            config = prepare_sweep(spec.validate_sweep(config, args.config), Path(args.config).resolve().parent)
             store = Store()
-            sweep_id = create_sweep(config, Path(args.config).resolve().parent, store)
+            sweep_id = store.create_sweep(config)
             print(f"yolosweep: created local sweep {sweep_id} in {store.path}")
             print(f"yolosweep: start an agent (one per GPU, any terminal): python -m yolosweep agent {sweep_id}")
             return 0

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from . import arguments, spec
-from .backends.local import create_sweep, die_with_parent
-from .store import Store, StoreError
+from .backends.local import die_with_parent, prepare_sweep
+from .preflight import check_dataset
+from .store import Store, StoreError, default_path
 from .tracking import has_api_key
 
 REPO = Path(__file__).resolve().parent.parent
@@ -132,21 +133,20 @@ def launch(argv: list[str]) -> int:
 
 
 def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[int | None]) -> int:
-    store = Store()
     if options.sweep_id:
+        store = Store(create=False)  # joining needs an existing store; never make one for a typo
         store.sweep_config(options.sweep_id)  # fails clearly on an unknown id
         sweep_id = options.sweep_id
         print(f"yolosweep: joining local sweep {sweep_id}")
     else:
-        overrides = _demo_overrides(options, store.path.parent) if options.demo else arguments.overrides(options)
+        # Everything is checked before the store is opened, so bad input leaves nothing behind.
+        overrides = _demo_overrides(options, default_path().parent) if options.demo else arguments.overrides(options)
         config = spec.with_overrides(spec.load_sweep(options.config), overrides)
-        config = spec.validate_sweep(config, options.config)
-        preflight_data = spec.fixed_values(config).get("data")
-        if preflight_data:
-            from .preflight import check_dataset
-
-            check_dataset(preflight_data)
-        sweep_id = create_sweep(config, Path(options.config).resolve().parent, store)
+        config = prepare_sweep(spec.validate_sweep(config, options.config), Path(options.config).resolve().parent)
+        if spec.fixed_values(config).get("data"):
+            check_dataset(spec.fixed_values(config)["data"])
+        store = Store()
+        sweep_id = store.create_sweep(config)
         print(f"yolosweep: created local sweep {sweep_id} in {store.path}")
     print(f"yolosweep: more agents, any terminal: python -m yolosweep agent {sweep_id}")
     log_dir = store.path.parent / "logs"

@@ -200,21 +200,22 @@ def run(
             result.exit_code = EXIT_FAILED
             _write_traceback(Path(args["project"]) / args["name"], err)
 
-    trainer = getattr(model, "trainer", None)
-    result.save_dir = Path(trainer.save_dir) if trainer is not None else None
-    result.history, result.epochs_done = history, len(history)
-    result.summary = {
-        **summarize(history),
-        "state": result.state,
-        "reason": result.reason,
-        "wall_time_s": round(time.time() - started, 2),
-    }
-    best = result.save_dir / "weights" / "best.pt" if result.save_dir else None
-    if log_model and result.state == "finished" and best is not None and best.exists():
-        tracker.log_model(best, f"model-{tracker.id}", {k: result.summary.get(k) for k in (OBJECTIVE, "best_epoch")})
-    if sink:
-        sink.end(result.state, result.reason, result.summary)
-    tracker.finish(result.summary, exit_code=0 if result.state != "failed" else 1)
+        # Still inside StopSignals: a late SIGTERM must not kill the process while it records the end.
+        trainer = getattr(model, "trainer", None)
+        result.save_dir = Path(trainer.save_dir) if trainer is not None else None
+        result.history, result.epochs_done = history, len(history)
+        result.summary = {
+            **summarize(history),
+            "state": result.state,
+            "reason": result.reason,
+            "wall_time_s": round(time.time() - started, 2),
+        }
+        if sink:
+            sink.end(result.state, result.reason, result.summary)
+        best = result.save_dir / "weights" / "best.pt" if result.save_dir else None
+        if log_model and result.state == "finished" and best is not None and best.exists():
+            tracker.log_model(best, f"model-{tracker.id}", {k: result.summary.get(k) for k in (OBJECTIVE, "best_epoch")})
+        tracker.finish(result.summary, exit_code=0 if result.state != "failed" else 1)
     return result
 
 

@@ -1,6 +1,6 @@
 """The embedded backend: W&B's own sweep engine (the `sweeps` package) over the local store.
 
-`create_sweep` stores a validated sweep; `Agent.run_loop` asks the engine for the next
+`prepare_sweep` readies a validated sweep for the store; `Agent.run_loop` asks the engine for the next
 parameters given every run of the sweep (other agents' running runs included), starts the
 sweep's command with WANDB_MODE=offline, and after every new epoch asks the engine which runs
 Hyperband stops, sending those SIGTERM. The trial process reports epochs into the store
@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +37,14 @@ STOP_GRACE_S = 120.0
 _ENGINE_STATE = {"running": "running", "finished": "finished", "stopped": "finished", "failed": "failed", "crashed": "crashed"}
 
 
-def create_sweep(config: dict[str, Any], program_dir: Path, store: Store) -> str:
-    """Store a validated sweep. Paths become absolute so agents can start from any folder."""
+def prepare_sweep(config: dict[str, Any], program_dir: Path) -> dict[str, Any]:
+    """A validated sweep made ready to store: paths become absolute so agents can start from any folder."""
     config = copy.deepcopy(config)
     config["program"] = str(_find_program(config.get("program", spec.TRAIN_PROGRAM), program_dir))
     data = spec.fixed_values(config).get("data")
     if isinstance(data, str) and Path(data).exists():
         config["parameters"]["data"] = {"value": str(Path(data).resolve())}
-    return store.create_sweep(config)
+    return config
 
 
 def _find_program(program: str, program_dir: Path) -> Path:
@@ -76,7 +77,10 @@ def engine_runs(runs: list[Run]) -> list[sweeps.SweepRun]:
 def suggest(config: dict[str, Any], runs: list[Run]) -> dict[str, Any] | None:
     """The engine's next parameters, or None when the search space is exhausted (grid)."""
     engine_config = {k: v for k, v in config.items() if k not in ("run_cap",)}
-    suggestion = sweeps.next_run(engine_config, engine_runs(runs), validate=False)
+    with warnings.catch_warnings():
+        # The GP's length scales often sit at their bounds with few runs; sklearn says so every time.
+        warnings.filterwarnings("ignore", module="sklearn.gaussian_process")
+        suggestion = sweeps.next_run(engine_config, engine_runs(runs), validate=False)
     if suggestion is None:
         return None
     return {k: v["value"] for k, v in suggestion.config.items()}

@@ -1,0 +1,57 @@
+"""Safety: shell metacharacters stay values, secrets stay out of every file, the store is private."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+
+from yolosweep.store import Store, StoreError
+
+from .test_local_backend import agent, create, curve_sweep, store_runs
+
+SENTINEL = "sentinel0key0" + "f" * 27  # 40 characters, the shape of a W&B API key
+
+
+def test_parameter_values_with_shell_metacharacters_reach_the_program_as_values(tmp_path, offline_env):
+    env = {**offline_env, "YOLOSWEEP_HOME": str(tmp_path / "home")}
+    canary = tmp_path / "pwned"
+    values = [f"a b; touch {canary}", f"$(touch {canary})", "it's \"quoted\" `touch x` | & > <"]
+    config = yaml.safe_load(curve_sweep(tmp_path, "grid", [0.5], epochs=1, epoch_s=0.05).read_text())
+    config["parameters"]["label"] = {"values": values}
+    path = tmp_path / "meta.yaml"
+    path.write_text(yaml.safe_dump(config))
+    sweep_id = create(path, env, tmp_path)
+    out, _ = agent(sweep_id, env, tmp_path).communicate(timeout=180)
+    runs = store_runs(env, sweep_id)
+    assert sorted(r.params["label"] for r in runs) == sorted(values), out
+    assert all(r.state == "finished" for r in runs), out
+    assert not canary.exists() and not (tmp_path / "x").exists()
+
+
+def test_api_key_never_reaches_any_written_file_and_store_is_private(tmp_path, offline_env):
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine api.wandb.ai\n  login user\n  password {SENTINEL}\n")
+    netrc.chmod(0o600)
+    env = {**offline_env, "YOLOSWEEP_HOME": str(tmp_path / "home"), "WANDB_API_KEY": SENTINEL, "NETRC": str(netrc)}
+    sweep_id = create(curve_sweep(tmp_path, "random", [0.5], epochs=2, epoch_s=0.05), env, tmp_path)
+    out, _ = agent(sweep_id, env, tmp_path, "--count", "1").communicate(timeout=180)
+    assert SENTINEL not in out
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and p != netrc]
+    assert any(p.suffix == ".wandb" for p in written) and any(p.name == "sweeps.db" for p in written)
+    leaks = [p for p in written if SENTINEL.encode() in p.read_bytes()]
+    assert not leaks, leaks
+    home = tmp_path / "home"
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert stat.S_IMODE((home / "sweeps.db").stat().st_mode) == 0o600
+
+
+def test_newer_store_schema_is_refused_with_a_clear_message(tmp_path):
+    store = Store(tmp_path / "sweeps.db")
+    with store.transaction() as db:
+        db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    store.close()
+    with pytest.raises(StoreError, match=r"schema version 99, this yolosweep reads version 1\. Fix:"):
+        Store(tmp_path / "sweeps.db")
