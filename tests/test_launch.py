@@ -37,13 +37,14 @@ def sweep_runs(env: dict[str, str], output: str):
         store.close()
 
 
-def test_bad_launch_input_is_rejected_before_anything_is_written(tmp_path, home_env):
+def test_bad_launch_input_is_rejected_before_anything_is_written(tmp_path, home_env, demo_data):
     cases = [
         (["--backend", "wandb"], "no W&B API key"),
         (["--gpus", "7"], "no such GPU"),
         (["--count", "lots"], "not a whole number"),
         (["--data", str(tmp_path / "missing.yaml"), "--gpus", "cpu"], "dataset YAML not found"),
         (["--sweep-id", "abcdefgh", "--gpus", "cpu"], "no local sweeps here"),
+        (["--data", str(demo_data), "--model", str(tmp_path / "best.pt"), "--gpus", "cpu"], "weights file not found"),
     ]
     for args, words in cases:
         done = launch(["--backend", "local", *args] if args[0] != "--backend" else args, home_env, tmp_path, timeout=120)

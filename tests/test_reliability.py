@@ -1,8 +1,10 @@
-"""Safety: shell metacharacters stay values, secrets stay out of every file, the store is private."""
+"""Safety and durability: metacharacters stay values, secrets stay out of files, the store is private and concurrent-safe."""
 
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,18 @@ def test_newer_store_schema_is_refused_with_a_clear_message(tmp_path):
     store.close()
     with pytest.raises(StoreError, match=r"schema version 99, this yolosweep reads version 1\. Fix:"):
         Store(tmp_path / "sweeps.db")
+
+
+def test_eight_writers_on_one_store_lose_nothing(tmp_path):
+    store = Store(tmp_path / "sweeps.db")
+    sweep_id = store.create_sweep({"method": "random", "metric": {"name": "metrics/mAP50(B)"}, "parameters": {}})
+    writer = Path(__file__).parent / "programs" / "store_writer.py"
+    procs = [subprocess.Popen([sys.executable, str(writer), str(store.path), sweep_id, "4"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, [err[-500:] for _, err in results]
+    written = sum(int(out) for out, _ in results)
+    runs = store.runs(sweep_id)
+    assert len(runs) == 8 and all(r.state == "finished" for r in runs)
+    assert sum(len(r.history) for r in runs) == written > 8 * 10
+    assert all(r.summary["epochs_done"] == len(r.history) for r in runs)

@@ -10,16 +10,6 @@ from . import arguments, spec
 from .store import Store, StoreError
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m yolosweep")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -30,7 +20,7 @@ def _parser() -> argparse.ArgumentParser:
 
     agent = commands.add_parser("agent", help="run trials of a local sweep")
     agent.add_argument("sweep_id")
-    agent.add_argument("--count", type=_positive_int, default=None, help="runs this agent does, then exits")
+    agent.add_argument("--count", type=arguments.positive_int, default=None, help="runs this agent does, then exits")
 
     commands.add_parser("launch", help="what launch_sweep.sh runs (see ./launch_sweep.sh --help)")
     status = commands.add_parser("status", help="the runs of a local sweep, best first")
@@ -38,8 +28,8 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo-data", help="write a small generated YOLO detection dataset")
     demo.add_argument("dir", help="folder to write images/, labels/ and data.yaml into")
-    demo.add_argument("--train", type=_positive_int, default=320, help="training images (default 320)")
-    demo.add_argument("--val", type=_positive_int, default=40, help="validation images (default 40)")
+    demo.add_argument("--train", type=arguments.positive_int, default=320, help="training images (default 320)")
+    demo.add_argument("--val", type=arguments.positive_int, default=40, help="validation images (default 40)")
     demo.add_argument("--seed", type=int, default=0)
     return parser
 

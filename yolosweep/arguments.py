@@ -21,6 +21,17 @@ def overrides(namespace: argparse.Namespace) -> dict[str, Any]:
     return {k: getattr(namespace, k) for k in OVERRIDE_FLAGS if getattr(namespace, k) is not None}
 
 
+def positive_int(text: str) -> int:
+    """argparse type for counts: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
 def parse_value(text: str) -> Any:
     """'8' -> 8, '1e-3' -> 0.001, 'true' -> True, '[1, 2]' -> [1, 2], anything else stays a string."""
     for convert in (int, float):

@@ -18,7 +18,7 @@ from typing import Any
 
 from . import arguments, spec
 from .backends.local import die_with_parent, prepare_sweep
-from .preflight import check_dataset
+from .preflight import check_dataset, check_model_source
 from .store import Store, StoreError, default_path
 from .tracking import has_api_key
 
@@ -42,8 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=("auto", "wandb", "local"), default="auto",
                         help="auto: W&B when an API key is configured, else local")
     parser.add_argument("--gpus", default="all", help="'all' (default; CPU when none), 'cpu', or ids like 0,1")
-    parser.add_argument("--agents-per-gpu", type=_count, default=1, help="agents sharing each GPU (default 1)")
-    parser.add_argument("--count", type=_count, default=None, help="runs in all, spread over the agents")
+    parser.add_argument("--agents-per-gpu", type=arguments.positive_int, default=1, help="agents sharing each GPU (default 1)")
+    parser.add_argument("--count", type=arguments.positive_int, default=None, help="runs in all, spread over the agents")
     parser.add_argument("--sweep-id", default=None, help="join or resume this sweep instead of creating one")
     parser.add_argument("--project", default=None, help="W&B project (default: yolosweep)")
     parser.add_argument("--entity", default=None, help="W&B entity (default: your default entity)")
@@ -51,16 +51,6 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"offline demo: generated data, {DEMO_RUNS} runs of {DEMO_EPOCHS} epochs on CPU")
     arguments.add_override_flags(parser)
     return parser
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
 
 
 def choose_backend(requested: str) -> str:
@@ -143,8 +133,7 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
         overrides = _demo_overrides(options, default_path().parent) if options.demo else arguments.overrides(options)
         config = spec.with_overrides(spec.load_sweep(options.config), overrides)
         config = prepare_sweep(spec.validate_sweep(config, options.config), Path(options.config).resolve().parent)
-        if spec.fixed_values(config).get("data"):
-            check_dataset(spec.fixed_values(config)["data"])
+        _preflight(config)
         store = Store()
         sweep_id = store.create_sweep(config)
         print(f"yolosweep: created local sweep {sweep_id} in {store.path}")
@@ -159,6 +148,15 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
     print_status(store, sweep_id)
     _print_best(store, sweep_id)
     return code
+
+
+def _preflight(config: dict[str, Any]) -> None:
+    """The dataset and model every run will use, checked once before any agent starts."""
+    fixed = spec.fixed_values(config)
+    if fixed.get("data"):
+        check_dataset(fixed["data"])
+    if fixed.get("model"):
+        check_model_source(fixed["model"])
 
 
 def _print_best(store: Store, sweep_id: str) -> None:
@@ -190,6 +188,7 @@ def _launch_wandb(options: argparse.Namespace, slots: list[Slot], counts: list[i
             overrides["data"] = str(Path(overrides["data"]).resolve())  # agents run from the repo folder
         config = spec.with_overrides(spec.load_sweep(options.config), overrides)
         config = spec.validate_sweep(config, options.config)
+        _preflight(config)
         sweep_id = wandb.sweep(config, project=project, entity=options.entity)
     path = "/".join(part for part in (options.entity, project, sweep_id) if part) if "/" not in sweep_id else sweep_id
     print(f"yolosweep: W&B sweep {path}; more agents, any machine: wandb agent {path}")

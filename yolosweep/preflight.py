@@ -32,13 +32,19 @@ def load_model(model: str) -> tuple[Any, str]:
                 flush=True,
             )
             return YOLO(scratch), f"scratch: {model} unavailable"
-        raise ConfigError(
-            "model",
-            str(model),
-            f"not found here and could not be downloaded ({type(err).__name__})",
-            f"download {Path(model).name} once with internet access, pass --model /path/to/weights.pt, "
-            f"or train from scratch with --model {Path(model).stem}.yaml",
-        ) from None
+        raise ConfigError("model", str(model), f"could not be loaded ({type(err).__name__})", _MODEL_FIX) from None
+
+
+_MODEL_FIX = "check the path, or use an official name (yolo11n.pt, downloaded once) or an architecture (yolo11n.yaml)"
+
+
+def check_model_source(model: str) -> None:
+    """Cheap check before a sweep starts: a weights file that is neither here nor an official name."""
+    from ultralytics.utils.downloads import GITHUB_ASSETS_NAMES
+
+    path = Path(str(model))
+    if path.suffix == ".pt" and not path.exists() and path.name not in GITHUB_ASSETS_NAMES:
+        raise ConfigError("model", str(model), "weights file not found", _MODEL_FIX)
 
 
 def check_dataset(data: str) -> None:
