@@ -158,3 +158,11 @@ def test_bad_count_and_unknown_sweep_are_one_line_errors(tmp_path, home_env):
     sweep_id = create(curve_sweep(tmp_path, "random", [0.5], epochs=1, epoch_s=0.1), home_env, tmp_path)
     done = yolosweep(["agent", "zzzzzzzz"], home_env, tmp_path)
     assert done.returncode == 2 and "no sweep 'zzzzzzzz'" in done.stderr and sweep_id in done.stderr
+
+
+def test_run_cap_ends_the_sweep(tmp_path, home_env):
+    path = curve_sweep(tmp_path, "random", [0.1, 0.5, 0.9], epochs=1, epoch_s=0.05, run_cap=2)
+    sweep_id = create(path, home_env, tmp_path)
+    out, _ = agent(sweep_id, home_env, tmp_path).communicate(timeout=180)
+    assert "run cap 2 reached" in out
+    assert len(store_runs(home_env, sweep_id)) == 2

@@ -128,15 +128,19 @@ def validate_sweep(config: Any, source: str) -> dict[str, Any]:
         if trains_yolo:
             for value in _candidate_values(name, entry):
                 check_train_args({name: value}, f"{source}: parameters")
-    schema_view = {k: v for k, v in config.items() if k not in _SERVER_ONLY_KEYS}
     try:
-        violations = schema_violations_from_proposed_config(schema_view)
+        violations = schema_violations_from_proposed_config(engine_view(config))
     except ValueError as err:
         violations = [str(err)]
     if violations:
         first = violations[0].splitlines()[0][:200]
         raise ConfigError(source, _violation_key(violations[0], config), first, "see W&B's sweep configuration reference")
     return config
+
+
+def engine_view(config: dict[str, Any]) -> dict[str, Any]:
+    """The sweep as the `sweeps` engine takes it: without the keys only W&B's server knows."""
+    return {k: v for k, v in config.items() if k not in _SERVER_ONLY_KEYS}
 
 
 def _schema_keys() -> list[str]:

@@ -76,11 +76,10 @@ def engine_runs(runs: list[Run]) -> list[sweeps.SweepRun]:
 
 def suggest(config: dict[str, Any], runs: list[Run]) -> dict[str, Any] | None:
     """The engine's next parameters, or None when the search space is exhausted (grid)."""
-    engine_config = {k: v for k, v in config.items() if k not in ("run_cap",)}
     with warnings.catch_warnings():
         # The GP's length scales often sit at their bounds with few runs; sklearn says so every time.
         warnings.filterwarnings("ignore", module="sklearn.gaussian_process")
-        suggestion = sweeps.next_run(engine_config, engine_runs(runs), validate=False)
+        suggestion = sweeps.next_run(spec.engine_view(config), engine_runs(runs), validate=False)
     if suggestion is None:
         return None
     return {k: v["value"] for k, v in suggestion.config.items()}
@@ -89,8 +88,7 @@ def suggest(config: dict[str, Any], runs: list[Run]) -> dict[str, Any] | None:
 def runs_to_stop(config: dict[str, Any], runs: list[Run]) -> list[str]:
     if "early_terminate" not in config:
         return []
-    engine_config = {k: v for k, v in config.items() if k not in ("run_cap",)}
-    return [r.name for r in sweeps.stop_runs(engine_config, engine_runs(runs))]
+    return [r.name for r in sweeps.stop_runs(spec.engine_view(config), engine_runs(runs))]
 
 
 def build_command(config: dict[str, Any], params: dict[str, Any], args_file: Path) -> list[str]:
