@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from yolosweep.store import TERMINAL_STATES, Store
 
@@ -46,11 +48,30 @@ def test_bad_launch_input_is_rejected_before_anything_is_written(tmp_path, home_
         (["--sweep-id", "abcdefgh", "--gpus", "cpu"], "no local sweeps here"),
         (["--data", str(demo_data), "--model", str(tmp_path / "best.pt"), "--gpus", "cpu"], "weights file not found"),
     ]
+    for name, (label, words) in {"badclass": ("5 0.5 0.5 0.2 0.2", "class id 5 outside 0..1"),
+                                 "badbox": ("0 0.5 1.7 0.2 0.2", "not 4+ values within 0-1"),
+                                 "empty": (None, "no images in")}.items():
+        cases.append((["--data", str(_broken_copy(demo_data, tmp_path / name, label)), "--gpus", "cpu"], words))
     for args, words in cases:
         done = launch(["--backend", "local", *args] if args[0] != "--backend" else args, home_env, tmp_path, timeout=120)
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         assert words in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
     assert not (tmp_path / "home").exists()  # nothing was written for any of them
+
+
+def _broken_copy(data_yaml: Path, root: Path, label: str | None) -> Path:
+    """A copy of the generated dataset with one bad label line, or with no images at all."""
+    shutil.copytree(data_yaml.parent, root)
+    if label is None:
+        for image in (root / "images" / "train").iterdir():
+            image.unlink()
+    else:
+        with open(root / "labels" / "train" / "00003.txt", "a") as f:
+            f.write(label + "\n")
+    spec = yaml.safe_load((root / "data.yaml").read_text())
+    spec["path"] = str(root)
+    (root / "data.yaml").write_text(yaml.safe_dump(spec))
+    return root / "data.yaml"
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ from typing import Any
 
 from . import arguments, spec
 from .backends.local import die_with_parent, prepare_sweep
-from .preflight import check_dataset, check_model_source
+from .preflight import check_labels, check_model_source
 from .store import Store, StoreError, default_path
 from .tracking import has_api_key
 
@@ -154,7 +154,7 @@ def _preflight(config: dict[str, Any]) -> None:
     """The dataset and model every run will use, checked once before any agent starts."""
     fixed = spec.fixed_values(config)
     if fixed.get("data"):
-        check_dataset(fixed["data"])
+        check_labels(fixed["data"])
     if fixed.get("model"):
         check_model_source(fixed["model"])
 

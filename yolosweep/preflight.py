@@ -47,8 +47,10 @@ def check_model_source(model: str) -> None:
         raise ConfigError("model", str(model), "weights file not found", _MODEL_FIX)
 
 
-def check_dataset(data: str) -> None:
-    """A data.yaml must exist, name its classes and point at existing image folders."""
+_IMAGE_SUFFIXES = {".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp", ".dng", ".mpo", ".pfm", ".heic"}
+
+
+def _dataset_spec(data: str) -> tuple[Path, dict[str, Any], Path]:
     path = Path(data)
     if not path.is_file():
         raise ConfigError(
@@ -66,9 +68,68 @@ def check_dataset(data: str) -> None:
     root = Path(spec.get("path") or path.parent)
     if not root.is_absolute():
         root = (path.parent / root).resolve()
+    return path, spec, root
+
+
+def _split_folders(path: Path, spec: dict[str, Any], root: Path, split: str) -> list[Path]:
+    if not spec.get(split):
+        raise ConfigError(str(path), split, "missing", f"add `{split}: images/{split}` (relative to `path`)")
+    folders = [root / f for f in ([spec[split]] if isinstance(spec[split], str) else spec[split])]
+    for folder in folders:
+        if not folder.exists():
+            raise ConfigError(str(path), split, f"{folder} does not exist", "fix the path or `path:`")
+    return folders
+
+
+def check_dataset(data: str) -> None:
+    """A data.yaml must exist, name its classes and point at existing image folders."""
+    path, spec, root = _dataset_spec(data)
     for split in ("train", "val"):
-        if not spec.get(split):
-            raise ConfigError(str(path), split, "missing", f"add `{split}: images/{split}` (relative to `path`)")
-        for folder in [spec[split]] if isinstance(spec[split], str) else spec[split]:
-            if not (root / folder).exists():
-                raise ConfigError(str(path), split, f"{root / folder} does not exist", "fix the path or `path:`")
+        _split_folders(path, spec, root, split)
+
+
+def check_labels(data: str) -> None:
+    """The deeper check, once per sweep: images present, labels within the classes and the image.
+
+    Ultralytics itself would skip a bad label file with a warning and train on less data.
+    """
+    path, spec, root = _dataset_spec(data)
+    classes = len(spec["names"])
+    for split in ("train", "val"):
+        for folder in _split_folders(path, spec, root, split):
+            if not folder.is_dir():
+                continue  # a .txt list of images: Ultralytics checks those itself
+            images = [p for p in folder.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES]
+            if not images:
+                raise ConfigError(str(path), split, f"no images in {folder}", "put the images there or fix the path")
+            for image in images:
+                _check_label_file(_label_of(image), classes, path)
+
+
+def _label_of(image: Path) -> Path:
+    # Ultralytics' convention: the last /images/ in the path becomes /labels/, the suffix .txt.
+    parts = list(image.parts)
+    index = len(parts) - 1 - parts[::-1].index("images") if "images" in parts else None
+    if index is not None:
+        parts[index] = "labels"
+    return Path(*parts).with_suffix(".txt")
+
+
+def _check_label_file(label: Path, classes: int, data_yaml: Path) -> None:
+    if not label.exists():
+        return  # an image without objects
+    for number, line in enumerate(label.read_text().splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        where = f"{label}:{number}"
+        try:
+            cls, coords = int(float(fields[0])), [float(v) for v in fields[1:]]
+        except ValueError:
+            raise ConfigError(where, "label", f"not numbers: {line!r}", "write `class x y w h`, normalised to 0-1") from None
+        if not 0 <= cls < classes:
+            raise ConfigError(where, "class", f"class id {cls} outside 0..{classes - 1} ({data_yaml} names {classes})",
+                              "fix the id or add the class to `names`")
+        if len(coords) < 4 or any(not 0.0 <= v <= 1.0 for v in coords):
+            raise ConfigError(where, "box", f"coordinates {coords} are not 4+ values within 0-1",
+                              "normalise x y w h by the image width and height")
