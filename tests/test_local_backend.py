@@ -166,3 +166,19 @@ def test_run_cap_ends_the_sweep(tmp_path, home_env):
     out, _ = agent(sweep_id, home_env, tmp_path).communicate(timeout=180)
     assert "run cap 2 reached" in out
     assert len(store_runs(home_env, sweep_id)) == 2
+
+
+def test_printed_agent_command_joins_the_sweep_from_another_terminal(tmp_path, home_env):
+    done = yolosweep(["sweep", str(curve_sweep(tmp_path, "random", [0.5], epochs=1, epoch_s=0.05))], home_env, tmp_path)
+    line = next(line for line in done.stdout.splitlines() if "start an agent" in line)
+    command = line.split(": ", 2)[-1]
+    sweep_id = command.rsplit(" ", 1)[-1]
+    other_terminal = {k: v for k, v in home_env.items() if k not in ("PYTHONPATH", "YOLOSWEEP_HOME")}
+    other_terminal["PATH"] = f"{Path(sys.executable).parent}:{other_terminal['PATH']}"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    joined = subprocess.run(["bash", "-c", command + " --count 1"], env=other_terminal, cwd=elsewhere,
+                            capture_output=True, text=True, timeout=180)
+    assert joined.returncode == 0, joined.stdout + joined.stderr
+    (run,) = store_runs(home_env, sweep_id)
+    assert run.state == "finished"

@@ -48,14 +48,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         if args.command == "sweep":
-            from .backends.local import prepare_sweep
+            from .backends.local import agent_command, prepare_sweep
 
             config = spec.with_overrides(spec.load_sweep(args.config), arguments.overrides(args))
             config = prepare_sweep(spec.validate_sweep(config, args.config), Path(args.config).resolve().parent)
             store = Store()
             sweep_id = store.create_sweep(config)
             print(f"yolosweep: created local sweep {sweep_id} in {store.path}")
-            print(f"yolosweep: start an agent (one per GPU, any terminal): python -m yolosweep agent {sweep_id}")
+            print(f"yolosweep: start an agent (one per GPU, any terminal): {agent_command(sweep_id, store)}")
             return 0
         if args.command == "agent":
             from .backends.local import Agent

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import arguments, spec
-from .backends.local import die_with_parent, prepare_sweep
+from .backends.local import agent_command, die_with_parent, prepare_sweep
 from .preflight import check_labels, check_model_source
 from .store import Store, StoreError, default_path
 from .tracking import has_api_key
@@ -137,7 +137,7 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
         store = Store()
         sweep_id = store.create_sweep(config)
         print(f"yolosweep: created local sweep {sweep_id} in {store.path}")
-    print(f"yolosweep: more agents, any terminal: python -m yolosweep agent {sweep_id}")
+    print(f"yolosweep: more agents, any terminal: {agent_command(sweep_id, store)}")
     log_dir = store.path.parent / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     commands = [[sys.executable, "-m", "yolosweep", "agent", sweep_id, *([f"--count={n}"] if n else [])] for n in counts]

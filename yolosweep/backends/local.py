@@ -47,6 +47,14 @@ def prepare_sweep(config: dict[str, Any], program_dir: Path) -> dict[str, Any]:
     return config
 
 
+def agent_command(sweep_id: str, store: Store) -> str:
+    """The exact command that adds an agent to this sweep from another terminal."""
+    command = f"cd {Path.cwd()} && " + (f"PYTHONPATH={REPO} " if Path.cwd() != REPO else "")
+    if store.path.resolve() != (Path.cwd() / ".yolosweep" / "sweeps.db").resolve():
+        command += f"YOLOSWEEP_HOME={store.path.parent.resolve()} "
+    return command + f"python -m yolosweep agent {sweep_id}"
+
+
 def _find_program(program: str, program_dir: Path) -> Path:
     """The YAML's `program`, looked for next to the YAML, then here; ours when it names train_sweep.py."""
     candidates = [Path(program)] if Path(program).is_absolute() else [program_dir / program, Path.cwd() / program]
