@@ -90,28 +90,42 @@ def test_two_cpu_agents_run_four_real_trainings(tmp_path, home_env, demo_data):
     assert "best run:" in done.stdout
 
 
-def test_ctrl_c_stops_every_agent_and_run_cleanly(tmp_path, home_env):
+def _launch_two_long_runs(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Path, str]:
     config = curve_sweep(tmp_path, "random", [0.2, 0.5, 0.8], epochs=200, epoch_s=0.3)
     proc = subprocess.Popen([LAUNCH, "--config", str(config), "--backend", "local", "--gpus", "cpu",
-                             "--agents-per-gpu", "2"], env=home_env, cwd=tmp_path, stdout=subprocess.PIPE,
+                             "--agents-per-gpu", "2"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     store_file = tmp_path / "home" / "sweeps.db"
     deadline = time.time() + 120
     while time.time() < deadline:
         if store_file.exists():
-            store = Store(store_file)
-            ids = store.sweep_ids()
-            if ids and sum(1 for r in store.runs(ids[0]) if len(r.history) >= 2) == 2:
-                break
+            ids = Store(store_file).sweep_ids()
+            if ids and sum(1 for r in Store(store_file).runs(ids[0]) if len(r.history) >= 2) == 2:
+                return proc, store_file, ids[0]
         time.sleep(0.5)
-    else:
-        pytest.fail("two runs did not start")
+    pytest.fail("two runs did not start")
+
+
+def test_sigkill_of_the_launcher_leaves_no_run_running(tmp_path, home_env):
+    proc, store_file, sweep_id = _launch_two_long_runs(tmp_path, home_env)
+    proc.kill()  # the launcher alone: its agents get SIGTERM from the kernel, and stop their runs
+    proc.wait(timeout=30)
+    deadline = time.time() + 90
+    while any(r.state == "running" for r in Store(store_file).runs(sweep_id)):
+        assert time.time() < deadline, [(r.id, r.state) for r in Store(store_file).runs(sweep_id)]
+        time.sleep(0.5)
+    runs = Store(store_file).runs(sweep_id)
+    assert len(runs) == 2 and all(r.state == "stopped" and len(r.history) >= 2 for r in runs)
+
+
+def test_ctrl_c_stops_every_agent_and_run_cleanly(tmp_path, home_env):
+    proc, store_file, sweep_id = _launch_two_long_runs(tmp_path, home_env)
     sent = time.time()
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl+C in the terminal does
     out, _ = proc.communicate(timeout=90)
     assert time.time() - sent < 60
     assert proc.returncode == 130, out
-    runs = Store(store_file).runs(ids[0])
+    runs = Store(store_file).runs(sweep_id)
     assert len(runs) == 2 and all(r.state == "stopped" for r in runs), [(r.state, r.reason) for r in runs]
     assert "stopping every agent" in out and "2 stopped" in out
 
