@@ -90,3 +90,17 @@ def test_empty_and_all_failed_sweeps_exit_nonzero_with_a_message(tmp_path, offli
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "no run has a value of metrics/mAP50(B)" in done.stderr and "'failed': 2" in done.stderr
     assert (tmp_path / "sweep_report" / sweep_id / "runs.csv").exists()  # the table is still written
+
+
+def test_table_columns_and_ranking_do_not_depend_on_run_order():
+    config = {"metric": {"name": OBJECTIVE, "goal": "maximize"},
+              "parameters": {"lr0": {"min": 0.005, "max": 0.02}, "epochs": {"value": 2}}}
+    runs = [analysis.RunRecord("bbbbbbbb", "finished", "", {"lr0": 0.01}, {OBJECTIVE: 0.0, "metrics/recall(B)": 0.1}, [{}]),
+            analysis.RunRecord("aaaaaaaa", "stopped", "hyperband", {"lr0": 0.02}, {OBJECTIVE: 0.0}, [{}]),
+            analysis.RunRecord("cccccccc", "failed", "exit code 1", {"lr0": 0.005}, {}, []),
+            analysis.RunRecord("dddddddd", "finished", "", {"lr0": 0.007}, {OBJECTIVE: 0.4}, [{}, {}])]
+    one = analysis.runs_table(analysis.SweepRuns("s", config, runs, "a"))
+    other = analysis.runs_table(analysis.SweepRuns("s", config, runs[::-1], "b"))
+    assert list(one.columns) == list(other.columns) == analysis.BASE_COLUMNS + ["lr0", "metrics/recall(B)"]
+    assert list(one["run_id"]) == list(other["run_id"]) == ["dddddddd", "aaaaaaaa", "bbbbbbbb", "cccccccc"]
+    assert analysis.hyperband_savings(one, 2) == {"epochs_trained": 4, "epochs_if_all_ran": 8, "saved_fraction": 0.5}

@@ -110,10 +110,13 @@ def runs_table(sweep: SweepRuns) -> pd.DataFrame:
         row.update({name: run.params.get(name) for name in sweep.swept})
         row.update({k: v for k, v in run.summary.items() if k.startswith("metrics/") and k != metric})
         rows.append(row)
-    table = pd.DataFrame(rows, columns=None if rows else BASE_COLUMNS + sweep.swept)
+    metrics = sorted({k for row in rows for k in row} - set(BASE_COLUMNS) - set(sweep.swept))
+    table = pd.DataFrame(rows, columns=BASE_COLUMNS + sweep.swept + metrics)
     if table.empty:
         return table
-    return table.sort_values("objective", ascending=not sweep.maximize, na_position="last").reset_index(drop=True)
+    # Ties (several runs at the same objective) are broken by run id, so both backends rank alike.
+    return table.sort_values(["objective", "run_id"], ascending=[not sweep.maximize, True],
+                             na_position="last").reset_index(drop=True)
 
 
 def importance(table: pd.DataFrame, swept: list[str]) -> pd.DataFrame:
