@@ -62,6 +62,9 @@ class TrialRun:
         self._wandb = wandb
         project = None if os.environ.get("WANDB_PROJECT") else DEFAULT_PROJECT
         self.run = wandb.init(project=project, config=config, job_type=job_type, tags=tags, mode=resolve_mode())
+        # wandb would otherwise keep the last logged value as each metric's summary, overwriting
+        # the best-epoch values this run writes there (what the sweep and the analysis rank by).
+        self.run.define_metric(f"{VALIDATION_PREFIX}*", summary="none")
 
     @property
     def id(self) -> str:
