@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from yolosweep import analysis, report
-from yolosweep.store import Store, StoreError
+from yolosweep.store import Store, StoreError, default_path
 from yolosweep.tracking import has_api_key
 
 
@@ -25,7 +25,7 @@ def _levels(text: str) -> tuple[float, float, float]:
 def _load(options: argparse.Namespace) -> analysis.SweepRuns:
     backend = options.backend
     if backend == "auto":
-        local = Store().sweep_ids() if Store().path.exists() else []
+        local = Store(create=False).sweep_ids() if default_path().exists() else []
         backend = "local" if options.sweep_id is None or options.sweep_id in local or not has_api_key() else "wandb"
     if backend == "wandb":
         if not has_api_key():

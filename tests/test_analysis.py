@@ -74,6 +74,8 @@ def test_wandb_side_table_has_the_same_columns_as_the_store_side(real_sweep):
 
 def test_empty_and_all_failed_sweeps_exit_nonzero_with_a_message(tmp_path, offline_env):
     env = {**offline_env, "YOLOSWEEP_HOME": str(tmp_path / "home")}
+    done = analyze([], env, tmp_path)  # nothing swept here yet
+    assert done.returncode == 1 and "no local sweeps here" in done.stderr and not (tmp_path / "home").exists()
     empty = create(curve_sweep(tmp_path, "random", [0.5], epochs=1, epoch_s=0.1), env, tmp_path)
     done = analyze([empty], env, tmp_path)
     assert done.returncode == 1 and "has no runs yet" in done.stderr and "Traceback" not in done.stderr

@@ -88,11 +88,11 @@ def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
     if baseline is not None:
         shown.insert(6, "vs_baseline", shown["objective"] - baseline)
         shown.insert(7, "vs_baseline_%", (shown["objective"] - baseline) / baseline * 100)
-    key_params = [name for name in analysis.importance(table, sweep.swept)["parameter"].head(5)]
+    imp = analysis.importance(table, sweep.swept)
+    key_params = list(imp["parameter"].head(5))
     ranking = shown[["run_id", "state", "epochs_done", "objective",
                      *(["vs_baseline", "vs_baseline_%"] if baseline is not None else []), *key_params]]
     states = table["state"].value_counts().to_dict()
-    imp = analysis.importance(table, sweep.swept)
     scored_runs = int(table["objective"].notna().sum())
     lines = [f"sweep {sweep.sweep_id} ({sweep.config.get('method')}) from {sweep.source}: {len(table)} runs, "
              + ", ".join(f"{n} {s}" for s, n in sorted(states.items())),
