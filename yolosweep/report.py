@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,9 +42,7 @@ def status_lines(config: dict[str, Any], runs: list[Run]) -> list[str]:
                      *(_cell(run.params.get(k, "-")) for k in swept)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    counts = {}
-    for run in runs:
-        counts[run.state] = counts.get(run.state, 0) + 1
+    counts = Counter(run.state for run in runs)
     lines.append(", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "no runs yet")
     return lines
 

@@ -162,12 +162,9 @@ class Store:
         """Move a run to a terminal state once; a later call for the same run changes nothing."""
         assert state in TERMINAL_STATES, state
         with self.transaction() as db:
-            if summary is None:
-                db.execute("UPDATE runs SET state=?, reason=?, ended=? WHERE id=? AND state='running'",
-                           (state, reason, time.time(), run_id))
-            else:
-                db.execute("UPDATE runs SET state=?, reason=?, summary=?, ended=? WHERE id=? AND state='running'",
-                           (state, reason, json.dumps(summary), time.time(), run_id))
+            db.execute("UPDATE runs SET state=?, reason=?, summary=COALESCE(?, summary), ended=? "
+                       "WHERE id=? AND state='running'",
+                       (state, reason, None if summary is None else json.dumps(summary), time.time(), run_id))
 
     def explain_stop(self, run_id: str, reason: str) -> None:
         """Who stopped a run (hyperband, the user) is known to the agent, not to the trial."""
