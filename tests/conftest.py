@@ -38,6 +38,12 @@ def offline_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+@pytest.fixture
+def home_env(offline_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """offline_env with its own local-backend store under tmp_path."""
+    return {**offline_env, "YOLOSWEEP_HOME": str(tmp_path / "home")}
+
+
 def train_sweep_cmd(*args: str) -> list[str]:
     return [sys.executable, str(REPO / "train_sweep.py"), *args]
 

@@ -21,11 +21,6 @@ from .test_local_backend import curve_sweep
 LAUNCH = str(REPO / "launch_sweep.sh")
 
 
-@pytest.fixture
-def home_env(offline_env, tmp_path):
-    return {**offline_env, "YOLOSWEEP_HOME": str(tmp_path / "home")}
-
-
 def launch(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([LAUNCH, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 

@@ -36,11 +36,6 @@ def curve_sweep(tmp_path: Path, method: str, qualities: list[float], epochs: int
     return path
 
 
-@pytest.fixture
-def home_env(offline_env, tmp_path):
-    return {**offline_env, "YOLOSWEEP_HOME": str(tmp_path / "home")}
-
-
 def yolosweep(args: list[str], env: dict[str, str], cwd: Path, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "yolosweep", *args], env=env, cwd=cwd, capture_output=True,
                           text=True, timeout=kw.pop("timeout", 300), **kw)

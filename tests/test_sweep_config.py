@@ -64,6 +64,7 @@ BASE = "method: random\nmetric: {name: metrics/mAP50(B), goal: maximize}\nparame
         (BASE + "  epochs: {value: ten}\n", "epochs", "int"),
         (BASE + "  close_mosaic: {values: []}\n", "close_mosaic", "empty"),
         (BASE + "  lr0: {min: 0.02, max: 0.005}\n", "lr0", "min"),
+        (BASE.replace("random", "grid") + "  lr0: {min: 0.001, max: 0.01}\n", "lr0", "grid"),
     ],
 )
 def test_bad_sweep_specs_give_one_line_naming_file_key_and_fix(tmp_path, text, key, words):

@@ -49,9 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "sweep":
             from .backends.local import agent_command, prepare_sweep
+            from .preflight import check_sweep
 
             config = spec.with_overrides(spec.load_sweep(args.config), arguments.overrides(args))
             config = prepare_sweep(spec.validate_sweep(config, args.config), Path(args.config).resolve().parent)
+            check_sweep(config)
             store = Store()
             sweep_id = store.create_sweep(config)
             print(f"yolosweep: created local sweep {sweep_id} in {store.path}")

@@ -18,7 +18,7 @@ from typing import Any
 
 from . import arguments, spec
 from .backends.local import agent_command, die_with_parent, prepare_sweep
-from .preflight import check_labels, check_model_source
+from .preflight import check_sweep
 from .store import Store, StoreError, default_path
 from .tracking import has_api_key
 
@@ -133,7 +133,7 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
         overrides = _demo_overrides(options, default_path().parent) if options.demo else arguments.overrides(options)
         config = spec.with_overrides(spec.load_sweep(options.config), overrides)
         config = prepare_sweep(spec.validate_sweep(config, options.config), Path(options.config).resolve().parent)
-        _preflight(config)
+        check_sweep(config)
         store = Store()
         sweep_id = store.create_sweep(config)
         print(f"yolosweep: created local sweep {sweep_id} in {store.path}")
@@ -148,15 +148,6 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
     print_status(store, sweep_id)
     _print_best(store, sweep_id)
     return code
-
-
-def _preflight(config: dict[str, Any]) -> None:
-    """The dataset and model every run will use, checked once before any agent starts."""
-    fixed = spec.fixed_values(config)
-    if fixed.get("data"):
-        check_labels(fixed["data"])
-    if fixed.get("model"):
-        check_model_source(fixed["model"])
 
 
 def _print_best(store: Store, sweep_id: str) -> None:
@@ -188,7 +179,7 @@ def _launch_wandb(options: argparse.Namespace, slots: list[Slot], counts: list[i
             overrides["data"] = str(Path(overrides["data"]).resolve())  # agents run from the repo folder
         config = spec.with_overrides(spec.load_sweep(options.config), overrides)
         config = spec.validate_sweep(config, options.config)
-        _preflight(config)
+        check_sweep(config)
         sweep_id = wandb.sweep(config, project=project, entity=options.entity)
     path = "/".join(part for part in (options.entity, project, sweep_id) if part) if "/" not in sweep_id else sweep_id
     print(f"yolosweep: W&B sweep {path}; more agents, any machine: wandb agent {path}")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .spec import ConfigError
+from .spec import ConfigError, fixed_values
+
+DEFAULT_SAVE_PROJECT = "runs/sweep"
 
 
 def load_model(model: str) -> tuple[Any, str]:
@@ -45,6 +49,28 @@ def check_model_source(model: str) -> None:
     path = Path(str(model))
     if path.suffix == ".pt" and not path.exists() and path.name not in GITHUB_ASSETS_NAMES:
         raise ConfigError("model", str(model), "weights file not found", _MODEL_FIX)
+
+
+_OUTPUT_FIX = "set `project:` in the sweep YAML's parameters to a writable folder with free space"
+LOW_DISK_BYTES = 1 << 30  # a 100-epoch run of a small model keeps a few hundred MB of checkpoints and plots
+
+
+def check_output_folder(folder: str | Path) -> None:
+    """Runs write checkpoints under `folder`: it (or the parent it will be made in) must be writable.
+
+    Only checks, writes nothing. Warns when the disk is nearly full, which would otherwise fail
+    runs one by one at their first checkpoint.
+    """
+    path = Path(folder).absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise ConfigError("project", str(path), f"{existing} is a file, not a folder", _OUTPUT_FIX)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError("project", str(path), f"{existing} is not writable", _OUTPUT_FIX)
+    free = shutil.disk_usage(existing).free
+    if free < LOW_DISK_BYTES:
+        print(f"yolosweep: WARNING: only {free / 2**20:.0f} MB free under {existing}; runs need room for checkpoints",
+              flush=True)
 
 
 _IMAGE_SUFFIXES = {".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp", ".dng", ".mpo", ".pfm", ".heic"}
@@ -133,3 +159,13 @@ def _check_label_file(label: Path, classes: int, data_yaml: Path) -> None:
         if len(coords) < 4 or any(not 0.0 <= v <= 1.0 for v in coords):
             raise ConfigError(where, "box", f"coordinates {coords} are not 4+ values within 0-1",
                               "normalise x y w h by the image width and height")
+
+
+def check_sweep(config: dict[str, Any]) -> None:
+    """What every run of a sweep will use, checked once before the sweep is stored or any agent starts."""
+    fixed = fixed_values(config)
+    if fixed.get("data"):
+        check_labels(fixed["data"])
+    if fixed.get("model"):
+        check_model_source(fixed["model"])
+    check_output_folder(fixed.get("project") or DEFAULT_SAVE_PROJECT)

@@ -135,7 +135,20 @@ def validate_sweep(config: Any, source: str) -> dict[str, Any]:
     if violations:
         first = violations[0].splitlines()[0][:200]
         raise ConfigError(source, _violation_key(violations[0], config), first, "see W&B's sweep configuration reference")
+    if config.get("method") == "grid":
+        _check_grid(config, source)
     return config
+
+
+def _check_grid(config: dict[str, Any], source: str) -> None:
+    """The engine can only enumerate listed, constant or quantised parameters; it would fail at the first run."""
+    from sweeps.params import HyperParameter, HyperParameterSet
+
+    enumerable = {HyperParameter.CATEGORICAL, HyperParameter.CONSTANT, HyperParameter.INT_UNIFORM, HyperParameter.Q_UNIFORM}
+    for param in HyperParameterSet.from_config(config["parameters"]):
+        if param.type not in enumerable:
+            raise ConfigError(source, f"parameters.{param.name}", f"a grid cannot enumerate distribution {param.config['distribution']}",
+                              "list `values:` (without probabilities) or use method bayes or random")
 
 
 def engine_view(config: dict[str, Any]) -> dict[str, Any]:

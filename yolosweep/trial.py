@@ -6,9 +6,11 @@ a normal outcome), `failed` (with a one-line reason). The epochs done are kept i
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import signal
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -20,7 +22,6 @@ from .spec import ConfigError, check_train_args
 from .tracking import OBJECTIVE, VALIDATION_PREFIX, TrialRun, clean_value
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
-DEFAULT_SAVE_PROJECT = "runs/sweep"
 
 
 @dataclass
@@ -120,6 +121,15 @@ def _oom_reason(err: BaseException, args: dict[str, Any]) -> str | None:
     return f"CUDA out of memory at batch={batch}, imgsz={args.get('imgsz')}. Fix: try --batch {smaller}"
 
 
+def _disk_full_reason(err: BaseException, save_dir: Path) -> str | None:
+    while err is not None:
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            return (f"disk full while writing training outputs to {save_dir} ({err.strerror}). "
+                    f"Fix: free space there, or set `project:` to a folder on another disk")
+        err = err.__cause__ or err.__context__
+    return None
+
+
 def _check_finite_loss(trainer: Any) -> None:
     losses = trainer.label_loss_items(trainer.tloss, prefix="train")
     bad = [k for k, v in losses.items() if not math.isfinite(float(v))]
@@ -127,7 +137,7 @@ def _check_finite_loss(trainer: Any) -> None:
         lr0 = trainer.args.lr0
         raise TrialFailed(
             f"loss became NaN/Inf in epoch {trainer.epoch + 1} ({', '.join(bad)}). "
-            f"Fix: lower lr0 (now {lr0}) or warmup, or check the labels"
+            f"Fix: lower lr0 (now {lr0}) or the loss gains box/cls/dfl, raise warmup_epochs, or check the labels"
         )
 
 
@@ -147,7 +157,7 @@ def run(
 
     tracker = TrialRun(config=args, job_type=job_type, tags=tags)
     args = {**args, **{k: v for k, v in tracker.sweep_params().items() if k not in args}}
-    args.setdefault("project", str(Path(DEFAULT_SAVE_PROJECT).resolve()))
+    args.setdefault("project", str(Path(preflight.DEFAULT_SAVE_PROJECT).resolve()))
     args.setdefault("name", tracker.id)
     args.setdefault("exist_ok", True)
     history: list[dict[str, Any]] = []
@@ -176,6 +186,7 @@ def run(
         try:
             args = check_train_args(args, "training arguments")
             preflight.check_dataset(args["data"])
+            preflight.check_output_folder(args["project"])
             model, weights_source = preflight.load_model(args["model"])
             tracker.record_config({"weights_source": weights_source})
             model.add_callback("on_pretrain_routine_start", _without_ultralytics_wandb)
@@ -196,9 +207,11 @@ def run(
             result.exit_code = EXIT_BAD_CONFIG if isinstance(err, ConfigError) else EXIT_FAILED
         except Exception as err:  # a crash inside training: one line here, the traceback in a file
             result.state = "failed"
-            result.reason = _oom_reason(err, args) or f"{type(err).__name__}: {err}".splitlines()[0]
+            save_dir = Path(args["project"]) / args["name"]
+            result.reason = (_oom_reason(err, args) or _disk_full_reason(err, save_dir)
+                             or f"{type(err).__name__}: {err}".splitlines()[0])
             result.exit_code = EXIT_FAILED
-            _write_traceback(Path(args["project"]) / args["name"], err)
+            _write_traceback(save_dir, err)
 
         # Still inside StopSignals: a late SIGTERM must not kill the process while it records the end.
         trainer = getattr(model, "trainer", None)
@@ -234,5 +247,9 @@ def _fail_before_start(
 
 
 def _write_traceback(folder: Path, err: BaseException) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "error.log").write_text("".join(traceback.format_exception(err)))
+    text = "".join(traceback.format_exception(err))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "error.log").write_text(text)
+    except OSError:  # the folder's disk may be what failed: the traceback still reaches the agent's log
+        print(text, file=sys.stderr, flush=True)

@@ -1,0 +1,131 @@
+"""Faults inside real YOLO runs: NaN loss, a full disk, a read-only output folder, SIGTERM in the final validation.
+
+The disks are real filesystems (tmpfs mounts), so a full disk is a real ENOSPC and a read-only
+folder a real EROFS; the tests that need them are skipped where mounting is not allowed.
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from .conftest import REPO, offline_runs, only_offline_run, run_train_sweep, train_sweep_cmd
+from .test_local_backend import agent, create, store_runs, yolosweep
+
+TINY = ["--epochs", "1", "--imgsz", "32", "--batch", "16", "--model", "yolo11n.yaml", "--device", "cpu"]
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """mount(options) -> a fresh tmpfs folder; unmounted after the test."""
+    mounted: list[Path] = []
+
+    def mount(options: str) -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); run as root to test a real full disk")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def yolo_sweep_yaml(tmp_path: Path, **parameters) -> Path:
+    """A grid over `parameters`, everything else fixed: the runs come in a known order."""
+    config = yaml.safe_load((REPO / "sweep_config.yaml").read_text())
+    fixed = {"optimizer": "AdamW", "lr0": 0.005, "workers": 0}
+    config["method"] = "grid"
+    config["parameters"] = {**{k: v for k, v in config["parameters"].items() if "value" in v},
+                            **{k: {"value": v} for k, v in fixed.items()}, **parameters}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run_agent(sweep_id: str, env: dict[str, str], cwd: Path, count: int) -> str:
+    proc = agent(sweep_id, env, cwd, f"--count={count}")
+    out, _ = proc.communicate(timeout=400)
+    assert proc.returncode == 0, out[-3000:]
+    return out
+
+
+def test_nan_loss_fails_that_run_with_its_reason_and_the_agent_goes_on(tmp_path, home_env, demo_data):
+    # A loss gain of 1e38 overflows float32 at the first batch: a real NaN/Inf loss on the CPU.
+    path = yolo_sweep_yaml(tmp_path, box={"values": [1e38, 7.5]})
+    sweep_id = create(path, home_env, tmp_path, "--data", str(demo_data), *TINY)
+    run_agent(sweep_id, home_env, tmp_path, count=2)
+
+    runs = sorted(store_runs(home_env, sweep_id), key=lambda r: r.params["box"], reverse=True)
+    assert [r.state for r in runs] == ["failed", "finished"]
+    assert "NaN/Inf" in runs[0].reason and "Fix:" in runs[0].reason
+    assert len(runs[1].history) == 1
+
+
+def test_full_disk_fails_the_run_clearly_and_keeps_the_store_consistent(tmp_path, home_env, demo_data, tmpfs):
+    outputs = tmpfs("size=2m")  # a checkpoint of yolo11n is larger than the whole disk
+    path = yolo_sweep_yaml(tmp_path, project={"value": str(outputs)})
+    sweep_id = create(path, home_env, tmp_path, "--data", str(demo_data), *TINY)
+    out = run_agent(sweep_id, home_env, tmp_path, count=1)
+
+    (run,) = store_runs(home_env, sweep_id)
+    assert run.state == "failed", out[-3000:]
+    assert run.reason.startswith("disk full while writing training outputs") and "Fix:" in run.reason
+    with sqlite3.connect(Path(home_env["YOLOSWEEP_HOME"]) / "sweeps.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    (wandb_run,) = offline_runs(tmp_path)
+    assert "disk full" in only_offline_run(tmp_path).summary["reason"], wandb_run
+
+
+def test_read_only_output_folder_is_refused_before_anything_starts(tmp_path, home_env, demo_data, tmpfs):
+    read_only = tmpfs("ro,size=1m")
+    path = yolo_sweep_yaml(tmp_path, project={"value": str(read_only / "runs")})
+    done = yolosweep(["sweep", str(path), "--data", str(demo_data), *TINY], home_env, tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "project" in line and "not writable" in line and "Fix:" in line
+    assert not Path(home_env["YOLOSWEEP_HOME"]).exists()
+
+    standalone = run_train_sweep(["--data", str(demo_data), *TINY, f"--project={read_only}"], tmp_path, home_env)
+    assert standalone.returncode == 2 and "not writable" in standalone.stderr
+    assert "Traceback" not in standalone.stderr
+
+
+def test_sigterm_during_the_final_validation_ends_cleanly_with_readable_weights(tmp_path, offline_env, demo_data):
+    # Validate on the 320 training images, so the final validation of best.pt lasts long enough to be hit.
+    spec = yaml.safe_load((demo_data).read_text())
+    spec.update(path=str(demo_data.parent), val=spec["train"])
+    data = tmp_path / "data.yaml"
+    data.write_text(yaml.safe_dump(spec))
+    args = ["--data", str(data), *TINY, "--epochs=2", "--optimizer=AdamW", "--workers=0", "--no-log-model"]
+    proc = subprocess.Popen(train_sweep_cmd(*args), cwd=tmp_path, env=offline_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith("Validating ") and "best.pt" in line:  # Ultralytics' final_eval
+            sent = time.time()
+            proc.send_signal(signal.SIGTERM)
+            break
+    else:
+        pytest.fail("the final validation never started:\n" + "".join(seen[-30:]))
+    rest = proc.communicate(timeout=60)[0]
+    assert time.time() - sent < 20 and proc.returncode == 0, rest[-3000:]
+
+    run = only_offline_run(tmp_path)
+    assert run.summary["state"] == "stopped" and "SIGTERM" in run.summary["reason"]
+    assert run.summary["epochs_done"] == 2 and [row["epoch"] for row in run.history] == [1, 2]
+    (weights,) = tmp_path.glob("runs/sweep/*/weights")
+    for name in ("best.pt", "last.pt"):
+        checkpoint = torch.load(weights / name, weights_only=False)
+        assert checkpoint["model"] is not None or checkpoint["ema"] is not None
