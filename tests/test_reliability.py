@@ -55,8 +55,21 @@ def test_newer_store_schema_is_refused_with_a_clear_message(tmp_path):
     with store.transaction() as db:
         db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
     store.close()
-    with pytest.raises(StoreError, match=r"schema version 99, this yolosweep reads version 1\. Fix:"):
+    with pytest.raises(StoreError, match=r"schema version 99, this yolosweep reads version 2\. Fix:"):
         Store(tmp_path / "sweeps.db")
+
+
+def test_version_1_store_is_upgraded_in_place_and_keeps_its_runs(tmp_path):
+    store = Store(tmp_path / "sweeps.db")
+    sweep_id = store.create_sweep({"method": "random", "parameters": {}})
+    with store.transaction() as db:
+        store.add_run(sweep_id, "run00001", {"lr0": 0.01})
+        db.execute("DROP TABLE priors")  # what a version-1 store looks like
+        db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    store.close()
+    upgraded = Store(tmp_path / "sweeps.db")
+    assert upgraded.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+    assert [(r.id, r.origin) for r in upgraded.runs(sweep_id)] == [("run00001", "search")]
 
 
 def test_eight_writers_on_one_store_lose_nothing(tmp_path):

@@ -16,6 +16,8 @@ def _parser() -> argparse.ArgumentParser:
 
     sweep = commands.add_parser("sweep", help="validate a sweep YAML and create a local sweep")
     sweep.add_argument("config", help="sweep YAML, e.g. sweep_config.yaml")
+    sweep.add_argument("--prior", action="append", default=[], metavar="FILE.yaml",
+                       help="a configuration its agents run first (best_config.yaml, args.yaml or 'defaults'); repeatable")
     arguments.add_override_flags(sweep)
 
     agent = commands.add_parser("agent", help="run trials of a local sweep")
@@ -50,13 +52,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sweep":
             from .backends.local import agent_command, prepare_sweep
             from .preflight import check_sweep
+            from .priors import load_priors
 
             config = spec.with_overrides(spec.load_sweep(args.config), arguments.overrides(args))
             config = prepare_sweep(spec.validate_sweep(config, args.config), Path(args.config).resolve().parent)
             check_sweep(config)
+            priors = load_priors(args.prior, config)
             store = Store()
-            sweep_id = store.create_sweep(config)
+            sweep_id = store.create_sweep(config, priors)
             print(f"yolosweep: created local sweep {sweep_id} in {store.path}")
+            if priors:
+                print(f"yolosweep: {len(priors)} prior configuration(s) run first: {', '.join(args.prior)}")
             print(f"yolosweep: start an agent (one per GPU, any terminal): {agent_command(sweep_id, store)}")
             return 0
         if args.command == "agent":

@@ -14,9 +14,11 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from .priors import TAG as PRIOR_TAG
 from .store import Store
 
-BASE_COLUMNS = ["run_id", "state", "reason", "epochs_done", "best_epoch", "objective"]
+BASE_COLUMNS = ["run_id", "state", "reason", "epochs_done", "best_epoch", "objective", "origin", "ended_by",
+                "train_val_gap"]
 DEFAULT_LEVELS = (5.0, 9.0, 12.0)  # % over the baseline: minimum, good, excellent
 # Arguments that name one run's output rather than how it trains.
 _PER_RUN_ARGS = {"project", "name", "exist_ok", "resume", "mode", "save_dir"}
@@ -36,6 +38,7 @@ class RunRecord:
     params: dict[str, Any]
     summary: dict[str, Any]
     history: list[dict[str, Any]]
+    origin: str = "search"  # or "prior" (--prior)
 
 
 @dataclass
@@ -65,7 +68,7 @@ class SweepRuns:
 
 def from_store(store: Store, sweep_id: str) -> SweepRuns:
     config = store.sweep_config(sweep_id)
-    runs = [RunRecord(r.id, r.state, r.reason, r.params, r.summary, r.history) for r in store.runs(sweep_id)]
+    runs = [RunRecord(r.id, r.state, r.reason, r.params, r.summary, r.history, r.origin) for r in store.runs(sweep_id)]
     return SweepRuns(sweep_id, config, runs, source=str(store.path))
 
 
@@ -81,7 +84,8 @@ def wandb_record(run: Any, metric: str, history: Iterable[dict[str, Any]] | None
         history = run.scan_history(keys=[metric, "epoch"])
     rows = [{k: v for k, v in row.items() if not k.startswith("_")} for row in history]
     params = {k: v for k, v in dict(run.config).items() if not k.startswith("_")}
-    return RunRecord(run.id, state, str(summary.get("reason", "")), params, summary, rows)
+    origin = "prior" if PRIOR_TAG in (getattr(run, "tags", None) or []) else "search"
+    return RunRecord(run.id, state, str(summary.get("reason", "")), params, summary, rows, origin)
 
 
 def from_wandb(path: str) -> SweepRuns:
@@ -106,6 +110,9 @@ def runs_table(sweep: SweepRuns) -> pd.DataFrame:
             "epochs_done": len(run.history) if run.history else int(run.summary.get("epochs_done") or 0),
             "best_epoch": run.summary.get("best_epoch"),
             "objective": objective if isinstance(objective, (int, float)) else math.nan,
+            "origin": run.origin,
+            "ended_by": ended_by(run.state, run.reason),
+            "train_val_gap": run.summary.get("train_val_gap", math.nan),
         }
         row.update({name: run.params.get(name) for name in sweep.swept})
         row.update({k: v for k, v in run.summary.items() if k.startswith("metrics/") and k != metric})
@@ -117,6 +124,20 @@ def runs_table(sweep: SweepRuns) -> pd.DataFrame:
     # Ties (several runs at the same objective) are broken by run id, so both backends rank alike.
     return table.sort_values(["objective", "run_id"], ascending=[not sweep.maximize, True],
                              na_position="last").reset_index(drop=True)
+
+
+def ended_by(state: str, reason: str) -> str:
+    """Why a run ended before its last epoch: hyperband, patience, user; '' when it did not.
+
+    The local agent records who stopped a run; under `wandb agent` the trial only sees the signal.
+    """
+    if state == "stopped":
+        if reason.startswith("hyperband"):
+            return "hyperband"
+        return "user" if reason.startswith("agent received") else "signal (hyperband or user)"
+    if state == "finished" and reason.startswith("patience"):
+        return "patience"
+    return ""
 
 
 def importance(table: pd.DataFrame, swept: list[str]) -> pd.DataFrame:

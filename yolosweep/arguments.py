@@ -9,7 +9,7 @@ import yaml
 
 # Fixed sweep values every entry script can override without editing the YAML. Their values are
 # typed like any other parameter and checked against Ultralytics with everything else.
-OVERRIDE_FLAGS = ("data", "epochs", "imgsz", "batch", "model", "device")
+OVERRIDE_FLAGS = ("data", "epochs", "imgsz", "batch", "model", "device", "patience", "train_metrics_every", "keep_top_k")
 
 
 def add_override_flags(parser: argparse.ArgumentParser) -> None:

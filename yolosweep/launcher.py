@@ -19,7 +19,9 @@ from typing import Any
 from . import arguments, spec
 from .backends.local import agent_command, die_with_parent, prepare_sweep
 from .preflight import check_sweep
-from .store import Store, StoreError, default_path
+from .priors import TAG as PRIOR_TAG
+from .priors import load_priors
+from .store import Store, StoreError, default_path, new_id
 from .tracking import has_api_key
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--sweep-id", default=None, help="join or resume this sweep instead of creating one")
     parser.add_argument("--project", default=None, help="W&B project (default: yolosweep)")
     parser.add_argument("--entity", default=None, help="W&B entity (default: your default entity)")
+    parser.add_argument("--prior", action="append", default=[], metavar="FILE.yaml",
+                        help="a configuration to run first and teach the search (best_config.yaml, a run's "
+                             "args.yaml, or 'defaults'); repeatable")
     parser.add_argument("--demo", action="store_true",
                         help=f"offline demo: generated data, {DEMO_RUNS} runs of {DEMO_EPOCHS} epochs on CPU")
     arguments.add_override_flags(parser)
@@ -113,6 +118,7 @@ def launch(argv: list[str]) -> int:
     if options.demo:
         options.backend, options.gpus = "local", "cpu"
         options.count = options.count or DEMO_RUNS
+        options.prior = options.prior or ["defaults"]  # the first run: Ultralytics' defaults, the usual baseline
     backend = choose_backend(options.backend)
     slots = plan_slots(options.gpus, options.agents_per_gpu)
     counts = split_count(options.count, len(slots))
@@ -124,6 +130,7 @@ def launch(argv: list[str]) -> int:
 
 def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[int | None]) -> int:
     if options.sweep_id:
+        _no_priors_when_joining(options)
         store = Store(create=False)  # joining needs an existing store; never make one for a typo
         store.sweep_config(options.sweep_id)  # fails clearly on an unknown id
         sweep_id = options.sweep_id
@@ -134,9 +141,12 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
         config = spec.with_overrides(spec.load_sweep(options.config), overrides)
         config = prepare_sweep(spec.validate_sweep(config, options.config), Path(options.config).resolve().parent)
         check_sweep(config)
+        priors = load_priors(options.prior, config)
         store = Store()
-        sweep_id = store.create_sweep(config)
+        sweep_id = store.create_sweep(config, priors)
         print(f"yolosweep: created local sweep {sweep_id} in {store.path}")
+        if priors:
+            print(f"yolosweep: {len(priors)} prior configuration(s) run first: {', '.join(options.prior)}")
     print(f"yolosweep: more agents, any terminal: {agent_command(sweep_id, store)}")
     log_dir = store.path.parent / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -172,6 +182,7 @@ def _launch_wandb(options: argparse.Namespace, slots: list[Slot], counts: list[i
 
     project = options.project or os.environ.get("WANDB_PROJECT") or "yolosweep"
     if options.sweep_id:
+        _no_priors_when_joining(options)
         sweep_id = options.sweep_id
     else:
         overrides = arguments.overrides(options)
@@ -180,12 +191,40 @@ def _launch_wandb(options: argparse.Namespace, slots: list[Slot], counts: list[i
         config = spec.with_overrides(spec.load_sweep(options.config), overrides)
         config = spec.validate_sweep(config, options.config)
         check_sweep(config)
-        sweep_id = wandb.sweep(config, project=project, entity=options.entity)
+        priors = load_priors(options.prior, config)
+        prior_runs = _train_priors_on_wandb(priors, slots, project, options.entity) if priors else []
+        if prior_runs is None:
+            return 1
+        sweep_id = wandb.sweep(config, project=project, entity=options.entity, prior_runs=prior_runs or None)
     path = "/".join(part for part in (options.entity, project, sweep_id) if part) if "/" not in sweep_id else sweep_id
     print(f"yolosweep: W&B sweep {path}; more agents, any machine: wandb agent {path}")
     commands = [["wandb", "agent", *([f"--count={n}"] if n else []), path] for n in counts]
     # `program: train_sweep.py` is relative, as W&B expects, so agents start in this repository.
     return _run_agents(commands, slots, REPO / "wandb-agent-logs" / sweep_id.rsplit("/", 1)[-1], cwd=REPO)
+
+
+def _no_priors_when_joining(options: argparse.Namespace) -> None:
+    if options.prior:
+        raise spec.ConfigError("--prior", " ".join(options.prior), "priors are set when a sweep is created",
+                               "drop --prior when joining a sweep with --sweep-id")
+
+
+def _train_priors_on_wandb(priors: list[dict[str, Any]], slots: list[Slot], project: str,
+                           entity: str | None) -> list[str] | None:
+    """W&B's API teaches a sweep finished runs (`prior_runs`), not configurations: train each prior
+    as a tagged run first, one per slot at a time, and return their ids (None if one failed)."""
+    run_ids = []
+    for start in range(0, len(priors), len(slots)):
+        batch = [(new_id(), params) for params in priors[start: start + len(slots)]]
+        commands = [["/usr/bin/env", f"WANDB_RUN_ID={run_id}", f"WANDB_TAGS={PRIOR_TAG}", f"WANDB_PROJECT={project}",
+                     *([f"WANDB_ENTITY={entity}"] if entity else []), sys.executable, str(REPO / spec.TRAIN_PROGRAM),
+                     *(f"--{k}={v}" for k, v in params.items())] for run_id, params in batch]
+        print(f"yolosweep: training prior run(s) {', '.join(r for r, _ in batch)} before the sweep starts")
+        if _run_agents(commands, slots, REPO / "wandb-agent-logs" / "priors") != 0:
+            print("yolosweep: a prior run failed; no sweep was created (see wandb-agent-logs/priors-*.log)")
+            return None
+        run_ids += [run_id for run_id, _ in batch]
+    return run_ids
 
 
 def _run_agents(commands: list[list[str]], slots: list[Slot], log_prefix: Path, cwd: Path | None = None) -> int:

@@ -68,6 +68,27 @@ def _markdown_table(frame: "pd.DataFrame") -> str:
     return "\n".join([header, rule, *("| " + " | ".join(row) + " |" for row in cells)])
 
 
+def _early_priors_gap_disk(table: "pd.DataFrame", sweep: "SweepRuns", top: int) -> list[str]:
+    """The lines on runs that ended early, prior configurations, overfitting and disk use; none when n/a."""
+    lines = []
+    early = table[table["ended_by"] != ""]
+    if not early.empty:
+        causes = early.groupby("ended_by")["run_id"].apply(list).to_dict()
+        lines.append("ended early: " + "; ".join(f"{cause}: {len(ids)} ({', '.join(ids)})" for cause, ids in causes.items()))
+    for rank, row in table[table["origin"] == "prior"].iterrows():
+        lines.append(f"prior {row['run_id']}: rank {rank + 1} of {len(table)}, objective {_cell(row['objective'])}")
+    gaps = table.head(top).dropna(subset=["train_val_gap"])
+    if not gaps.empty:
+        lines.append("train-val gap of the top runs (mAP50 on train images minus on val; large = overfitting): "
+                     + ", ".join(f"{r.run_id} {r.train_val_gap:+.3f}" for r in gaps.itertuples()))
+    pruned = [run for run in sweep.runs if run.summary.get("pruned_runs")]
+    if pruned:
+        removed = sorted({rid for run in pruned for rid in run.summary["pruned_runs"]})
+        freed = sum(run.summary.get("freed_mb") or 0 for run in pruned)
+        lines.append(f"disk: keep_top_k removed the weights of {len(removed)} run(s), {freed:.1f} MB freed")
+    return lines
+
+
 def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
             levels: tuple[float, float, float]) -> int:
     """Print the ranking, importance and verdict; write runs.csv, best_config.yaml, plots, report.md."""
@@ -108,6 +129,7 @@ def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
     if savings:
         lines.append(f"\nHyperband: {savings['epochs_trained']} epochs trained of {savings['epochs_if_all_ran']} "
                      f"had every run gone to the end ({savings['saved_fraction']:.0%} saved)")
+    lines += _early_priors_gap_disk(table, sweep, top)
     failed = table[table["state"].isin(["failed", "crashed"])]
     for _, row in failed.iterrows():
         lines.append(f"  {row['run_id']} {row['state']}: {row['reason']}")

@@ -39,6 +39,13 @@ class ConfigError(ValueError):
         super().__init__(f"{source}: {key}: {problem}. Fix: {fix}")
 
 
+# yolosweep's own per-run options, set like any parameter (`value:` in the YAML, --key=value).
+TRIAL_OPTIONS = {
+    "train_metrics_every": 0,  # validate on the train split every N epochs too (train/ metrics); 0 = never
+    "keep_top_k": 3,  # when a sweep run ends, keep weights of the sweep's best K ended runs only; 0 = keep all
+}
+
+
 def ultralytics_defaults() -> dict[str, Any]:
     from ultralytics.cfg import DEFAULT_CFG_DICT
 
@@ -52,6 +59,10 @@ def check_train_args(args: dict[str, Any], source: str) -> dict[str, Any]:
     defaults = ultralytics_defaults()
     checked = dict(args)
     for key, value in args.items():
+        if key in TRIAL_OPTIONS:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(source, key, f"{value!r} is not a whole number >= 0", f"give {key} a whole number, 0 = off")
+            continue
         if key not in defaults:
             close = difflib.get_close_matches(key, defaults, n=3, cutoff=0.6)
             hint = f"did you mean {' or '.join(map(repr, close))}?" if close else "see `yolo cfg` for the valid names"
@@ -115,8 +126,6 @@ def validate_sweep(config: Any, source: str) -> dict[str, Any]:
     parameters = config.get("parameters")
     if not isinstance(parameters, dict) or not parameters:
         raise ConfigError(source, "parameters", "missing or empty", "list the hyperparameters to sweep")
-    # Ultralytics' names apply to sweeps of our entrypoint; another program has its own.
-    trains_yolo = Path(str(config.get("program", TRAIN_PROGRAM))).name == TRAIN_PROGRAM
     for name, entry in parameters.items():
         where = f"parameters.{name}"
         if not isinstance(entry, dict):
@@ -125,7 +134,7 @@ def validate_sweep(config: Any, source: str) -> dict[str, Any]:
             raise ConfigError(source, f"{where}.values", "empty list", "list at least one value")
         if isinstance(entry.get("min"), (int, float)) and isinstance(entry.get("max"), (int, float)) and entry["min"] > entry["max"]:
             raise ConfigError(source, where, f"min {entry['min']} > max {entry['max']}", "swap min and max")
-        if trains_yolo:
+        if trains_yolo(config):
             for value in _candidate_values(name, entry):
                 check_train_args({name: value}, f"{source}: parameters")
     try:
@@ -149,6 +158,11 @@ def _check_grid(config: dict[str, Any], source: str) -> None:
         if param.type not in enumerable:
             raise ConfigError(source, f"parameters.{param.name}", f"a grid cannot enumerate distribution {param.config['distribution']}",
                               "list `values:` (without probabilities) or use method bayes or random")
+
+
+def trains_yolo(config: dict[str, Any]) -> bool:
+    """Ultralytics' names apply to sweeps of our entrypoint; another program has its own."""
+    return Path(str(config.get("program", TRAIN_PROGRAM))).name == TRAIN_PROGRAM
 
 
 def engine_view(config: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: priors
 TERMINAL_STATES = ("finished", "stopped", "failed", "crashed")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -42,6 +42,13 @@ CREATE TABLE IF NOT EXISTS runs (
     wandb_dir TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_sweep ON runs (sweep_id, created);
+CREATE TABLE IF NOT EXISTS priors (
+    sweep_id TEXT NOT NULL REFERENCES sweeps(id),
+    position INTEGER NOT NULL,
+    params TEXT NOT NULL,
+    run_id TEXT REFERENCES runs(id),
+    PRIMARY KEY (sweep_id, position)
+);
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL REFERENCES runs(id),
     epoch INTEGER NOT NULL,
@@ -70,6 +77,7 @@ class Run:
     pid: int | None
     wandb_dir: str | None
     history: list[dict[str, Any]]
+    origin: str = "search"  # or "prior": a configuration given with --prior, run before the search
 
 
 def default_path() -> Path:
@@ -104,7 +112,9 @@ class Store:
             row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is None:
                 self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) != SCHEMA_VERSION:
+            elif int(row[0]) < SCHEMA_VERSION:  # older stores only lack tables, created above
+                self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+            elif int(row[0]) > SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.path}: schema version {row[0]}, this yolosweep reads version {SCHEMA_VERSION}. "
                     "Fix: use the yolosweep version that wrote it, or a new YOLOSWEEP_HOME"
@@ -125,11 +135,25 @@ class Store:
         self.db.execute("COMMIT")
 
     # --- sweeps ---
-    def create_sweep(self, config: dict[str, Any]) -> str:
+    def create_sweep(self, config: dict[str, Any], priors: list[dict[str, Any]] = ()) -> str:
+        """A new sweep; `priors` are parameter sets that its agents run first, in order."""
         sweep_id = new_id()
         with self.transaction() as db:
             db.execute("INSERT INTO sweeps VALUES (?, ?, ?)", (sweep_id, json.dumps(config), time.time()))
+            db.executemany("INSERT INTO priors (sweep_id, position, params) VALUES (?, ?, ?)",
+                           [(sweep_id, i, json.dumps(p)) for i, p in enumerate(priors)])
         return sweep_id
+
+    def add_prior_run(self, sweep_id: str, run_id: str) -> dict[str, Any] | None:
+        """Start the next prior not yet run, as run `run_id`; None when all have run. Call inside a transaction."""
+        row = self.db.execute("SELECT position, params FROM priors WHERE sweep_id=? AND run_id IS NULL "
+                              "ORDER BY position LIMIT 1", (sweep_id,)).fetchone()
+        if row is None:
+            return None
+        params = json.loads(row[1])
+        self.add_run(sweep_id, run_id, params)
+        self.db.execute("UPDATE priors SET run_id=? WHERE sweep_id=? AND position=?", (run_id, sweep_id, row[0]))
+        return params
 
     def sweep_config(self, sweep_id: str) -> dict[str, Any]:
         row = self.db.execute("SELECT config FROM sweeps WHERE id=?", (sweep_id,)).fetchone()
@@ -173,8 +197,9 @@ class Store:
 
     def runs(self, sweep_id: str, with_history: bool = True) -> list[Run]:
         rows = self.db.execute(
-            "SELECT id, sweep_id, params, state, reason, summary, created, ended, host, agent_pid, pid, wandb_dir "
-            "FROM runs WHERE sweep_id=? ORDER BY created", (sweep_id,)).fetchall()
+            "SELECT id, r.sweep_id, r.params, state, reason, summary, created, ended, host, agent_pid, pid, wandb_dir, "
+            "p.run_id IS NOT NULL FROM runs r LEFT JOIN priors p ON p.run_id = r.id "
+            "WHERE r.sweep_id=? ORDER BY created", (sweep_id,)).fetchall()
         histories: dict[str, list[dict[str, Any]]] = {r[0]: [] for r in rows}
         if with_history:
             for run_id, metrics in self.db.execute(
@@ -183,7 +208,8 @@ class Store:
                 histories[run_id].append(json.loads(metrics))
         return [
             Run(id=r[0], sweep_id=r[1], params=json.loads(r[2]), state=r[3], reason=r[4], summary=json.loads(r[5]),
-                created=r[6], ended=r[7], host=r[8], agent_pid=r[9], pid=r[10], wandb_dir=r[11], history=histories[r[0]])
+                created=r[6], ended=r[7], host=r[8], agent_pid=r[9], pid=r[10], wandb_dir=r[11], history=histories[r[0]],
+                origin="prior" if r[12] else "search")
             for r in rows
         ]
 

@@ -11,7 +11,7 @@ import math
 import netrc
 import os
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import urlparse
@@ -143,6 +143,7 @@ class OfflineRun:
     config: dict[str, Any]
     exit_code: int | None
     artifacts: list[str]
+    tags: list[str] = field(default_factory=list)
 
 
 def _item_key(item: Any) -> str:
@@ -167,6 +168,8 @@ def read_offline_run(run_dir: str | Path) -> OfflineRun:
             run.config.update({_item_key(i): json.loads(i.value_json) for i in record.config.update})
         elif kind == "artifact":
             run.artifacts.append(f"{record.artifact.name}:{record.artifact.type}")
+        elif kind == "run":
+            run.tags = list(record.run.tags)
         elif kind == "exit":
             run.exit_code = record.exit.exit_code
     return run

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import preflight
-from .spec import ConfigError, check_train_args
+from . import hygiene, preflight
+from .spec import TRIAL_OPTIONS, ConfigError, check_train_args
 from .tracking import OBJECTIVE, VALIDATION_PREFIX, TrialRun, clean_value
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+TRAIN_SPLIT_PREFIX = "train/"  # validation metrics measured on the training images (train_metrics_every)
 
 
 @dataclass
@@ -110,6 +111,11 @@ def summarize(history: list[dict[str, Any]]) -> dict[str, Any]:
         summary["best_epoch"] = best["epoch"]
     if history:
         summary.update({f"final/{k}": v for k, v in history[-1].items() if k != "epoch"})
+    train_objective = TRAIN_SPLIT_PREFIX + OBJECTIVE[len(VALIDATION_PREFIX):]
+    measured = [row for row in history if isinstance(row.get(train_objective), (int, float))]
+    if measured and isinstance(measured[-1].get(OBJECTIVE), (int, float)):
+        summary["train_val_gap"] = measured[-1][train_objective] - measured[-1][OBJECTIVE]
+        summary["train_val_gap_epoch"] = measured[-1]["epoch"]
     return summary
 
 
@@ -128,6 +134,49 @@ def _disk_full_reason(err: BaseException, save_dir: Path) -> str | None:
                     f"Fix: free space there, or set `project:` to a folder on another disk")
         err = err.__cause__ or err.__context__
     return None
+
+
+class TrainSplitMetrics:
+    """The validation metrics measured on the training images: next to val, the overfitting signal."""
+
+    def __init__(self) -> None:
+        self.validator: Any = None
+
+    def __call__(self, trainer: Any) -> dict[str, float]:
+        if self.validator is None:  # built once: the train images in validation mode (no augmentation)
+            self.validator = trainer.get_validator()
+            self.validator.dataloader = trainer.get_dataloader(trainer.data["train"], trainer.batch_size * 2, -1, "val")
+        metrics = self.validator(trainer=trainer)
+        return {TRAIN_SPLIT_PREFIX + k[len(VALIDATION_PREFIX):]: clean_value(v)
+                for k, v in metrics.items() if k.startswith(VALIDATION_PREFIX)}
+
+
+def _patience_reason(trainer: Any) -> str:
+    """Why a normally returning training ended before its last epoch: Ultralytics' patience."""
+    stopper = trainer.stopper
+    if trainer.epoch + 1 >= trainer.epochs or trainer.epoch + 1 - stopper.best_epoch < stopper.patience:
+        return ""
+    return f"patience: no improvement in the {stopper.patience} epoch(s) after epoch {stopper.best_epoch}"
+
+
+def _sweep_id() -> str | None:
+    return os.environ.get("WANDB_SWEEP_ID") or os.environ.get("YOLOSWEEP_SWEEP_ID")
+
+
+def _tidy_sweep_folder(save_dir: Path, summary: dict[str, Any], keep: int) -> dict[str, Any]:
+    """Leave this run's summary for the others' ranking, then prune; a disk problem here never fails the run."""
+    try:
+        hygiene.write_summary(save_dir, summary)
+        pruned = hygiene.prune_weights(save_dir.parent, keep) if keep else None
+    except OSError as err:
+        print(f"yolosweep: WARNING: could not tidy {save_dir.parent} ({err}); weights kept", flush=True)
+        return {}
+    if pruned is None or not pruned.runs:
+        return {}
+    freed_mb = round(pruned.freed_bytes / 2**20, 1)
+    print(f"yolosweep: keep_top_k={keep}: removed the weights of {len(pruned.runs)} run(s) outside the sweep's "
+          f"top {keep} ({', '.join(pruned.runs)}), freed {freed_mb} MB", flush=True)
+    return {"pruned_runs": pruned.runs, "freed_mb": freed_mb}
 
 
 def _check_finite_loss(trainer: Any) -> None:
@@ -157,7 +206,9 @@ def run(
 
     tracker = TrialRun(config=args, job_type=job_type, tags=tags)
     args = {**args, **{k: v for k, v in tracker.sweep_params().items() if k not in args}}
-    args.setdefault("project", str(Path(preflight.DEFAULT_SAVE_PROJECT).resolve()))
+    options = {k: args.pop(k, default) for k, default in TRIAL_OPTIONS.items()}
+    sweep_folder = Path(preflight.DEFAULT_SAVE_PROJECT) / (_sweep_id() or "")
+    args.setdefault("project", str(sweep_folder.resolve()))
     args.setdefault("name", tracker.id)
     args.setdefault("exist_ok", True)
     history: list[dict[str, Any]] = []
@@ -165,6 +216,8 @@ def run(
     model = None
 
     trained_epochs: list[int] = []
+    every = options["train_metrics_every"]
+    train_split_metrics = TrainSplitMetrics() if every else None
 
     def end_training_epoch(trainer: Any) -> None:
         _check_finite_loss(trainer)
@@ -176,6 +229,8 @@ def run(
         if not trained_epochs or (history and history[-1]["epoch"] == trained_epochs[-1]):
             return
         row = {"epoch": trained_epochs[-1], **_epoch_metrics(trainer)}
+        if train_split_metrics and row["epoch"] % every == 0:
+            row.update(train_split_metrics(trainer))
         history.append(row)
         summary = summarize(history)
         tracker.log_epoch(row["epoch"], row, summary)
@@ -198,7 +253,7 @@ def run(
             stop.check()
             train_args = {k: v for k, v in args.items() if k != "model"}
             model.train(**train_args)
-            result.state = "finished"
+            result.state, result.reason = "finished", _patience_reason(model.trainer)
         except StopRequested as err:
             result.state, result.reason = "stopped", f"{err} received"
             result.exit_code = EXIT_INTERRUPTED if err.signum == signal.SIGINT else EXIT_OK
@@ -223,11 +278,13 @@ def run(
             "reason": result.reason,
             "wall_time_s": round(time.time() - started, 2),
         }
-        if sink:
-            sink.end(result.state, result.reason, result.summary)
         best = result.save_dir / "weights" / "best.pt" if result.save_dir else None
         if log_model and result.state == "finished" and best is not None and best.exists():
             tracker.log_model(best, f"model-{tracker.id}", {k: result.summary.get(k) for k in (OBJECTIVE, "best_epoch")})
+        if result.save_dir is not None and _sweep_id():
+            result.summary.update(_tidy_sweep_folder(result.save_dir, result.summary, options["keep_top_k"]))
+        if sink:
+            sink.end(result.state, result.reason, result.summary)
         tracker.finish(result.summary, exit_code=0 if result.state != "failed" else 1)
     return result
 

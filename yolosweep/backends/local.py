@@ -25,6 +25,7 @@ from typing import Any
 import sweeps
 
 from .. import spec
+from ..priors import TAG as PRIOR_TAG
 from ..store import Run, Store, new_id
 
 REPO = Path(__file__).resolve().parents[2]
@@ -165,36 +166,43 @@ class Agent:
             print(f"yolosweep agent: run {run_id} was left running by a dead process: marked crashed", flush=True)
         done = 0
         while self.stop_signal is None and (self.count is None or done < self.count):
-            run_id, params = self._next()
+            run_id, params, prior = self._next()
             if run_id is None:
                 break
-            self._train(run_id, params)
+            self._train(run_id, params, prior)
             done += 1
         print(f"yolosweep agent: {done} run(s) done in sweep {self.sweep_id}", flush=True)
         return 130 if self.stop_signal == signal.SIGINT else 0
 
-    def _next(self) -> tuple[str | None, dict[str, Any]]:
+    def _next(self) -> tuple[str | None, dict[str, Any], bool]:
+        """The next run: the next --prior not yet run, else the engine's suggestion."""
         with self.store.transaction():
             runs = self.store.runs(self.sweep_id)
             cap = self.config.get("run_cap")
             if cap is not None and len(runs) >= cap:
                 print(f"yolosweep agent: run cap {cap} reached", flush=True)
-                return None, {}
+                return None, {}, False
+            run_id = new_id()
+            params = self.store.add_prior_run(self.sweep_id, run_id)
+            if params is not None:
+                return run_id, params, True
             params = suggest(self.config, runs)
             if params is None:
                 print("yolosweep agent: search space exhausted", flush=True)
-                return None, {}
-            run_id = new_id()
+                return None, {}, False
             self.store.add_run(self.sweep_id, run_id, params)
-        return run_id, params
+        return run_id, params, False
 
-    def _train(self, run_id: str, params: dict[str, Any]) -> None:
+    def _train(self, run_id: str, params: dict[str, Any], prior: bool) -> None:
         swept = {k: v for k, v in params.items() if "value" not in self.config["parameters"].get(k, {})}
         shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in swept.items())
-        print(f"yolosweep agent: run {run_id}: {shown}", flush=True)
+        print(f"yolosweep agent: run {run_id}{' (prior)' if prior else ''}: {shown}", flush=True)
         wandb_dir = Path(os.environ.get("WANDB_DIR", ".")).resolve()
         env = {**os.environ, "WANDB_MODE": "offline", "WANDB_RUN_ID": run_id, "WANDB_DIR": str(wandb_dir),
-               "YOLOSWEEP_RUN_ID": run_id, "YOLOSWEEP_STORE": str(self.store.path.resolve())}
+               "YOLOSWEEP_RUN_ID": run_id, "YOLOSWEEP_STORE": str(self.store.path.resolve()),
+               "YOLOSWEEP_SWEEP_ID": self.sweep_id}
+        if prior:
+            env["WANDB_TAGS"] = ",".join(filter(None, [os.environ.get("WANDB_TAGS"), PRIOR_TAG]))
         env.setdefault("WANDB_PROJECT", self.config.get("project") or "yolosweep")
         with tempfile.TemporaryDirectory(prefix="yolosweep-") as tmp:
             command = build_command(self.config, params, Path(tmp) / "args.json")
