@@ -6,6 +6,7 @@ folder a real EROFS; the tests that need them are skipped where mounting is not 
 
 from __future__ import annotations
 
+import resource
 import signal
 import sqlite3
 import subprocess
@@ -70,6 +71,21 @@ def test_nan_loss_fails_that_run_with_its_reason_and_the_agent_goes_on(tmp_path,
     assert [r.state for r in runs] == ["failed", "finished"]
     assert "NaN/Inf" in runs[0].reason and "Fix:" in runs[0].reason
     assert len(runs[1].history) == 1
+
+
+def test_out_of_memory_fails_the_run_with_a_smaller_batch_to_try(tmp_path, offline_env, demo_data):
+    # A real allocation failure on the CPU: the run's address space is capped at 5 GiB, far below imgsz 2048's needs.
+    def cap_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (5 << 30, 5 << 30))
+
+    args = ["--data", str(demo_data), *TINY, "--imgsz=2048", "--workers=0", "--no-log-model"]
+    done = subprocess.run(train_sweep_cmd(*args), cwd=tmp_path, env=offline_env, capture_output=True, text=True,
+                          timeout=300, preexec_fn=cap_memory)
+    assert done.returncode == 1, done.stderr[-3000:]
+    run = only_offline_run(tmp_path)
+    assert run.summary["state"] == "failed"
+    assert run.summary["reason"] == "CPU RAM out of memory at batch=16, imgsz=2048. Fix: try --batch 8"
+    assert "Traceback" not in done.stderr and (tmp_path / "runs" / "sweep" / run.config["name"] / "error.log").exists()
 
 
 def test_full_disk_fails_the_run_clearly_and_keeps_the_store_consistent(tmp_path, home_env, demo_data, tmpfs):

@@ -120,11 +120,16 @@ def summarize(history: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _oom_reason(err: BaseException, args: dict[str, Any]) -> str | None:
-    if "out of memory" not in str(err).lower():
+    message = str(err).lower()
+    if "out of memory" in message:
+        where = "CUDA" if "cuda" in message else "GPU"
+    elif "can't allocate memory" in message:  # torch's CPU allocator
+        where = "CPU RAM"
+    else:
         return None
     batch = args.get("batch", 16)
     smaller = max(int(batch) // 2, 1) if isinstance(batch, (int, float)) and batch >= 1 else 8
-    return f"CUDA out of memory at batch={batch}, imgsz={args.get('imgsz')}. Fix: try --batch {smaller}"
+    return f"{where} out of memory at batch={batch}, imgsz={args.get('imgsz')}. Fix: try --batch {smaller}"
 
 
 def _disk_full_reason(err: BaseException, save_dir: Path) -> str | None:
