@@ -9,7 +9,6 @@ does. Run: python bench/controller_scaling.py  ->  bench/results/controller_scal
 from __future__ import annotations
 
 import json
-import platform
 import statistics
 import sys
 import tempfile
@@ -24,6 +23,8 @@ from yolosweep import spec  # noqa: E402
 from yolosweep.backends.local import runs_to_stop, suggest  # noqa: E402
 from yolosweep.store import Store  # noqa: E402
 from yolosweep.tracking import OBJECTIVE  # noqa: E402
+
+from harness import machine, write_results  # noqa: E402  (bench/ is on the path when run as a script)
 
 SIZES = (20, 50, 100, 200)
 REPEATS = 5
@@ -74,19 +75,14 @@ def main() -> int:
             results.append({"runs": n, "store_read": read, "bayes_suggestion": suggestion, "hyperband_check": check})
             print(f"{n:4d} runs: read {read['median_s']:.3f}s  suggest {suggestion['median_s']:.3f}s  "
                   f"hyperband {check['median_s']:.3f}s", flush=True)
-    machine = f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}"
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
-    payload = {"date": time.strftime("%Y-%m-%d"), "machine": machine, "epochs_per_run": EPOCHS, "repeats": REPEATS,
+    payload = {"epochs_per_run": EPOCHS, "repeats": REPEATS,
                "swept_parameters": len([p for p in config["parameters"].values() if "value" not in p]), "results": results}
-    (out / "controller_scaling.json").write_text(json.dumps(payload, indent=2))
-    lines = [f"# Controller scaling ({payload['date']}, {machine})", "",
+    lines = [f"# Controller scaling ({time.strftime('%Y-%m-%d')}, {machine()})", "",
              f"Each figure: median of {REPEATS}, including reading all runs (with {EPOCHS}-epoch histories) from SQLite.", "",
              "| runs in sweep | store read (s) | bayes suggestion (s) | Hyperband check (s) |", "|---|---|---|---|"]
     lines += [f"| {r['runs']} | {r['store_read']['median_s']:.3f} | {r['bayes_suggestion']['median_s']:.3f} | "
               f"{r['hyperband_check']['median_s']:.3f} |" for r in results]
-    (out / "controller_scaling.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results("controller_scaling", payload, lines)
     return 0
 
 

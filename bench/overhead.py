@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -28,6 +25,8 @@ sys.path.insert(0, str(REPO))
 
 from yolosweep.demo import write_demo_dataset  # noqa: E402
 from yolosweep.store import Store  # noqa: E402
+
+from harness import machine, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
 
 PLAIN = """
 import sys
@@ -71,9 +70,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         data = write_demo_dataset(tmp / "data")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
-        env.update(WANDB_MODE="offline", WANDB_DIR=str(tmp), YOLO_OFFLINE="1", PYTHONPATH=str(REPO),
-                   YOLO_CONFIG_DIR=str(tmp / "ucfg"))
+        env = offline_env(tmp)
         store = Store(tmp / "sweeps.db")
         sweep_id = store.create_sweep({"method": "random", "metric": {"name": "metrics/mAP50(B)"}, "parameters": {}})
         for repeat in range(options.repeats):
@@ -110,14 +107,9 @@ def main() -> int:
         "outside_epochs_s": {k: median_of(k, "outside_epochs_s") for k in samples},
         "peak_rss_mb": {k: median_of(k, "peak_rss_mb") for k in samples},
     }
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, CPU only, Python {platform.python_version()}"
-    payload = {"date": time.strftime("%Y-%m-%d"), "machine": machine, "options": vars(options), "summary": summary,
-               "samples": samples}
-    out = REPO / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "overhead.json").write_text(json.dumps(payload, indent=2))
+    payload = {"options": vars(options), "summary": summary, "samples": samples}
     s = summary
-    lines = [f"# Overhead of train_sweep.py against plain Ultralytics ({payload['date']}, {machine})", "",
+    lines = [f"# Overhead of train_sweep.py against plain Ultralytics ({time.strftime('%Y-%m-%d')}, {machine()})", "",
              f"YOLO11n from scratch on the generated dataset, imgsz {options.imgsz}, batch 16, {options.epochs} epochs, "
              f"{options.repeats} alternated repeats each; medians.", "",
              "| | plain Ultralytics | train_sweep.py | ratio |", "|---|---|---|---|",
@@ -127,8 +119,7 @@ def main() -> int:
              f"{s['outside_epochs_s']['yolosweep']:.1f} | {s['outside_epochs_s']['yolosweep'] / s['outside_epochs_s']['plain']:.2f} |",
              f"| peak RSS of the process tree (MB) | {s['peak_rss_mb']['plain']:.0f} | {s['peak_rss_mb']['yolosweep']:.0f} | "
              f"{s['peak_rss_mb']['yolosweep'] / s['peak_rss_mb']['plain']:.2f} |"]
-    (out / "overhead.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results("overhead", payload, lines)
     return 0
 
 

@@ -62,6 +62,21 @@ def only_offline_run(wandb_dir: Path) -> OfflineRun:
     return read_offline_run(runs[0])
 
 
+def shipped_sweep_yaml(folder: Path, method: str = "random", *, keep_swept: bool = True,
+                       early_terminate: bool = True, **parameters: dict) -> Path:
+    """sweep_config.yaml made for CPU tests (AdamW, no dataloader workers) with `parameters` added, as a file."""
+    config = yaml.safe_load((REPO / "sweep_config.yaml").read_text())
+    config["method"] = method
+    if not early_terminate:
+        config.pop("early_terminate")
+    if not keep_swept:
+        config["parameters"] = {k: v for k, v in config["parameters"].items() if "value" in v}
+    config["parameters"].update({"optimizer": {"value": "AdamW"}, "workers": {"value": 0}, **parameters})
+    path = folder / "sweep.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 @pytest.fixture(scope="session")
 def real_sweep(tmp_path_factory, demo_data):
     """A real local sweep of train_sweep.py: 3 runs of 2 epochs on generated data."""
@@ -71,12 +86,7 @@ def real_sweep(tmp_path_factory, demo_data):
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
     env.update(WANDB_MODE="offline", WANDB_DIR=str(cwd), YOLO_CONFIG_DIR=str(cwd / "ucfg"), YOLO_OFFLINE="1",
                PYTHONPATH=str(REPO), YOLOSWEEP_HOME=str(cwd / "home"))
-    config = yaml.safe_load((REPO / "sweep_config.yaml").read_text())
-    config["method"] = "random"
-    config["parameters"].update({"optimizer": {"value": "AdamW"}, "workers": {"value": 0}})
-    path = cwd / "sweep.yaml"
-    path.write_text(yaml.safe_dump(config))
-    sweep_id = create(path, env, cwd, "--data", str(demo_data), "--epochs", "2", "--imgsz", "64", "--batch", "16",
+    sweep_id = create(shipped_sweep_yaml(cwd), env, cwd, "--data", str(demo_data), "--epochs", "2", "--imgsz", "64", "--batch", "16",
                       "--model", "yolo11n.yaml", "--device", "cpu")
     proc = agent(sweep_id, env, cwd, "--count", "3")
     out, _ = proc.communicate(timeout=600)

@@ -17,8 +17,8 @@ import pytest
 import torch
 import yaml
 
-from .conftest import REPO, offline_runs, only_offline_run, run_train_sweep, train_sweep_cmd
-from .test_local_backend import agent, create, store_runs, yolosweep
+from .conftest import offline_runs, only_offline_run, run_train_sweep, shipped_sweep_yaml, train_sweep_cmd
+from .test_local_backend import create, run_agent, store_runs, yolosweep
 
 TINY = ["--epochs", "1", "--imgsz", "32", "--batch", "16", "--model", "yolo11n.yaml", "--device", "cpu"]
 
@@ -42,28 +42,9 @@ def tmpfs(tmp_path):
         subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
-def yolo_sweep_yaml(tmp_path: Path, **parameters) -> Path:
-    """A grid over `parameters`, everything else fixed: the runs come in a known order."""
-    config = yaml.safe_load((REPO / "sweep_config.yaml").read_text())
-    fixed = {"optimizer": "AdamW", "lr0": 0.005, "workers": 0}
-    config["method"] = "grid"
-    config["parameters"] = {**{k: v for k, v in config["parameters"].items() if "value" in v},
-                            **{k: {"value": v} for k, v in fixed.items()}, **parameters}
-    path = tmp_path / "sweep.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def run_agent(sweep_id: str, env: dict[str, str], cwd: Path, count: int) -> str:
-    proc = agent(sweep_id, env, cwd, f"--count={count}")
-    out, _ = proc.communicate(timeout=400)
-    assert proc.returncode == 0, out[-3000:]
-    return out
-
-
 def test_nan_loss_fails_that_run_with_its_reason_and_the_agent_goes_on(tmp_path, home_env, demo_data):
     # A loss gain of 1e38 overflows float32 at the first batch: a real NaN/Inf loss on the CPU.
-    path = yolo_sweep_yaml(tmp_path, box={"values": [1e38, 7.5]})
+    path = shipped_sweep_yaml(tmp_path, "grid", keep_swept=False, lr0={"value": 0.005}, box={"values": [1e38, 7.5]})
     sweep_id = create(path, home_env, tmp_path, "--data", str(demo_data), *TINY)
     run_agent(sweep_id, home_env, tmp_path, count=2)
 
@@ -90,7 +71,7 @@ def test_out_of_memory_fails_the_run_with_a_smaller_batch_to_try(tmp_path, offli
 
 def test_full_disk_fails_the_run_clearly_and_keeps_the_store_consistent(tmp_path, home_env, demo_data, tmpfs):
     outputs = tmpfs("size=2m")  # a checkpoint of yolo11n is larger than the whole disk
-    path = yolo_sweep_yaml(tmp_path, project={"value": str(outputs)})
+    path = shipped_sweep_yaml(tmp_path, "grid", keep_swept=False, project={"value": str(outputs)})
     sweep_id = create(path, home_env, tmp_path, "--data", str(demo_data), *TINY)
     out = run_agent(sweep_id, home_env, tmp_path, count=1)
 
@@ -105,7 +86,7 @@ def test_full_disk_fails_the_run_clearly_and_keeps_the_store_consistent(tmp_path
 
 def test_read_only_output_folder_is_refused_before_anything_starts(tmp_path, home_env, demo_data, tmpfs):
     read_only = tmpfs("ro,size=1m")
-    path = yolo_sweep_yaml(tmp_path, project={"value": str(read_only / "runs")})
+    path = shipped_sweep_yaml(tmp_path, "grid", keep_swept=False, project={"value": str(read_only / "runs")})
     done = yolosweep(["sweep", str(path), "--data", str(demo_data), *TINY], home_env, tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     (line,) = done.stderr.strip().splitlines()

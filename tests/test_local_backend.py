@@ -54,6 +54,14 @@ def agent(sweep_id: str, env: dict[str, str], cwd: Path, *args: str, **kw) -> su
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
 
+def run_agent(sweep_id: str, env: dict[str, str], cwd: Path, count: int) -> str:
+    """An agent for `count` runs, to its end; its output."""
+    proc = agent(sweep_id, env, cwd, f"--count={count}")
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out[-3000:]
+    return out
+
+
 def store_runs(env: dict[str, str], sweep_id: str) -> list[Run]:
     store = Store(Path(env["YOLOSWEEP_HOME"]) / "sweeps.db")
     try:

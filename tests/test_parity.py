@@ -9,36 +9,18 @@ import yaml
 
 from yolosweep.tracking import read_offline_run
 
-from .conftest import REPO, offline_runs
+from .conftest import offline_runs, shipped_sweep_yaml
 from .test_analysis import analyze
-from .test_local_backend import agent, create, store_runs, yolosweep
+from .test_local_backend import create, run_agent, store_runs, yolosweep
 
 SMALL = ["--imgsz", "64", "--batch", "16", "--model", "yolo11n.yaml", "--device", "cpu"]
 TRAIN_OBJECTIVE = "train/mAP50(B)"
 
 
-def sweep_yaml(tmp_path: Path) -> Path:
-    """The shipped sweep on the generated data: AdamW (learns in a few epochs), no Hyperband (runs go to the end)."""
-    config = yaml.safe_load((REPO / "sweep_config.yaml").read_text())
-    config["method"] = "random"
-    config.pop("early_terminate")
-    config["parameters"].update({"optimizer": {"value": "AdamW"}, "workers": {"value": 0}})
-    path = tmp_path / "sweep.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def run_agent(sweep_id: str, env: dict[str, str], cwd: Path, count: int) -> str:
-    proc = agent(sweep_id, env, cwd, f"--count={count}")
-    out, _ = proc.communicate(timeout=600)
-    assert proc.returncode == 0, out[-3000:]
-    return out
-
-
 def test_priors_run_first_train_metrics_are_logged_and_only_the_top_k_keep_weights(tmp_path, home_env, demo_data):
     prior = tmp_path / "best_config.yaml"  # what analyze_sweep.py writes: fixed values too, which the sweep keeps
     prior.write_text(yaml.safe_dump({"lr0": 0.005, "mosaic": 0.5, "epochs": 99, "data": "elsewhere.yaml"}))
-    sweep_id = create(sweep_yaml(tmp_path), home_env, tmp_path, "--data", str(demo_data), "--epochs", "2", *SMALL,
+    sweep_id = create(shipped_sweep_yaml(tmp_path, early_terminate=False), home_env, tmp_path, "--data", str(demo_data), "--epochs", "2", *SMALL,
                       "--train_metrics_every", "2", "--keep_top_k", "1", "--prior", "defaults", "--prior", str(prior))
     out = run_agent(sweep_id, home_env, tmp_path, count=3)
 
@@ -77,7 +59,7 @@ def test_tiny_patience_ends_a_run_early_as_finished_and_the_analysis_says_so(tmp
     # fitness falls at epoch 3, so patience 1 ends it there, 7 epochs before its end.
     prior = tmp_path / "prior.yaml"
     prior.write_text(yaml.safe_dump({"lr0": 0.005}))
-    sweep_id = create(sweep_yaml(tmp_path), home_env, tmp_path, "--data", str(demo_data), "--epochs", "10", *SMALL,
+    sweep_id = create(shipped_sweep_yaml(tmp_path, early_terminate=False), home_env, tmp_path, "--data", str(demo_data), "--epochs", "10", *SMALL,
                       "--patience", "1", "--prior", str(prior))
     run_agent(sweep_id, home_env, tmp_path, count=1)
 
@@ -94,7 +76,7 @@ def test_a_prior_outside_the_search_space_is_refused_before_anything_is_written(
     prior = tmp_path / "prior.yaml"
     prior.write_text(yaml.safe_dump({"lr0": 0.5}))
     for bad, words in ((str(prior), "outside the sweep's search space"), (str(tmp_path / "nope.yaml"), "file not found")):
-        done = yolosweep(["sweep", str(sweep_yaml(tmp_path)), "--data", str(demo_data), "--prior", bad], home_env, tmp_path)
+        done = yolosweep(["sweep", str(shipped_sweep_yaml(tmp_path, early_terminate=False)), "--data", str(demo_data), "--prior", bad], home_env, tmp_path)
         assert done.returncode == 2 and "Traceback" not in done.stderr
         (line,) = done.stderr.strip().splitlines()
         assert words in line and "Fix:" in line

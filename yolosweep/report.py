@@ -20,9 +20,9 @@ def objective_of(run: Run, metric: str) -> float | None:
 
 
 def ranked(runs: list[Run], metric: str, goal: str) -> list[Run]:
-    """Best first by the sweep's metric; runs without it last."""
+    """Best first by the sweep's metric, ties by run id as in analysis.runs_table; runs without it last."""
     sign = -1 if goal == "maximize" else 1
-    return sorted(runs, key=lambda r: (objective_of(r, metric) is None, sign * (objective_of(r, metric) or 0.0)))
+    return sorted(runs, key=lambda r: (objective_of(r, metric) is None, sign * (objective_of(r, metric) or 0.0), r.id))
 
 
 def _cell(value: Any) -> str:

@@ -1,0 +1,34 @@
+"""What every benchmark shares: an offline environment for trial processes, the machine line, the results files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+
+
+def offline_env(folder: Path, **extra: str) -> dict[str, str]:
+    """The environment a trial runs in under the local agent: offline wandb and Ultralytics, files under `folder`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env.update(WANDB_MODE="offline", WANDB_DIR=str(folder), YOLO_OFFLINE="1", PYTHONPATH=str(REPO),
+               YOLO_CONFIG_DIR=str(folder / "ucfg"), **extra)
+    return env
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, CPU only, Python {platform.python_version()}"
+
+
+def write_results(name: str, payload: dict[str, Any], lines: list[str]) -> None:
+    """bench/results/NAME.json (dated, with the machine) and NAME.md; the table is printed too."""
+    RESULTS.mkdir(exist_ok=True)
+    payload = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), **payload}
+    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str))
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
