@@ -6,6 +6,7 @@ imgsz 64, CPU), runs of --epochs epochs, the 13 hyperparameters and ranges of sw
 repetition:
 
   ours         the default sweep: bayes + Hyperband, through the local backend's agent
+  ours+prior   the same, with Ultralytics' defaults run first (--prior defaults, as the demo does)
   random       the same engine and harness, method random, no early termination
   ultralytics  Ultralytics' own tuner (the engine of model.tune(): mutation of the best so far)
   optuna       Optuna's TPE sampler with its HyperbandPruner, training in-process
@@ -18,7 +19,7 @@ Epochs, not seconds, are the budget, so repetitions can run side by side (--para
 biasing the comparison; wall times are reported but are not the measure.
 
 Needs Optuna: pip install -r bench/requirements.txt
-Run: python bench/search_efficiency.py [--repeats 3 --budget 30 --epochs 5 --target 0.8 --parallel 2]
+Run: python bench/search_efficiency.py [--repeats 3 --budget 25 --epochs 5 --target 0.7 --parallel 2]
 ->  bench/results/search_efficiency.{json,md}
 """
 
@@ -30,7 +31,6 @@ import csv
 import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -47,7 +47,9 @@ sys.path.insert(0, str(REPO))
 from yolosweep.store import Store  # noqa: E402
 from yolosweep.tracking import OBJECTIVE  # noqa: E402
 
-METHODS = ("ours", "random", "ultralytics", "optuna")
+from harness import machine, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
+
+METHODS = ("ours", "ours+prior", "random", "ultralytics", "optuna")
 FIXED = {"imgsz": 64, "batch": 16, "model": "yolo11n.yaml", "device": "cpu", "workers": 0, "optimizer": "AdamW",
          "seed": 0, "deterministic": True, "plots": False}
 
@@ -69,8 +71,10 @@ def job_local_backend(method: str, data: Path, work: Path, budget: int, epochs: 
     path = work / "sweep.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {**os.environ, "YOLOSWEEP_HOME": str(work / "home")}
+    prior = ["--prior", "defaults"] if method == "ours+prior" else []
     created = subprocess.run([sys.executable, "-m", "yolosweep", "sweep", str(path), "--data", str(data),
-                              "--epochs", str(epochs)], env=env, cwd=work, capture_output=True, text=True, check=True)
+                              "--epochs", str(epochs), *prior], env=env, cwd=work, capture_output=True, text=True,
+                             check=True)
     sweep_id = created.stdout.split("created local sweep ")[1].split()[0]
     store = Store(work / "home" / "sweeps.db")
     while store.epochs_logged(sweep_id) < budget:
@@ -144,9 +148,7 @@ def run_job(method: str, repeat: int, data: Path, work: Path, options: argparse.
     """One repetition in its own process, one thread, so side-by-side jobs do not share torch's pool."""
     work.mkdir(parents=True)
     out = work / "result.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
-    env.update(WANDB_MODE="offline", WANDB_DIR=str(work), YOLO_OFFLINE="1", PYTHONPATH=str(REPO),
-               YOLO_CONFIG_DIR=str(work / "ucfg"), OMP_NUM_THREADS=str(options.threads))
+    env = offline_env(work, OMP_NUM_THREADS=str(options.threads))
     command = [sys.executable, __file__, "--job", method, "--seed", str(repeat), "--data", str(data), "--work", str(work),
                "--budget", str(options.budget), "--epochs", str(options.epochs)]
     start = time.perf_counter()
@@ -181,9 +183,9 @@ def summarize(results: list[dict[str, Any]], budget: int, target: float) -> dict
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--budget", type=int, default=30, help="trained epochs per method and repetition")
+    parser.add_argument("--budget", type=int, default=25, help="trained epochs per method and repetition")
     parser.add_argument("--epochs", type=int, default=5, help="epochs of one full run")
-    parser.add_argument("--target", type=float, default=0.8, help="mAP50 whose first epoch counts as reached")
+    parser.add_argument("--target", type=float, default=0.7, help="mAP50 whose first epoch counts as reached")
     parser.add_argument("--parallel", type=int, default=2, help="repetitions side by side")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--job", choices=METHODS, help=argparse.SUPPRESS)
@@ -193,7 +195,7 @@ def main() -> int:
     options = parser.parse_args()
     options.threads = max(1, (os.cpu_count() or 1) // options.parallel)
     if options.job:
-        if options.job in ("ours", "random"):
+        if options.job in ("ours", "ours+prior", "random"):
             stream = job_local_backend(options.job, options.data, options.work, options.budget, options.epochs)
         elif options.job == "ultralytics":
             stream = job_ultralytics(options.data, options.work, options.budget, options.epochs)
@@ -212,14 +214,10 @@ def main() -> int:
             futures = [pool.submit(run_job, m, r, data, Path(tmp) / f"{m}-{r}", options) for m, r in jobs]
             results = [f.result() for f in futures]
     summary = summarize(results, options.budget, options.target)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, CPU only, Python {platform.python_version()}"
-    payload = {"date": time.strftime("%Y-%m-%d"), "machine": machine,
-               "options": {k: v for k, v in vars(options).items() if k not in ("job", "seed", "data", "work")},
+    payload = {"options": {k: v for k, v in vars(options).items() if k not in ("job", "seed", "data", "work")},
                "summary": summary, "results": results}
-    out = REPO / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "search_efficiency.json").write_text(json.dumps(payload, indent=2, default=str))
-    lines = [f"# Search efficiency at an equal budget of {options.budget} trained epochs ({payload['date']}, {machine})", "",
+    lines = [f"# Search efficiency at an equal budget of {options.budget} trained epochs "
+             f"({time.strftime('%Y-%m-%d')}, {machine()})", "",
              f"YOLO11n from scratch on the generated dataset (320/40 images, imgsz 64), runs of {options.epochs} epochs, "
              f"the 13 parameters of sweep_config.yaml, {options.repeats} repetitions per method; "
              f"target mAP50 {options.target}.", "",
@@ -229,8 +227,7 @@ def main() -> int:
         epochs = "not reached" if math.isinf(s["epochs_to_target_median"]) else f"{s['epochs_to_target_median']:g}"
         lines.append(f"| {method} | {s['best_median']:.3f} ({s['best_min']:.3f}-{s['best_max']:.3f}) | "
                      f"{s['reached_target']} | {epochs} | {s['wall_s_median']:.0f} |")
-    (out / "search_efficiency.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results("search_efficiency", payload, lines)
     return 0
 
 
