@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -56,10 +57,20 @@ def offline_runs(wandb_dir: Path) -> list[Path]:
     return sorted((wandb_dir / "wandb").glob("offline-run-*"))
 
 
-def only_offline_run(wandb_dir: Path) -> OfflineRun:
+def only_offline_run(wandb_dir: Path, settle_s: float = 15) -> OfflineRun:
+    """The one wandb run under wandb_dir, once its log holds the exit record.
+
+    wandb-core writes the .wandb log asynchronously; once (in CI, in-process) a read right
+    after run.finish() found no history rows yet, so wait for the run's last record.
+    """
     runs = offline_runs(wandb_dir)
     assert len(runs) == 1, f"expected exactly one wandb run, found {runs}"
-    return read_offline_run(runs[0])
+    deadline = time.time() + settle_s
+    run = read_offline_run(runs[0])
+    while run.exit_code is None and time.time() < deadline:
+        time.sleep(0.2)
+        run = read_offline_run(runs[0])
+    return run
 
 
 def shipped_sweep_yaml(folder: Path, method: str = "random", *, keep_swept: bool = True,
