@@ -21,6 +21,23 @@ def offline_env(folder: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+class AgentStandIn:
+    """A store with one sweep, so a train_sweep.py started by a benchmark logs as under the local agent."""
+
+    def __init__(self, folder: Path):
+        from yolosweep.store import Store
+
+        self.store = Store(folder / "sweeps.db")
+        self.sweep_id = self.store.create_sweep({"method": "random", "metric": {"name": "metrics/mAP50(B)"},
+                                                 "parameters": {}})
+
+    def run_env(self, env: dict[str, str], run_id: str) -> dict[str, str]:
+        """Register run `run_id` in the store; the environment the agent would give its process."""
+        with self.store.transaction():
+            self.store.add_run(self.sweep_id, run_id, {})
+        return {**env, "YOLOSWEEP_STORE": str(self.store.path), "YOLOSWEEP_RUN_ID": run_id, "WANDB_RUN_ID": run_id}
+
+
 def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, CPU only, Python {platform.python_version()}"
 

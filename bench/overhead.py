@@ -24,9 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from yolosweep.demo import write_demo_dataset  # noqa: E402
-from yolosweep.store import Store  # noqa: E402
 
-from harness import machine, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
+from harness import AgentStandIn, machine, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
 
 PLAIN = """
 import sys
@@ -71,8 +70,7 @@ def main() -> int:
         tmp = Path(tmp)
         data = write_demo_dataset(tmp / "data")
         env = offline_env(tmp)
-        store = Store(tmp / "sweeps.db")
-        sweep_id = store.create_sweep({"method": "random", "metric": {"name": "metrics/mAP50(B)"}, "parameters": {}})
+        agent = AgentStandIn(tmp)
         for repeat in range(options.repeats):
             for kind in ("plain", "yolosweep"):
                 project = tmp / f"{kind}{repeat}"
@@ -81,13 +79,11 @@ def main() -> int:
                     run_env = env
                 else:
                     run_id = f"bench{repeat:03d}"
-                    with store.transaction():
-                        store.add_run(sweep_id, run_id, {})
                     command = [sys.executable, str(REPO / "train_sweep.py"), "--data", str(data), "--epochs",
                                str(options.epochs), "--imgsz", str(options.imgsz), "--batch", "16", "--device", "cpu",
                                "--model", "yolo11n.yaml", "--workers=0", "--optimizer=AdamW", "--lr0=0.005",
                                f"--project={project}", "--name=plain", "--no-log-model"]
-                    run_env = {**env, "YOLOSWEEP_STORE": str(store.path), "YOLOSWEEP_RUN_ID": run_id, "WANDB_RUN_ID": run_id}
+                    run_env = agent.run_env(env, run_id)
                 wall, peak = run_measured(command, run_env, tmp)
                 epochs = epoch_times(project / "plain" / "results.csv")
                 startup = wall - sum(epochs)

@@ -24,9 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from yolosweep.demo import write_demo_dataset  # noqa: E402
-from yolosweep.store import Store  # noqa: E402
 
-from harness import machine, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
+from harness import AgentStandIn, machine, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
 
 # phase -> (file suffix, function name) of the call whose cumulative time is that phase
 PHASES = {
@@ -61,18 +60,15 @@ def main() -> int:
         tmp = Path(tmp)
         data = write_demo_dataset(tmp / "data")
         env = offline_env(tmp)
-        store = Store(tmp / "sweeps.db")
-        sweep_id = store.create_sweep({"method": "random", "metric": {"name": "metrics/mAP50(B)"}, "parameters": {}})
+        agent = AgentStandIn(tmp)
         for repeat in range(options.repeats):
             run_id = f"start{repeat:03d}"
-            with store.transaction():
-                store.add_run(sweep_id, run_id, {})
             profile = tmp / f"{run_id}.prof"
             command = [sys.executable, "-m", "cProfile", "-o", str(profile), str(REPO / "train_sweep.py"),
                        "--data", str(data), "--epochs", str(options.epochs), "--imgsz", "64", "--batch", "16",
                        "--device", "cpu", "--model", "yolo11n.yaml", "--workers=0", "--optimizer=AdamW",
                        "--lr0=0.005", f"--project={tmp / 'runs'}", f"--name={run_id}", "--no-log-model"]
-            run_env = {**env, "YOLOSWEEP_STORE": str(store.path), "YOLOSWEEP_RUN_ID": run_id, "WANDB_RUN_ID": run_id}
+            run_env = agent.run_env(env, run_id)
             start = time.perf_counter()
             subprocess.run(command, env=run_env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
             times = {**phase_times(profile), "process wall time": time.perf_counter() - start}
