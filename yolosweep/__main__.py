@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from . import arguments, spec
 from .store import Store, StoreError
@@ -50,19 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         if args.command == "sweep":
-            from .backends.local import agent_command, prepare_sweep
-            from .preflight import check_sweep
-            from .priors import load_priors
+            from .backends.local import agent_command, create_sweep
 
-            config = spec.with_overrides(spec.load_sweep(args.config), arguments.overrides(args))
-            config = prepare_sweep(spec.validate_sweep(config, args.config), Path(args.config).resolve().parent)
-            check_sweep(config)
-            priors = load_priors(args.prior, config)
-            store = Store()
-            sweep_id = store.create_sweep(config, priors)
-            print(f"yolosweep: created local sweep {sweep_id} in {store.path}")
-            if priors:
-                print(f"yolosweep: {len(priors)} prior configuration(s) run first: {', '.join(args.prior)}")
+            store, sweep_id = create_sweep(args.config, arguments.overrides(args), args.prior)
             print(f"yolosweep: start an agent (one per GPU, any terminal): {agent_command(sweep_id, store)}")
             return 0
         if args.command == "agent":

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import arguments, spec
-from .backends.local import agent_command, die_with_parent, prepare_sweep
+from .backends.local import agent_command, create_sweep, die_with_parent
 from .preflight import check_sweep
 from .priors import TAG as PRIOR_TAG
 from .priors import load_priors
@@ -136,17 +136,8 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
         sweep_id = options.sweep_id
         print(f"yolosweep: joining local sweep {sweep_id}")
     else:
-        # Everything is checked before the store is opened, so bad input leaves nothing behind.
         overrides = _demo_overrides(options, default_path().parent) if options.demo else arguments.overrides(options)
-        config = spec.with_overrides(spec.load_sweep(options.config), overrides)
-        config = prepare_sweep(spec.validate_sweep(config, options.config), Path(options.config).resolve().parent)
-        check_sweep(config)
-        priors = load_priors(options.prior, config)
-        store = Store()
-        sweep_id = store.create_sweep(config, priors)
-        print(f"yolosweep: created local sweep {sweep_id} in {store.path}")
-        if priors:
-            print(f"yolosweep: {len(priors)} prior configuration(s) run first: {', '.join(options.prior)}")
+        store, sweep_id = create_sweep(options.config, overrides, options.prior)
     print(f"yolosweep: more agents, any terminal: {agent_command(sweep_id, store)}")
     log_dir = store.path.parent / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,11 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 TRAIN_SPLIT_PREFIX = "train/"  # validation metrics measured on the training images (train_metrics_every)
 
 
+def on_train_split(metric: str) -> str:
+    """metrics/mAP50(B) -> train/mAP50(B): the same validation metric, measured on the training images."""
+    return TRAIN_SPLIT_PREFIX + metric[len(VALIDATION_PREFIX):]
+
+
 @dataclass
 class TrialResult:
     state: str
@@ -111,7 +116,7 @@ def summarize(history: list[dict[str, Any]]) -> dict[str, Any]:
         summary["best_epoch"] = best["epoch"]
     if history:
         summary.update({f"final/{k}": v for k, v in history[-1].items() if k != "epoch"})
-    train_objective = TRAIN_SPLIT_PREFIX + OBJECTIVE[len(VALIDATION_PREFIX):]
+    train_objective = on_train_split(OBJECTIVE)
     measured = [row for row in history if isinstance(row.get(train_objective), (int, float))]
     if measured and isinstance(measured[-1].get(OBJECTIVE), (int, float)):
         summary["train_val_gap"] = measured[-1][train_objective] - measured[-1][OBJECTIVE]
@@ -152,8 +157,7 @@ class TrainSplitMetrics:
             self.validator = trainer.get_validator()
             self.validator.dataloader = trainer.get_dataloader(trainer.data["train"], trainer.batch_size * 2, -1, "val")
         metrics = self.validator(trainer=trainer)
-        return {TRAIN_SPLIT_PREFIX + k[len(VALIDATION_PREFIX):]: clean_value(v)
-                for k, v in metrics.items() if k.startswith(VALIDATION_PREFIX)}
+        return {on_train_split(k): clean_value(v) for k, v in metrics.items() if k.startswith(VALIDATION_PREFIX)}
 
 
 def _patience_reason(trainer: Any) -> str:

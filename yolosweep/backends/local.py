@@ -25,7 +25,9 @@ from typing import Any
 import sweeps
 
 from .. import spec
+from ..preflight import check_sweep
 from ..priors import TAG as PRIOR_TAG
+from ..priors import load_priors
 from ..store import Run, Store, new_id
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,6 +48,23 @@ def prepare_sweep(config: dict[str, Any], program_dir: Path) -> dict[str, Any]:
     if isinstance(data, str) and Path(data).exists():
         config["parameters"]["data"] = {"value": str(Path(data).resolve())}
     return config
+
+
+def create_sweep(config_path: str, overrides: dict[str, Any], prior_sources: list[str]) -> tuple[Store, str]:
+    """Check a sweep YAML with its overrides, dataset, model and priors, then store it.
+
+    Every check runs before the store is opened, so bad input leaves nothing behind.
+    """
+    config = spec.with_overrides(spec.load_sweep(config_path), overrides)
+    config = prepare_sweep(spec.validate_sweep(config, config_path), Path(config_path).resolve().parent)
+    check_sweep(config)
+    priors = load_priors(prior_sources, config)
+    store = Store()
+    sweep_id = store.create_sweep(config, priors)
+    print(f"yolosweep: created local sweep {sweep_id} in {store.path}")
+    if priors:
+        print(f"yolosweep: {len(priors)} prior configuration(s) run first: {', '.join(prior_sources)}")
+    return store, sweep_id
 
 
 def agent_command(sweep_id: str, store: Store) -> str:
