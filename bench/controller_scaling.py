@@ -3,28 +3,37 @@
 The sweep is sweep_config.yaml (13 swept parameters, 100 epochs, Hyperband); the store is a real
 SQLite file holding N runs with 100 epochs of history each (synthetic curves: the controller is
 measured, not training). Each figure includes reading the runs back from the store, as the agent
-does. Run: python bench/controller_scaling.py  ->  bench/results/controller_scaling.{json,md}
+does. Then peak memory: of this process, which has been the controller for all the sizes, and of
+a real local agent (the controller plus the process supervision) running one demo-sized YOLO
+run, next to that run's own process.
+Run: python bench/controller_scaling.py  ->  bench/results/controller_scaling.{json,md}
 """
 
 from __future__ import annotations
 
 import json
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+import psutil
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from yolosweep import spec  # noqa: E402
 from yolosweep.backends.local import runs_to_stop, suggest  # noqa: E402
+from yolosweep.demo import write_demo_dataset  # noqa: E402
+from yolosweep.launcher import DEMO_FIXED  # noqa: E402
 from yolosweep.store import Store  # noqa: E402
 from yolosweep.tracking import OBJECTIVE  # noqa: E402
 
-from harness import machine, write_results  # noqa: E402  (bench/ is on the path when run as a script)
+from harness import REPO, machine, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
 
 SIZES = (20, 50, 100, 200)
 REPEATS = 5
@@ -60,8 +69,36 @@ def timed(fn, repeats: int) -> dict:
     return {"median_s": statistics.median(times), "max_s": max(times)}
 
 
+def agent_peak_rss(folder: Path) -> dict[str, float]:
+    """Peak RSS (MB) of a local agent process and of the run it starts, each on its own."""
+    config = yaml.safe_load((REPO / "sweep_config.yaml").read_text())
+    config["parameters"].update({k: {"value": v} for k, v in {**DEMO_FIXED, "epochs": 2}.items()})
+    config_path = folder / "sweep.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    env = offline_env(folder, YOLOSWEEP_HOME=str(folder / "home"))
+    created = subprocess.run([sys.executable, "-m", "yolosweep", "sweep", str(config_path),
+                              "--data", str(write_demo_dataset(folder / "data"))],
+                             env=env, cwd=folder, capture_output=True, text=True, check=True)
+    sweep_id = created.stdout.split("created local sweep ")[1].split()[0]
+    agent = subprocess.Popen([sys.executable, "-m", "yolosweep", "agent", sweep_id, "--count=1"], env=env, cwd=folder,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peaks = {"agent": 0.0, "run": 0.0}
+    process = psutil.Process(agent.pid)
+    while agent.poll() is None:
+        try:
+            peaks["agent"] = max(peaks["agent"], process.memory_info().rss / 2**20)
+            for child in process.children():
+                peaks["run"] = max(peaks["run"], sum(p.memory_info().rss for p in [child, *child.children(recursive=True)]) / 2**20)
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
+    if agent.returncode != 0:
+        raise SystemExit(f"the agent failed with {agent.returncode}")
+    return peaks
+
+
 def main() -> int:
-    config = spec.load_sweep(Path(__file__).resolve().parents[1] / "sweep_config.yaml")
+    config = spec.load_sweep(REPO / "sweep_config.yaml")
     rng = np.random.default_rng(0)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,13 +112,21 @@ def main() -> int:
             results.append({"runs": n, "store_read": read, "bayes_suggestion": suggestion, "hyperband_check": check})
             print(f"{n:4d} runs: read {read['median_s']:.3f}s  suggest {suggestion['median_s']:.3f}s  "
                   f"hyperband {check['median_s']:.3f}s", flush=True)
-    payload = {"epochs_per_run": EPOCHS, "repeats": REPEATS,
+        controller_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports kB
+        agent = agent_peak_rss(Path(tmp))
+    print(f"peak RSS: controller {controller_mb:.0f} MB, agent {agent['agent']:.0f} MB, its run {agent['run']:.0f} MB")
+    payload = {"epochs_per_run": EPOCHS, "repeats": REPEATS, "peak_rss_mb": {"controller": controller_mb, **agent},
                "swept_parameters": len([p for p in config["parameters"].values() if "value" not in p]), "results": results}
     lines = [f"# Controller scaling ({time.strftime('%Y-%m-%d')}, {machine()})", "",
              f"Each figure: median of {REPEATS}, including reading all runs (with {EPOCHS}-epoch histories) from SQLite.", "",
              "| runs in sweep | store read (s) | bayes suggestion (s) | Hyperband check (s) |", "|---|---|---|---|"]
     lines += [f"| {r['runs']} | {r['store_read']['median_s']:.3f} | {r['bayes_suggestion']['median_s']:.3f} | "
               f"{r['hyperband_check']['median_s']:.3f} |" for r in results]
+    lines += ["", "| peak RSS | MB |", "|---|---|",
+              f"| controller: this process after all sizes (store reads, suggestions, checks up to {SIZES[-1]} runs) | "
+              f"{controller_mb:.0f} |",
+              f"| local agent process while it runs one demo-sized run (controller + supervision) | {agent['agent']:.0f} |",
+              f"| that run's process tree (train_sweep.py: YOLO training, offline wandb) | {agent['run']:.0f} |"]
     write_results("controller_scaling", payload, lines)
     return 0
 

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from sweeps import schema_violations_from_proposed_config
 
-from yolosweep import arguments, spec
+from yolosweep import arguments, preflight, spec
 
 from .conftest import REPO
 
@@ -43,6 +43,26 @@ def test_hyperband_first_band_is_at_epoch_30_of_100():
     et = config["early_terminate"]
     first_band = et["min_iter"]
     assert first_band == 30 and first_band * et["eta"] < spec.fixed_values(config)["epochs"]
+
+
+def test_shorter_runs_keep_the_first_band_after_the_longest_warmup(capsys):
+    config = spec.load_sweep(REPO / "sweep_config.yaml")  # warm-up swept over 1, 3, 5 epochs
+    assert spec.with_overrides(config, {"epochs": 50})["early_terminate"]["min_iter"] == 15  # 30 of 100 -> 15 of 50
+    assert spec.with_overrides(config, {"epochs": 10})["early_terminate"]["min_iter"] == 6  # not 3: inside warm-up
+    assert spec.with_overrides(config, {"epochs": 5, "warmup_epochs": 1})["early_terminate"]["min_iter"] == 2
+    short = spec.with_overrides(config, {"epochs": 5})  # warm-up capped at 4 epochs: the band would be the last epoch
+    assert short["early_terminate"]["min_iter"] == 5 and "no run will be stopped early" in capsys.readouterr().out
+
+
+def test_a_band_inside_the_warmup_is_warned_about(tmp_path, capsys):
+    config = {"program": "train_sweep.py", "early_terminate": {"type": "hyperband", "min_iter": 3, "eta": 3},
+              "parameters": {"warmup_epochs": {"values": [1, 5]}, "epochs": {"value": 100},
+                             "project": {"value": str(tmp_path)}}}
+    preflight.check_sweep(config)
+    assert "min_iter 3 judges runs while their learning rate still warms up" in capsys.readouterr().out
+    config["early_terminate"]["min_iter"] = 6
+    preflight.check_sweep(config)
+    assert "WARNING" not in capsys.readouterr().out
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -27,9 +27,10 @@ from .tracking import has_api_key
 REPO = Path(__file__).resolve().parent.parent
 DEMO_RUNS, DEMO_EPOCHS = 6, 5
 # Fixed values of the demo on top of sweep_config.yaml: a tiny generated dataset, from scratch,
-# on CPU. AdamW, because SGD from scratch needs tens of epochs before mAP moves.
+# on CPU. AdamW, because SGD from scratch needs tens of epochs before mAP moves. A 1-epoch
+# warm-up: the swept 1-5 epochs would fill most of a 5-epoch run and leave Hyperband no band.
 DEMO_FIXED = {"epochs": DEMO_EPOCHS, "imgsz": 64, "batch": 16, "model": "yolo11n.yaml", "device": "cpu",
-              "workers": 0, "optimizer": "AdamW"}
+              "workers": 0, "optimizer": "AdamW", "warmup_epochs": 1}
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from .spec import ConfigError, fixed_values
+from .spec import ConfigError, first_band_after_warmup, fixed_values, trains_yolo
 
 DEFAULT_SAVE_PROJECT = "runs/sweep"
 
@@ -169,3 +169,8 @@ def check_sweep(config: dict[str, Any]) -> None:
     if fixed.get("model"):
         check_model_source(fixed["model"])
     check_output_folder(fixed.get("project") or DEFAULT_SAVE_PROJECT)
+    hyperband = config.get("early_terminate") or {}
+    if trains_yolo(config) and hyperband.get("min_iter", 1_000_000) < first_band_after_warmup(config):
+        print(f"yolosweep: WARNING: early_terminate.min_iter {hyperband['min_iter']} judges runs while their "
+              f"learning rate still warms up (up to epoch {first_band_after_warmup(config) - 1}); Hyperband will stop "
+              f"runs by chance. Fix: min_iter >= {first_band_after_warmup(config)}", flush=True)
