@@ -78,6 +78,8 @@ def test_two_cpu_agents_run_four_real_trainings(tmp_path, home_env, demo_data):
     sweep_id, runs = sweep_runs(home_env, done.stdout)
     assert len(runs) == 4 and all(r.state in TERMINAL_STATES for r in runs), [(r.id, r.state, r.reason) for r in runs]
     assert len({r.agent_pid for r in runs}) == 2  # two agents shared the sweep
+    assert sorted(r.origin for r in runs) == ["prior", "search", "search", "search"]  # Ultralytics' defaults ran first
+    assert "1 prior configuration(s) run first: defaults" in done.stdout
     assert all(r.state in ("finished", "stopped") and r.history for r in runs)
     wandb_ids = {p.name.rsplit("-", 1)[-1] for p in offline_runs(tmp_path)}
     assert wandb_ids == {r.id for r in runs}  # one offline wandb run per stored run, same id

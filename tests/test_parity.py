@@ -81,3 +81,15 @@ def test_a_prior_outside_the_search_space_is_refused_before_anything_is_written(
         (line,) = done.stderr.strip().splitlines()
         assert words in line and "Fix:" in line
     assert not Path(home_env["YOLOSWEEP_HOME"]).exists()
+
+
+def test_defaults_outside_the_search_space_are_not_run_first(tmp_path, demo_data, monkeypatch, capsys):
+    from yolosweep.backends.local import create_sweep
+
+    monkeypatch.setenv("YOLOSWEEP_HOME", str(tmp_path / "home"))
+    path = shipped_sweep_yaml(tmp_path, lr0={"min": 0.02, "max": 0.05})  # Ultralytics' default lr0 is 0.01
+    store, sweep_id = create_sweep(str(path), {"data": str(demo_data), "project": str(tmp_path / "runs")}, [],
+                                   defaults_first=True)
+    with store.transaction():
+        assert store.add_prior_run(sweep_id, "r0000000") is None  # nothing to run first, the sweep still exists
+    assert "Ultralytics' defaults are not run first: lr0 0.01 is outside the sweep's search space" in capsys.readouterr().out

@@ -52,7 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--entity", default=None, help="W&B entity (default: your default entity)")
     parser.add_argument("--prior", action="append", default=[], metavar="FILE.yaml",
                         help="a configuration to run first and teach the search (best_config.yaml, a run's "
-                             "args.yaml, or 'defaults'); repeatable")
+                             "args.yaml, or 'defaults'); repeatable. Local sweeps of train_sweep.py run "
+                             "'defaults' first unless told otherwise")
+    parser.add_argument("--no-prior", action="store_true",
+                        help="local backend: do not run Ultralytics' defaults first")
     parser.add_argument("--demo", action="store_true",
                         help=f"offline demo: generated data, {DEMO_RUNS} runs of {DEMO_EPOCHS} epochs on CPU")
     arguments.add_override_flags(parser)
@@ -119,7 +122,6 @@ def launch(argv: list[str]) -> int:
     if options.demo:
         options.backend, options.gpus = "local", "cpu"
         options.count = options.count or DEMO_RUNS
-        options.prior = options.prior or ["defaults"]  # the first run: Ultralytics' defaults, the usual baseline
     backend = choose_backend(options.backend)
     slots = plan_slots(options.gpus, options.agents_per_gpu)
     counts = split_count(options.count, len(slots))
@@ -138,7 +140,7 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
         print(f"yolosweep: joining local sweep {sweep_id}")
     else:
         overrides = _demo_overrides(options, default_path().parent) if options.demo else arguments.overrides(options)
-        store, sweep_id = create_sweep(options.config, overrides, options.prior)
+        store, sweep_id = create_sweep(options.config, overrides, options.prior, defaults_first=not options.no_prior)
     print(f"yolosweep: more agents, any terminal: {agent_command(sweep_id, store)}")
     log_dir = store.path.parent / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
