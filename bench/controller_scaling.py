@@ -3,8 +3,8 @@
 The sweep is sweep_config.yaml (13 swept parameters, 100 epochs, Hyperband); the store is a real
 SQLite file holding N runs with 100 epochs of history each (synthetic curves: the controller is
 measured, not training). Each figure includes reading the runs back from the store, as the agent
-does. Then peak memory: of this process, which has been the controller for all the sizes, and of
-a real local agent (the controller plus the process supervision) running one demo-sized YOLO
+does. Then peak memory: of this process, which has been the controller for all the sizes (with
+torch loaded for the YAML's validation), and of a real local agent (the controller plus the process supervision) running one demo-sized YOLO
 run, next to that run's own process.
 Run: python bench/controller_scaling.py  ->  bench/results/controller_scaling.{json,md}
 """
@@ -123,7 +123,8 @@ def main() -> int:
     lines += [f"| {r['runs']} | {r['store_read']['median_s']:.3f} | {r['bayes_suggestion']['median_s']:.3f} | "
               f"{r['hyperband_check']['median_s']:.3f} |" for r in results]
     lines += ["", "| peak RSS | MB |", "|---|---|",
-              f"| controller: this process after all sizes (store reads, suggestions, checks up to {SIZES[-1]} runs) | "
+              f"| this benchmark process after all sizes: the sweeps engine and store reads up to {SIZES[-1]} runs, "
+              "plus torch, which the YAML's validation against Ultralytics imports (an upper bound) | "
               f"{controller_mb:.0f} |",
               f"| local agent process while it runs one demo-sized run (controller + supervision) | {agent['agent']:.0f} |",
               f"| that run's process tree (train_sweep.py: YOLO training, offline wandb) | {agent['run']:.0f} |"]
