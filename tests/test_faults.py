@@ -10,6 +10,7 @@ import resource
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 import torch
 import yaml
 
-from .conftest import offline_runs, only_offline_run, run_train_sweep, shipped_sweep_yaml, train_sweep_cmd
+from .conftest import REPO, offline_runs, only_offline_run, run_train_sweep, shipped_sweep_yaml, train_sweep_cmd
 from .test_local_backend import create, run_agent, store_runs, yolosweep
 
 TINY = ["--epochs", "1", "--imgsz", "32", "--batch", "16", "--model", "yolo11n.yaml", "--device", "cpu"]
@@ -126,3 +127,26 @@ def test_sigterm_during_the_final_validation_ends_cleanly_with_readable_weights(
     for name in ("best.pt", "last.pt"):
         checkpoint = torch.load(weights / name, weights_only=False)
         assert checkpoint["model"] is not None or checkpoint["ema"] is not None
+
+
+KILLED_WRITER = """
+import sys
+from pathlib import Path
+from yolosweep.trial import _ReplacedWhole
+_ReplacedWhole(sys.argv[1]).write_bytes(b"new" * (700 * 2**20))  # 2.1 GB: still writing when the kill comes
+"""
+
+
+def test_a_checkpoint_write_killed_midway_leaves_the_previous_checkpoint_whole(tmp_path):
+    checkpoint = tmp_path / "last.pt"
+    checkpoint.write_bytes(b"previous epoch")
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(checkpoint)], cwd=REPO)
+    partial = tmp_path / "last.pt.partial"
+    deadline = time.time() + 60
+    while not (partial.exists() and partial.stat().st_size > 0):
+        assert writer.poll() is None and time.time() < deadline, "the writer ended before it was killed"
+        time.sleep(0.01)
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(timeout=30)
+    assert partial.stat().st_size < 2100 * 2**20  # the kill landed inside the write
+    assert checkpoint.read_bytes() == b"previous epoch"

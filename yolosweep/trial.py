@@ -97,6 +97,25 @@ def _without_ultralytics_wandb(trainer: Any) -> None:
         fns[:] = [f for f in fns if not f.__module__.endswith("callbacks.wb")]
 
 
+class _ReplacedWhole(type(Path())):
+    """A checkpoint path written beside itself and renamed into place.
+
+    Ultralytics writes last.pt and best.pt in place, so a SIGKILL (or the OOM killer) landing in
+    that write left a truncated last.pt that --resume could not load; a rename is all or nothing.
+    """
+
+    def write_bytes(self, data: bytes) -> int:
+        partial = self.with_name(self.name + ".partial")
+        with open(partial, "wb") as f:
+            f.write(data)
+        os.replace(partial, self)
+        return len(data)
+
+
+def _atomic_checkpoints(trainer: Any) -> None:
+    trainer.last, trainer.best = _ReplacedWhole(trainer.last), _ReplacedWhole(trainer.best)
+
+
 def _epoch_metrics(trainer: Any) -> dict[str, float]:
     metrics = {**trainer.label_loss_items(trainer.tloss, prefix="train"), **trainer.metrics, **trainer.lr}
     return {k: clean_value(v) for k, v in metrics.items() if k != "fitness"}
@@ -254,6 +273,7 @@ def run(
             model, weights_source = preflight.load_model(args["model"])
             tracker.record_config({"weights_source": weights_source})
             model.add_callback("on_pretrain_routine_start", _without_ultralytics_wandb)
+            model.add_callback("on_pretrain_routine_start", _atomic_checkpoints)
             model.add_callback("on_pretrain_routine_end", lambda t: tracker.record_config(vars(t.args)))
             model.add_callback("on_train_epoch_end", end_training_epoch)
             model.add_callback("on_fit_epoch_end", log_epoch)
