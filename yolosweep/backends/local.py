@@ -256,7 +256,10 @@ class Agent:
         """Wait for the child; after each new epoch anywhere in the sweep, ask Hyperband. Returns why it was stopped."""
         seen, stopped_by, term_at = -1, "", None
         while self.child.poll() is None:
-            time.sleep(POLL_S)
+            try:
+                self.child.wait(timeout=POLL_S)  # wakes as soon as the run exits: the next run starts without a poll's delay
+            except subprocess.TimeoutExpired:
+                pass
             if self.stop_signal is not None and not stopped_by:
                 stopped_by, term_at = f"agent received {signal.Signals(self.stop_signal).name}", time.time()
             epochs = self.store.epochs_logged(self.sweep_id)
