@@ -33,7 +33,7 @@ from yolosweep.launcher import DEMO_FIXED  # noqa: E402
 from yolosweep.store import Store  # noqa: E402
 from yolosweep.tracking import OBJECTIVE  # noqa: E402
 
-from harness import REPO, machine, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
+from harness import REPO, create_local_sweep, machine, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
 
 SIZES = (20, 50, 100, 200)
 REPEATS = 5
@@ -73,13 +73,8 @@ def agent_peak_rss(folder: Path) -> dict[str, float]:
     """Peak RSS (MB) of a local agent process and of the run it starts, each on its own."""
     config = yaml.safe_load((REPO / "sweep_config.yaml").read_text())
     config["parameters"].update({k: {"value": v} for k, v in {**DEMO_FIXED, "epochs": 2}.items()})
-    config_path = folder / "sweep.yaml"
-    config_path.write_text(yaml.safe_dump(config))
     env = offline_env(folder, YOLOSWEEP_HOME=str(folder / "home"))
-    created = subprocess.run([sys.executable, "-m", "yolosweep", "sweep", str(config_path),
-                              "--data", str(write_demo_dataset(folder / "data"))],
-                             env=env, cwd=folder, capture_output=True, text=True, check=True)
-    sweep_id = created.stdout.split("created local sweep ")[1].split()[0]
+    sweep_id = create_local_sweep(config, folder, env, "--data", str(write_demo_dataset(folder / "data")))
     agent = subprocess.Popen([sys.executable, "-m", "yolosweep", "agent", sweep_id, "--count=1"], env=env, cwd=folder,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     peaks = {"agent": 0.0, "run": 0.0}

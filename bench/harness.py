@@ -38,6 +38,20 @@ class AgentStandIn:
         return {**env, "YOLOSWEEP_STORE": str(self.store.path), "YOLOSWEEP_RUN_ID": run_id, "WANDB_RUN_ID": run_id}
 
 
+def create_local_sweep(config: dict[str, Any], folder: Path, env: dict[str, str], *flags: str) -> str:
+    """Write `config` as a sweep YAML in `folder`, create it with `python -m yolosweep sweep FLAGS`; its id."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    path = folder / "sweep.yaml"
+    path.write_text(yaml.safe_dump(config))
+    created = subprocess.run([sys.executable, "-m", "yolosweep", "sweep", str(path), *flags], env=env, cwd=folder,
+                             capture_output=True, text=True, check=True)
+    return created.stdout.split("created local sweep ")[1].split()[0]
+
+
 def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, CPU only, Python {platform.python_version()}"
 

@@ -48,7 +48,7 @@ from yolosweep.launcher import DEMO_FIXED  # noqa: E402
 from yolosweep.store import Store  # noqa: E402
 from yolosweep.tracking import OBJECTIVE  # noqa: E402
 
-from harness import machine, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
+from harness import create_local_sweep, machine, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
 
 METHODS = ("ours", "ours+prior", "random", "ultralytics", "optuna")
 FIXED = {**{k: v for k, v in DEMO_FIXED.items() if k != "epochs"}, "seed": 0, "deterministic": True, "plots": False}
@@ -68,14 +68,9 @@ def job_local_backend(method: str, data: Path, work: Path, budget: int, epochs: 
         config.pop("early_terminate")
     config["parameters"].update({k: {"value": v} for k, v in FIXED.items()})
     config["parameters"]["keep_top_k"] = {"value": 1}
-    path = work / "sweep.yaml"
-    path.write_text(yaml.safe_dump(config))
     env = {**os.environ, "YOLOSWEEP_HOME": str(work / "home")}
     prior = ["--prior", "defaults"] if method == "ours+prior" else []
-    created = subprocess.run([sys.executable, "-m", "yolosweep", "sweep", str(path), "--data", str(data),
-                              "--epochs", str(epochs), *prior], env=env, cwd=work, capture_output=True, text=True,
-                             check=True)
-    sweep_id = created.stdout.split("created local sweep ")[1].split()[0]
+    sweep_id = create_local_sweep(config, work, env, "--data", str(data), "--epochs", str(epochs), *prior)
     store = Store(work / "home" / "sweeps.db")
     while store.epochs_logged(sweep_id) < budget:
         subprocess.run([sys.executable, "-m", "yolosweep", "agent", sweep_id, "--count=1"], env=env, cwd=work,

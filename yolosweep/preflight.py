@@ -170,7 +170,9 @@ def check_sweep(config: dict[str, Any]) -> None:
         check_model_source(fixed["model"])
     check_output_folder(fixed.get("project") or DEFAULT_SAVE_PROJECT)
     hyperband = config.get("early_terminate") or {}
-    if trains_yolo(config) and hyperband.get("min_iter", 1_000_000) < first_band_after_warmup(config):
-        print(f"yolosweep: WARNING: early_terminate.min_iter {hyperband['min_iter']} judges runs while their "
-              f"learning rate still warms up (up to epoch {first_band_after_warmup(config) - 1}); Hyperband will stop "
-              f"runs by chance. Fix: min_iter >= {first_band_after_warmup(config)}", flush=True)
+    if trains_yolo(config) and "min_iter" in hyperband:
+        first = first_band_after_warmup(config)
+        if hyperband["min_iter"] < first:
+            print(f"yolosweep: WARNING: early_terminate.min_iter {hyperband['min_iter']} judges runs while their "
+                  f"learning rate still warms up (up to epoch {first - 1}); Hyperband will stop runs by chance. "
+                  f"Fix: min_iter >= {first}", flush=True)
