@@ -150,3 +150,20 @@ def test_a_checkpoint_write_killed_midway_leaves_the_previous_checkpoint_whole(t
     writer.wait(timeout=30)
     assert partial.stat().st_size < 2100 * 2**20  # the kill landed inside the write
     assert checkpoint.read_bytes() == b"previous epoch"
+
+
+def test_ultralytics_writes_its_checkpoints_through_the_rename(tmp_path, demo_data, monkeypatch):
+    """The guard above only works while Ultralytics saves with trainer.last/best.write_bytes."""
+    from yolosweep import trial
+
+    written = []
+    write = trial._ReplacedWhole.write_bytes
+    monkeypatch.setattr(trial._ReplacedWhole, "write_bytes", lambda self, data: written.append(self.name) or write(self, data))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    result = trial.run({"data": str(demo_data), "epochs": 1, "imgsz": 32, "batch": 16, "model": "yolo11n.yaml",
+                        "device": "cpu", "workers": 0, "project": str(tmp_path / "runs"), "name": "r"}, log_model=False)
+    assert result.state == "finished", result.reason
+    assert written == ["last.pt", "best.pt"]
+    assert torch.load(result.save_dir / "weights" / "last.pt", weights_only=False)["train_args"]["epochs"] == 1
+    assert not list((result.save_dir / "weights").glob("*.partial"))
