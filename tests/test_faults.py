@@ -6,6 +6,7 @@ folder a real EROFS; the tests that need them are skipped where mounting is not 
 
 from __future__ import annotations
 
+import json
 import resource
 import signal
 import sqlite3
@@ -152,18 +153,31 @@ def test_a_checkpoint_write_killed_midway_leaves_the_previous_checkpoint_whole(t
     assert checkpoint.read_bytes() == b"previous epoch"
 
 
-def test_ultralytics_writes_its_checkpoints_through_the_rename(tmp_path, demo_data, monkeypatch):
-    """The guard above only works while Ultralytics saves with trainer.last/best.write_bytes."""
-    from yolosweep import trial
+SPIED_TRAINING = """
+import json, sys
+from pathlib import Path
+from yolosweep import trial
+written, write = [], trial._ReplacedWhole.write_bytes
+trial._ReplacedWhole.write_bytes = lambda self, data: written.append(self.name) or write(self, data)
+result = trial.run({"data": sys.argv[1], "epochs": 1, "imgsz": 32, "batch": 16, "model": "yolo11n.yaml", "device": "cpu",
+                    "workers": 0, "project": sys.argv[2], "name": "r"}, log_model=False)
+Path(sys.argv[3]).write_text(json.dumps({"state": result.state, "reason": result.reason, "written": written}))
+"""
 
-    written = []
-    write = trial._ReplacedWhole.write_bytes
-    monkeypatch.setattr(trial._ReplacedWhole, "write_bytes", lambda self, data: written.append(self.name) or write(self, data))
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
-    result = trial.run({"data": str(demo_data), "epochs": 1, "imgsz": 32, "batch": 16, "model": "yolo11n.yaml",
-                        "device": "cpu", "workers": 0, "project": str(tmp_path / "runs"), "name": "r"}, log_model=False)
-    assert result.state == "finished", result.reason
-    assert written == ["last.pt", "best.pt"]
-    assert torch.load(result.save_dir / "weights" / "last.pt", weights_only=False)["train_args"]["epochs"] == 1
-    assert not list((result.save_dir / "weights").glob("*.partial"))
+
+def test_ultralytics_writes_its_checkpoints_through_the_rename(tmp_path, demo_data, offline_env):
+    """The guard above only works while Ultralytics saves with trainer.last/best.write_bytes.
+
+    Its own process: wandb keeps process-wide settings that would leak into later in-process tests.
+    """
+    done = subprocess.run([sys.executable, "-c", SPIED_TRAINING, str(demo_data), str(tmp_path / "runs"),
+                           str(tmp_path / "result.json")],
+                          env={**offline_env, "WANDB_DIR": str(tmp_path)}, cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["state"] == "finished", result["reason"]
+    assert result["written"] == ["last.pt", "best.pt"]
+    weights = tmp_path / "runs" / "r" / "weights"
+    assert torch.load(weights / "last.pt", weights_only=False)["train_args"]["epochs"] == 1
+    assert not list(weights.glob("*.partial"))
