@@ -201,7 +201,7 @@ def with_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> dict[st
     """A copy of the sweep with some parameters fixed to new values (the --data/--epochs/... flags).
 
     A new epoch count moves Hyperband's bands with it, so they stay at the same fraction of a
-    run (min_iter 30 of 100 epochs becomes 2 of 6): otherwise a short sweep is never pruned.
+    run (min_iter 30 of 100 epochs becomes 15 of 50): otherwise a short sweep is never pruned.
     The first band never moves into the warm-up, though: see first_band_after_warmup.
     """
     result = copy.deepcopy(config)
@@ -216,7 +216,7 @@ def with_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> dict[st
         scaled = max(floor, round(hyperband["min_iter"] * new_epochs / old_epochs))
         print(f"yolosweep: hyperband min_iter {hyperband['min_iter']} -> {scaled} for {new_epochs} epochs a run")
         if scaled >= new_epochs:
-            print(f"yolosweep: no Hyperband band fits in {new_epochs} epochs after the longest warm-up, "
+            print(f"yolosweep: no Hyperband band fits before the last of {new_epochs} epochs, "
                   "so no run will be stopped early")
         hyperband["min_iter"] = scaled
     return result
