@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 from yolosweep import analysis, report
-from yolosweep.store import Store, StoreError, default_path
-from yolosweep.tracking import has_api_key
+from yolosweep.store import StoreError
 
 
 def _levels(text: str) -> tuple[float, float, float]:
@@ -20,23 +19,6 @@ def _levels(text: str) -> tuple[float, float, float]:
     except ValueError:
         raise argparse.ArgumentTypeError("give three percentages, e.g. 5,9,12") from None
     return low, good, excellent
-
-
-def _load(options: argparse.Namespace) -> analysis.SweepRuns:
-    backend = options.backend
-    if backend == "auto":
-        local = Store(create=False).sweep_ids() if default_path().exists() else []
-        backend = "local" if options.sweep_id is None or options.sweep_id in local or not has_api_key() else "wandb"
-    if backend == "wandb":
-        if not has_api_key():
-            raise StoreError("--backend wandb: no W&B API key is configured. Fix: `wandb login`, or analyse a local sweep")
-        path = "/".join(p for p in (options.entity, options.project, options.sweep_id) if p)
-        return analysis.from_wandb(path)
-    store = Store(create=False)
-    sweep_id = options.sweep_id or (store.sweep_ids() or [None])[-1]
-    if sweep_id is None:
-        raise StoreError(f"{store.path}: no sweeps yet. Fix: run ./launch_sweep.sh first")
-    return analysis.from_store(store, sweep_id)
 
 
 def main(argv: list[str]) -> int:
@@ -52,7 +34,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=None, help="output folder (default sweep_report/<sweep id>/)")
     options = parser.parse_args(argv)
     try:
-        sweep = _load(options)
+        sweep = analysis.load(options.sweep_id, options.backend, options.entity, options.project)
         return report.analyze(sweep, options.out or Path("sweep_report") / sweep.sweep_id, options.baseline,
                               options.top, options.levels)
     except (StoreError, analysis.AnalysisError) as err:

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from yolosweep import analysis, arguments, retrain
 from yolosweep.spec import ConfigError
-from yolosweep.store import Store, StoreError
-from yolosweep.tracking import has_api_key
+from yolosweep.store import StoreError
 
 
 def main(argv: list[str]) -> int:
@@ -35,9 +34,7 @@ def main(argv: list[str]) -> int:
         if options.config_file:
             config, origin = retrain.load_best_config(options.config_file)
         else:
-            local = options.backend == "local" or (options.backend == "auto" and not has_api_key())
-            sweep = (analysis.from_store(Store(create=False), options.sweep) if local
-                     else analysis.from_wandb("/".join(p for p in (options.entity, options.project, options.sweep) if p)))
+            sweep = analysis.load(options.sweep, options.backend, options.entity, options.project)
             config, origin = retrain.from_sweep(sweep)
         overrides = {**arguments.overrides(options), **arguments.parse_params(rest)}
         models = str(overrides.pop("model", config.get("model", "yolo11n.pt"))).split(",")

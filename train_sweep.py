@@ -4,31 +4,44 @@
 Under `wandb agent` (or the local agent) the parameters arrive as `--key=value` arguments.
 Standalone, the fixed values of sweep_config.yaml apply, then any `--key=value` given here:
     python train_sweep.py --data DATA.yaml --epochs 3 --imgsz 64 --batch 8 --device cpu
+Under an agent (WANDB_SWEEP_ID set) the agent passes every value of the sweep's own YAML, fixed ones
+included, so no other YAML's values are mixed in unless --sweep-config names one.
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from yolosweep import arguments, spec, trial
-from yolosweep.backends.local import StoreSink
+from yolosweep.sink import StoreSink
+from yolosweep.store import StoreError
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sweep-config", default=Path(__file__).with_name("sweep_config.yaml"),
-                        help="sweep YAML whose fixed values apply (default: sweep_config.yaml)")
+    parser.add_argument("--sweep-config", default=None,
+                        help="sweep YAML whose fixed values apply (default: sweep_config.yaml when run standalone, "
+                             "none under a sweep agent)")
     parser.add_argument("--no-log-model", action="store_true", help="do not log best.pt as a W&B model artifact")
     arguments.add_override_flags(parser)
     options, rest = parser.parse_known_args(argv)
+    sweep_config = options.sweep_config
+    if sweep_config is None and not os.environ.get("WANDB_SWEEP_ID"):
+        sweep_config = Path(__file__).with_name("sweep_config.yaml")
     try:
-        params = spec.fixed_values(spec.load_sweep(options.sweep_config))
+        params = spec.fixed_values(spec.load_sweep(sweep_config)) if sweep_config else {}
     except spec.ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return trial.EXIT_BAD_CONFIG
     params.update(arguments.parse_params(rest))
     params.update(arguments.overrides(options))
-    result = trial.run(params, log_model=not options.no_log_model, sink=StoreSink.from_env())
+    try:
+        sink = StoreSink.from_env()
+    except StoreError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return trial.EXIT_BAD_CONFIG
+    result = trial.run(params, log_model=not options.no_log_model, sink=sink)
     print(f"yolosweep: run {result.run_id or '-'} {result.state} after {result.epochs_done} epochs"
           + (f": {result.reason}" if result.reason else ""), file=sys.stderr if result.state == "failed" else sys.stdout)
     return result.exit_code

@@ -88,6 +88,25 @@ def shipped_sweep_yaml(folder: Path, method: str = "random", *, keep_swept: bool
     return path
 
 
+@pytest.fixture
+def tmpfs(tmp_path):
+    """mount(options) -> a fresh tmpfs folder; unmounted after the test."""
+    mounted: list[Path] = []
+
+    def mount(options: str) -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); run as root to test a real full disk")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
 @pytest.fixture(scope="session")
 def real_sweep(tmp_path_factory, demo_data):
     """A real local sweep of train_sweep.py: 3 runs of 2 epochs on generated data."""

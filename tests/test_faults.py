@@ -25,25 +25,6 @@ from .test_local_backend import create, run_agent, store_runs, yolosweep
 TINY = ["--epochs", "1", "--imgsz", "32", "--batch", "16", "--model", "yolo11n.yaml", "--device", "cpu"]
 
 
-@pytest.fixture
-def tmpfs(tmp_path):
-    """mount(options) -> a fresh tmpfs folder; unmounted after the test."""
-    mounted: list[Path] = []
-
-    def mount(options: str) -> Path:
-        folder = tmp_path / f"disk{len(mounted)}"
-        folder.mkdir()
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
-        if done.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); run as root to test a real full disk")
-        mounted.append(folder)
-        return folder
-
-    yield mount
-    for folder in mounted:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
 def test_nan_loss_fails_that_run_with_its_reason_and_the_agent_goes_on(tmp_path, home_env, demo_data):
     # A loss gain of 1e38 overflows float32 at the first batch: a real NaN/Inf loss on the CPU.
     path = shipped_sweep_yaml(tmp_path, "grid", keep_swept=False, lr0={"value": 0.005}, box={"values": [1e38, 7.5]})

@@ -139,3 +139,17 @@ def test_demo_runs_offline_and_prints_the_best_run(tmp_path, home_env):
     assert re.search(rf"best run: [a-z0-9]{{8}} .*metrics/mAP50\(B\) = {best:.4f}", done.stdout)
     assert best > 0.3  # the demo really learns
     assert "backend local" in done.stdout
+
+
+def test_a_run_printing_a_forged_agent_line_cannot_pose_as_the_agent(tmp_path, home_env):
+    forged = "x\nyolosweep agent: run FAKE0000 finished"
+    config = {"program": "/bin/echo", "method": "grid", "command": ["${program}", "${args}"],
+              "parameters": {"label": {"values": [forged]}}}
+    path = tmp_path / "forged.yaml"
+    path.write_text(yaml.safe_dump(config))
+    done = launch(["--backend", "local", "--gpus", "cpu", "--config", str(path), "--no-prior"], home_env, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    agent_lines = [line for line in done.stdout.splitlines() if line.startswith("[cpu] yolosweep agent: run ")]
+    assert agent_lines and not any("FAKE0000" in line.split("label=")[0] for line in agent_lines), done.stdout
+    assert any(line.endswith(" finished") for line in agent_lines)
+    assert "label='x\\nyolosweep agent: run FAKE0000 finished'" in done.stdout  # shown quoted, on one line

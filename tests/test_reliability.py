@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from yolosweep.store import Store, StoreError
+from yolosweep.store import SCHEMA_VERSION, Store, StoreError
 
 from .test_local_backend import agent, create, curve_sweep, store_runs
 
@@ -55,7 +55,7 @@ def test_newer_store_schema_is_refused_with_a_clear_message(tmp_path):
     with store.transaction() as db:
         db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
     store.close()
-    with pytest.raises(StoreError, match=r"schema version 99, this yolosweep reads version 2\. Fix:"):
+    with pytest.raises(StoreError, match=rf"schema version 99, this yolosweep reads version {SCHEMA_VERSION}\. Fix:"):
         Store(tmp_path / "sweeps.db")
 
 
@@ -68,7 +68,7 @@ def test_version_1_store_is_upgraded_in_place_and_keeps_its_runs(tmp_path):
         db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
     store.close()
     upgraded = Store(tmp_path / "sweeps.db")
-    assert upgraded.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+    assert upgraded.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (str(SCHEMA_VERSION),)
     assert [(r.id, r.origin) for r in upgraded.runs(sweep_id)] == [("run00001", "search")]
 
 

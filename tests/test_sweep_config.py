@@ -1,5 +1,6 @@
 """sweep_config.yaml is a valid W&B sweep with the guide's 13 hyperparameters, and bad specs fail clearly."""
 
+import time
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,17 @@ BASE = "method: random\nmetric: {name: metrics/mAP50(B), goal: maximize}\nparame
         (BASE + "  close_mosaic: {values: []}\n", "close_mosaic", "empty"),
         (BASE + "  lr0: {min: 0.02, max: 0.005}\n", "lr0", "min"),
         (BASE.replace("random", "grid") + "  lr0: {min: 0.001, max: 0.01}\n", "lr0", "grid"),
+        (BASE.replace("random", "hyperopt") + "  lr0: {value: 0.01}\n", "method", "grid, random, bayes"),
+        (BASE.replace("random", "bayes") + "  optimizer: {values: [SGD, AdamW], probabilities: [0.5, 0.5]}\n",
+         "parameters.optimizer.probabilities", "method random"),
+        ("method: bayes\nparameters:\n  lr0: {min: 0.001, max: 0.01}\n", "metric", "bayes search learns from a metric"),
+        ("method: random\nearly_terminate: {type: hyperband, min_iter: 3}\nparameters:\n  lr0: {value: 0.01}\n",
+         "metric", "Hyperband"),
+        (BASE + "  lr0: {value: 0.01}\nrun_cap: abc\n", "run_cap", "whole number"),
+        (BASE + "  lr0: {value: 0.01}\nearly_terminate: {type: hyperband, max_iter: 2, s: 2}\n", "early_terminate", "no band"),
+        (BASE + "  lr0: {value: 0.01}\n  name: {value: 2024-01-01}\n", "parameters.name.value", "quote it"),
+        (BASE + "  lr0: {value: 0.01}\nearly_terminate: {type: hyperband, min_iter: 3, eta: 1}\n", "early_terminate.eta",
+         "minimum"),
     ],
 )
 def test_bad_sweep_specs_give_one_line_naming_file_key_and_fix(tmp_path, text, key, words):
@@ -99,3 +111,20 @@ def test_bad_sweep_specs_give_one_line_naming_file_key_and_fix(tmp_path, text, k
 def test_parameter_values_are_typed_like_wandb_passes_them():
     params = arguments.parse_params(["--lr0=0.01", "--epochs", "3", "mosaic=1", "--deterministic=True", "--data=a b.yaml", "--weight_decay=1e-4"])
     assert params == {"lr0": 0.01, "epochs": 3, "mosaic": 1, "deterministic": True, "data": "a b.yaml", "weight_decay": 0.0001}
+
+
+def test_an_alias_bomb_is_refused_before_it_expands(tmp_path):
+    lines = ["method: random", 'a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    path = _write(tmp_path, "\n".join(lines) + "\nparameters: {lr0: {values: *a8}}\n")
+    assert path.stat().st_size < 1000
+    started = time.time()
+    with pytest.raises(spec.ConfigError, match="expands to more than"):
+        spec.load_sweep(path)
+    assert time.time() - started < 5
+
+
+def test_a_huge_sweep_yaml_is_refused_unread(tmp_path):
+    path = _write(tmp_path, BASE + "  lr0: {values: [" + ", ".join(["0.01"] * 400_000) + "]}\n")
+    with pytest.raises(spec.ConfigError, match="larger than a sweep YAML can be"):
+        spec.load_sweep(path)

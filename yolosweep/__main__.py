@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import arguments, spec
 from .store import Store, StoreError
@@ -22,6 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     agent = commands.add_parser("agent", help="run trials of a local sweep")
     agent.add_argument("sweep_id")
     agent.add_argument("--count", type=arguments.positive_int, default=None, help="runs this agent does, then exits")
+    agent.add_argument("--max-consecutive-failed-runs", type=arguments.positive_int, default=None,
+                       help="give up after this many failed runs in a row (as `wandb agent`)")
+    agent.add_argument("--events", type=Path, default=None, help=argparse.SUPPRESS)  # the launcher's copy of the agent's lines
 
     commands.add_parser("launch", help="what launch_sweep.sh runs (see ./launch_sweep.sh --help)")
     status = commands.add_parser("status", help="the runs of a local sweep, best first")
@@ -57,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "agent":
             from .backends.local import Agent
 
-            return Agent(Store(create=False), args.sweep_id, count=args.count).run_loop()
+            return Agent(Store(create=False), args.sweep_id, count=args.count,
+                         max_consecutive_failed_runs=args.max_consecutive_failed_runs, events=args.events).run_loop()
         if args.command == "status":
             from .report import print_status
 

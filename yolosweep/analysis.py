@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .priors import TAG as PRIOR_TAG
+from .spec import objective
 from .store import Store
 
 BASE_COLUMNS = ["run_id", "state", "reason", "epochs_done", "best_epoch", "objective", "origin", "ended_by",
@@ -50,11 +51,16 @@ class SweepRuns:
 
     @property
     def metric(self) -> str:
-        return self.config["metric"]["name"]
+        found = objective(self.config)
+        if found is None:
+            raise AnalysisError(f"sweep {self.sweep_id} names no `metric`, so its runs cannot be ranked. "
+                                "Fix: pass the sweep's own table (runs.csv) to your tools, or give the next sweep a metric")
+        return found.name
 
     @property
     def maximize(self) -> bool:
-        return self.config["metric"].get("goal", "maximize") == "maximize"
+        found = objective(self.config)
+        return found is not None and found.maximize  # W&B's default goal is minimize
 
     @property
     def swept(self) -> list[str]:
@@ -93,9 +99,30 @@ def from_wandb(path: str) -> SweepRuns:
     import wandb
 
     sweep = wandb.Api().sweep(path)
-    config = dict(sweep.config)
-    metric = config["metric"]["name"]
-    return SweepRuns(sweep.id, config, [wandb_record(run, metric) for run in sweep.runs], source=path)
+    found = SweepRuns(sweep.id, dict(sweep.config), [], source=path)
+    found.runs = [wandb_record(run, found.metric) for run in sweep.runs]
+    return found
+
+
+def load(sweep_id: str | None, backend: str = "auto", entity: str | None = None,
+         project: str | None = "yolosweep") -> SweepRuns:
+    """A sweep by id from either backend. auto: the local store when it holds that id (or no id is
+    given, or no W&B key is configured), else W&B. One rule for analyze_sweep.py and train_best_config.py."""
+    from .store import Store, StoreError, default_path
+    from .tracking import has_api_key
+
+    if backend == "auto":
+        local = Store(create=False).sweep_ids() if default_path().exists() else []
+        backend = "local" if sweep_id is None or sweep_id in local or not has_api_key() else "wandb"
+    if backend == "wandb":
+        if not has_api_key():
+            raise StoreError("--backend wandb: no W&B API key is configured. Fix: `wandb login`, or use a local sweep")
+        return from_wandb("/".join(p for p in (entity, project, sweep_id) if p))
+    store = Store(create=False)
+    sweep_id = sweep_id or (store.sweep_ids() or [None])[-1]
+    if sweep_id is None:
+        raise StoreError(f"{store.path}: no sweeps yet. Fix: run ./launch_sweep.sh first")
+    return from_store(store, sweep_id)
 
 
 def runs_table(sweep: SweepRuns) -> pd.DataFrame:

@@ -144,8 +144,10 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
     print(f"yolosweep: more agents, any terminal: {agent_command(sweep_id, store)}")
     log_dir = store.path.parent / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    commands = [[sys.executable, "-m", "yolosweep", "agent", sweep_id, *([f"--count={n}"] if n else [])] for n in counts]
-    code = _run_agents(commands, slots, log_dir / sweep_id)
+    prefix = log_dir / sweep_id
+    commands = [[sys.executable, "-m", "yolosweep", "agent", sweep_id, *([f"--count={n}"] if n else []),
+                 f"--events={prefix}-{slot.name}.events"] for n, slot in zip(counts, slots)]
+    code = _run_agents(commands, slots, prefix, shown=".events")
     from .report import print_status
 
     print()
@@ -158,9 +160,11 @@ def _print_best(store: Store, sweep_id: str) -> None:
     from .report import objective_of, ranked
 
     config = store.sweep_config(sweep_id)
-    metric = config["metric"]["name"]
-    runs = [r for r in ranked(store.runs(sweep_id), metric, config["metric"].get("goal", "maximize"))
-            if objective_of(r, metric) is not None]
+    goal = spec.objective(config)
+    if goal is None:
+        return  # nothing to rank by: the status table lists the runs
+    metric = goal.name
+    runs = [r for r in ranked(store.runs(sweep_id), goal) if objective_of(r, metric) is not None]
     if not runs:
         print("yolosweep: no run has reached the metric yet")
         return
@@ -190,11 +194,21 @@ def _launch_wandb(options: argparse.Namespace, slots: list[Slot], counts: list[i
         if prior_runs is None:
             return 1
         sweep_id = wandb.sweep(config, project=project, entity=options.entity, prior_runs=prior_runs or None)
-    path = "/".join(part for part in (options.entity, project, sweep_id) if part) if "/" not in sweep_id else sweep_id
+    path = wandb_sweep_path(sweep_id, project, options.entity)
     print(f"yolosweep: W&B sweep {path}; more agents, any machine: wandb agent {path}")
-    commands = [["wandb", "agent", *([f"--count={n}"] if n else []), path] for n in counts]
+    commands = wandb_agent_commands(path, counts)
     # `program: train_sweep.py` is relative, as W&B expects, so agents start in this repository.
     return _run_agents(commands, slots, REPO / "wandb-agent-logs" / sweep_id.rsplit("/", 1)[-1], cwd=REPO)
+
+
+def wandb_sweep_path(sweep_id: str, project: str, entity: str | None) -> str:
+    """ENTITY/PROJECT/ID (or PROJECT/ID without an entity), as `wandb agent` takes it; a full path stays as given."""
+    return sweep_id if "/" in sweep_id else "/".join(part for part in (entity, project, sweep_id) if part)
+
+
+def wandb_agent_commands(path: str, counts: list[int | None]) -> list[list[str]]:
+    """One `wandb agent` command per slot; its GPU comes from CUDA_VISIBLE_DEVICES in _run_agents."""
+    return [["wandb", "agent", *([f"--count={n}"] if n else []), path] for n in counts]
 
 
 def _no_priors_when_joining(options: argparse.Namespace) -> None:
@@ -221,8 +235,13 @@ def _train_priors_on_wandb(priors: list[dict[str, Any]], slots: list[Slot], proj
     return run_ids
 
 
-def _run_agents(commands: list[list[str]], slots: list[Slot], log_prefix: Path, cwd: Path | None = None) -> int:
-    """Start one agent per slot, echo their progress lines, stop them all cleanly on Ctrl+C."""
+def _run_agents(commands: list[list[str]], slots: list[Slot], log_prefix: Path, cwd: Path | None = None,
+                shown: str = ".log") -> int:
+    """Start one agent per slot, echo their progress lines, stop them all cleanly on Ctrl+C.
+
+    shown: the file of each slot whose lines are echoed. Local agents write their own lines to
+    `.events` as well as to the log, which runs share, so no run's output can pose as an agent line.
+    """
     log_prefix.parent.mkdir(parents=True, exist_ok=True)
     agents, logs = [], []
     for command, slot in zip(commands, slots):
@@ -231,7 +250,7 @@ def _run_agents(commands: list[list[str]], slots: list[Slot], log_prefix: Path, 
         with open(log_path, "ab") as log:
             agents.append(subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
                                            preexec_fn=die_with_parent))
-        logs.append(_LogTail(log_path, slot.name))
+        logs.append(_LogTail(log_path.with_suffix(shown), slot.name))
         print(f"yolosweep: agent on {slot.name} (pid {agents[-1].pid}), log {log_path}")
 
     stopping: list[int] = []
@@ -268,6 +287,8 @@ class _LogTail:
         self.path, self.name, self.offset = path, name, path.stat().st_size if path.exists() else 0
 
     def echo(self) -> None:
+        if not self.path.exists():
+            return
         with open(self.path, "rb") as f:
             f.seek(self.offset)
             chunk = f.read()

@@ -107,8 +107,10 @@ def _split_folders(path: Path, spec: dict[str, Any], root: Path, split: str) -> 
     return folders
 
 
-def check_dataset(data: str) -> None:
-    """A data.yaml must exist, name its classes and point at existing image folders."""
+def check_dataset(data: str | None) -> None:
+    """A data.yaml must be given, exist, name its classes and point at existing image folders."""
+    if not data:
+        raise ConfigError("data", "-", "no dataset given", "fix `data:` in the sweep YAML's parameters, or pass --data path/to/data.yaml")
     path, spec, root = _dataset_spec(data)
     for split in ("train", "val"):
         _split_folders(path, spec, root, split)
@@ -162,7 +164,12 @@ def _check_label_file(label: Path, classes: int, data_yaml: Path) -> None:
 
 
 def check_sweep(config: dict[str, Any]) -> None:
-    """What every run of a sweep will use, checked once before the sweep is stored or any agent starts."""
+    """What every run of a sweep will use, checked once before the sweep is stored or any agent starts.
+
+    Only for sweeps of train_sweep.py: another program's `data` or `model` mean what it says they mean.
+    """
+    if not trains_yolo(config):
+        return
     fixed = fixed_values(config)
     if fixed.get("data"):
         check_labels(fixed["data"])
@@ -170,7 +177,7 @@ def check_sweep(config: dict[str, Any]) -> None:
         check_model_source(fixed["model"])
     check_output_folder(fixed.get("project") or DEFAULT_SAVE_PROJECT)
     hyperband = config.get("early_terminate") or {}
-    if trains_yolo(config) and "min_iter" in hyperband:
+    if "min_iter" in hyperband:
         first = first_band_after_warmup(config)
         if hyperband["min_iter"] < first:
             print(f"yolosweep: WARNING: early_terminate.min_iter {hyperband['min_iter']} judges runs while their "

@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .spec import Objective, objective
 from .store import Run, Store
 
 if TYPE_CHECKING:
@@ -19,10 +20,15 @@ def objective_of(run: Run, metric: str) -> float | None:
     return value if isinstance(value, (int, float)) else None
 
 
-def ranked(runs: list[Run], metric: str, goal: str) -> list[Run]:
-    """Best first by the sweep's metric, ties by run id as in analysis.runs_table; runs without it last."""
-    sign = -1 if goal == "maximize" else 1
-    return sorted(runs, key=lambda r: (objective_of(r, metric) is None, sign * (objective_of(r, metric) or 0.0), r.id))
+def ranked(runs: list[Run], goal: Objective | None) -> list[Run]:
+    """Best first by the sweep's metric, ties by run id as in analysis.runs_table; runs without it last.
+
+    A sweep without a metric (W&B allows it for grid and random) lists its runs in start order.
+    """
+    if goal is None:
+        return sorted(runs, key=lambda r: r.created)
+    sign = -1 if goal.maximize else 1
+    return sorted(runs, key=lambda r: (objective_of(r, goal.name) is None, sign * (objective_of(r, goal.name) or 0.0), r.id))
 
 
 def _cell(value: Any) -> str:
@@ -32,13 +38,14 @@ def _cell(value: Any) -> str:
 
 
 def status_lines(config: dict[str, Any], runs: list[Run]) -> list[str]:
-    metric, goal = config["metric"]["name"], config["metric"].get("goal", "maximize")
+    goal = objective(config)
     swept = [k for k, v in config["parameters"].items() if "value" not in v]
-    header = ["run", "state", "epochs", metric, *swept]
+    header = ["run", "state", "epochs", *([f"{goal.name} ({goal.goal})"] if goal else []), *swept]
     rows = [header]
-    for run in ranked(runs, metric, goal):
-        objective = objective_of(run, metric)
-        rows.append([run.id, run.state, str(len(run.history)), "-" if objective is None else f"{objective:.4f}",
+    for run in ranked(runs, goal):
+        value = objective_of(run, goal.name) if goal else None
+        rows.append([run.id, run.state, str(len(run.history)),
+                     *(["-" if value is None else f"{value:.4f}"] if goal else []),
                      *(_cell(run.params.get(k, "-")) for k in swept)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]

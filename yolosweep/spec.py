@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,9 @@ TRAIN_PROGRAM = "train_sweep.py"
 
 # Keys the W&B server accepts that sweeps 0.2.0's JSON schema does not list.
 _SERVER_ONLY_KEYS = ("run_cap",)
+# `strict` (W&B: prune more aggressively, closer to the Hyperband paper) is documented by W&B but
+# unknown to the open-source engine, which always judges runs the default way.
+_SERVER_ONLY_HYPERBAND_KEYS = ("strict",)
 
 # Ranges Ultralytics' check_cfg does not enforce but that make no sense for training.
 _EXTRA_BOUNDS: dict[str, tuple[float | None, float | None]] = {
@@ -95,16 +99,71 @@ def _candidate_values(name: str, entry: dict[str, Any]) -> list[Any]:
     return [entry[k] for k in ("min", "max") if k in entry]
 
 
+MAX_YAML_BYTES = 1 << 20  # a sweep YAML is a few KB; a bigger file is a mistake or an attack
+MAX_YAML_NODES = 100_000  # values after aliases are expanded: a 720-byte alias bomb expands to 10^9
+
+
 def _load_yaml(path: Path) -> Any:
+    """Parse a sweep YAML, refusing before any object is built what would exhaust memory or time."""
     try:
-        return yaml.safe_load(path.read_text())
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise ConfigError(str(path), "-", f"{size / 2**20:.1f} MB, larger than a sweep YAML can be "
+                              f"({MAX_YAML_BYTES >> 10} KB)", "pass the sweep YAML, not a data or values file")
+        text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(str(path), "-", "file not found", "pass the path of an existing sweep YAML") from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), "-", "is a folder", "pass the path of a sweep YAML file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), "-", "not a text file", "pass a sweep YAML (UTF-8 text)") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None and _expanded_size(node, {}) > MAX_YAML_NODES:
+            raise ConfigError(str(path), "-", f"expands to more than {MAX_YAML_NODES} values through its aliases (&/*)",
+                              "write the values out instead of nesting aliases")
+        config = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "-"
         problem = getattr(err, "problem", None) or "not valid YAML"
         raise ConfigError(str(path), where, problem, "correct the YAML syntax there") from None
+    finally:
+        loader.dispose()
+    return config
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many values a node stands for once every alias is copied out (as JSON storage would)."""
+    if id(node) not in memo:
+        memo[id(node)] = 1  # a recursive alias counts once instead of looping
+        if isinstance(node, yaml.SequenceNode):
+            memo[id(node)] += sum(_expanded_size(child, memo) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            memo[id(node)] += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    return memo[id(node)]
+
+
+def _first_non_json(value: Any, where: str) -> tuple[str, Any] | None:
+    """The first value a W&B sweep cannot hold (a YAML date, a set, ...), with its key."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{where}.{key}" if where else str(key), key
+            found = _first_non_json(item, f"{where}.{key}" if where else key)
+            if found:
+                return found
+        return None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _first_non_json(item, f"{where}[{index}]")
+            if found:
+                return found
+        return None
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return None
+    return where or "-", value
 
 
 def validate_sweep(config: Any, source: str) -> dict[str, Any]:
@@ -113,19 +172,27 @@ def validate_sweep(config: Any, source: str) -> dict[str, Any]:
     Our own checks run first because they name the key and the fix; W&B's schema check
     then catches whatever else the server would refuse.
     """
-    from sweeps import schema_violations_from_proposed_config
-
     if not isinstance(config, dict):
         raise ConfigError(source, "-", "a sweep config must be a mapping", "start from sweep_config.yaml")
+    odd = _first_non_json(config, "")
+    if odd:
+        raise ConfigError(source, odd[0], f"{odd[1]!r} is a {type(odd[1]).__name__}, which a W&B sweep cannot hold",
+                          "quote it to make it a string, or give a number")
     known = _schema_keys()
     for key in config:
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise ConfigError(source, key, "not a W&B sweep key", f"{hint}W&B sweep keys are: {', '.join(sorted(known))}")
+    method = config.get("method")
+    if method not in METHODS:
+        raise ConfigError(source, "method", f"{method!r} is not a search method" if method else "missing",
+                          f"use one of {', '.join(METHODS)}")
     parameters = config.get("parameters")
     if not isinstance(parameters, dict) or not parameters:
         raise ConfigError(source, "parameters", "missing or empty", "list the hyperparameters to sweep")
+    _check_metric(config, source)
+    _check_run_cap(config, source)
     for name, entry in parameters.items():
         where = f"parameters.{name}"
         if not isinstance(entry, dict):
@@ -134,19 +201,114 @@ def validate_sweep(config: Any, source: str) -> dict[str, Any]:
             raise ConfigError(source, f"{where}.values", "empty list", "list at least one value")
         if isinstance(entry.get("min"), (int, float)) and isinstance(entry.get("max"), (int, float)) and entry["min"] > entry["max"]:
             raise ConfigError(source, where, f"min {entry['min']} > max {entry['max']}", "swap min and max")
+        if "probabilities" in entry and method != "random":
+            # The engine's bayes and grid cannot use weighted values (bayes fails with an IndexError).
+            raise ConfigError(source, f"{where}.probabilities", f"weighted values only apply to method random, not {method}",
+                              "drop `probabilities:`, or use method random")
         if trains_yolo(config):
             for value in _candidate_values(name, entry):
                 check_train_args({name: value}, f"{source}: parameters")
-    try:
-        violations = schema_violations_from_proposed_config(engine_view(config))
-    except ValueError as err:
-        violations = [str(err)]
+    violations = _schema_violations(engine_view(config))
     if violations:
-        first = violations[0].splitlines()[0][:200]
-        raise ConfigError(source, _violation_key(violations[0], config), first, "see W&B's sweep configuration reference")
-    if config.get("method") == "grid":
+        key, message = violations[0]
+        raise ConfigError(source, key, message, "see W&B's sweep configuration reference")
+    _check_hyperband(config, source)
+    if method == "grid":
         _check_grid(config, source)
     return config
+
+
+METHODS = ("grid", "random", "bayes")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The sweep's `metric`: what every ranking, Hyperband and the target use. W&B's default goal is minimize."""
+
+    name: str
+    goal: str = "minimize"
+    target: float | None = None
+
+    @property
+    def maximize(self) -> bool:
+        return self.goal == "maximize"
+
+    def reached_target(self, value: Any) -> bool:
+        if self.target is None or not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False
+        return value >= self.target if self.maximize else value <= self.target
+
+
+def objective(config: dict[str, Any]) -> Objective | None:
+    """The sweep's objective, or None for a sweep without `metric` (W&B allows that for grid and random)."""
+    metric = config.get("metric")
+    if not isinstance(metric, dict) or "name" not in metric:
+        return None
+    return Objective(metric["name"], metric.get("goal", "minimize"), metric.get("target"))
+
+
+def _check_metric(config: dict[str, Any], source: str) -> None:
+    metric = config.get("metric")
+    if metric is None:
+        if config["method"] == "bayes":
+            raise ConfigError(source, "metric", "missing: bayes search learns from a metric",
+                              "add `metric: {name: ..., goal: maximize|minimize}`, or use method random or grid")
+        if config.get("early_terminate"):
+            raise ConfigError(source, "metric", "missing: Hyperband compares runs by a metric",
+                              "add `metric: {name: ..., goal: maximize|minimize}`, or drop early_terminate")
+        return
+    if not isinstance(metric, dict) or not isinstance(metric.get("name"), str) or not metric["name"]:
+        raise ConfigError(source, "metric.name", "missing", "name the metric the runs log, e.g. metrics/mAP50(B)")
+    target = metric.get("target")
+    if target is not None and (isinstance(target, bool) or not isinstance(target, (int, float))):
+        raise ConfigError(source, "metric.target", f"{target!r} is not a number", "give the value that ends the sweep")
+
+
+def _check_run_cap(config: dict[str, Any], source: str) -> None:
+    cap = config.get("run_cap")
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+        raise ConfigError(source, "run_cap", f"{cap!r} is not a whole number >= 1", "give the most runs the sweep may start")
+
+
+def hyperband_bands(early_terminate: dict[str, Any]) -> list[int]:
+    """The epochs at which Hyperband compares runs, computed as the `sweeps` engine does (hyperband_stopping.py)."""
+    eta = early_terminate.get("eta", 3)
+    if "max_iter" in early_terminate:
+        band, bands = float(early_terminate["max_iter"]), []
+        for _ in range(int(early_terminate.get("s", 0))):
+            band /= eta
+            if band < 1:
+                break
+            bands.append(int(band))
+        return sorted(bands)
+    if "min_iter" in early_terminate:
+        return [int(early_terminate["min_iter"] * eta**i) for i in range(3)]  # the first three of the engine's 100
+    return []
+
+
+def _check_hyperband(config: dict[str, Any], source: str) -> None:
+    hyperband = config.get("early_terminate")
+    if hyperband and not hyperband_bands(hyperband):
+        raise ConfigError(source, "early_terminate", f"max_iter {hyperband.get('max_iter')} with s {hyperband.get('s')} and "
+                          f"eta {hyperband.get('eta', 3)} leaves Hyperband no band to judge runs at (the agent would crash)",
+                          "raise max_iter or s, or give min_iter instead")
+
+
+def _schema_violations(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """W&B's schema violations as (key, first line of the message), the key from the error's path."""
+    from jsonschema.exceptions import best_match
+    from sweeps.config.cfg import validator
+
+    error = best_match(validator.iter_errors(config))  # descends into oneOf/anyOf to the deepest cause
+    if error is not None:
+        return [(".".join(map(str, error.absolute_path)) or "-", error.message.splitlines()[0][:200])]
+    from sweeps import schema_violations_from_proposed_config
+
+    try:
+        messages = schema_violations_from_proposed_config(config)
+    except ValueError as err:
+        messages = [str(err)]
+    return [(_violation_key(m, config), m.splitlines()[0][:200]) for m in messages]
 
 
 def _check_grid(config: dict[str, Any], source: str) -> None:
@@ -167,7 +329,10 @@ def trains_yolo(config: dict[str, Any]) -> bool:
 
 def engine_view(config: dict[str, Any]) -> dict[str, Any]:
     """The sweep as the `sweeps` engine takes it: without the keys only W&B's server knows."""
-    return {k: v for k, v in config.items() if k not in _SERVER_ONLY_KEYS}
+    view = {k: v for k, v in config.items() if k not in _SERVER_ONLY_KEYS}
+    if isinstance(view.get("early_terminate"), dict):
+        view["early_terminate"] = {k: v for k, v in view["early_terminate"].items() if k not in _SERVER_ONLY_HYPERBAND_KEYS}
+    return view
 
 
 def _schema_keys() -> list[str]:

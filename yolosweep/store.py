@@ -6,6 +6,8 @@ every write is one transaction, so a killed process never leaves a half-written 
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
 import os
 import secrets
@@ -16,9 +18,9 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
-SCHEMA_VERSION = 2  # 2: priors
+SCHEMA_VERSION = 3  # 2: priors; 3: process identity (boot id, process start times) for crash marking
 TERMINAL_STATES = ("finished", "stopped", "failed", "crashed")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -39,7 +41,10 @@ CREATE TABLE IF NOT EXISTS runs (
     host TEXT NOT NULL,
     agent_pid INTEGER,
     pid INTEGER,
-    wandb_dir TEXT
+    wandb_dir TEXT,
+    boot_id TEXT,
+    agent_started TEXT,
+    pid_started TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_sweep ON runs (sweep_id, created);
 CREATE TABLE IF NOT EXISTS priors (
@@ -58,8 +63,47 @@ CREATE TABLE IF NOT EXISTS metrics (
 """
 
 
+# Columns later schema versions added to existing tables: (version, table, column, type); added where missing.
+_ADDED_COLUMNS = [(3, "runs", "boot_id", "TEXT"), (3, "runs", "agent_started", "TEXT"), (3, "runs", "pid_started", "TEXT")]
+RESERVE_BYTES = 1 << 20  # freed when the store's disk is full, so a run can still be marked ended
+
+
 class StoreError(RuntimeError):
     pass
+
+
+class StoreFull(StoreError):
+    """The store's disk is full."""
+
+
+def explain(err: sqlite3.Error | OSError, path: Path) -> StoreError:
+    """A SQLite or file-system error on the store as one line: what is wrong, where, what to do."""
+    text = str(err)
+    if "disk is full" in text or getattr(err, "errno", None) == errno.ENOSPC:
+        return StoreFull(f"{path}: disk full while writing the store. Fix: free space on that disk, "
+                          "or set YOLOSWEEP_HOME to a folder on another disk")
+    if "not a database" in text or "malformed" in text:
+        return StoreError(f"{path}: the store is damaged ({text}); it was left as it is. Fix: restore it from a "
+                          f"backup, or recover what is readable with `sqlite3 {path} .recover | sqlite3 recovered.db` "
+                          "and point YOLOSWEEP_HOME at a folder holding it as sweeps.db, or start afresh with a new YOLOSWEEP_HOME")
+    if ("readonly" in text or "unable to open" in text or isinstance(err, PermissionError)
+            or getattr(err, "errno", None) in (errno.EROFS, errno.EACCES, errno.EPERM)):
+        return StoreError(f"{path}: cannot write the store ({text}). Fix: make {path.parent} writable, "
+                          "or set YOLOSWEEP_HOME to a writable folder")
+    return StoreError(f"{path}: store error ({text}). Fix: check the disk and the file, or set a new YOLOSWEEP_HOME")
+
+
+def _translated(method: Callable[..., Any]) -> Callable[..., Any]:
+    """SQLite's errors leave the store as StoreError, one line with a fix, never a traceback."""
+
+    @functools.wraps(method)
+    def wrapper(self: "Store", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as err:
+            raise explain(err, self.path) from None
+
+    return wrapper
 
 
 @dataclass
@@ -95,15 +139,27 @@ class Store:
         if not create and not self.path.exists():
             raise StoreError(f"{self.path}: no local sweeps here. Fix: create one with "
                              "`python -m yolosweep sweep sweep_config.yaml`, or set YOLOSWEEP_HOME")
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder = self.path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except FileExistsError:
+            raise StoreError(f"{folder}: is a file, not a folder (YOLOSWEEP_HOME). Fix: set YOLOSWEEP_HOME to a folder") from None
+        except OSError as err:
+            raise explain(err, self.path) from None
         fresh = not self.path.exists()
-        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        if fresh:
-            os.chmod(self.path, 0o600)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA busy_timeout=60000")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        if fresh and not os.access(folder, os.W_OK | os.X_OK):
+            raise explain(PermissionError(errno.EACCES, "folder not writable"), self.path)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            if fresh:
+                os.chmod(self.path, 0o600)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA busy_timeout=60000")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.Error as err:
+            raise explain(err, self.path) from None
+        self._keep_reserve()
 
     def _migrate(self) -> None:
         with self.transaction():
@@ -112,7 +168,10 @@ class Store:
             row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is None:
                 self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) < SCHEMA_VERSION:  # older stores only lack tables, created above
+            elif int(row[0]) < SCHEMA_VERSION:  # older stores lack tables (created above) and columns
+                for _version, table, column, kind in _ADDED_COLUMNS:
+                    if column not in {info[1] for info in self.db.execute(f"PRAGMA table_info({table})")}:
+                        self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
                 self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
             elif int(row[0]) > SCHEMA_VERSION:
                 raise StoreError(
@@ -120,21 +179,58 @@ class Store:
                     "Fix: use the yolosweep version that wrote it, or a new YOLOSWEEP_HOME"
                 )
 
+    @property
+    def _reserve(self) -> Path:
+        return self.path.with_name(self.path.name + "-reserve")
+
+    def _keep_reserve(self) -> bool:
+        """A 1 MB file beside the store: deleted when the disk fills, it leaves room to end the runs."""
+        if self._reserve.exists():
+            return True
+        try:
+            with open(self._reserve, "wb") as f:
+                f.write(b"\0" * RESERVE_BYTES)
+            return True
+        except OSError:  # no room for it now (or a read-only folder): the next start tries again
+            try:
+                self._reserve.unlink(missing_ok=True)
+            except OSError:
+                pass
+            return False
+
+    def room_to_end_a_run(self) -> None:
+        """Raise StoreFull unless the reserve is in place: a run is only started when its end can be recorded."""
+        if not self._keep_reserve():
+            raise explain(OSError(errno.ENOSPC, "no room for the reserve"), self.path)
+
     def close(self) -> None:
         self.db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE: one writer at a time, so read-decide-write steps do not race."""
-        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as err:
+            raise explain(err, self.path) from None
         try:
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("COMMIT")
+        except BaseException as err:
+            self._rollback()
+            if isinstance(err, sqlite3.Error):
+                raise explain(err, self.path) from None
             raise
-        self.db.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        try:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the transaction is void either way: SQLite rolls back what it could not commit
 
     # --- sweeps ---
+    @_translated
     def create_sweep(self, config: dict[str, Any], priors: list[dict[str, Any]] = ()) -> str:
         """A new sweep; `priors` are parameter sets that its agents run first, in order."""
         sweep_id = new_id()
@@ -144,6 +240,7 @@ class Store:
                            [(sweep_id, i, json.dumps(p)) for i, p in enumerate(priors)])
         return sweep_id
 
+    @_translated
     def add_prior_run(self, sweep_id: str, run_id: str) -> dict[str, Any] | None:
         """Start the next prior not yet run, as run `run_id`; None when all have run. Call inside a transaction."""
         row = self.db.execute("SELECT position, params FROM priors WHERE sweep_id=? AND run_id IS NULL "
@@ -155,6 +252,7 @@ class Store:
         self.db.execute("UPDATE priors SET run_id=? WHERE sweep_id=? AND position=?", (run_id, sweep_id, row[0]))
         return params
 
+    @_translated
     def sweep_config(self, sweep_id: str) -> dict[str, Any]:
         row = self.db.execute("SELECT config FROM sweeps WHERE id=?", (sweep_id,)).fetchone()
         if row is None:
@@ -162,39 +260,61 @@ class Store:
             raise StoreError(f"{self.path}: no sweep '{sweep_id}' (known: {known}). Fix: check the id, or create one with `python -m yolosweep sweep CONFIG.yaml`")
         return json.loads(row[0])
 
+    @_translated
     def sweep_ids(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT id FROM sweeps ORDER BY created")]
 
     # --- runs ---
+    @_translated
     def add_run(self, sweep_id: str, run_id: str, params: dict[str, Any]) -> None:
         """Call inside a transaction that also read the runs the suggestion was based on."""
         self.db.execute(
-            "INSERT INTO runs (id, sweep_id, params, state, created, host, agent_pid) VALUES (?, ?, ?, 'running', ?, ?, ?)",
-            (run_id, sweep_id, json.dumps(params), time.time(), socket.gethostname(), os.getpid()),
+            "INSERT INTO runs (id, sweep_id, params, state, created, host, agent_pid, boot_id, agent_started) "
+            "VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+            (run_id, sweep_id, json.dumps(params), time.time(), socket.gethostname(), os.getpid(), boot_id(),
+             process_started(os.getpid())),
         )
 
+    @_translated
     def set_process(self, run_id: str, pid: int, wandb_dir: str) -> None:
         with self.transaction() as db:
-            db.execute("UPDATE runs SET pid=?, wandb_dir=? WHERE id=?", (pid, wandb_dir, run_id))
+            db.execute("UPDATE runs SET pid=?, pid_started=?, wandb_dir=? WHERE id=?",
+                       (pid, process_started(pid), wandb_dir, run_id))
 
+    @_translated
     def log_epoch(self, run_id: str, epoch: int, metrics: dict[str, Any], summary: dict[str, Any]) -> None:
         with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?)", (run_id, epoch, json.dumps(metrics)))
             db.execute("UPDATE runs SET summary=? WHERE id=?", (json.dumps(summary), run_id))
 
     def end_run(self, run_id: str, state: str, reason: str = "", summary: dict[str, Any] | None = None) -> None:
-        """Move a run to a terminal state once; a later call for the same run changes nothing."""
+        """Move a run to a terminal state once; a later call for the same run changes nothing.
+
+        On a full disk the reserve file is given up once to make room: a run never stays `running`
+        only because its ending could not be written.
+        """
         assert state in TERMINAL_STATES, state
+        try:
+            self._end_run(run_id, state, reason, summary)
+        except StoreFull:
+            if not self._reserve.exists():
+                raise
+            self._reserve.unlink()
+            self._end_run(run_id, state, reason, summary)
+
+    def _end_run(self, run_id: str, state: str, reason: str, summary: dict[str, Any] | None) -> None:
         with self.transaction() as db:
             db.execute("UPDATE runs SET state=?, reason=?, summary=COALESCE(?, summary), ended=? "
                        "WHERE id=? AND state='running'",
                        (state, reason, None if summary is None else json.dumps(summary), time.time(), run_id))
 
+    @_translated
     def explain_stop(self, run_id: str, reason: str) -> None:
         """Who stopped a run (hyperband, the user) is known to the agent, not to the trial."""
         with self.transaction() as db:
             db.execute("UPDATE runs SET reason=? WHERE id=? AND state='stopped'", (reason, run_id))
 
+    @_translated
     def runs(self, sweep_id: str, with_history: bool = True) -> list[Run]:
         rows = self.db.execute(
             "SELECT id, r.sweep_id, r.params, state, reason, summary, created, ended, host, agent_pid, pid, wandb_dir, "
@@ -213,35 +333,67 @@ class Store:
             for r in rows
         ]
 
+    @_translated
     def epochs_logged(self, sweep_id: str) -> int:
         row = self.db.execute(
             "SELECT COUNT(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.sweep_id=?", (sweep_id,)).fetchone()
         return int(row[0])
 
+    @_translated
     def mark_crashed(self, sweep_id: str) -> list[str]:
-        """Runs of this host left `running` by a process that no longer exists become `crashed`."""
-        host, crashed = socket.gethostname(), []
+        """Runs of this host left `running` by a process that no longer exists become `crashed`.
+
+        A process is the same only if its PID, its start time and the machine's boot id all match:
+        a PID reused after a reboot or a container restart (PIDs restart in a new namespace) is
+        another process. Runs of other hosts are left alone: their processes cannot be seen here.
+        """
+        host, boot, crashed = socket.gethostname(), boot_id(), []
         with self.transaction() as db:
-            rows = db.execute("SELECT id, pid, agent_pid FROM runs WHERE sweep_id=? AND state='running' AND host=?",
-                              (sweep_id, host)).fetchall()
-            for run_id, pid, agent_pid in rows:
-                if not any(_alive(p) for p in (pid, agent_pid) if p):
+            rows = db.execute("SELECT id, pid, pid_started, agent_pid, agent_started, boot_id FROM runs "
+                              "WHERE sweep_id=? AND state='running' AND host=?", (sweep_id, host)).fetchall()
+            for run_id, pid, pid_started, agent_pid, agent_started, run_boot in rows:
+                same_boot = run_boot is None or boot is None or run_boot == boot
+                if not same_boot or not any(_alive(p, started) for p, started in ((pid, pid_started), (agent_pid, agent_started)) if p):
+                    why = "machine restarted" if not same_boot else "killed, or its container restarted"
                     db.execute("UPDATE runs SET state='crashed', reason=?, ended=? WHERE id=?",
-                               ("process vanished (killed or machine restarted)", time.time(), run_id))
+                               (f"process vanished ({why})", time.time(), run_id))
                     crashed.append(run_id)
         return crashed
 
 
-def _alive(pid: int) -> bool:
-    """Whether a process runs; a zombie (killed, not yet reaped by its new parent) does not."""
+def boot_id() -> str | None:
+    """This boot of this machine's kernel (Linux); None where unknown."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rpartition(")")[2].split()  # after the command name, which may hold spaces and parentheses
+
+
+def process_started(pid: int) -> str | None:
+    """When a process started, in clock ticks since boot (/proc/PID/stat field 22); None where unknown."""
+    fields = _stat_fields(pid)
+    return fields[19] if fields and len(fields) > 19 else None
+
+
+def _alive(pid: int, started: str | None = None) -> bool:
+    """Whether that process runs: the PID exists, is no zombie, and (when recorded) started when it did."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        pass
+    fields = _stat_fields(pid)
+    if fields is None:
         return True  # no /proc (not Linux): the signal check above is all there is
-    return stat.rpartition(")")[2].split()[0] != "Z"
+    if fields[0] == "Z":
+        return False
+    return started is None or len(fields) <= 19 or fields[19] == started

@@ -168,8 +168,9 @@ def read_offline_run(run_dir: str | Path) -> OfflineRun:
             run.config.update({_item_key(i): json.loads(i.value_json) for i in record.config.update})
         elif kind == "artifact":
             run.artifacts.append(f"{record.artifact.name}:{record.artifact.type}")
-        elif kind == "run":
+        elif kind == "run":  # the config given to wandb.init (a sweep's parameters included) comes here
             run.tags = list(record.run.tags)
+            run.config.update({_item_key(i): json.loads(i.value_json) for i in record.run.config.update})
         elif kind == "exit":
             run.exit_code = record.exit.exit_code
     return run

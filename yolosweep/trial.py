@@ -106,8 +106,12 @@ class _ReplacedWhole(type(Path())):
 
     def write_bytes(self, data: bytes) -> int:
         partial = self.with_name(self.name + ".partial")
-        with open(partial, "wb") as f:
-            f.write(data)
+        try:
+            with open(partial, "wb") as f:
+                f.write(data)
+        except OSError:  # a full disk: the half-written file would keep it full for the store and wandb
+            partial.unlink(missing_ok=True)
+            raise
         os.replace(partial, self)
         return len(data)
 
@@ -268,7 +272,7 @@ def run(
     with StopSignals() as stop:
         try:
             args = check_train_args(args, "training arguments")
-            preflight.check_dataset(args["data"])
+            preflight.check_dataset(args.get("data"))
             preflight.check_output_folder(args["project"])
             model, weights_source = preflight.load_model(args["model"])
             tracker.record_config({"weights_source": weights_source})

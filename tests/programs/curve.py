@@ -12,7 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from yolosweep import arguments, trial  # noqa: E402
-from yolosweep.backends.local import StoreSink  # noqa: E402
+from yolosweep.sink import StoreSink  # noqa: E402
 from yolosweep.tracking import OBJECTIVE, TrialRun  # noqa: E402
 
 
@@ -34,11 +34,13 @@ def main() -> int:
                     sink.log_epoch(epoch, row, summary)
         except trial.StopRequested as err:
             state, reason = "stopped", f"{err} received"
+        except trial.TrialFailed as err:  # the store could not take an epoch
+            state, reason = "failed", str(err)
     summary = {**trial.summarize(history), "state": state, "reason": reason}
     if sink:
         sink.end(state, reason, summary)
-    run.finish(summary, exit_code=0)
-    return 0
+    run.finish(summary, exit_code=0 if state != "failed" else 1)
+    return 0 if state != "failed" else 1
 
 
 if __name__ == "__main__":

@@ -4,19 +4,18 @@
 parameters given every run of the sweep (other agents' running runs included), starts the
 sweep's command with WANDB_MODE=offline, and after every new epoch asks the engine which runs
 Hyperband stops, sending those SIGTERM. The trial process reports epochs into the store
-itself (`StoreSink`), so the controller sees them while the run is going.
+itself (`yolosweep.sink.StoreSink`), so the controller sees them while the run is going.
 """
 
 from __future__ import annotations
 
 import copy
 import ctypes
-import json
+import errno
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -29,7 +28,7 @@ from ..preflight import check_sweep
 from ..priors import DEFAULTS
 from ..priors import TAG as PRIOR_TAG
 from ..priors import load_priors
-from ..store import Run, Store, new_id
+from ..store import Run, Store, StoreError, new_id
 
 REPO = Path(__file__).resolve().parents[2]
 POLL_S = 1.0
@@ -63,6 +62,9 @@ def create_sweep(config_path: str, overrides: dict[str, Any], prior_sources: lis
     config = spec.with_overrides(spec.load_sweep(config_path), overrides)
     config = prepare_sweep(spec.validate_sweep(config, config_path), Path(config_path).resolve().parent)
     check_sweep(config)
+    if (config.get("early_terminate") or {}).get("strict"):
+        print("yolosweep: early_terminate.strict: the local engine (W&B's open-source `sweeps`) has no strict mode; "
+              "runs are judged as W&B judges them without it", flush=True)
     priors = load_priors(prior_sources, config)
     if defaults_first and not prior_sources and spec.trains_yolo(config):
         try:
@@ -120,7 +122,16 @@ def suggest(config: dict[str, Any], runs: list[Run]) -> dict[str, Any] | None:
         suggestion = sweeps.next_run(spec.engine_view(config), engine_runs(runs), validate=False)
     if suggestion is None:
         return None
-    return {k: v["value"] for k, v in suggestion.config.items()}
+    # The engine hands numpy scalars (an integer `q` gives np.int64); W&B's server sends JSON.
+    return {k: _plain(v["value"]) for k, v in suggestion.config.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value.item() if hasattr(value, "item") else value
 
 
 def runs_to_stop(config: dict[str, Any], runs: list[Run]) -> list[str]:
@@ -129,23 +140,53 @@ def runs_to_stop(config: dict[str, Any], runs: list[Run]) -> list[str]:
     return [r.name for r in sweeps.stop_runs(spec.engine_view(config), engine_runs(runs))]
 
 
-def build_command(config: dict[str, Any], params: dict[str, Any], args_file: Path) -> list[str]:
-    """The sweep's `command` with W&B's macros expanded; a list, never a shell string."""
-    template = config.get("command") or ["${env}", "${interpreter}", "${program}", "${args}"]
-    args_file.write_text(json.dumps(params))
-    macros: dict[str, list[str]] = {
-        "${env}": ["/usr/bin/env"],
-        "${interpreter}": [sys.executable],
-        "${program}": [config["program"]],
-        "${args}": [f"--{k}={v}" for k, v in params.items()],
-        "${args_no_hyphens}": [f"{k}={v}" for k, v in params.items()],
-        "${args_json}": [json.dumps(params)],
-        "${args_json_file}": [str(args_file)],
-    }
+def build_command(config: dict[str, Any], params: dict[str, Any], run_id: str, param_file: Path) -> list[str]:
+    """The sweep's `command` expanded by W&B's own agent code; a list, never a shell string.
+
+    As `wandb agent` does (wandb_agent.py, _command_run): `${envvar:NAME}` is filled from the
+    environment, every `${macro}` from W&B's list, an unknown one is dropped, and a non-string item
+    (`- 5`) becomes its text. The parameters are written to `param_file` (WANDB_SWEEP_PARAM_PATH,
+    which wandb.init loads into wandb.config). Two deliberate differences, both in the README:
+    `${interpreter}` is this agent's Python (W&B: `python` from PATH) and `${program}` is absolute.
+    """
+    from wandb.sdk.launch.sweeps import utils as wandb_sweep_utils
+    from wandb.sdk.lib import config_util
+
+    template = copy.deepcopy(config.get("command") or wandb_sweep_utils.DEFAULT_SWEEP_COMMAND)
+    template = wandb_sweep_utils.create_sweep_command(template)
+    args = {k: {"value": v} for k, v in params.items()}
+    config_util.save_config_file_from_dict(str(param_file), args)
+    macros = wandb_sweep_utils.create_sweep_command_args({"args": args})
+    json_file = param_file.with_suffix(".json")
+    json_file.write_text(macros["args_json"][0])
+    macros.update(interpreter=[sys.executable], program=[config["program"]], args_json_file=[str(json_file)],
+                  env=["/usr/bin/env"])
     command: list[str] = []
-    for item in template:
-        command.extend(macros.get(item, [item]))
+    for item in map(str, template):
+        if item.startswith("${") and item.endswith("}"):
+            command += macros.get(item[2:-1]) or []
+        else:
+            command.append(item)
     return command
+
+
+def shown_value(value: Any) -> str:
+    """A value for the agent's log on one line: a newline in a parameter cannot forge an agent line."""
+    text = str(value)
+    return repr(text) if any(ch in text for ch in "\n\r\x00\x1b") else text
+
+
+def _start_failure(err: BaseException) -> str:
+    if isinstance(err, ValueError):
+        return f"{err} (a parameter value holds a NUL byte). Fix: remove it from the sweep YAML"
+    if getattr(err, "errno", None) == errno.E2BIG:
+        return "its arguments exceed the system's limit (a huge parameter value?). Fix: shorten the values, or pass them in a file"
+    name = getattr(err, "filename", None) or ""
+    if isinstance(err, PermissionError):
+        return f"{name} is not executable. Fix: chmod +x it, or start it through ${{interpreter}} in `command`"
+    if isinstance(err, FileNotFoundError):
+        return f"{name} not found. Fix: correct `program`/`command` in the sweep YAML"
+    return f"{err.strerror or err}. Fix: correct `command` in the sweep YAML"
 
 
 def die_with_parent() -> None:
@@ -157,30 +198,52 @@ def die_with_parent() -> None:
         pass
 
 
-class StoreSink:
-    """Inside the trial process: per-epoch metrics and the final state into the store."""
+class FailureCutoff:
+    """When an agent gives up on a sweep whose runs keep failing, by W&B's agent's rules (wandb_agent.py).
 
-    def __init__(self, store: Store, run_id: str):
-        self.store, self.run_id = store, run_id
+    - flapping: 3 failed runs within the agent's first 60 s (off with WANDB_AGENT_DISABLE_FLAPPING=true);
+    - failing: every run so far failed, and at least WANDB_AGENT_MAX_INITIAL_FAILURES of them (default 5);
+    - `--max-consecutive-failed-runs N`: N failed runs in a row.
+    A run counts as failed when it exits with an error (or cannot start); a run killed by a signal does not.
+    """
 
-    @classmethod
-    def from_env(cls) -> "StoreSink | None":
-        run_id, path = os.environ.get("YOLOSWEEP_RUN_ID"), os.environ.get("YOLOSWEEP_STORE")
-        return cls(Store(path), run_id) if run_id and path else None
+    FLAPPING_S, FLAPPING_FAILURES, INITIAL_FAILURES = 60.0, 3, 5
 
-    def log_epoch(self, epoch: int, row: dict[str, Any], summary: dict[str, Any]) -> None:
-        self.store.log_epoch(self.run_id, epoch, row, summary)
+    def __init__(self, started: float, max_consecutive: int | None = None, env: dict[str, str] | None = None):
+        env = os.environ if env is None else env
+        self.started, self.max_consecutive = started, max_consecutive
+        self.flapping_on = env.get("WANDB_AGENT_DISABLE_FLAPPING") != "true"
+        try:
+            self.initial_failures = int(env.get("WANDB_AGENT_MAX_INITIAL_FAILURES", self.INITIAL_FAILURES))
+        except ValueError:
+            self.initial_failures = self.INITIAL_FAILURES
+        self.ended = self.failed = self.in_a_row = 0
 
-    def end(self, state: str, reason: str, summary: dict[str, Any]) -> None:
-        self.store.end_run(self.run_id, state, reason, summary)
+    def record(self, failed: bool, now: float) -> str | None:
+        """Count one ended run; the reason to give up, or None to go on."""
+        self.ended += 1
+        self.failed += failed
+        self.in_a_row = self.in_a_row + 1 if failed else 0
+        if self.max_consecutive is not None and self.in_a_row >= self.max_consecutive:
+            return f"{self.in_a_row} consecutive failed runs (--max-consecutive-failed-runs {self.max_consecutive})"
+        if not failed:
+            return None
+        if self.flapping_on and now < self.started + self.FLAPPING_S and self.failed >= self.FLAPPING_FAILURES:
+            return f"{self.failed} failed runs in the first {self.FLAPPING_S:.0f} s"
+        if self.failed >= self.ended and self.failed >= self.initial_failures:
+            return f"{self.failed} failed runs and none succeeded"
+        return None
 
 
 class Agent:
-    def __init__(self, store: Store, sweep_id: str, count: int | None = None):
-        self.store, self.sweep_id, self.count = store, sweep_id, count
+    def __init__(self, store: Store, sweep_id: str, count: int | None = None,
+                 max_consecutive_failed_runs: int | None = None, events: Path | None = None):
+        self.store, self.sweep_id, self.count, self.events = store, sweep_id, count, events
         self.config = store.sweep_config(sweep_id)
+        self.objective = spec.objective(self.config)
         self.stop_signal: int | None = None
         self.child: subprocess.Popen | None = None
+        self.cutoff = FailureCutoff(time.time(), max_consecutive_failed_runs)
 
     def _handle(self, signum: int, _frame: object) -> None:
         self.stop_signal = signum
@@ -192,24 +255,60 @@ class Agent:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._handle)
         for run_id in self.store.mark_crashed(self.sweep_id):
-            print(f"yolosweep agent: run {run_id} was left running by a dead process: marked crashed", flush=True)
-        done = 0
-        while self.stop_signal is None and (self.count is None or done < self.count):
-            run_id, params, prior = self._next()
-            if run_id is None:
-                break
-            self._train(run_id, params, prior)
-            done += 1
-        print(f"yolosweep agent: {done} run(s) done in sweep {self.sweep_id}", flush=True)
+            self._say(f"run {run_id} was left running by a dead process: marked crashed")
+        done, gave_up = 0, None
+        try:
+            while self.stop_signal is None and (self.count is None or done < self.count) and gave_up is None:
+                run_id, params, prior = self._next()
+                if run_id is None:
+                    break
+                state = self._train(run_id, params, prior)
+                done += 1
+                gave_up = self.cutoff.record(state == "failed", time.time())
+        except StoreError:
+            self._stop_child()  # the store is what failed: the run must not train on unwatched
+            raise
+        self._say(f"{done} run(s) done in sweep {self.sweep_id}")
+        if gave_up:
+            self._say(f"giving up: {gave_up}. Fix: read the failed runs' reasons "
+                      f"(python -m yolosweep status {self.sweep_id}), then start an agent again")
+            return 1
         return 130 if self.stop_signal == signal.SIGINT else 0
+
+    def _say(self, line: str) -> None:
+        """The agent's own progress line: on stdout, and in the events file the launcher shows.
+
+        Runs share stdout, so a line there may come from a run; only the events file, which runs
+        are never told about, is the agent's alone.
+        """
+        print(f"yolosweep agent: {line}", flush=True)
+        if self.events is not None:
+            with open(self.events, "a") as f:
+                f.write(f"yolosweep agent: {line}\n")
+
+    def _stop_child(self) -> None:
+        if self.child is None or self.child.poll() is not None:
+            return
+        self.child.send_signal(signal.SIGTERM)
+        try:
+            self.child.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            self.child.kill()
+            self.child.wait()
 
     def _next(self) -> tuple[str | None, dict[str, Any], bool]:
         """The next run: the next --prior not yet run, else the engine's suggestion."""
+        self.store.room_to_end_a_run()
         with self.store.transaction():
             runs = self.store.runs(self.sweep_id)
             cap = self.config.get("run_cap")
             if cap is not None and len(runs) >= cap:
-                print(f"yolosweep agent: run cap {cap} reached", flush=True)
+                self._say(f"run cap {cap} reached")
+                return None, {}, False
+            reached = self._target_reached(runs)
+            if reached:
+                self._say(f"run {reached.id} reached the sweep's target "
+                          f"{self.objective.name} {self.objective.target}: no new runs")
                 return None, {}, False
             run_id = new_id()
             params = self.store.add_prior_run(self.sweep_id, run_id)
@@ -217,28 +316,43 @@ class Agent:
                 return run_id, params, True
             params = suggest(self.config, runs)
             if params is None:
-                print("yolosweep agent: search space exhausted", flush=True)
+                self._say("search space exhausted")
                 return None, {}, False
             self.store.add_run(self.sweep_id, run_id, params)
         return run_id, params, False
 
-    def _train(self, run_id: str, params: dict[str, Any], prior: bool) -> None:
+    def _target_reached(self, runs: list[Run]) -> Run | None:
+        """W&B creates no new runs once any run reaches `metric.target`."""
+        if self.objective is None or self.objective.target is None:
+            return None
+        return next((r for r in runs if self.objective.reached_target(r.summary.get(self.objective.name))), None)
+
+    def _train(self, run_id: str, params: dict[str, Any], prior: bool) -> str:
+        """Run one trial to its end; return its final state."""
         swept = {k: v for k, v in params.items() if "value" not in self.config["parameters"].get(k, {})}
-        shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in swept.items())
-        print(f"yolosweep agent: run {run_id}{' (prior)' if prior else ''}: {shown}", flush=True)
+        shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={shown_value(v)}" for k, v in swept.items())
+        self._say(f"run {run_id}{' (prior)' if prior else ''}: {shown}")
         wandb_dir = Path(os.environ.get("WANDB_DIR", ".")).resolve()
+        # As `wandb agent` sets them: the run id, the sweep id, the parameter file wandb.init loads.
+        param_file = wandb_dir / "wandb" / f"sweep-{self.sweep_id}" / f"config-{run_id}.yaml"
         env = {**os.environ, "WANDB_MODE": "offline", "WANDB_RUN_ID": run_id, "WANDB_DIR": str(wandb_dir),
+               "WANDB_SWEEP_ID": self.sweep_id, "WANDB_SWEEP_PARAM_PATH": str(param_file),
                "YOLOSWEEP_RUN_ID": run_id, "YOLOSWEEP_STORE": str(self.store.path.resolve()),
                "YOLOSWEEP_SWEEP_ID": self.sweep_id}
         if prior:
             env["WANDB_TAGS"] = ",".join(filter(None, [os.environ.get("WANDB_TAGS"), PRIOR_TAG]))
         env.setdefault("WANDB_PROJECT", self.config.get("project") or "yolosweep")
-        with tempfile.TemporaryDirectory(prefix="yolosweep-") as tmp:
-            command = build_command(self.config, params, Path(tmp) / "args.json")
+        try:
+            command = build_command(self.config, params, run_id, param_file)
             self.child = subprocess.Popen(command, env=env, preexec_fn=die_with_parent)
-            self.store.set_process(run_id, self.child.pid, str(wandb_dir / "wandb"))
-            stopped_by = self._watch(run_id)
-            code = self.child.wait()
+        except (OSError, ValueError) as err:  # not executable, no interpreter, NUL byte, arguments too long
+            reason = f"could not start the run's command: {_start_failure(err)}"
+            self.store.end_run(run_id, "failed", reason)
+            self._say(f"run {run_id} failed: {reason}")
+            return "failed"
+        self.store.set_process(run_id, self.child.pid, str(wandb_dir / "wandb"))
+        stopped_by = self._watch(run_id)
+        code = self.child.wait()
         self.child = None
         if code == 0:
             state, reason = ("stopped", stopped_by) if stopped_by else ("finished", "")
@@ -250,7 +364,8 @@ class Agent:
         if stopped_by:
             self.store.explain_stop(run_id, stopped_by)
         final = next(r for r in self.store.runs(self.sweep_id, with_history=False) if r.id == run_id)
-        print(f"yolosweep agent: run {run_id} {final.state}" + (f": {final.reason}" if final.reason else ""), flush=True)
+        self._say(f"run {run_id} {final.state}" + (f": {shown_value(final.reason)}" if final.reason else ""))
+        return final.state
 
     def _watch(self, run_id: str) -> str:
         """Wait for the child; after each new epoch anywhere in the sweep, ask Hyperband. Returns why it was stopped."""
