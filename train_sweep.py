@@ -30,10 +30,11 @@ def main(argv: list[str]) -> int:
     if sweep_config is None and not os.environ.get("WANDB_SWEEP_ID"):
         sweep_config = Path(__file__).with_name("sweep_config.yaml")
     try:
-        params = spec.fixed_values(spec.load_sweep(sweep_config)) if sweep_config else {}
+        config = spec.load_sweep(sweep_config) if sweep_config else None
     except spec.ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return trial.EXIT_BAD_CONFIG
+    params = spec.fixed_values(config) if config else {}
     params.update(arguments.parse_params(rest))
     params.update(arguments.overrides(options))
     try:
@@ -41,7 +42,9 @@ def main(argv: list[str]) -> int:
     except StoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return trial.EXIT_BAD_CONFIG
-    result = trial.run(params, log_model=not options.no_log_model, sink=sink)
+    # A YAML named here ranks the epochs by its metric; otherwise the agent's sweep, or the task's main metric.
+    objective = spec.objective(config) if config and options.sweep_config else None
+    result = trial.run(params, log_model=not options.no_log_model, sink=sink, objective=objective)
     print(f"yolosweep: run {result.run_id or '-'} {result.state} after {result.epochs_done} epochs"
           + (f": {result.reason}" if result.reason else ""), file=sys.stderr if result.state == "failed" else sys.stdout)
     return result.exit_code

@@ -123,7 +123,7 @@ def test_yolo_checks_apply_only_to_train_sweep(tmp_path, monkeypatch):
     path.write_text(yaml.safe_dump(other))
     store, sweep_id = create_sweep(str(path), {}, [])
     assert store.sweep_config(sweep_id)["parameters"]["data"] == {"value": "no/such/data.yaml"}
-    ours = {**other, "program": "train_sweep.py"}
+    ours = {**other, "program": "train_sweep.py", "metric": {"name": "metrics/mAP50(B)", "goal": "maximize"}}
     ours["parameters"] = {"data": {"value": "no/such/data.yaml"}, "lr0": {"values": [0.01, 0.02]}}
     path.write_text(yaml.safe_dump(ours))
     with pytest.raises(spec.ConfigError, match="dataset YAML not found"):

@@ -31,11 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="the runs of a local sweep, best first")
     status.add_argument("sweep_id", nargs="?", help="default: the newest sweep")
 
-    demo = commands.add_parser("demo-data", help="write a small generated YOLO detection dataset")
+    demo = commands.add_parser("demo-data", help="write a small generated YOLO dataset (detect, segment, pose, obb, classify)")
     demo.add_argument("dir", help="folder to write images/, labels/ and data.yaml into")
     demo.add_argument("--train", type=arguments.positive_int, default=320, help="training images (default 320)")
     demo.add_argument("--val", type=arguments.positive_int, default=40, help="validation images (default 40)")
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--task", choices=("detect", "segment", "pose", "obb", "classify"), default="detect",
+                      help="labels for this Ultralytics task (default detect; classify writes class folders)")
     return parser
 
 
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo-data":
         from .demo import write_demo_dataset
 
-        print(write_demo_dataset(args.dir, n_train=args.train, n_val=args.val, seed=args.seed))
+        print(write_demo_dataset(args.dir, n_train=args.train, n_val=args.val, seed=args.seed, task=args.task))
         return 0
     try:
         if args.command == "sweep":

@@ -186,9 +186,10 @@ def importance(table: pd.DataFrame, swept: list[str]) -> pd.DataFrame:
     return result.reset_index().sort_values("rf_importance", ascending=False, na_position="last").reset_index(drop=True)
 
 
-def success_level(best: float, baseline: float, levels: tuple[float, float, float] = DEFAULT_LEVELS) -> tuple[float, str]:
-    """Relative gain over the baseline in %, and the level it reaches."""
-    gain = (best - baseline) / baseline * 100 if baseline else math.inf
+def success_level(best: float, baseline: float, levels: tuple[float, float, float] = DEFAULT_LEVELS,
+                  maximize: bool = True) -> tuple[float, str]:
+    """Relative gain over the baseline in %, and the level it reaches; minimizing, a gain is a decrease."""
+    gain = (best - baseline if maximize else baseline - best) / abs(baseline) * 100 if baseline else math.inf
     minimum, good, excellent = levels
     if gain >= excellent:
         label = f"excellent (>= +{excellent:g}%)"

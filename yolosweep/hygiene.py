@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .tracking import OBJECTIVE
+from .spec import Objective
 
 SUMMARY_FILE = "yolosweep_summary.json"
 
@@ -31,16 +31,17 @@ def write_summary(save_dir: Path, summary: dict[str, Any]) -> None:
     (save_dir / SUMMARY_FILE).write_text(json.dumps(summary, default=str))
 
 
-def prune_weights(sweep_dir: Path, keep: int) -> Pruned:
-    """Delete the weights of ended runs under `sweep_dir` outside the top `keep` by the objective."""
+def prune_weights(sweep_dir: Path, keep: int, objective: Objective) -> Pruned:
+    """Delete the weights of ended runs under `sweep_dir` outside the top `keep` by the sweep's metric and goal."""
+    sign = -1.0 if objective.maximize else 1.0
     ended = []
     for summary_file in sweep_dir.glob(f"*/{SUMMARY_FILE}"):
         try:
-            objective = json.loads(summary_file.read_text()).get(OBJECTIVE)
+            value = json.loads(summary_file.read_text()).get(objective.name)
         except (OSError, ValueError):
             continue  # being written by a run ending right now: judged by the next one
-        ended.append((objective if isinstance(objective, (int, float)) else float("-inf"), summary_file.parent))
-    ended.sort(key=lambda item: (-item[0], item[1].name))
+        ended.append((sign * value if isinstance(value, (int, float)) else float("inf"), summary_file.parent))
+    ended.sort(key=lambda item: (item[0], item[1].name))
     pruned = Pruned(runs=[], freed_bytes=0)
     for _, run_dir in ended[keep:]:
         weights = list((run_dir / "weights").glob("*.pt"))

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from .spec import ConfigError, first_band_after_warmup, fixed_values, trains_yolo
+from .spec import ConfigError, dead_parameters, first_band_after_warmup, fixed_values, trains_yolo
 
 DEFAULT_SAVE_PROJECT = "runs/sweep"
 
@@ -107,10 +107,25 @@ def _split_folders(path: Path, spec: dict[str, Any], root: Path, split: str) -> 
     return folders
 
 
+def _classify_splits(folder: Path) -> list[Path]:
+    """A classification dataset is a folder of train/ and val/ (or test/), each with one folder per class."""
+    splits = [folder / "train", next((folder / s for s in ("val", "test") if (folder / s).is_dir()), folder / "val")]
+    for split in splits:
+        if not split.is_dir():
+            raise ConfigError("data", str(folder), f"classification dataset without {split.name}/",
+                              "give a folder holding train/ and val/, each with one folder of images per class")
+        if not any(p.is_dir() for p in split.iterdir()):
+            raise ConfigError("data", str(split), "no class folders", "put each class's images in a folder named after it")
+    return splits
+
+
 def check_dataset(data: str | None) -> None:
-    """A data.yaml must be given, exist, name its classes and point at existing image folders."""
+    """A data.yaml (or a classification folder) must be given, exist, name its classes and point at images."""
     if not data:
         raise ConfigError("data", "-", "no dataset given", "fix `data:` in the sweep YAML's parameters, or pass --data path/to/data.yaml")
+    if Path(data).is_dir():
+        _classify_splits(Path(data))
+        return
     path, spec, root = _dataset_spec(data)
     for split in ("train", "val"):
         _split_folders(path, spec, root, split)
@@ -121,8 +136,14 @@ def check_labels(data: str) -> None:
 
     Ultralytics itself would skip a bad label file with a warning and train on less data.
     """
+    if Path(data).is_dir():
+        for split in _classify_splits(Path(data)):
+            if not any(p.suffix.lower() in _IMAGE_SUFFIXES for p in split.rglob("*")):
+                raise ConfigError("data", str(split), "no images", "put the images in one folder per class")
+        return
     path, spec, root = _dataset_spec(data)
     classes = len(spec["names"])
+    keypoints = (spec.get("kpt_shape") or [0, 0])
     for split in ("train", "val"):
         for folder in _split_folders(path, spec, root, split):
             if not folder.is_dir():
@@ -131,7 +152,7 @@ def check_labels(data: str) -> None:
             if not images:
                 raise ConfigError(str(path), split, f"no images in {folder}", "put the images there or fix the path")
             for image in images:
-                _check_label_file(_label_of(image), classes, path)
+                _check_label_file(_label_of(image), classes, path, keypoints)
 
 
 def _label_of(image: Path) -> Path:
@@ -143,7 +164,7 @@ def _label_of(image: Path) -> Path:
     return Path(*parts).with_suffix(".txt")
 
 
-def _check_label_file(label: Path, classes: int, data_yaml: Path) -> None:
+def _check_label_file(label: Path, classes: int, data_yaml: Path, kpt_shape: list[int] = (0, 0)) -> None:
     if not label.exists():
         return  # an image without objects
     for number, line in enumerate(label.read_text().splitlines(), start=1):
@@ -158,6 +179,8 @@ def _check_label_file(label: Path, classes: int, data_yaml: Path) -> None:
         if not 0 <= cls < classes:
             raise ConfigError(where, "class", f"class id {cls} outside 0..{classes - 1} ({data_yaml} names {classes})",
                               "fix the id or add the class to `names`")
+        if kpt_shape[0] and len(kpt_shape) > 1 and kpt_shape[1] == 3:  # pose: x y v per keypoint, v in 0/1/2
+            coords = coords[:4] + [v for i, v in enumerate(coords[4:]) if i % 3 != 2]
         if len(coords) < 4 or any(not 0.0 <= v <= 1.0 for v in coords):
             raise ConfigError(where, "box", f"coordinates {coords} are not 4+ values within 0-1",
                               "normalise x y w h by the image width and height")
@@ -176,6 +199,8 @@ def check_sweep(config: dict[str, Any]) -> None:
     if fixed.get("model"):
         check_model_source(fixed["model"])
     check_output_folder(fixed.get("project") or DEFAULT_SAVE_PROJECT)
+    for name, why in dead_parameters(config).items():
+        print(f"yolosweep: WARNING: parameters.{name} cannot change this training: {why}", flush=True)
     hyperband = config.get("early_terminate") or {}
     if "min_iter" in hyperband:
         first = first_band_after_warmup(config)

@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .spec import Objective, objective
+from .spec import Objective, companion_metric, dead_parameters, objective
 from .store import Run, Store
 
 if TYPE_CHECKING:
@@ -112,10 +112,14 @@ def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
     best_value = float(table.iloc[0]["objective"])
 
     shown = table.head(top).copy()
-    if baseline is not None:
-        shown.insert(6, "vs_baseline", shown["objective"] - baseline)
-        shown.insert(7, "vs_baseline_%", (shown["objective"] - baseline) / baseline * 100)
+    if baseline is not None:  # a gain is an increase when maximizing, a decrease when minimizing
+        sign = 1 if sweep.maximize else -1
+        shown.insert(6, "vs_baseline", sign * (shown["objective"] - baseline))
+        shown.insert(7, "vs_baseline_%", sign * (shown["objective"] - baseline) / baseline * 100)
     imp = analysis.importance(table, sweep.swept)
+    dead = dead_parameters(sweep.config)
+    if dead:  # their "importance" can only be noise: say so beside the number
+        imp["note"] = [f"no effect: {dead[name].split('. Fix:')[0]}" if name in dead else "" for name in imp["parameter"]]
     key_params = list(imp["parameter"].head(5))
     ranking = shown[["run_id", "state", "epochs_done", "objective",
                      *(["vs_baseline", "vs_baseline_%"] if baseline is not None else []), *key_params]]
@@ -125,7 +129,7 @@ def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
              + ", ".join(f"{n} {s}" for s, n in sorted(states.items())),
              "", f"top {min(top, len(table))} by {sweep.metric}:", ranking.to_string(index=False, float_format=lambda v: f"{v:.4g}")]
     if baseline is not None:
-        gain, label = analysis.success_level(best_value, baseline, levels)
+        gain, label = analysis.success_level(best_value, baseline, levels, maximize=sweep.maximize)
         lines += ["", f"best {best_value:.4f} against baseline {baseline:.4f}: {gain:+.1f}% -> {label}"]
     lines += ["", "parameter importance (correlation with the objective, random-forest importance):",
               imp.to_string(index=False, float_format=lambda v: f"{v:.3f}")]
@@ -142,10 +146,12 @@ def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
         lines.append(f"  {row['run_id']} {row['state']}: {row['reason']}")
 
     config = analysis.best_config(sweep, best)
-    map50_95 = best.summary.get("metrics/mAP50-95(B)")
-    header = (f"# best configuration of sweep {sweep.sweep_id}: run {best.id}, {sweep.metric} = {best_value:.4f}\n"
+    companion = companion_metric(sweep.metric)
+    beside = best.summary.get(companion) if companion else None
+    goal = "maximize" if sweep.maximize else "minimize"
+    header = (f"# best configuration of sweep {sweep.sweep_id}: run {best.id}, {sweep.metric} = {best_value:.4f} ({goal})\n"
               f"# that run: epochs_done={len(best.history)}"
-              + (f" metrics/mAP50-95(B)={map50_95:.4f}" if isinstance(map50_95, (int, float)) else "") + "\n"
+              + (f" {companion}={beside:.4f}" if isinstance(beside, (int, float)) else "") + "\n"
               f"# retrain: python train_best_config.py --from {out_dir / 'best_config.yaml'}\n")
     (out_dir / "best_config.yaml").write_text(header + yaml.safe_dump(config, sort_keys=False))
     pictures = {

@@ -15,11 +15,11 @@ from typing import Any
 import yaml
 
 from . import analysis, trial
-from .spec import ConfigError
-from .tracking import OBJECTIVE
+from .spec import DEFAULT_OBJECTIVE, ConfigError, Objective, companion_metric
 
 RETRAIN_PROJECT = "runs/retrain"
-_HEADER = re.compile(r"# best configuration of sweep (?P<sweep>\S+): run (?P<run>\S+), (?P<metric>\S+) = (?P<value>[\d.eE+-]+)")
+_HEADER = re.compile(r"# best configuration of sweep (?P<sweep>\S+): run (?P<run>\S+), (?P<metric>\S+) = (?P<value>[\d.eE+-]+)"
+                     r"(?: \((?P<goal>maximize|minimize)\))?")
 
 
 @dataclass
@@ -30,7 +30,9 @@ class Origin:
     run_id: str
     objective: float | None
     epochs: int | None
-    map50_95: float | None
+    companion: float | None  # the metric shown beside the objective (companion_metric)
+    metric: Objective = DEFAULT_OBJECTIVE
+
 
 
 def load_best_config(path: Path) -> tuple[dict[str, Any], Origin | None]:
@@ -51,9 +53,11 @@ def load_best_config(path: Path) -> tuple[dict[str, Any], Origin | None]:
     if not match:
         return config, None
     epochs = re.search(r"epochs_done=(\d+)", text)
-    map50_95 = re.search(r"metrics/mAP50-95\(B\)=([\d.eE+-]+)", text)
+    metric = Objective(match["metric"], match["goal"] or "maximize")  # files before goals were written: mAP50
+    companion = companion_metric(metric.name)
+    found = re.search(re.escape(companion) + r"=([\d.eE+-]+)", text) if companion else None
     origin = Origin(match["sweep"], match["run"], float(match["value"]), int(epochs[1]) if epochs else config.get("epochs"),
-                    float(map50_95[1]) if map50_95 else None)
+                    float(found[1]) if found else None, metric)
     return config, origin
 
 
@@ -62,8 +66,10 @@ def from_sweep(sweep: analysis.SweepRuns) -> tuple[dict[str, Any], Origin]:
     if table.empty:
         raise analysis.AnalysisError(f"sweep {sweep.sweep_id} has no runs yet. Fix: run the sweep first")
     best = analysis.best_run(sweep, table)
+    metric = Objective(sweep.metric, "maximize" if sweep.maximize else "minimize")
+    companion = companion_metric(metric.name)
     origin = Origin(sweep.sweep_id, best.id, best.summary.get(sweep.metric), len(best.history),
-                    best.summary.get("metrics/mAP50-95(B)"))
+                    best.summary.get(companion) if companion else None, metric)
     return analysis.best_config(sweep, best), origin
 
 
@@ -73,12 +79,14 @@ def _checkpoint(name: str) -> Path:
 
 def retrain(config: dict[str, Any], origin: Origin | None, models: list[str], name: str, overrides: dict[str, Any],
             resume: bool, baseline: float | None, log_model: bool = True) -> int:
+    metric = origin.metric if origin else DEFAULT_OBJECTIVE
+    companion = companion_metric(metric.name)
     rows: list[dict[str, Any]] = []
     if baseline is not None:
-        rows.append({"what": "baseline", "run": "-", "model": "-", "epochs": "-", OBJECTIVE: baseline, "metrics/mAP50-95(B)": None})
+        rows.append({"what": "baseline", "run": "-", "model": "-", "epochs": "-", metric.name: baseline, "companion": None})
     if origin is not None:
         rows.append({"what": f"sweep {origin.sweep_id}", "run": origin.run_id, "model": config.get("model"),
-                     "epochs": origin.epochs, OBJECTIVE: origin.objective, "metrics/mAP50-95(B)": origin.map50_95})
+                     "epochs": origin.epochs, metric.name: origin.objective, "companion": origin.companion})
     tags = ["retrain"] + ([f"sweep:{origin.sweep_id}", f"run:{origin.run_id}"] if origin else [])
     code = trial.EXIT_OK
     save_dirs = []
@@ -96,17 +104,20 @@ def retrain(config: dict[str, Any], origin: Origin | None, models: list[str], na
                       "name": run_name, "exist_ok": True}
             run_tags = tags
         print(f"yolosweep: retraining {run_name}: {params.get('epochs', '(from checkpoint)')} epochs")
-        result = trial.run(params, log_model=log_model, job_type="retrain", tags=run_tags)
+        result = trial.run(params, log_model=log_model, job_type="retrain", tags=run_tags, objective=metric)
         if result.save_dir:
             save_dirs.append(result.save_dir)
         rows.append({"what": f"retrain ({result.state})", "run": result.run_id, "model": model,
                      "epochs": result.history[-1]["epoch"] if result.history else 0,
-                     OBJECTIVE: result.summary.get(OBJECTIVE), "metrics/mAP50-95(B)": result.summary.get("metrics/mAP50-95(B)")})
+                     metric.name: result.summary.get(metric.name),
+                     "companion": result.summary.get(companion) if companion else None})
         if result.exit_code != trial.EXIT_OK:
             print(f"yolosweep: {run_name} {result.state}: {result.reason}")
             code = result.exit_code
             if result.state == "stopped":
                 break
+    rows = [{(companion if k == "companion" else k): v for k, v in row.items() if k != "companion" or companion}
+            for row in rows]
     _print_comparison(rows)
     for folder in save_dirs:
         _write_csv(rows, folder / "comparison.csv")
@@ -115,7 +126,7 @@ def retrain(config: dict[str, Any], origin: Origin | None, models: list[str], na
 
 
 def _print_comparison(rows: list[dict[str, Any]]) -> None:
-    header = ["what", "run", "model", "epochs", OBJECTIVE, "metrics/mAP50-95(B)"]
+    header = list(rows[0])
     cells = [header] + [[("-" if r[k] is None else f"{r[k]:.4f}" if isinstance(r[k], float) else str(r[k])) for k in header]
                         for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]

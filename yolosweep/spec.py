@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,8 @@ def validate_sweep(config: Any, source: str) -> dict[str, Any]:
     if not isinstance(parameters, dict) or not parameters:
         raise ConfigError(source, "parameters", "missing or empty", "list the hyperparameters to sweep")
     _check_metric(config, source)
+    if trains_yolo(config):
+        _check_metric_name(config, source)
     _check_run_cap(config, source)
     for name, entry in parameters.items():
         where = f"parameters.{name}"
@@ -239,6 +242,25 @@ class Objective:
         return value >= self.target if self.maximize else value <= self.target
 
 
+# The shipped sweep's objective, and a standalone run's when its YAML names none.
+DEFAULT_OBJECTIVE = Objective("metrics/mAP50(B)", "maximize")
+
+
+_TASK_DEFAULT_METRIC = {"detect": "metrics/mAP50(B)", "obb": "metrics/mAP50(B)", "segment": "metrics/mAP50(M)",
+                        "pose": "metrics/mAP50(P)", "classify": "metrics/accuracy_top1"}
+
+
+def default_objective(task: str | None) -> Objective:
+    """What a run outside a sweep is ranked by: its task's main metric (box mAP50 for detection)."""
+    return Objective(_TASK_DEFAULT_METRIC.get(task or "detect", DEFAULT_OBJECTIVE.name), "maximize")
+
+
+def companion_metric(metric: str) -> str | None:
+    """mAP50-95 of the objective's own head (B, M, P) when the objective is that head's mAP50: shown beside it."""
+    match = re.fullmatch(r"metrics/mAP50\((\w)\)", metric)
+    return f"metrics/mAP50-95({match[1]})" if match else None
+
+
 def objective(config: dict[str, Any]) -> Objective | None:
     """The sweep's objective, or None for a sweep without `metric` (W&B allows that for grid and random)."""
     metric = config.get("metric")
@@ -262,6 +284,82 @@ def _check_metric(config: dict[str, Any], source: str) -> None:
     target = metric.get("target")
     if target is not None and (isinstance(target, bool) or not isinstance(target, (int, float))):
         raise ConfigError(source, "metric.target", f"{target!r} is not a number", "give the value that ends the sweep")
+
+
+TASKS = ("detect", "segment", "pose", "obb", "classify")
+_TASK_SUFFIXES = {"-seg": "segment", "-pose": "pose", "-obb": "obb", "-cls": "classify"}
+_LOSS_NAME = re.compile(r"(train|val)/(\w+_)?loss")
+_TYPICAL_LOSSES = {"detect": ("box", "cls", "dfl"), "segment": ("box", "seg", "cls", "dfl"),
+                   "pose": ("box", "pose", "kobj", "cls", "dfl"), "obb": ("box", "cls", "dfl", "angle"), "classify": ()}
+
+
+def model_task(config: dict[str, Any]) -> str | None:
+    """The Ultralytics task a sweep trains: its fixed `task`, else the model's name (yolo11n-seg.pt: segment).
+
+    None when the name does not say (a custom best.pt): only loading it would tell.
+    """
+    fixed = fixed_values(config)
+    if fixed.get("task") in TASKS:
+        return fixed["task"]
+    stem = Path(str(fixed.get("model", "yolo11n.pt"))).stem
+    for suffix, task in _TASK_SUFFIXES.items():
+        if suffix in stem:
+            return task
+    return "detect" if re.fullmatch(r"yolo\w*?\d+[nsmlx]?", stem) or not Path(str(fixed.get("model", ""))).is_file() else None
+
+
+def task_metric_names(task: str) -> list[str]:
+    """The per-epoch metric names a model of `task` logs (Ultralytics' own metric classes), fitness and typical losses."""
+    from ultralytics.utils import metrics
+
+    kinds = {"detect": metrics.DetMetrics, "segment": metrics.SegmentMetrics, "pose": metrics.PoseMetrics,
+             "obb": metrics.OBBMetrics, "classify": metrics.ClassifyMetrics}
+    losses = [f"{split}/{name}_loss" for name in _TYPICAL_LOSSES[task] for split in ("val", "train")]
+    return [*kinds[task]().keys, "fitness", *(losses or ["val/loss", "train/loss"])]
+
+
+def _check_metric_name(config: dict[str, Any], source: str) -> None:
+    """A sweep of train_sweep.py must name a metric its model logs: a typo would rank every run as missing."""
+    goal, task = objective(config), model_task(config)
+    if goal is None or task is None:
+        return
+    names = task_metric_names(task)
+    train_split = {"train/" + n[len("metrics/"):] for n in names if n.startswith("metrics/")}
+    if goal.name in names or goal.name in train_split or _LOSS_NAME.fullmatch(goal.name) or goal.name.startswith("lr/pg"):
+        if _LOSS_NAME.fullmatch(goal.name) and goal.maximize:
+            print(f"yolosweep: WARNING: {source}: metric.goal maximize for the loss {goal.name}. Fix: goal: minimize", flush=True)
+        return
+    close = difflib.get_close_matches(goal.name, names, n=3, cutoff=0.4)
+    raise ConfigError(source, "metric.name", f"{goal.name!r} is not a metric a {task} model logs",
+                      f"use {' or '.join(map(repr, close)) if close else 'one of ' + ', '.join(names[:6])}")
+
+
+# Swept parameters that cannot change a task's training (Ultralytics 8.4, measured in DESIGN.md):
+# (parameter, tasks where it acts, why). Their measured "importance" is noise.
+_ACTS_ONLY_IN = [
+    ("dropout", {"classify"}, "dropout acts only in classification heads"),
+    ("copy_paste", {"segment", "obb"}, "copy_paste needs segment labels (polygons or rotated boxes)"),
+    ("mosaic", {"detect", "segment", "pose", "obb"}, "classification does not use mosaic"),
+    ("mixup", {"detect", "segment", "pose", "obb"}, "classification does not use mixup"),
+    ("cutmix", {"detect", "segment", "pose", "obb"}, "classification does not use cutmix"),
+    ("close_mosaic", {"detect", "segment", "pose", "obb"}, "classification does not use mosaic"),
+]
+
+
+def dead_parameters(config: dict[str, Any]) -> dict[str, str]:
+    """Swept parameters that cannot change this sweep's training, each with why and the fix."""
+    if not trains_yolo(config):
+        return {}
+    task = model_task(config)
+    swept = {k for k, v in config["parameters"].items() if "value" not in v}
+    dead = {}
+    if task is not None:
+        for name, tasks, why in _ACTS_ONLY_IN:
+            if name in swept and task not in tasks:
+                dead[name] = f"{why}, and this sweep trains {task}. Fix: fix it with `value:` or drop it"
+    if "close_mosaic" in swept and fixed_values(config).get("mosaic") == 0 and "close_mosaic" not in dead:
+        dead["close_mosaic"] = "mosaic is fixed at 0, so there is no mosaic to close. Fix: fix close_mosaic or sweep mosaic"
+    return dead
 
 
 def _check_run_cap(config: dict[str, Any], source: str) -> None:

@@ -16,8 +16,13 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import urlparse
 
-OBJECTIVE = "metrics/mAP50(B)"
+from .spec import DEFAULT_OBJECTIVE
+
+OBJECTIVE = DEFAULT_OBJECTIVE.name
 VALIDATION_PREFIX = "metrics/"
+# Keys whose summary is the best epoch's value, written by the trial (Ultralytics' validation
+# metrics, validation losses and fitness): any of them can be a sweep's metric.
+EPOCH_RESULT_PREFIXES = (VALIDATION_PREFIX, "val/", "fitness")
 DEFAULT_PROJECT = "yolosweep"
 
 
@@ -64,7 +69,8 @@ class TrialRun:
         self.run = wandb.init(project=project, config=config, job_type=job_type, tags=tags, mode=resolve_mode())
         # wandb would otherwise keep the last logged value as each metric's summary, overwriting
         # the best-epoch values this run writes there (what the sweep and the analysis rank by).
-        self.run.define_metric(f"{VALIDATION_PREFIX}*", summary="none")
+        for prefix in EPOCH_RESULT_PREFIXES:
+            self.run.define_metric(f"{prefix}*", summary="none")
 
     @property
     def id(self) -> str:
@@ -74,6 +80,19 @@ class TrialRun:
     def dir(self) -> Path:
         """The run's folder (`.../wandb/offline-run-*/` offline): what `wandb sync` takes."""
         return Path(self.run.dir).parent
+
+    def sweep_metric(self) -> dict[str, Any] | None:
+        """The W&B sweep's `metric` section, read through the public API (a W&B cloud sweep only)."""
+        sweep_id = os.environ.get("WANDB_SWEEP_ID")
+        if not sweep_id or self.run.settings.mode == "offline":
+            return None
+        try:
+            config = self._wandb.Api().sweep(f"{self.run.entity}/{self.run.project}/{sweep_id}").config
+        except Exception as err:  # a network or API problem: the run still trains, ranked by the default
+            print(f"yolosweep: WARNING: could not read sweep {sweep_id}'s metric ({type(err).__name__}); "
+                  f"the run summary ranks epochs by {OBJECTIVE}", flush=True)
+            return None
+        return config.get("metric")
 
     def sweep_params(self) -> dict[str, Any]:
         """What the sweep agent put in wandb.config (empty when run standalone)."""

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import hygiene, preflight
-from .spec import TRIAL_OPTIONS, ConfigError, check_train_args
-from .tracking import OBJECTIVE, VALIDATION_PREFIX, TrialRun, clean_value
+from .spec import (DEFAULT_OBJECTIVE, TRIAL_OPTIONS, ConfigError, Objective, check_train_args, default_objective,
+                   model_task)
+from .tracking import EPOCH_RESULT_PREFIXES, VALIDATION_PREFIX, TrialRun, clean_value
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 TRAIN_SPLIT_PREFIX = "train/"  # validation metrics measured on the training images (train_metrics_every)
@@ -121,30 +122,49 @@ def _atomic_checkpoints(trainer: Any) -> None:
 
 
 def _epoch_metrics(trainer: Any) -> dict[str, float]:
+    # fitness stays: Ultralytics' own blend of mAP50 and mAP50-95 is a metric a sweep may name.
     metrics = {**trainer.label_loss_items(trainer.tloss, prefix="train"), **trainer.metrics, **trainer.lr}
-    return {k: clean_value(v) for k, v in metrics.items() if k != "fitness"}
+    return {k: clean_value(v) for k, v in metrics.items()}
 
 
-def _best_epoch(history: list[dict[str, Any]]) -> dict[str, Any] | None:
-    scored = [row for row in history if isinstance(row.get(OBJECTIVE), (int, float))]
-    return max(scored, key=lambda row: row[OBJECTIVE]) if scored else None
+def _best_epoch(history: list[dict[str, Any]], objective: Objective) -> dict[str, Any] | None:
+    scored = [row for row in history if isinstance(row.get(objective.name), (int, float))]
+    if not scored:
+        return None
+    pick = max if objective.maximize else min
+    return pick(scored, key=lambda row: row[objective.name])  # the first of equals, as W&B's bayes sees it
 
 
-def summarize(history: list[dict[str, Any]]) -> dict[str, Any]:
-    """The objective of the best epoch, and the last epoch's metrics under final/."""
+def summarize(history: list[dict[str, Any]], objective: Objective = DEFAULT_OBJECTIVE) -> dict[str, Any]:
+    """The best epoch's results by the sweep's metric and goal, and the last epoch's metrics under final/.
+
+    W&B's bayes reads summary[metric]: it must hold the best epoch's value, not the last one.
+    """
     summary: dict[str, Any] = {"epochs_done": len(history)}
-    best = _best_epoch(history)
+    best = _best_epoch(history, objective)
     if best is not None:
-        summary.update({k: v for k, v in best.items() if k.startswith(VALIDATION_PREFIX)})
+        summary.update({k: v for k, v in best.items() if k.startswith(EPOCH_RESULT_PREFIXES)})
         summary["best_epoch"] = best["epoch"]
     if history:
         summary.update({f"final/{k}": v for k, v in history[-1].items() if k != "epoch"})
-    train_objective = on_train_split(OBJECTIVE)
-    measured = [row for row in history if isinstance(row.get(train_objective), (int, float))]
-    if measured and isinstance(measured[-1].get(OBJECTIVE), (int, float)):
-        summary["train_val_gap"] = measured[-1][train_objective] - measured[-1][OBJECTIVE]
-        summary["train_val_gap_epoch"] = measured[-1]["epoch"]
+    if objective.name.startswith(VALIDATION_PREFIX):
+        train_objective = on_train_split(objective.name)
+        measured = [row for row in history if isinstance(row.get(train_objective), (int, float))]
+        if measured and isinstance(measured[-1].get(objective.name), (int, float)):
+            summary["train_val_gap"] = measured[-1][train_objective] - measured[-1][objective.name]
+            summary["train_val_gap_epoch"] = measured[-1]["epoch"]
     return summary
+
+
+def sweep_objective(tracker: TrialRun, args: dict[str, Any]) -> Objective:
+    """The metric this run is judged by: the local agent's word, else the W&B sweep's, else its task's main metric."""
+    name = os.environ.get("YOLOSWEEP_METRIC")
+    if name:
+        return Objective(name, os.environ.get("YOLOSWEEP_GOAL", "minimize"))
+    metric = tracker.sweep_metric()
+    if metric and metric.get("name"):
+        return Objective(metric["name"], metric.get("goal", "minimize"))
+    return default_objective(model_task({"parameters": {k: {"value": v} for k, v in args.items() if k in ("model", "task")}}))
 
 
 def _oom_reason(err: BaseException, args: dict[str, Any]) -> str | None:
@@ -195,11 +215,11 @@ def _sweep_id() -> str | None:
     return os.environ.get("WANDB_SWEEP_ID") or os.environ.get("YOLOSWEEP_SWEEP_ID")
 
 
-def _tidy_sweep_folder(save_dir: Path, summary: dict[str, Any], keep: int) -> dict[str, Any]:
+def _tidy_sweep_folder(save_dir: Path, summary: dict[str, Any], keep: int, objective: Objective) -> dict[str, Any]:
     """Leave this run's summary for the others' ranking, then prune; a disk problem here never fails the run."""
     try:
         hygiene.write_summary(save_dir, summary)
-        pruned = hygiene.prune_weights(save_dir.parent, keep) if keep else None
+        pruned = hygiene.prune_weights(save_dir.parent, keep, objective) if keep else None
     except OSError as err:
         print(f"yolosweep: WARNING: could not tidy {save_dir.parent} ({err}); weights kept", flush=True)
         return {}
@@ -228,8 +248,13 @@ def run(
     sink: Sink | None = None,
     job_type: str = "sweep-run",
     tags: list[str] | None = None,
+    objective: Objective | None = None,
 ) -> TrialResult:
-    """Train one YOLO model with `params` (Ultralytics arguments) and log it to one wandb run."""
+    """Train one YOLO model with `params` (Ultralytics arguments) and log it to one wandb run.
+
+    objective: what ranks its epochs (the summary's best epoch) and the sweep's runs (keep_top_k);
+    by default the agent's sweep's metric (sweep_objective).
+    """
     started = time.time()
     try:
         args = check_train_args(params, "training arguments")
@@ -237,6 +262,7 @@ def run(
         return _fail_before_start(str(err), EXIT_BAD_CONFIG, params, job_type, tags, sink)
 
     tracker = TrialRun(config=args, job_type=job_type, tags=tags)
+    objective = objective or sweep_objective(tracker, args)
     args = {**args, **{k: v for k, v in tracker.sweep_params().items() if k not in args}}
     options = {k: args.pop(k, default) for k, default in TRIAL_OPTIONS.items()}
     sweep_folder = Path(preflight.DEFAULT_SAVE_PROJECT) / (_sweep_id() or "")
@@ -264,7 +290,7 @@ def run(
         if train_split_metrics and row["epoch"] % every == 0:
             row.update(train_split_metrics(trainer))
         history.append(row)
-        summary = summarize(history)
+        summary = summarize(history, objective)
         tracker.log_epoch(row["epoch"], row, summary)
         if sink:
             sink.log_epoch(row["epoch"], row, summary)
@@ -306,16 +332,16 @@ def run(
         result.save_dir = Path(trainer.save_dir) if trainer is not None else None
         result.history, result.epochs_done = history, len(history)
         result.summary = {
-            **summarize(history),
+            **summarize(history, objective),
             "state": result.state,
             "reason": result.reason,
             "wall_time_s": round(time.time() - started, 2),
         }
         best = result.save_dir / "weights" / "best.pt" if result.save_dir else None
         if log_model and result.state == "finished" and best is not None and best.exists():
-            tracker.log_model(best, f"model-{tracker.id}", {k: result.summary.get(k) for k in (OBJECTIVE, "best_epoch")})
+            tracker.log_model(best, f"model-{tracker.id}", {k: result.summary.get(k) for k in (objective.name, "best_epoch")})
         if result.save_dir is not None and _sweep_id():
-            result.summary.update(_tidy_sweep_folder(result.save_dir, result.summary, options["keep_top_k"]))
+            result.summary.update(_tidy_sweep_folder(result.save_dir, result.summary, options["keep_top_k"], objective))
         if sink:
             sink.end(result.state, result.reason, result.summary)
         tracker.finish(result.summary, exit_code=0 if result.state != "failed" else 1)

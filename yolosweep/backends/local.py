@@ -339,6 +339,8 @@ class Agent:
                "WANDB_SWEEP_ID": self.sweep_id, "WANDB_SWEEP_PARAM_PATH": str(param_file),
                "YOLOSWEEP_RUN_ID": run_id, "YOLOSWEEP_STORE": str(self.store.path.resolve()),
                "YOLOSWEEP_SWEEP_ID": self.sweep_id}
+        if self.objective is not None:  # what the run's summary and keep_top_k rank by
+            env.update(YOLOSWEEP_METRIC=self.objective.name, YOLOSWEEP_GOAL=self.objective.goal)
         if prior:
             env["WANDB_TAGS"] = ",".join(filter(None, [os.environ.get("WANDB_TAGS"), PRIOR_TAG]))
         env.setdefault("WANDB_PROJECT", self.config.get("project") or "yolosweep")

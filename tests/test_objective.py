@@ -1,0 +1,109 @@
+"""The sweep's own metric and goal rule everywhere: the run summary, keep_top_k, ranking, success levels,
+the check at creation and the dead-parameter warnings. In-process, milliseconds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from yolosweep import analysis, hygiene, spec, trial
+from yolosweep.preflight import check_sweep
+
+from .conftest import REPO
+
+LOSS = spec.Objective("val/box_loss", "minimize")
+
+
+def test_the_summary_keeps_the_best_epoch_by_the_sweeps_metric_and_goal():
+    history = [{"epoch": 1, "val/box_loss": 2.0, "metrics/mAP50(B)": 0.1, "fitness": 0.1},
+               {"epoch": 2, "val/box_loss": 1.5, "metrics/mAP50(B)": 0.3, "fitness": 0.2},
+               {"epoch": 3, "val/box_loss": 1.7, "metrics/mAP50(B)": 0.4, "fitness": 0.3}]
+    by_loss = trial.summarize(history, LOSS)
+    assert by_loss["best_epoch"] == 2 and by_loss["val/box_loss"] == 1.5 and by_loss["metrics/mAP50(B)"] == 0.3
+    by_map = trial.summarize(history)
+    assert by_map["best_epoch"] == 3 and by_map["val/box_loss"] == 1.7
+    assert trial.summarize(history, spec.Objective("fitness", "maximize"))["fitness"] == 0.3
+    assert by_loss["final/val/box_loss"] == 1.7
+
+
+def test_keep_top_k_keeps_the_lowest_loss_when_minimizing(tmp_path):
+    for name, loss in [("a", 3.0), ("b", 1.0), ("c", 2.0), ("d", None)]:
+        run = tmp_path / name
+        (run / "weights").mkdir(parents=True)
+        (run / "weights" / "last.pt").write_bytes(b"x" * 10)
+        hygiene.write_summary(run, {} if loss is None else {"val/box_loss": loss})
+    pruned = hygiene.prune_weights(tmp_path, 2, LOSS)
+    assert sorted(pruned.runs) == ["a", "d"]
+    assert (tmp_path / "b" / "weights" / "last.pt").exists() and (tmp_path / "c" / "weights" / "last.pt").exists()
+
+
+def test_success_levels_count_a_decrease_as_a_gain_when_minimizing():
+    assert analysis.success_level(0.9, 1.0, maximize=False)[0] == pytest.approx(10.0)
+    assert "good" in analysis.success_level(0.9, 1.0, maximize=False)[1]
+    assert analysis.success_level(1.1, 1.0, maximize=False)[0] == pytest.approx(-10.0)
+    assert analysis.success_level(0.78, 0.714)[0] == pytest.approx(9.24, abs=0.01)
+
+
+def test_the_analysis_ranks_a_minimize_sweep_lowest_first():
+    config = {"metric": {"name": "val/box_loss", "goal": "minimize"}, "parameters": {"lr0": {"values": [0.01, 0.02]}}}
+    runs = [analysis.RunRecord("high", "finished", "", {"lr0": 0.01}, {"val/box_loss": 2.0}, [{}]),
+            analysis.RunRecord("low", "finished", "", {"lr0": 0.02}, {"val/box_loss": 1.0}, [{}])]
+    sweep = analysis.SweepRuns("s", config, runs, "mem")
+    table = analysis.runs_table(sweep)
+    assert list(table["run_id"]) == ["low", "high"] and analysis.best_run(sweep, table).id == "low"
+
+
+@pytest.mark.parametrize("model, task", [("yolo11n.pt", "detect"), ("yolo11s-seg.pt", "segment"),
+                                         ("yolo11n-pose.yaml", "pose"), ("yolo11n-obb.pt", "obb"),
+                                         ("yolo11n-cls.yaml", "classify")])
+def test_the_task_follows_the_model(model, task):
+    config = {"parameters": {"model": {"value": model}}}
+    assert spec.model_task(config) == task
+    assert spec.model_task({"parameters": {"model": {"value": model}, "task": {"value": "detect"}}}) == "detect"
+
+
+@pytest.mark.parametrize("model, metric, ok", [
+    ("yolo11n.pt", "metrics/mAP50-95(B)", True), ("yolo11n-seg.pt", "metrics/mAP50(M)", True),
+    ("yolo11n-pose.pt", "metrics/mAP50-95(P)", True), ("yolo11n-cls.pt", "metrics/accuracy_top1", True),
+    ("yolo11n.pt", "val/box_loss", True), ("yolo11n.pt", "fitness", True), ("yolo11n.pt", "train/mAP50(B)", True),
+    ("yolo11n.pt", "metrics/mAP50", False), ("yolo11n.pt", "metrics/mAP50(M)", False),
+    ("yolo11n-cls.pt", "metrics/mAP50(B)", False),
+])
+def test_the_metric_is_checked_against_what_the_task_logs(tmp_path, model, metric, ok):
+    config = yaml.safe_load((REPO / "sweep_config.yaml").read_text())
+    config["parameters"]["model"] = {"value": model}
+    config["metric"]["name"] = metric
+    config["parameters"] = {k: v for k, v in config["parameters"].items() if k not in ("dropout", "copy_paste")}
+    if ok:
+        spec.validate_sweep(config, "s.yaml")
+        return
+    with pytest.raises(spec.ConfigError) as caught:
+        spec.validate_sweep(config, "s.yaml")
+    assert caught.value.key == "metric.name" and "Fix: use" in str(caught.value)
+    if metric == "metrics/mAP50":
+        assert "'metrics/mAP50(B)'" in str(caught.value)
+
+
+def test_the_shipped_detection_sweep_is_warned_about_dropout_and_copy_paste(tmp_path, capsys, demo_data):
+    config = spec.load_sweep(REPO / "sweep_config.yaml")
+    assert set(spec.dead_parameters(config)) == {"dropout", "copy_paste"}
+    config["parameters"].update(project={"value": str(tmp_path)}, data={"value": str(demo_data)})
+    check_sweep(config)
+    warnings = [line for line in capsys.readouterr().out.splitlines() if "cannot change this training" in line]
+    assert len(warnings) == 2 and all("Fix:" in line for line in warnings)
+    classify = {**config, "parameters": {**config["parameters"], "model": {"value": "yolo11n-cls.yaml"}}}
+    assert set(spec.dead_parameters(classify)) == {"mosaic", "mixup", "copy_paste", "close_mosaic"}
+    no_mosaic = {**config, "parameters": {**config["parameters"], "mosaic": {"value": 0.0}}}
+    assert "close_mosaic" in spec.dead_parameters(no_mosaic)
+
+
+def test_best_config_header_round_trips_the_goal(tmp_path):
+    from yolosweep import retrain
+
+    path = tmp_path / "best_config.yaml"
+    path.write_text("# best configuration of sweep s1: run r1, val/box_loss = 1.2345 (minimize)\n"
+                    "# that run: epochs_done=3\n" + yaml.safe_dump({"data": "d.yaml", "lr0": 0.01}))
+    _config, origin = retrain.load_best_config(path)
+    assert origin.metric == LOSS and origin.objective == 1.2345 and json.dumps(origin.companion) == "null"
