@@ -26,6 +26,7 @@ def analyze(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_analysis_of_a_real_sweep_writes_table_config_plots_and_report(real_sweep):
     cwd, env, sweep_id = real_sweep
@@ -51,6 +52,7 @@ def test_analysis_of_a_real_sweep_writes_table_config_plots_and_report(real_swee
     assert "Hyperband:" in done.stdout and best.id in done.stdout
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_wandb_side_table_has_the_same_columns_as_the_store_side(real_sweep):
     cwd, _, sweep_id = real_sweep
@@ -72,6 +74,7 @@ def test_wandb_side_table_has_the_same_columns_as_the_store_side(real_sweep):
     assert from_store["epochs_done"].tolist() == from_wandb["epochs_done"].tolist()
 
 
+@pytest.mark.integration
 def test_empty_and_all_failed_sweeps_exit_nonzero_with_a_message(tmp_path, offline_env):
     env = {**offline_env, "YOLOSWEEP_HOME": str(tmp_path / "home")}
     done = analyze([], env, tmp_path)  # nothing swept here yet

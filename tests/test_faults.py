@@ -25,6 +25,7 @@ from .test_local_backend import create, run_agent, store_runs, yolosweep
 TINY = ["--epochs", "1", "--imgsz", "32", "--batch", "16", "--model", "yolo11n.yaml", "--device", "cpu"]
 
 
+@pytest.mark.integration
 def test_nan_loss_fails_that_run_with_its_reason_and_the_agent_goes_on(tmp_path, home_env, demo_data):
     # A loss gain of 1e38 overflows float32 at the first batch: a real NaN/Inf loss on the CPU.
     path = shipped_sweep_yaml(tmp_path, "grid", keep_swept=False, lr0={"value": 0.005}, box={"values": [1e38, 7.5]})
@@ -37,6 +38,7 @@ def test_nan_loss_fails_that_run_with_its_reason_and_the_agent_goes_on(tmp_path,
     assert len(runs[1].history) == 1
 
 
+@pytest.mark.integration
 def test_out_of_memory_fails_the_run_with_a_smaller_batch_to_try(tmp_path, offline_env, demo_data):
     # A real allocation failure on the CPU: the run's address space is capped at 5 GiB, far below imgsz 2048's needs.
     def cap_memory() -> None:
@@ -52,6 +54,7 @@ def test_out_of_memory_fails_the_run_with_a_smaller_batch_to_try(tmp_path, offli
     assert "Traceback" not in done.stderr and (tmp_path / "runs" / "sweep" / run.config["name"] / "error.log").exists()
 
 
+@pytest.mark.integration
 def test_full_disk_fails_the_run_clearly_and_keeps_the_store_consistent(tmp_path, home_env, demo_data, tmpfs):
     outputs = tmpfs("size=2m")  # a checkpoint of yolo11n is larger than the whole disk
     path = shipped_sweep_yaml(tmp_path, "grid", keep_swept=False, project={"value": str(outputs)})
@@ -67,6 +70,7 @@ def test_full_disk_fails_the_run_clearly_and_keeps_the_store_consistent(tmp_path
     assert "disk full" in only_offline_run(tmp_path).summary["reason"], wandb_run
 
 
+@pytest.mark.integration
 def test_read_only_output_folder_is_refused_before_anything_starts(tmp_path, home_env, demo_data, tmpfs):
     read_only = tmpfs("ro,size=1m")
     path = shipped_sweep_yaml(tmp_path, "grid", keep_swept=False, project={"value": str(read_only / "runs")})
@@ -81,6 +85,7 @@ def test_read_only_output_folder_is_refused_before_anything_starts(tmp_path, hom
     assert "Traceback" not in standalone.stderr
 
 
+@pytest.mark.integration
 def test_sigterm_during_the_final_validation_ends_cleanly_with_readable_weights(tmp_path, offline_env, demo_data):
     # Validate on the 320 training images, so the final validation of best.pt lasts long enough to be hit.
     spec = yaml.safe_load((demo_data).read_text())
@@ -119,6 +124,7 @@ _ReplacedWhole(sys.argv[1]).write_bytes(b"new" * (700 * 2**20))  # 2.1 GB: still
 """
 
 
+@pytest.mark.integration
 def test_a_checkpoint_write_killed_midway_leaves_the_previous_checkpoint_whole(tmp_path):
     checkpoint = tmp_path / "last.pt"
     checkpoint.write_bytes(b"previous epoch")
@@ -146,6 +152,7 @@ Path(sys.argv[3]).write_text(json.dumps({"state": result.state, "reason": result
 """
 
 
+@pytest.mark.integration
 def test_ultralytics_writes_its_checkpoints_through_the_rename(tmp_path, demo_data, offline_env):
     """The guard above only works while Ultralytics saves with trainer.last/best.write_bytes.
 

@@ -34,6 +34,7 @@ def sweep_runs(env: dict[str, str], output: str):
         store.close()
 
 
+@pytest.mark.integration
 def test_bad_launch_input_is_rejected_before_anything_is_written(tmp_path, home_env, demo_data):
     cases = [
         (["--backend", "wandb"], "no W&B API key"),
@@ -69,6 +70,7 @@ def _broken_copy(data_yaml: Path, root: Path, label: str | None) -> Path:
     return root / "data.yaml"
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_two_cpu_agents_run_four_real_trainings(tmp_path, home_env, demo_data):
     done = launch(["--backend", "local", "--gpus", "cpu", "--agents-per-gpu", "2", "--count", "4",
@@ -103,6 +105,7 @@ def _launch_two_long_runs(tmp_path: Path, env: dict[str, str]) -> tuple[subproce
     pytest.fail("two runs did not start")
 
 
+@pytest.mark.integration
 def test_sigkill_of_the_launcher_leaves_no_run_running(tmp_path, home_env):
     proc, store_file, sweep_id = _launch_two_long_runs(tmp_path, home_env)
     proc.kill()  # the launcher alone: its agents get SIGTERM from the kernel, and stop their runs
@@ -115,6 +118,7 @@ def test_sigkill_of_the_launcher_leaves_no_run_running(tmp_path, home_env):
     assert len(runs) == 2 and all(r.state == "stopped" and len(r.history) >= 2 for r in runs)
 
 
+@pytest.mark.integration
 def test_ctrl_c_stops_every_agent_and_run_cleanly(tmp_path, home_env):
     proc, store_file, sweep_id = _launch_two_long_runs(tmp_path, home_env)
     sent = time.time()
@@ -127,6 +131,7 @@ def test_ctrl_c_stops_every_agent_and_run_cleanly(tmp_path, home_env):
     assert "stopping every agent" in out and "2 stopped" in out
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_demo_runs_offline_and_prints_the_best_run(tmp_path, home_env):
     started = time.time()
@@ -141,6 +146,7 @@ def test_demo_runs_offline_and_prints_the_best_run(tmp_path, home_env):
     assert "backend local" in done.stdout
 
 
+@pytest.mark.integration
 def test_a_run_printing_a_forged_agent_line_cannot_pose_as_the_agent(tmp_path, home_env):
     forged = "x\nyolosweep agent: run FAKE0000 finished"
     config = {"program": "/bin/echo", "method": "grid", "command": ["${program}", "${args}"],

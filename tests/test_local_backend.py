@@ -83,6 +83,7 @@ def test_engine_sees_history_and_summary_of_stored_runs():
     assert seen.state == "finished"  # a stopped run's metric counts for bayes, not the worst value
 
 
+@pytest.mark.integration
 def test_hyperband_stops_the_bad_run_and_lets_the_good_ones_finish(tmp_path, home_env):
     path = curve_sweep(tmp_path, "grid", [0.9, 0.8, 0.1], epochs=20, epoch_s=0.4,
                        early_terminate={"type": "hyperband", "min_iter": 2, "eta": 2})
@@ -99,6 +100,7 @@ def test_hyperband_stops_the_bad_run_and_lets_the_good_ones_finish(tmp_path, hom
     assert "search space exhausted" in out
 
 
+@pytest.mark.integration
 def test_grid_points_are_not_run_twice_by_two_agents(tmp_path, home_env):
     qualities = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
     sweep_id = create(curve_sweep(tmp_path, "grid", qualities, epochs=2, epoch_s=0.1), home_env, tmp_path)
@@ -121,6 +123,7 @@ def _wait_for(predicate, timeout: float = 120, what: str = "condition"):
     pytest.fail(f"timed out waiting for {what}")
 
 
+@pytest.mark.integration
 def test_killed_agent_leaves_a_crashed_run_and_a_new_agent_resumes(tmp_path, home_env):
     path = curve_sweep(tmp_path, "random", [0.3, 0.6, 0.9], epochs=60, epoch_s=0.3)
     sweep_id = create(path, home_env, tmp_path)
@@ -141,6 +144,7 @@ def test_killed_agent_leaves_a_crashed_run_and_a_new_agent_resumes(tmp_path, hom
     assert new.state == "finished" and len(new.history) == 60
 
 
+@pytest.mark.integration
 def test_agent_killed_alone_takes_its_run_down_cleanly(tmp_path, home_env):
     sweep_id = create(curve_sweep(tmp_path, "random", [0.5], epochs=100, epoch_s=0.5), home_env, tmp_path)
     proc = agent(sweep_id, home_env, tmp_path)
@@ -152,6 +156,7 @@ def test_agent_killed_alone_takes_its_run_down_cleanly(tmp_path, home_env):
     assert run.state == "stopped" and run.history
 
 
+@pytest.mark.integration
 def test_bad_count_and_unknown_sweep_are_one_line_errors(tmp_path, home_env):
     done = yolosweep(["agent", "zzzzzzzz"], home_env, tmp_path)
     assert done.returncode == 2 and "no local sweeps here" in done.stderr and "Traceback" not in done.stderr
@@ -163,6 +168,7 @@ def test_bad_count_and_unknown_sweep_are_one_line_errors(tmp_path, home_env):
     assert done.returncode == 2 and "no sweep 'zzzzzzzz'" in done.stderr and sweep_id in done.stderr
 
 
+@pytest.mark.integration
 def test_run_cap_ends_the_sweep(tmp_path, home_env):
     path = curve_sweep(tmp_path, "random", [0.1, 0.5, 0.9], epochs=1, epoch_s=0.05, run_cap=2)
     sweep_id = create(path, home_env, tmp_path)
@@ -171,6 +177,7 @@ def test_run_cap_ends_the_sweep(tmp_path, home_env):
     assert len(store_runs(home_env, sweep_id)) == 2
 
 
+@pytest.mark.integration
 def test_printed_agent_command_joins_the_sweep_from_another_terminal(tmp_path, home_env):
     done = yolosweep(["sweep", str(curve_sweep(tmp_path, "random", [0.5], epochs=1, epoch_s=0.05))], home_env, tmp_path)
     line = next(line for line in done.stdout.splitlines() if "start an agent" in line)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import pandas as pd
 import yaml
 
@@ -17,6 +19,7 @@ SMALL = ["--imgsz", "64", "--batch", "16", "--model", "yolo11n.yaml", "--device"
 TRAIN_OBJECTIVE = "train/mAP50(B)"
 
 
+@pytest.mark.integration
 def test_priors_run_first_train_metrics_are_logged_and_only_the_top_k_keep_weights(tmp_path, home_env, demo_data):
     prior = tmp_path / "best_config.yaml"  # what analyze_sweep.py writes: fixed values too, which the sweep keeps
     prior.write_text(yaml.safe_dump({"lr0": 0.005, "mosaic": 0.5, "epochs": 99, "data": "elsewhere.yaml"}))
@@ -54,6 +57,7 @@ def test_priors_run_first_train_metrics_are_logged_and_only_the_top_k_keep_weigh
     assert tags == {runs[0].id: ["prior"], runs[1].id: ["prior"], runs[2].id: []}  # how W&B will show them
 
 
+@pytest.mark.integration
 def test_tiny_patience_ends_a_run_early_as_finished_and_the_analysis_says_so(tmp_path, home_env, demo_data):
     # Seeded and deterministic on the CPU: with lr0 0.005 and Ultralytics' defaults otherwise, this run's
     # fitness falls at epoch 3, so patience 1 ends it there, 7 epochs before its end.
@@ -72,6 +76,7 @@ def test_tiny_patience_ends_a_run_early_as_finished_and_the_analysis_says_so(tmp
     assert pd.read_csv(tmp_path / "report" / "runs.csv")["ended_by"].tolist() == ["patience"]
 
 
+@pytest.mark.integration
 def test_a_prior_outside_the_search_space_is_refused_before_anything_is_written(tmp_path, home_env, demo_data):
     prior = tmp_path / "prior.yaml"
     prior.write_text(yaml.safe_dump({"lr0": 0.5}))
@@ -83,6 +88,7 @@ def test_a_prior_outside_the_search_space_is_refused_before_anything_is_written(
     assert not Path(home_env["YOLOSWEEP_HOME"]).exists()
 
 
+@pytest.mark.integration
 def test_defaults_outside_the_search_space_are_not_run_first(tmp_path, demo_data, monkeypatch, capsys):
     from yolosweep.backends.local import create_sweep
 

@@ -17,6 +17,7 @@ from .test_local_backend import agent, create, curve_sweep, store_runs
 SENTINEL = "sentinel0key0" + "f" * 27  # 40 characters, the shape of a W&B API key
 
 
+@pytest.mark.integration
 def test_parameter_values_with_shell_metacharacters_reach_the_program_as_values(tmp_path, offline_env):
     env = {**offline_env, "YOLOSWEEP_HOME": str(tmp_path / "home")}
     canary = tmp_path / "pwned"
@@ -33,6 +34,7 @@ def test_parameter_values_with_shell_metacharacters_reach_the_program_as_values(
     assert not canary.exists() and not (tmp_path / "x").exists()
 
 
+@pytest.mark.integration
 def test_api_key_never_reaches_any_written_file_and_store_is_private(tmp_path, offline_env):
     netrc = tmp_path / "netrc"
     netrc.write_text(f"machine api.wandb.ai\n  login user\n  password {SENTINEL}\n")
@@ -72,6 +74,7 @@ def test_version_1_store_is_upgraded_in_place_and_keeps_its_runs(tmp_path):
     assert [(r.id, r.origin) for r in upgraded.runs(sweep_id)] == [("run00001", "search")]
 
 
+@pytest.mark.integration
 def test_eight_writers_on_one_store_lose_nothing(tmp_path):
     store = Store(tmp_path / "sweeps.db")
     sweep_id = store.create_sweep({"method": "random", "metric": {"name": "metrics/mAP50(B)"}, "parameters": {}})

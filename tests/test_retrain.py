@@ -32,6 +32,7 @@ def _retrain(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 6
     return subprocess.run([sys.executable, RETRAIN, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_retrain_two_models_logs_offline_and_writes_the_comparison(best_config, tmp_path):
     config, env, sweep_id = best_config
@@ -53,6 +54,7 @@ def test_retrain_two_models_logs_offline_and_writes_the_comparison(best_config, 
     assert "retrain (finished)" in done.stdout and f"sweep {sweep_id}" in done.stdout
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_killed_retrain_resumes_from_its_checkpoint(best_config, tmp_path):
     config, env, _ = best_config
@@ -80,6 +82,7 @@ def test_killed_retrain_resumes_from_its_checkpoint(best_config, tmp_path):
     assert resumed.summary["state"] == "finished"
 
 
+@pytest.mark.integration
 def test_missing_or_malformed_config_is_a_clear_error(tmp_path, offline_env):
     done = _retrain(["--from", str(tmp_path / "nope.yaml")], offline_env, tmp_path, timeout=120)
     assert done.returncode == 2 and "file not found" in done.stderr and "analyze_sweep.py" in done.stderr

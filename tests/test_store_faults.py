@@ -42,6 +42,7 @@ def _store_with_a_finished_sweep(tmp_path: Path, env: dict[str, str]) -> tuple[s
     return sweep_id, db
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("damage, words", [
     ("header", "file is not a database"),
     ("pages", "malformed"),
@@ -66,6 +67,7 @@ def test_a_damaged_store_is_named_with_a_fix_and_left_untouched(tmp_path, home_e
     assert _digest(db) == before  # never overwritten or "repaired" in place
 
 
+@pytest.mark.integration
 def test_yolosweep_home_that_is_a_file_or_not_writable_is_one_line(tmp_path, home_env, tmpfs):
     path = curve_sweep(tmp_path, "random", [0.5], epochs=1, epoch_s=0.0)
     a_file = tmp_path / "afile"
@@ -88,6 +90,7 @@ def _fill(disk: Path) -> None:
             pass
 
 
+@pytest.mark.integration
 def test_the_store_disk_filling_mid_run_fails_the_run_and_stops_the_agent_in_one_line(tmp_path, home_env, tmpfs):
     disk = tmpfs("size=3m")
     env = {**home_env, "YOLOSWEEP_HOME": str(disk / "home")}
@@ -152,6 +155,7 @@ def test_a_version_2_store_is_upgraded_in_place_with_the_process_columns(tmp_pat
     assert {"boot_id", "pid_started"} <= {row[1] for row in upgraded.db.execute("PRAGMA table_info(runs)")}
 
 
+@pytest.mark.integration
 def test_a_store_on_a_mount_that_became_read_only_is_one_line(tmp_path, home_env, tmpfs):
     disk = tmpfs("size=8m")
     env = {**home_env, "YOLOSWEEP_HOME": str(disk / "home")}
@@ -166,6 +170,7 @@ def test_a_store_on_a_mount_that_became_read_only_is_one_line(tmp_path, home_env
     assert _digest(db) == before
 
 
+@pytest.mark.integration
 def test_a_real_sweep_on_one_small_full_disk_ends_every_run_with_one_line(tmp_path, home_env, demo_data, tmpfs):
     """The default layout: store, runs/ and wandb/ on one disk, too small for a checkpoint."""
     from .conftest import shipped_sweep_yaml

@@ -28,6 +28,7 @@ def _script(name: str, args: list[str], env: dict[str, str], cwd: Path) -> subpr
                           timeout=600)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("task, model, metric", [
     ("classify", "yolo11n-cls.yaml", "metrics/accuracy_top1"),
     ("pose", "yolo11n-pose.yaml", "metrics/mAP50(P)"),
@@ -55,6 +56,7 @@ FIXED = {"epochs": 2, "imgsz": 32, "batch": 8, "device": "cpu", "workers": 0, "o
          "keep_top_k": 1}
 
 
+@pytest.mark.integration
 def test_a_segmentation_sweep_end_to_end_by_mask_map(tmp_path, home_env):
     metric = "metrics/mAP50-95(M)"
     data = write_demo_dataset(tmp_path / "seg", n_train=32, n_val=8, task="segment")
@@ -83,6 +85,7 @@ def test_a_segmentation_sweep_end_to_end_by_mask_map(tmp_path, home_env):
     assert float(rows[0][metric]) == pytest.approx(best.summary[metric], abs=1e-4)
 
 
+@pytest.mark.integration
 def test_a_sweep_minimizing_a_loss_ranks_and_keeps_the_lowest(tmp_path, home_env, demo_data):
     metric = "val/box_loss"
     path = _sweep_yaml(tmp_path, {"name": metric, "goal": "minimize"},

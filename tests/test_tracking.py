@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from yolosweep import trial
 from yolosweep.tracking import OBJECTIVE, TrialRun
 
 from .conftest import only_offline_run
 
 
+@pytest.mark.integration
 def test_summary_keeps_the_best_epoch_not_the_last(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))

@@ -15,6 +15,7 @@ from .conftest import FAST, offline_runs, only_offline_run, run_train_sweep, tra
 OBJECTIVE = "metrics/mAP50(B)"
 
 
+@pytest.mark.integration
 def test_standalone_training_logs_every_epoch_to_one_offline_run(tmp_path, offline_env, demo_data):
     done = run_train_sweep(["--data", str(demo_data), *FAST, "--mosaic=0.7"], tmp_path, offline_env)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -49,6 +50,7 @@ def _wait_for_epoch(save_root: Path, proc: subprocess.Popen, timeout: float = 24
     pytest.fail("no epoch finished in time")
 
 
+@pytest.mark.integration
 def test_sigterm_mid_training_stops_promptly_and_keeps_epochs(tmp_path, offline_env, demo_data):
     args = ["--data", str(demo_data), *FAST, "--epochs", "40", "--no-log-model"]
     proc = subprocess.Popen(train_sweep_cmd(*args), cwd=tmp_path, env=offline_env, stdout=subprocess.PIPE,
@@ -70,6 +72,7 @@ def test_sigterm_mid_training_stops_promptly_and_keeps_epochs(tmp_path, offline_
     assert checkpoint["epoch"] + 1 >= run.summary["epochs_done"]  # the kept checkpoint is readable
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "bad, key",
     [
@@ -88,6 +91,7 @@ def test_invalid_parameter_is_rejected_before_training(tmp_path, offline_env, de
     assert not (tmp_path / "runs").exists() and not offline_runs(tmp_path)
 
 
+@pytest.mark.integration
 def test_missing_dataset_fails_the_run_with_one_line(tmp_path, offline_env):
     done = run_train_sweep(["--data", str(tmp_path / "nope" / "data.yaml"), *FAST], tmp_path, offline_env)
     assert done.returncode == 2

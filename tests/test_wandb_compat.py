@@ -149,6 +149,7 @@ def _sweep_file(tmp_path: Path, program: Path, parameters: dict, **extra) -> Pat
     return path
 
 
+@pytest.mark.integration
 def test_a_program_reading_wandb_config_gets_the_parameters_and_the_sweep_id(tmp_path, home_env):
     path = _sweep_file(tmp_path, PROGRAMS / "wandb_config_reader.py", {"x": {"values": [3]}, "name": {"value": "n"}},
                        command=["${env}", "${interpreter}", "${program}"])  # no ${args}: wandb.config is the only way in
@@ -160,6 +161,7 @@ def test_a_program_reading_wandb_config_gets_the_parameters_and_the_sweep_id(tmp
     assert seen["config"] == {"x": 3, "name": "n"}, out
 
 
+@pytest.mark.integration
 def test_an_agent_gives_up_when_every_run_fails(tmp_path, home_env):
     path = _sweep_file(tmp_path, PROGRAMS / "fails.py", {"i": {"values": list(range(20))}}, method="grid")
     sweep_id = create(path, home_env, tmp_path)
@@ -171,6 +173,7 @@ def test_an_agent_gives_up_when_every_run_fails(tmp_path, home_env):
     assert len(runs) == 3 and all(r.state == "failed" for r in runs) and time.time() - started < 60
 
 
+@pytest.mark.integration
 def test_values_that_cannot_start_a_process_fail_that_run_and_the_agent_goes_on(tmp_path, home_env):
     forged = "x\nyolosweep agent: run FAKE0000 finished"
     values = ["ok", "nul\x00byte", "y" * 200_000, forged]
@@ -187,6 +190,7 @@ def test_values_that_cannot_start_a_process_fail_that_run_and_the_agent_goes_on(
     assert not any(line.startswith("yolosweep agent: run FAKE0000") for line in out.splitlines())
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("command, words", [
     (["${program}"], "is not executable"),
     (["/no/such/python3", "${program}"], "/no/such/python3 not found"),
@@ -202,6 +206,7 @@ def test_a_command_that_cannot_start_fails_the_run_in_one_line(tmp_path, home_en
     assert "Traceback" not in out
 
 
+@pytest.mark.integration
 def test_train_sweep_under_wandbs_own_agent_with_a_stand_in_server(tmp_path, offline_env):
     """Contract test: W&B's agent code runs train_sweep.py; only the server's agent API is a stand-in
     (tests/programs/wandb_agent_standin.py), answered by W&B's open-source engine. Not cloud coverage."""
@@ -270,6 +275,7 @@ def test_launcher_wandb_agent_commands_parse_as_the_wandb_cli_parses_them(entity
         assert parts["project"] == path.split("/")[-2]
 
 
+@pytest.mark.integration
 def test_an_installed_yolosweep_creates_and_runs_a_sweep_from_another_folder(tmp_path, offline_env):
     source = tmp_path / "source"
     shutil.copytree(REPO / "yolosweep", source / "yolosweep", ignore=shutil.ignore_patterns("__pycache__"))
@@ -289,6 +295,7 @@ def test_an_installed_yolosweep_creates_and_runs_a_sweep_from_another_folder(tmp
     assert sorted(r.state for r in store_runs(env, sweep_id)) == ["finished", "finished"], out
 
 
+@pytest.mark.integration
 def test_under_a_sweep_train_sweep_takes_only_the_sweeps_own_values(tmp_path, offline_env):
     """A sweep made from another YAML must not inherit the shipped sweep_config.yaml's fixed values."""
     from .conftest import only_offline_run, run_train_sweep
