@@ -106,3 +106,72 @@ def write_demo_dataset(root: str | Path, n_train: int = 320, n_val: int = 40, si
         spec.update(kpt_shape=[4, 3], flip_idx=[0, 3, 2, 1])  # a left-right flip swaps right and left
     data_yaml.write_text(yaml.safe_dump(spec, sort_keys=False))
     return data_yaml
+
+
+# --- a task on which tuning pays (bench/value.py): the validation images differ from the training ones ---
+
+SHIFT_CLASSES = ("square", "disc", "triangle")
+_SHIFT_COLOUR = (190, 120, 60)  # one colour for every class: only the shape tells them apart
+
+
+def _shape(draw: ImageDraw.ImageDraw, cls: int, cx: float, cy: float, side: float, angle: float,
+           colour: tuple[int, int, int]) -> list[tuple[float, float]]:
+    """Draw one shape; return its outline (for the box)."""
+    if cls == 1:
+        r = side / 2
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour)
+        return [(cx - r, cy - r), (cx + r, cy + r)]
+    corners = [(-0.5, -0.5), (0.5, -0.5), (0.5, 0.5), (-0.5, 0.5)] if cls == 0 else [(0.0, -0.55), (0.5, 0.4), (-0.5, 0.4)]
+    cos, sin = math.cos(angle), math.sin(angle)
+    outline = [(cx + side * (x * cos - y * sin), cy + side * (x * sin + y * cos)) for x, y in corners]
+    draw.polygon(outline, fill=colour)
+    return outline
+
+
+def _shifted_image(rng: np.random.Generator, size: int, val: bool) -> tuple[Image.Image, list[str]]:
+    # Training images: evenly lit, upright shapes of medium size. Validation images: a darker or
+    # brighter scene, shapes rotated up to 30 degrees, smaller, among dim clutter. Rotation,
+    # brightness and scale augmentation (degrees, hsv_v, mosaic) bridge that gap; Ultralytics'
+    # defaults (degrees 0) do not rotate at all.
+    light = float(rng.uniform(0.35, 1.6)) if val else 1.0
+    background = rng.normal(128 * min(light, 1.2), 18, (size, size, 3)).clip(0, 255).astype(np.uint8)
+    image = Image.fromarray(background)
+    draw = ImageDraw.Draw(image)
+    if val:
+        for _ in range(int(rng.integers(2, 6))):  # clutter: dim strokes and blobs that are not objects
+            x, y = rng.uniform(0, size, 2)
+            grey = int(rng.integers(70, 190) * min(light, 1.2))
+            draw.line((x, y, x + rng.uniform(-size / 3, size / 3), y + rng.uniform(-size / 3, size / 3)),
+                      fill=(grey, grey, grey), width=int(rng.integers(1, 4)))
+    labels = []
+    for _ in range(int(rng.integers(1, 4))):
+        cls = int(rng.integers(len(SHIFT_CLASSES)))
+        side = float(rng.uniform(size / 7, size / 3.5) if val else rng.uniform(size / 4.5, size / 2.5))
+        angle = math.radians(float(rng.uniform(-30, 30))) if val else 0.0
+        cx, cy = (float(rng.uniform(side * 0.75, size - side * 0.75)) for _ in range(2))
+        tint = rng.integers(-25, 26, 3) if val else 0  # the validation scenes' lighting tints the colour too
+        colour = tuple(int(np.clip(c * light + t, 0, 255)) for c, t in zip(_SHIFT_COLOUR, np.broadcast_to(tint, 3)))
+        outline = _shape(draw, cls, cx, cy, side, angle, colour)
+        xs = [min(max(x / size, 0.0), 1.0) for x, _ in outline]
+        ys = [min(max(y / size, 0.0), 1.0) for _, y in outline]
+        labels.append(f"{cls} {(min(xs) + max(xs)) / 2:.6f} {(min(ys) + max(ys)) / 2:.6f} "
+                      f"{max(xs) - min(xs):.6f} {max(ys) - min(ys):.6f}")
+    return image, labels
+
+
+def write_tunable_dataset(root: str | Path, n_train: int = 96, n_val: int = 80, size: int = 96, seed: int = 0) -> Path:
+    """A detection task with a train/val shift (lighting, rotation, scale, clutter; few training images)."""
+    root = Path(root).resolve()
+    rng = np.random.default_rng(seed)
+    for split, count in (("train", n_train), ("val", n_val)):
+        images, label_dir = root / "images" / split, root / "labels" / split
+        images.mkdir(parents=True, exist_ok=True)
+        label_dir.mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            image, labels = _shifted_image(rng, size, val=split == "val")
+            image.save(images / f"{i:05d}.png")
+            (label_dir / f"{i:05d}.txt").write_text("\n".join(labels) + "\n")
+    data_yaml = root / "data.yaml"
+    spec = {"path": str(root), "train": "images/train", "val": "images/val", "names": dict(enumerate(SHIFT_CLASSES))}
+    data_yaml.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return data_yaml

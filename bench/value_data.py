@@ -1,0 +1,177 @@
+"""Learning curves for the value benchmark (#16): configurations sampled from sweep_config.yaml's
+search space, trained on the tunable task (yolosweep.demo.write_tunable_dataset), every epoch kept.
+
+    python bench/value_data.py --configs 150 --default-seeds 5      # hours of CPU; resumable
+    python bench/value_data.py --summary                            # headroom and noise so far
+
+Each training is one file, bench/data/value_curves/<run>-s<seed>.csv (one row per epoch: the
+swept values, then Ultralytics' per-epoch metrics), written only when the run has ended, so a
+killed generation resumes where it stopped and the data can be committed in parts. `defaults` is
+Ultralytics' defaults for the 13 swept parameters, trained with several seeds (the noise);
+`c000`, `c001`, ... are configurations drawn by W&B's own samplers (sweeps.params) with a fixed
+seed, trained once each. The fixed values (TASK) are the same for every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import yaml  # noqa: E402
+
+CURVES = REPO / "bench" / "data" / "value_curves"
+METRIC = "metrics/mAP50(B)"
+# The task's fixed values. AdamW as in the demo (SGD from scratch needs tens of epochs to move mAP);
+# 20 epochs of 6 steps on 96 training images: short enough to train 150 configurations on a CPU.
+TASK = {"epochs": 20, "imgsz": 96, "batch": 16, "optimizer": "AdamW", "device": "cpu", "workers": 0,
+        "model": "yolo11n.yaml", "plots": False, "deterministic": True}
+DATA_SEED = 0
+
+
+def swept_space() -> dict[str, dict[str, Any]]:
+    config = yaml.safe_load((REPO / "sweep_config.yaml").read_text())
+    return {k: v for k, v in config["parameters"].items() if "value" not in v}
+
+
+def defaults() -> dict[str, Any]:
+    from yolosweep.spec import ultralytics_defaults
+
+    values = ultralytics_defaults()
+    return {name: values[name] for name in swept_space()}
+
+
+def sampled(index: int) -> dict[str, Any]:
+    """Configuration `index`, drawn by W&B's own samplers from the search space; the same for every caller."""
+    from sweeps.params import HyperParameterSet
+
+    random.seed(1000 + index)
+    params = {}
+    for param in HyperParameterSet.from_config(swept_space()):
+        value = param.sample()
+        params[param.name] = value.item() if hasattr(value, "item") else value
+    return params
+
+
+def jobs(n_configs: int, default_seeds: int) -> list[tuple[str, int, dict[str, Any]]]:
+    """Defaults interleaved with the sampled configurations, so a partial run already measures both."""
+    found = [(f"c{i:03d}", 0, sampled(i)) for i in range(n_configs)]
+    for seed in range(default_seeds):
+        found.insert(min(seed * 10, len(found)), ("defaults", seed, defaults()))
+    return found
+
+
+def curve_file(run: str, seed: int) -> Path:
+    return CURVES / f"{run}-s{seed}.csv"
+
+
+def train_one(run: str, seed: int, params: dict[str, Any], data: Path) -> float:
+    """Train in a child process (Ultralytics keeps process-wide state); write its curve file; seconds taken."""
+    started = time.time()
+    with tempfile.TemporaryDirectory(prefix="value-") as tmp:
+        spec = {"data": str(data), "seed": seed, "project": tmp, "name": "run", **TASK, **params}
+        code = ("import json, sys; from ultralytics import YOLO; spec = json.loads(sys.argv[1]); "
+                "YOLO(spec.pop('model')).train(verbose=False, **spec)")
+        env = {**os.environ, "YOLO_OFFLINE": "1", "YOLO_CONFIG_DIR": str(Path(tmp) / "ucfg")}
+        done = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], env=env, capture_output=True, text=True)
+        results = Path(tmp) / "run" / "results.csv"
+        if done.returncode != 0 or not results.exists():
+            print(f"{run}-s{seed}: failed ({done.stderr.strip().splitlines()[-1:]})", flush=True)
+            rows = []
+        else:
+            with open(results) as f:
+                rows = [{k.strip(): v.strip() for k, v in row.items()} for row in csv.DictReader(f)]
+    CURVES.mkdir(parents=True, exist_ok=True)
+    partial = curve_file(run, seed).with_suffix(".partial")
+    with open(partial, "w", newline="") as f:
+        names = list(params) + (list(rows[0]) if rows else ["epoch"])
+        writer = csv.DictWriter(f, fieldnames=names)
+        writer.writeheader()
+        for row in rows or [{"epoch": 0}]:  # a failed run keeps one row: epoch 0, no metrics
+            writer.writerow({**params, **row})
+    partial.replace(curve_file(run, seed))
+    return time.time() - started
+
+
+def load_curves() -> dict[tuple[str, int], list[dict[str, Any]]]:
+    curves = {}
+    for path in sorted(CURVES.glob("*.csv")):
+        run, _, seed = path.stem.rpartition("-s")
+        with open(path) as f:
+            curves[(run, int(seed))] = [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    return curves
+
+
+def _number(text: str) -> Any:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def final(rows: list[dict[str, Any]]) -> float:
+    """A run's result as the sweep sees it: the best epoch's metric (the run summary)."""
+    return max((row.get(METRIC, 0.0) for row in rows if isinstance(row.get(METRIC), float)), default=0.0)
+
+
+def summary() -> dict[str, Any]:
+    curves = load_curves()
+    base = [final(rows) for (run, _), rows in curves.items() if run == "defaults"]
+    sampled_results = sorted((final(rows), run) for (run, _), rows in curves.items() if run != "defaults")
+    out: dict[str, Any] = {"runs": len(curves), "defaults_seeds": len(base), "configs": len(sampled_results)}
+    if base:
+        mean = statistics.mean(base)
+        out.update(defaults_mean=mean, defaults_std=statistics.stdev(base) if len(base) > 1 else None)
+        if sampled_results:
+            best, best_run = sampled_results[-1]
+            out.update(best=best, best_run=best_run, headroom_rel=(best - mean) / mean if mean else None,
+                       better_than_defaults=sum(v > mean for v, _ in sampled_results),
+                       median_config=statistics.median(v for v, _ in sampled_results))
+            if out["defaults_std"]:
+                out["headroom_in_noise"] = (best - mean) / out["defaults_std"]
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configs", type=int, default=150)
+    parser.add_argument("--default-seeds", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=1, help="trainings side by side (each uses the CPU's threads)")
+    parser.add_argument("--summary", action="store_true", help="print headroom and noise of the curves so far")
+    options = parser.parse_args()
+    if options.summary:
+        print(json.dumps(summary(), indent=2))
+        return 0
+    from yolosweep.demo import write_tunable_dataset
+
+    data = write_tunable_dataset(Path(tempfile.mkdtemp(prefix="value-data-")), seed=DATA_SEED)
+    todo = [job for job in jobs(options.configs, options.default_seeds) if not curve_file(job[0], job[1]).exists()]
+    print(f"value data: {len(todo)} trainings to go, {options.jobs} at a time, into {CURVES}", flush=True)
+
+    def one(job: tuple[str, int, dict[str, Any]]) -> None:
+        run, seed, params = job
+        seconds = train_one(run, seed, params, data)
+        rows = load_curves().get((run, seed), [])
+        print(f"{run}-s{seed}: best {METRIC} {final(rows):.3f} in {seconds:.0f} s", flush=True)
+
+    with ThreadPoolExecutor(options.jobs) as pool:
+        list(pool.map(one, todo))
+    print(json.dumps(summary(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
