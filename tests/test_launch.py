@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from yolosweep.store import TERMINAL_STATES, Store
+from yolosweep.states import TERMINAL_STATES
+from yolosweep.store import Store
 
 from .conftest import REPO, offline_runs
 from .test_local_backend import curve_sweep

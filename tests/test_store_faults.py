@@ -137,7 +137,7 @@ def test_a_run_orphaned_across_pid_namespaces_or_reboots_is_marked_crashed_and_a
     assert boot_id()  # Linux: the boot id is what tells a reboot
 
 
-def test_a_version_2_store_is_upgraded_in_place_with_the_process_columns(tmp_path):
+def test_a_version_2_store_is_upgraded_in_place_with_ended_by_and_the_process_columns(tmp_path):
     db = tmp_path / "sweeps.db"
     store = Store(db)
     sweep_id = store.create_sweep({"method": "random", "parameters": {"a": {"values": [1]}}})
@@ -145,14 +145,15 @@ def test_a_version_2_store_is_upgraded_in_place_with_the_process_columns(tmp_pat
         store.add_run(sweep_id, "old00001", {"a": 1})
     store.close()
     with sqlite3.connect(db) as conn:  # make it what version 2 wrote: no process-identity columns
-        for column in ("boot_id", "agent_started", "pid_started"):
+        for column in ("ended_by", "boot_id", "agent_started", "pid_started"):
             conn.execute(f"ALTER TABLE runs DROP COLUMN {column}")
         conn.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
     upgraded = Store(db)
     (run,) = upgraded.runs(sweep_id)
     assert run.id == "old00001"
     assert upgraded.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("3",)
-    assert {"boot_id", "pid_started"} <= {row[1] for row in upgraded.db.execute("PRAGMA table_info(runs)")}
+    assert {"ended_by", "boot_id", "pid_started"} <= {row[1] for row in upgraded.db.execute("PRAGMA table_info(runs)")}
+    assert run.ended_by == "" and run.state == "running"
 
 
 @pytest.mark.integration

@@ -40,6 +40,7 @@ class RunRecord:
     summary: dict[str, Any]
     history: list[dict[str, Any]]
     origin: str = "search"  # or "prior" (--prior)
+    ended_by: str = ""  # EndedBy's text: what ended the run before its last epoch, or what failed it
 
 
 @dataclass
@@ -74,7 +75,8 @@ class SweepRuns:
 
 def from_store(store: Store, sweep_id: str) -> SweepRuns:
     config = store.sweep_config(sweep_id)
-    runs = [RunRecord(r.id, r.state, r.reason, r.params, r.summary, r.history, r.origin) for r in store.runs(sweep_id)]
+    runs = [RunRecord(r.id, r.state, r.reason, r.params, r.summary, r.history, r.origin, r.ended_by)
+            for r in store.runs(sweep_id)]
     return SweepRuns(sweep_id, config, runs, source=str(store.path))
 
 
@@ -91,7 +93,8 @@ def wandb_record(run: Any, metric: str, history: Iterable[dict[str, Any]] | None
     rows = [{k: v for k, v in row.items() if not k.startswith("_")} for row in history]
     params = {k: v for k, v in dict(run.config).items() if not k.startswith("_")}
     origin = "prior" if PRIOR_TAG in (getattr(run, "tags", None) or []) else "search"
-    return RunRecord(run.id, state, str(summary.get("reason", "")), params, summary, rows, origin)
+    return RunRecord(run.id, state, str(summary.get("reason", "")), params, summary, rows, origin,
+                     str(summary.get("ended_by", "")))
 
 
 def from_wandb(path: str) -> SweepRuns:
@@ -138,7 +141,7 @@ def runs_table(sweep: SweepRuns) -> pd.DataFrame:
             "best_epoch": run.summary.get("best_epoch"),
             "objective": objective if isinstance(objective, (int, float)) else math.nan,
             "origin": run.origin,
-            "ended_by": ended_by(run.state, run.reason),
+            "ended_by": str(run.ended_by),
             "train_val_gap": run.summary.get("train_val_gap", math.nan),
         }
         row.update({name: run.params.get(name) for name in sweep.swept})
@@ -151,20 +154,6 @@ def runs_table(sweep: SweepRuns) -> pd.DataFrame:
     # Ties (several runs at the same objective) are broken by run id, so both backends rank alike.
     return table.sort_values(["objective", "run_id"], ascending=[not sweep.maximize, True],
                              na_position="last").reset_index(drop=True)
-
-
-def ended_by(state: str, reason: str) -> str:
-    """Why a run ended before its last epoch: hyperband, patience, user; '' when it did not.
-
-    The local agent records who stopped a run; under `wandb agent` the trial only sees the signal.
-    """
-    if state == "stopped":
-        if reason.startswith("hyperband"):
-            return "hyperband"
-        return "user" if reason.startswith("agent received") else "signal (hyperband or user)"
-    if state == "finished" and reason.startswith("patience"):
-        return "patience"
-    return ""
 
 
 def importance(table: pd.DataFrame, swept: list[str]) -> pd.DataFrame:

@@ -11,6 +11,7 @@ import os
 import sys
 from typing import Any
 
+from .states import EndedBy, RunState
 from .store import Store, StoreError
 from .trial import TrialFailed
 
@@ -31,10 +32,10 @@ class StoreSink:
         try:
             self.store.log_epoch(self.run_id, epoch, row, summary)
         except StoreError as err:
-            raise TrialFailed(str(err)) from None
+            raise TrialFailed(str(err), EndedBy.DISK_FULL if "disk full" in str(err) else EndedBy.ERROR) from None
 
-    def end(self, state: str, reason: str, summary: dict[str, Any]) -> None:
+    def end(self, state: RunState, reason: str, summary: dict[str, Any], ended_by: EndedBy) -> None:
         try:
-            self.store.end_run(self.run_id, state, reason, summary)
+            self.store.end_run(self.run_id, state, reason, summary, ended_by)
         except StoreError as err:  # the agent records the end itself when it can; say why here
             print(f"yolosweep: could not record the end of run {self.run_id}: {err}", file=sys.stderr, flush=True)

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-SCHEMA_VERSION = 3  # 2: priors; 3: process identity (boot id, process start times) for crash marking
-TERMINAL_STATES = ("finished", "stopped", "failed", "crashed")
+from .states import EndedBy, RunState
+
+SCHEMA_VERSION = 3  # 2: priors; 3: ended_by, and process identity (boot id, start times) for crash marking
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 _SCHEMA = """
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS runs (
     params TEXT NOT NULL,
     state TEXT NOT NULL,
     reason TEXT NOT NULL DEFAULT '',
+    ended_by TEXT NOT NULL DEFAULT '',
     summary TEXT NOT NULL DEFAULT '{}',
     created REAL NOT NULL,
     ended REAL,
@@ -64,7 +66,7 @@ CREATE TABLE IF NOT EXISTS metrics (
 
 
 # Columns later schema versions added to existing tables: (version, table, column, type); added where missing.
-_ADDED_COLUMNS = [(3, "runs", "boot_id", "TEXT"), (3, "runs", "agent_started", "TEXT"), (3, "runs", "pid_started", "TEXT")]
+_ADDED_COLUMNS = [(3, "runs", "ended_by", "TEXT NOT NULL DEFAULT ''"), (3, "runs", "boot_id", "TEXT"), (3, "runs", "agent_started", "TEXT"), (3, "runs", "pid_started", "TEXT")]
 RESERVE_BYTES = 1 << 20  # freed when the store's disk is full, so a run can still be marked ended
 
 
@@ -111,7 +113,7 @@ class Run:
     id: str
     sweep_id: str
     params: dict[str, Any]
-    state: str
+    state: RunState
     reason: str
     summary: dict[str, Any]
     created: float
@@ -122,6 +124,7 @@ class Run:
     wandb_dir: str | None
     history: list[dict[str, Any]]
     origin: str = "search"  # or "prior": a configuration given with --prior, run before the search
+    ended_by: EndedBy = EndedBy.COMPLETED
 
 
 def default_path() -> Path:
@@ -287,38 +290,41 @@ class Store:
             db.execute("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?)", (run_id, epoch, json.dumps(metrics)))
             db.execute("UPDATE runs SET summary=? WHERE id=?", (json.dumps(summary), run_id))
 
-    def end_run(self, run_id: str, state: str, reason: str = "", summary: dict[str, Any] | None = None) -> None:
+    def end_run(self, run_id: str, state: RunState, reason: str = "", summary: dict[str, Any] | None = None,
+                ended_by: EndedBy = EndedBy.COMPLETED) -> None:
         """Move a run to a terminal state once; a later call for the same run changes nothing.
 
         On a full disk the reserve file is given up once to make room: a run never stays `running`
         only because its ending could not be written.
         """
-        assert state in TERMINAL_STATES, state
+        state = RunState(state)
+        assert state.terminal, state
+        values = (state.value, reason, EndedBy(ended_by).value, None if summary is None else json.dumps(summary), time.time(), run_id)
         try:
-            self._end_run(run_id, state, reason, summary)
+            self._end_run(values)
         except StoreFull:
             if not self._reserve.exists():
                 raise
             self._reserve.unlink()
-            self._end_run(run_id, state, reason, summary)
+            self._end_run(values)
 
-    def _end_run(self, run_id: str, state: str, reason: str, summary: dict[str, Any] | None) -> None:
+    def _end_run(self, values: tuple[Any, ...]) -> None:
         with self.transaction() as db:
-            db.execute("UPDATE runs SET state=?, reason=?, summary=COALESCE(?, summary), ended=? "
-                       "WHERE id=? AND state='running'",
-                       (state, reason, None if summary is None else json.dumps(summary), time.time(), run_id))
+            db.execute("UPDATE runs SET state=?, reason=?, ended_by=?, summary=COALESCE(?, summary), ended=? "
+                       "WHERE id=? AND state='running'", values)
 
     @_translated
-    def explain_stop(self, run_id: str, reason: str) -> None:
+    def explain_stop(self, run_id: str, reason: str, ended_by: EndedBy) -> None:
         """Who stopped a run (hyperband, the user) is known to the agent, not to the trial."""
         with self.transaction() as db:
-            db.execute("UPDATE runs SET reason=? WHERE id=? AND state='stopped'", (reason, run_id))
+            db.execute("UPDATE runs SET reason=?, ended_by=? WHERE id=? AND state='stopped'",
+                       (reason, EndedBy(ended_by).value, run_id))
 
     @_translated
     def runs(self, sweep_id: str, with_history: bool = True) -> list[Run]:
         rows = self.db.execute(
             "SELECT id, r.sweep_id, r.params, state, reason, summary, created, ended, host, agent_pid, pid, wandb_dir, "
-            "p.run_id IS NOT NULL FROM runs r LEFT JOIN priors p ON p.run_id = r.id "
+            "p.run_id IS NOT NULL, ended_by FROM runs r LEFT JOIN priors p ON p.run_id = r.id "
             "WHERE r.sweep_id=? ORDER BY created", (sweep_id,)).fetchall()
         histories: dict[str, list[dict[str, Any]]] = {r[0]: [] for r in rows}
         if with_history:
@@ -327,9 +333,9 @@ class Store:
                 "WHERE r.sweep_id=? ORDER BY m.run_id, m.epoch", (sweep_id,)):
                 histories[run_id].append(json.loads(metrics))
         return [
-            Run(id=r[0], sweep_id=r[1], params=json.loads(r[2]), state=r[3], reason=r[4], summary=json.loads(r[5]),
+            Run(id=r[0], sweep_id=r[1], params=json.loads(r[2]), state=RunState(r[3]), reason=r[4], summary=json.loads(r[5]),
                 created=r[6], ended=r[7], host=r[8], agent_pid=r[9], pid=r[10], wandb_dir=r[11], history=histories[r[0]],
-                origin="prior" if r[12] else "search")
+                origin="prior" if r[12] else "search", ended_by=EndedBy(r[13]))
             for r in rows
         ]
 
@@ -355,8 +361,8 @@ class Store:
                 same_boot = run_boot is None or boot is None or run_boot == boot
                 if not same_boot or not any(_alive(p, started) for p, started in ((pid, pid_started), (agent_pid, agent_started)) if p):
                     why = "machine restarted" if not same_boot else "killed, or its container restarted"
-                    db.execute("UPDATE runs SET state='crashed', reason=?, ended=? WHERE id=?",
-                               (f"process vanished ({why})", time.time(), run_id))
+                    db.execute("UPDATE runs SET state=?, reason=?, ended_by=?, ended=? WHERE id=?",
+                               (RunState.CRASHED.value, f"process vanished ({why})", EndedBy.VANISHED.value, time.time(), run_id))
                     crashed.append(run_id)
         return crashed
 

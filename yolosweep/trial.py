@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from . import hygiene, preflight
 from .spec import (DEFAULT_OBJECTIVE, TRIAL_OPTIONS, ConfigError, Objective, check_train_args, default_objective,
                    model_task)
+from .states import EndedBy, RunState
 from .tracking import EPOCH_RESULT_PREFIXES, VALIDATION_PREFIX, TrialRun, clean_value
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -33,8 +34,9 @@ def on_train_split(metric: str) -> str:
 
 @dataclass
 class TrialResult:
-    state: str
+    state: RunState
     reason: str = ""
+    ended_by: EndedBy = EndedBy.COMPLETED
     epochs_done: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
@@ -48,7 +50,7 @@ class Sink(Protocol):
 
     def log_epoch(self, epoch: int, row: dict[str, Any], summary: dict[str, Any]) -> None: ...
 
-    def end(self, state: str, reason: str, summary: dict[str, Any]) -> None: ...
+    def end(self, state: RunState, reason: str, summary: dict[str, Any], ended_by: EndedBy) -> None: ...
 
 
 class StopRequested(Exception):
@@ -59,6 +61,10 @@ class StopRequested(Exception):
 
 class TrialFailed(Exception):
     """A failure with a known cause, already worded as one line with a fix."""
+
+    def __init__(self, message: str, cause: EndedBy = EndedBy.ERROR):
+        super().__init__(message)
+        self.cause = cause
 
 
 class StopSignals:
@@ -238,7 +244,8 @@ def _check_finite_loss(trainer: Any) -> None:
         lr0 = trainer.args.lr0
         raise TrialFailed(
             f"loss became NaN/Inf in epoch {trainer.epoch + 1} ({', '.join(bad)}). "
-            f"Fix: lower lr0 (now {lr0}) or the loss gains box/cls/dfl, raise warmup_epochs, or check the labels"
+            f"Fix: lower lr0 (now {lr0}) or the loss gains box/cls/dfl, raise warmup_epochs, or check the labels",
+            EndedBy.NAN_LOSS,
         )
 
 
@@ -270,7 +277,8 @@ def run(
     args.setdefault("name", tracker.id)
     args.setdefault("exist_ok", True)
     history: list[dict[str, Any]] = []
-    result = TrialResult(state="running", run_id=tracker.id)
+    result = TrialResult(state=RunState.RUNNING, run_id=tracker.id)
+    parent = os.getppid()  # a different parent at a stop means the agent died and the kernel sent SIGTERM
     model = None
 
     trained_epochs: list[int] = []
@@ -312,18 +320,23 @@ def run(
             stop.check()
             train_args = {k: v for k, v in args.items() if k != "model"}
             model.train(**train_args)
-            result.state, result.reason = "finished", _patience_reason(model.trainer)
+            result.state, result.reason = RunState.FINISHED, _patience_reason(model.trainer)
+            result.ended_by = EndedBy.PATIENCE if result.reason else EndedBy.COMPLETED
         except StopRequested as err:
-            result.state, result.reason = "stopped", f"{err} received"
+            result.state, result.reason = RunState.STOPPED, f"{err} received"
+            result.ended_by = EndedBy.AGENT_DIED if os.getppid() != parent else EndedBy.SIGNAL
             result.exit_code = EXIT_INTERRUPTED if err.signum == signal.SIGINT else EXIT_OK
-        except (ConfigError, TrialFailed) as err:
-            result.state, result.reason = "failed", str(err)
-            result.exit_code = EXIT_BAD_CONFIG if isinstance(err, ConfigError) else EXIT_FAILED
+        except ConfigError as err:
+            result.state, result.reason, result.ended_by = RunState.FAILED, str(err), EndedBy.BAD_CONFIG
+            result.exit_code = EXIT_BAD_CONFIG
+        except TrialFailed as err:
+            result.state, result.reason, result.ended_by = RunState.FAILED, str(err), err.cause
+            result.exit_code = EXIT_FAILED
         except Exception as err:  # a crash inside training: one line here, the traceback in a file
-            result.state = "failed"
             save_dir = Path(args["project"]) / args["name"]
-            result.reason = (_oom_reason(err, args) or _disk_full_reason(err, save_dir)
-                             or f"{type(err).__name__}: {err}".splitlines()[0])
+            oom, disk = _oom_reason(err, args), _disk_full_reason(err, save_dir)
+            result.state, result.reason = RunState.FAILED, oom or disk or f"{type(err).__name__}: {err}".splitlines()[0]
+            result.ended_by = EndedBy.OUT_OF_MEMORY if oom else EndedBy.DISK_FULL if disk else EndedBy.ERROR
             result.exit_code = EXIT_FAILED
             _write_traceback(save_dir, err)
 
@@ -333,18 +346,19 @@ def run(
         result.history, result.epochs_done = history, len(history)
         result.summary = {
             **summarize(history, objective),
-            "state": result.state,
+            "state": result.state.value,
             "reason": result.reason,
+            "ended_by": result.ended_by.value,
             "wall_time_s": round(time.time() - started, 2),
         }
         best = result.save_dir / "weights" / "best.pt" if result.save_dir else None
-        if log_model and result.state == "finished" and best is not None and best.exists():
+        if log_model and result.state is RunState.FINISHED and best is not None and best.exists():
             tracker.log_model(best, f"model-{tracker.id}", {k: result.summary.get(k) for k in (objective.name, "best_epoch")})
         if result.save_dir is not None and _sweep_id():
             result.summary.update(_tidy_sweep_folder(result.save_dir, result.summary, options["keep_top_k"], objective))
         if sink:
-            sink.end(result.state, result.reason, result.summary)
-        tracker.finish(result.summary, exit_code=0 if result.state != "failed" else 1)
+            sink.end(result.state, result.reason, result.summary, result.ended_by)
+        tracker.finish(result.summary, exit_code=0 if result.state is not RunState.FAILED else 1)
     return result
 
 
@@ -352,13 +366,14 @@ def _fail_before_start(
     reason: str, exit_code: int, params: dict[str, Any], job_type: str, tags: list[str] | None, sink: Sink | None
 ) -> TrialResult:
     """Invalid arguments: under a sweep agent the run still exists and is marked failed."""
-    result = TrialResult(state="failed", reason=reason, exit_code=exit_code)
+    result = TrialResult(state=RunState.FAILED, reason=reason, ended_by=EndedBy.BAD_CONFIG, exit_code=exit_code)
+    summary = {"state": result.state.value, "reason": reason, "ended_by": result.ended_by.value, "epochs_done": 0}
     if sink:
-        sink.end("failed", reason, {"state": "failed", "reason": reason, "epochs_done": 0})
+        sink.end(result.state, reason, summary, result.ended_by)
     if os.environ.get("WANDB_SWEEP_ID") or sink:
         tracker = TrialRun(config={k: clean_value(v) for k, v in params.items()}, job_type=job_type, tags=tags)
         result.run_id = tracker.id
-        tracker.finish({"state": "failed", "reason": reason, "epochs_done": 0}, exit_code=1)
+        tracker.finish(summary, exit_code=1)
     return result
 
 

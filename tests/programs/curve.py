@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from yolosweep import arguments, trial  # noqa: E402
 from yolosweep.sink import StoreSink  # noqa: E402
+from yolosweep.states import EndedBy, RunState  # noqa: E402
 from yolosweep.tracking import OBJECTIVE, TrialRun  # noqa: E402
 
 
@@ -20,7 +21,7 @@ def main() -> int:
     params = arguments.parse_params(sys.argv[1:])
     quality, epochs, epoch_s = params["quality"], int(params.get("epochs", 10)), float(params.get("epoch_s", 0.3))
     sink, run, history = StoreSink.from_env(), TrialRun(config=params), []
-    state, reason = "finished", ""
+    state, reason, ended_by = RunState.FINISHED, "", EndedBy.COMPLETED
     with trial.StopSignals() as stop:
         try:
             for epoch in range(1, epochs + 1):
@@ -33,14 +34,15 @@ def main() -> int:
                 if sink:
                     sink.log_epoch(epoch, row, summary)
         except trial.StopRequested as err:
-            state, reason = "stopped", f"{err} received"
+            state, reason, ended_by = RunState.STOPPED, f"{err} received", EndedBy.SIGNAL
         except trial.TrialFailed as err:  # the store could not take an epoch
-            state, reason = "failed", str(err)
-    summary = {**trial.summarize(history), "state": state, "reason": reason}
+            state, reason, ended_by = RunState.FAILED, str(err), err.cause
+    summary = {**trial.summarize(history), "state": state.value, "reason": reason, "ended_by": ended_by.value}
     if sink:
-        sink.end(state, reason, summary)
-    run.finish(summary, exit_code=0 if state != "failed" else 1)
-    return 0 if state != "failed" else 1
+        sink.end(state, reason, summary, ended_by)
+    failed = state is RunState.FAILED
+    run.finish(summary, exit_code=1 if failed else 0)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

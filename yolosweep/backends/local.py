@@ -28,6 +28,7 @@ from ..preflight import check_sweep
 from ..priors import DEFAULTS
 from ..priors import TAG as PRIOR_TAG
 from ..priors import load_priors
+from ..states import EndedBy, RunState
 from ..store import Run, Store, StoreError, new_id
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,7 +38,8 @@ STOP_GRACE_S = 120.0
 # Our states as the engine knows them. A Hyperband-stopped run is a normal outcome whose
 # metrics count: as "finished" bayes learns from its best value; as "killed" it would be
 # imputed the worst value of the sweep.
-_ENGINE_STATE = {"running": "running", "finished": "finished", "stopped": "finished", "failed": "failed", "crashed": "crashed"}
+_ENGINE_STATE = {RunState.RUNNING: "running", RunState.FINISHED: "finished", RunState.STOPPED: "finished",
+                 RunState.FAILED: "failed", RunState.CRASHED: "crashed"}
 
 
 def prepare_sweep(config: dict[str, Any], program_dir: Path) -> dict[str, Any]:
@@ -264,7 +266,7 @@ class Agent:
                     break
                 state = self._train(run_id, params, prior)
                 done += 1
-                gave_up = self.cutoff.record(state == "failed", time.time())
+                gave_up = self.cutoff.record(state is RunState.FAILED, time.time())
         except StoreError:
             self._stop_child()  # the store is what failed: the run must not train on unwatched
             raise
@@ -327,7 +329,7 @@ class Agent:
             return None
         return next((r for r in runs if self.objective.reached_target(r.summary.get(self.objective.name))), None)
 
-    def _train(self, run_id: str, params: dict[str, Any], prior: bool) -> str:
+    def _train(self, run_id: str, params: dict[str, Any], prior: bool) -> RunState:
         """Run one trial to its end; return its final state."""
         swept = {k: v for k, v in params.items() if "value" not in self.config["parameters"].get(k, {})}
         shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={shown_value(v)}" for k, v in swept.items())
@@ -349,42 +351,42 @@ class Agent:
             self.child = subprocess.Popen(command, env=env, preexec_fn=die_with_parent)
         except (OSError, ValueError) as err:  # not executable, no interpreter, NUL byte, arguments too long
             reason = f"could not start the run's command: {_start_failure(err)}"
-            self.store.end_run(run_id, "failed", reason)
+            self.store.end_run(run_id, RunState.FAILED, reason, ended_by=EndedBy.COULD_NOT_START)
             self._say(f"run {run_id} failed: {reason}")
-            return "failed"
+            return RunState.FAILED
         self.store.set_process(run_id, self.child.pid, str(wandb_dir / "wandb"))
-        stopped_by = self._watch(run_id)
+        stopped = self._watch(run_id)
         code = self.child.wait()
         self.child = None
         if code == 0:
-            state, reason = ("stopped", stopped_by) if stopped_by else ("finished", "")
+            state, reason, ended_by = (RunState.STOPPED, *stopped[::-1]) if stopped else (RunState.FINISHED, "", EndedBy.COMPLETED)
         elif code < 0:
-            state, reason = "crashed", f"killed by {signal.Signals(-code).name}"
+            state, reason, ended_by = RunState.CRASHED, f"killed by {signal.Signals(-code).name}", EndedBy.VANISHED
         else:
-            state, reason = "failed", f"exit code {code}"
-        self.store.end_run(run_id, state, reason)  # no-op when the trial recorded its own ending
-        if stopped_by:
-            self.store.explain_stop(run_id, stopped_by)
+            state, reason, ended_by = RunState.FAILED, f"exit code {code}", EndedBy.ERROR
+        self.store.end_run(run_id, state, reason, ended_by=ended_by)  # no-op when the trial recorded its own ending
+        if stopped:
+            self.store.explain_stop(run_id, stopped[1], stopped[0])
         final = next(r for r in self.store.runs(self.sweep_id, with_history=False) if r.id == run_id)
         self._say(f"run {run_id} {final.state}" + (f": {shown_value(final.reason)}" if final.reason else ""))
         return final.state
 
-    def _watch(self, run_id: str) -> str:
-        """Wait for the child; after each new epoch anywhere in the sweep, ask Hyperband. Returns why it was stopped."""
-        seen, stopped_by, term_at = -1, "", None
+    def _watch(self, run_id: str) -> tuple[EndedBy, str] | None:
+        """Wait for the child; after each new epoch anywhere in the sweep, ask Hyperband. Who stopped it, and why."""
+        seen, stopped, term_at = -1, None, None
         while self.child.poll() is None:
             try:
                 self.child.wait(timeout=POLL_S)  # wakes as soon as the run exits: the next run starts without a poll's delay
             except subprocess.TimeoutExpired:
                 pass
-            if self.stop_signal is not None and not stopped_by:
-                stopped_by, term_at = f"agent received {signal.Signals(self.stop_signal).name}", time.time()
+            if self.stop_signal is not None and not stopped:
+                stopped, term_at = (EndedBy.USER, f"agent received {signal.Signals(self.stop_signal).name}"), time.time()
             epochs = self.store.epochs_logged(self.sweep_id)
-            if epochs != seen and not stopped_by:
+            if epochs != seen and not stopped:
                 seen = epochs
                 if run_id in runs_to_stop(self.config, self.store.runs(self.sweep_id)):
-                    stopped_by, term_at = "hyperband", time.time()
+                    stopped, term_at = (EndedBy.HYPERBAND, "hyperband"), time.time()
                     self.child.send_signal(signal.SIGTERM)
             if term_at is not None and time.time() - term_at > STOP_GRACE_S:
                 self.child.kill()
-        return stopped_by
+        return stopped
