@@ -83,3 +83,32 @@ def test_cpu_slots_hide_every_gpu():
     (slot,) = plan_slots("cpu", 1)
     assert slot.visible_devices == "" and slot.name == "cpu"
     assert [s.name for s in plan_slots("cpu", 2)] == ["cpu-0", "cpu-1"]
+
+
+def test_progress_tells_each_run_its_epoch_eta_and_the_sweep_its_best_gain_and_time_left(tmp_path):
+    from yolosweep.progress import plain_lines, sweep_progress
+
+    config = {**CONFIG, "parameters": {**CONFIG["parameters"], "epochs": {"value": 10}}}
+    store, sweep_id = _store(tmp_path, config, priors=[{"x": 1}])
+    agent = Agent(store, sweep_id)
+    defaults_run, _, _ = agent._next()
+    done_run, _, _ = agent._next()
+    live_run, _, _ = agent._next()
+    t0 = 1000.0
+    store.db.execute("UPDATE runs SET created=?", (t0,))
+    store.end_run(defaults_run, RunState.FINISHED, summary={"m": 0.50})
+    store.end_run(done_run, RunState.STOPPED, summary={"m": 0.55}, ended_by=EndedBy.HYPERBAND)
+    store.db.execute("UPDATE runs SET ended=? WHERE state!='running'", (t0 + 100,))
+    for epoch, value in [(1, 0.2), (2, 0.4), (3, 0.3)]:
+        store.log_epoch(live_run, epoch, {"m": value}, {"m": max(0.2, 0.4 if epoch > 1 else 0.2)})
+    progress = sweep_progress(store, sweep_id, planned=5, agents=1, now=t0 + 30)
+    (run,) = progress.running
+    assert (run.epoch, run.epochs, run.current, run.best, run.eta_s) == (3, 10, 0.3, 0.4, 70.0)
+    assert (progress.ended, progress.by_hyperband, progress.best, progress.best_run) == (2, 1, 0.55, done_run)
+    assert progress.baseline == 0.50 and progress.gain_pct == pytest.approx(10.0)
+    assert progress.left_s == pytest.approx(70 + 2 * 100)  # this run's ETA, then 2 more runs of the median length
+    sweep, line = plain_lines(progress)
+    assert "2/5 runs ended, 1 running, 1 stopped by Hyperband" in sweep and "+10.0% over defaults run" in sweep
+    assert line == f"  run {live_run}: epoch 3/10, m 0.3000 (best 0.4000), ETA 1m10s"
+    below = sweep_progress(store, sweep_id, baseline=0.6, now=t0 + 30)
+    assert below.baseline_from == "--baseline" and below.gain_pct == pytest.approx(-8.33, abs=0.01)

@@ -7,6 +7,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -160,3 +161,35 @@ def test_a_run_printing_a_forged_agent_line_cannot_pose_as_the_agent(tmp_path, h
     assert agent_lines and not any("FAKE0000" in line.split("label=")[0] for line in agent_lines), done.stdout
     assert any(line.endswith(" finished") for line in agent_lines)
     assert "label='x\\nyolosweep agent: run FAKE0000 finished'" in done.stdout  # shown quoted, on one line
+
+
+@pytest.mark.integration
+def test_status_watch_refreshes_with_each_runs_epoch_until_ctrl_c(tmp_path, home_env):
+    from .test_local_backend import agent, create, yolosweep
+
+    sweep_id = create(curve_sweep(tmp_path, "grid", [0.5], epochs=12, epoch_s=0.5), home_env, tmp_path)
+    running = agent(sweep_id, home_env, tmp_path)
+    watcher = subprocess.Popen([sys.executable, "-m", "yolosweep", "status", sweep_id, "--watch", "--interval", "0.5"],
+                               env=home_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(8)
+    watcher.send_signal(signal.SIGINT)
+    out, err = watcher.communicate(timeout=30)
+    running.communicate(timeout=120)
+    assert watcher.returncode == 0 and "Traceback" not in err, err
+    assert out.count("--- ") >= 4  # plain blocks off a terminal, one per refresh
+    epochs = [int(m) for m in re.findall(r"epoch (\d+)/12", out)]
+    assert epochs and epochs == sorted(epochs) and epochs[-1] > epochs[0]  # a new epoch shows up as it lands
+    assert f"sweep {sweep_id}: 0/? runs ended, 1 running" in out
+
+
+@pytest.mark.integration
+def test_the_launcher_on_a_terminal_refreshes_a_progress_table_in_place(tmp_path, home_env):
+    path = curve_sweep(tmp_path, "grid", [0.3, 0.6], epochs=6, epoch_s=0.4)
+    command = f"{LAUNCH} --backend local --gpus cpu --config {path} --no-prior --count 2"
+    done = subprocess.run(["script", "-qfec", command, "/dev/null"], env={**home_env, "COLUMNS": "120"}, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:]
+    screen = done.stdout
+    assert "\x1b[" in screen  # drawn with cursor movement: refreshed in place, not appended
+    assert re.search(r"│ [a-z0-9]{8} │\s+\d/6 │", screen), screen[-3000:]  # a run's row: id, epoch k/6
+    assert "2/2 runs ended" in screen and "[cpu] yolosweep agent: run " in screen

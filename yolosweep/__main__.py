@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("launch", help="what launch_sweep.sh runs (see ./launch_sweep.sh --help)")
     status = commands.add_parser("status", help="the runs of a local sweep, best first")
     status.add_argument("sweep_id", nargs="?", help="default: the newest sweep")
+    status.add_argument("--watch", action="store_true", help="refresh until Ctrl+C (in place on a terminal)")
+    status.add_argument("--interval", type=float, default=5.0, help="seconds between refreshes with --watch (default 5)")
 
     demo = commands.add_parser("demo-data", help="write a small generated YOLO dataset (detect, segment, pose, obb, classify)")
     demo.add_argument("dir", help="folder to write images/, labels/ and data.yaml into")
@@ -72,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
             sweep_id = args.sweep_id or (store.sweep_ids() or [None])[-1]
             if sweep_id is None:
                 raise StoreError(f"{store.path}: no sweeps yet. Fix: create one with `python -m yolosweep sweep sweep_config.yaml`")
+            if args.watch:
+                from .progress import watch_status
+                from .report import status_report
+
+                return watch_status(store, sweep_id, args.interval, lambda: status_report(store, sweep_id))
             print_status(store, sweep_id)
             return 0
     except (spec.ConfigError, StoreError) as err:

@@ -14,11 +14,12 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from . import arguments, spec
 from .backends.local import agent_command, create_sweep, die_with_parent
 from .preflight import check_sweep
+from .progress import Display, sweep_progress
 from .priors import TAG as PRIOR_TAG
 from .priors import load_priors
 from .store import Store, StoreError, default_path, new_id
@@ -56,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
                              "'defaults' first unless told otherwise")
     parser.add_argument("--no-prior", action="store_true",
                         help="local backend: do not run Ultralytics' defaults first")
+    parser.add_argument("--baseline", type=float, default=None,
+                        help="your current model's metric: progress shows the gain over it (default: the defaults run)")
     parser.add_argument("--demo", action="store_true",
                         help=f"offline demo: generated data, {DEMO_RUNS} runs of {DEMO_EPOCHS} epochs on CPU")
     arguments.add_override_flags(parser)
@@ -147,7 +150,12 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
     prefix = log_dir / sweep_id
     commands = [[sys.executable, "-m", "yolosweep", "agent", sweep_id, *([f"--count={n}"] if n else []),
                  f"--events={prefix}-{slot.name}.events"] for n, slot in zip(counts, slots)]
-    code = _run_agents(commands, slots, prefix, shown=".events")
+    planned = options.count or None
+    display = Display(lambda: sweep_progress(store, sweep_id, baseline=options.baseline, planned=planned, agents=len(slots)))
+    try:
+        code = _run_agents(commands, slots, prefix, shown=".events", display=display)
+    finally:
+        display.close()
     from .report import print_status
 
     print()
@@ -236,7 +244,7 @@ def _train_priors_on_wandb(priors: list[dict[str, Any]], slots: list[Slot], proj
 
 
 def _run_agents(commands: list[list[str]], slots: list[Slot], log_prefix: Path, cwd: Path | None = None,
-                shown: str = ".log") -> int:
+                shown: str = ".log", display: Display | None = None) -> int:
     """Start one agent per slot, echo their progress lines, stop them all cleanly on Ctrl+C.
 
     shown: the file of each slot whose lines are echoed. Local agents write their own lines to
@@ -250,7 +258,7 @@ def _run_agents(commands: list[list[str]], slots: list[Slot], log_prefix: Path, 
         with open(log_path, "ab") as log:
             agents.append(subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
                                            preexec_fn=die_with_parent))
-        logs.append(_LogTail(log_path.with_suffix(shown), slot.name))
+        logs.append(_LogTail(log_path.with_suffix(shown), slot.name, display.say if display else print))
         print(f"yolosweep: agent on {slot.name} (pid {agents[-1].pid}), log {log_path}")
 
     stopping: list[int] = []
@@ -269,8 +277,12 @@ def _run_agents(commands: list[list[str]], slots: list[Slot], log_prefix: Path, 
             time.sleep(1.0)
             for tail in logs:
                 tail.echo()
+            if display is not None:
+                display.update()
         for tail in logs:
             tail.echo()
+        if display is not None:
+            display.update(force=True)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -283,8 +295,9 @@ def _run_agents(commands: list[list[str]], slots: list[Slot], log_prefix: Path, 
 class _LogTail:
     """Echo an agent's own progress lines (not training output) as they arrive."""
 
-    def __init__(self, path: Path, name: str):
-        self.path, self.name, self.offset = path, name, path.stat().st_size if path.exists() else 0
+    def __init__(self, path: Path, name: str, say: Callable[[str], None] = lambda line: print(line, flush=True)):
+        self.path, self.name, self.say = path, name, say
+        self.offset = path.stat().st_size if path.exists() else 0
 
     def echo(self) -> None:
         if not self.path.exists():
@@ -298,7 +311,7 @@ class _LogTail:
         self.offset += len(complete) + 1
         for line in complete.decode(errors="replace").splitlines():
             if line.startswith(("yolosweep agent", "yolosweep: WARNING", "wandb: Agent", "wandb: Sweep")):
-                print(f"[{self.name}] {line}", flush=True)
+                self.say(f"[{self.name}] {line}")
 
 
 def main(argv: list[str]) -> int:

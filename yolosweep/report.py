@@ -54,15 +54,17 @@ def status_lines(config: dict[str, Any], runs: list[Run]) -> list[str]:
     return lines
 
 
-def print_status(store: Store, sweep_id: str) -> None:
+def status_report(store: Store, sweep_id: str) -> list[str]:
+    """`python -m yolosweep status`: the runs best first, then the reasons of failed and crashed runs."""
     config = store.sweep_config(sweep_id)
     runs = store.runs(sweep_id)
-    print(f"sweep {sweep_id} ({config.get('method')}, {len(runs)} runs) in {store.path}")
-    for line in status_lines(config, runs):
-        print(line)
-    failed = [r for r in runs if r.state in ("failed", "crashed") and r.reason]
-    for run in failed:
-        print(f"  {run.id} {run.state}: {run.reason}")
+    lines = [f"sweep {sweep_id} ({config.get('method')}, {len(runs)} runs) in {store.path}", *status_lines(config, runs)]
+    lines += [f"  {run.id} {run.state}: {run.reason}" for run in runs if run.state in ("failed", "crashed") and run.reason]
+    return lines
+
+
+def print_status(store: Store, sweep_id: str) -> None:
+    print("\n".join(status_report(store, sweep_id)))
 
 
 # --- analyze_sweep.py: the printed answer and the files ---

@@ -1,0 +1,212 @@
+"""Watching a long sweep from the terminal: each running run's epoch, metric and ETA, and the sweep's state.
+
+`sweep_progress` reads the store into a `SweepProgress` (pure, testable with a fixed clock);
+`show` renders it: a table refreshed in place on a terminal (rich), plain lines otherwise (logs, CI).
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, TextIO
+
+from .spec import Objective, fixed_values, objective
+from .states import EndedBy, RunState
+from .store import Run, Store
+
+PLAIN_EVERY_S = 60.0  # without a terminal: a progress line this often (and whenever a run ends)
+
+
+@dataclass
+class RunProgress:
+    run_id: str
+    epoch: int
+    epochs: int | None
+    current: float | None
+    best: float | None
+    eta_s: float | None
+
+
+@dataclass
+class SweepProgress:
+    sweep_id: str
+    metric: Objective | None
+    ended: int
+    planned: int | None
+    by_hyperband: int
+    running: list[RunProgress] = field(default_factory=list)
+    best: float | None = None
+    best_run: str | None = None
+    baseline: float | None = None
+    baseline_from: str = ""  # "--baseline" or the defaults run's id
+    left_s: float | None = None
+
+    @property
+    def gain_pct(self) -> float | None:
+        if self.best is None or not self.baseline:
+            return None
+        change = (self.best - self.baseline) / abs(self.baseline) * 100
+        return change if self.metric is None or self.metric.maximize else -change
+
+
+def _value(row_or_summary: dict[str, Any], name: str) -> float | None:
+    value = row_or_summary.get(name)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _run_epochs(run: Run, config: dict[str, Any]) -> int | None:
+    epochs = run.params.get("epochs", fixed_values(config).get("epochs"))
+    return epochs if isinstance(epochs, int) else None
+
+
+def sweep_progress(store: Store, sweep_id: str, baseline: float | None = None, planned: int | None = None,
+                   agents: int = 1, now: float | None = None) -> SweepProgress:
+    """Where a sweep stands: ended runs, what each running run is at, the best so far and what is left."""
+    now = time.time() if now is None else now
+    config = store.sweep_config(sweep_id)
+    goal = objective(config)
+    runs = store.runs(sweep_id)
+    planned = planned or config.get("run_cap")
+    ended = [r for r in runs if r.state is not RunState.RUNNING]
+    progress = SweepProgress(sweep_id, goal, len(ended), planned,
+                             sum(r.ended_by is EndedBy.HYPERBAND for r in runs))
+    for run in runs:
+        if run.state is not RunState.RUNNING:
+            continue
+        epochs, done = _run_epochs(run, config), len(run.history)
+        per_epoch = (now - run.created) / done if done else None
+        eta = per_epoch * (epochs - done) if per_epoch is not None and epochs else None
+        current = _value(run.history[-1], goal.name) if goal and run.history else None
+        best = _value(run.summary, goal.name) if goal else None
+        progress.running.append(RunProgress(run.id, done, epochs, current, best, eta))
+    if goal is not None:
+        scored = [(v, r) for r in runs if (v := _value(r.summary, goal.name)) is not None]
+        if scored:
+            pick = max if goal.maximize else min
+            progress.best, best_run = pick(scored, key=lambda item: item[0])
+            progress.best_run = best_run.id
+        if baseline is not None:
+            progress.baseline, progress.baseline_from = baseline, "--baseline"
+        else:  # a local sweep runs Ultralytics' defaults first: the natural baseline
+            prior = next((r for r in runs if r.origin == "prior" and r.state is not RunState.RUNNING
+                          and _value(r.summary, goal.name) is not None), None)
+            if prior is not None:
+                progress.baseline, progress.baseline_from = _value(prior.summary, goal.name), f"defaults run {prior.id}"
+    durations = [r.ended - r.created for r in ended if r.ended]
+    if planned and durations:
+        remaining = max(planned - len(ended) - len(progress.running), 0)
+        running_left = max((p.eta_s or 0.0 for p in progress.running), default=0.0)
+        progress.left_s = running_left + remaining * statistics.median(durations) / max(agents, 1)
+    return progress
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def sweep_line(p: SweepProgress) -> str:
+    parts = [f"sweep {p.sweep_id}: {p.ended}/{p.planned or '?'} runs ended, {len(p.running)} running, "
+             f"{p.by_hyperband} stopped by Hyperband"]
+    if p.best is not None and p.metric is not None:
+        best = f"best {p.metric.name} {p.best:.4f} ({p.best_run})"
+        if p.gain_pct is not None:
+            best += f", {p.gain_pct:+.1f}% over {p.baseline_from} ({p.baseline:.4f})"
+        parts.append(best)
+    if p.left_s is not None:
+        parts.append(f"about {_duration(p.left_s)} left")
+    return "; ".join(parts)
+
+
+def run_line(r: RunProgress, metric: Objective | None) -> str:
+    name = metric.name if metric else "metric"
+    return (f"  run {r.run_id}: epoch {r.epoch}/{r.epochs or '?'}, {name} {_number(r.current)} "
+            f"(best {_number(r.best)}), ETA {_duration(r.eta_s)}")
+
+
+def plain_lines(p: SweepProgress) -> list[str]:
+    return [sweep_line(p), *(run_line(r, p.metric) for r in p.running)]
+
+
+def _table(p: SweepProgress) -> Any:
+    from rich.table import Table
+
+    name = p.metric.name if p.metric else "metric"
+    table = Table(title=sweep_line(p), title_justify="left", expand=False)
+    for column in ("run", "epoch", name, "best", "ETA"):
+        table.add_column(column, justify="left" if column == "run" else "right")
+    for r in p.running:
+        table.add_row(r.run_id, f"{r.epoch}/{r.epochs or '?'}", _number(r.current), _number(r.best), _duration(r.eta_s))
+    return table
+
+
+class Display:
+    """Progress on a terminal (refreshed in place) or as plain lines (at most every PLAIN_EVERY_S)."""
+
+    def __init__(self, read: Callable[[], SweepProgress], out: TextIO | None = None, every_s: float = PLAIN_EVERY_S):
+        self.read, self.out, self.every_s = read, out or sys.stdout, every_s
+        self.live: Any = None
+        self.last_plain, self.last_ended = 0.0, -1
+        if self.out.isatty():
+            from rich.console import Console
+            from rich.live import Live
+
+            self.live = Live(console=Console(file=self.out), auto_refresh=False, transient=False)
+            self.live.start()
+
+    def say(self, line: str) -> None:
+        """An event line (an agent's), printed above the live table."""
+        if self.live is not None:
+            self.live.console.print(line, markup=False, highlight=False)
+        else:
+            print(line, file=self.out, flush=True)
+
+    def update(self, force: bool = False) -> None:
+        progress = self.read()
+        if self.live is not None:
+            self.live.update(_table(progress), refresh=True)
+            return
+        now = time.time()
+        if force or progress.ended != self.last_ended or now - self.last_plain >= self.every_s:
+            self.last_plain, self.last_ended = now, progress.ended
+            for line in plain_lines(progress):
+                print(line, file=self.out, flush=True)
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+
+def watch_status(store: Store, sweep_id: str, interval_s: float, lines: Callable[[], list[str]],
+                 out: TextIO | None = None) -> int:
+    """`status --watch`: the status table and the progress, refreshed every interval until Ctrl+C."""
+    out = out or sys.stdout
+    live = None
+    if out.isatty():
+        from rich.console import Console
+        from rich.live import Live
+        from rich.text import Text
+
+        live = Live(console=Console(file=out), auto_refresh=False)
+        live.start()
+    try:
+        while True:
+            block = [*lines(), *plain_lines(sweep_progress(store, sweep_id))]
+            if live is not None:
+                live.update(Text("\n".join(block)), refresh=True)
+            else:
+                print(time.strftime("--- %H:%M:%S"), *block, sep="\n", file=out, flush=True)
+            time.sleep(interval_s)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if live is not None:
+            live.stop()
