@@ -184,6 +184,8 @@ def test_status_watch_refreshes_with_each_runs_epoch_until_ctrl_c(tmp_path, home
 
 @pytest.mark.integration
 def test_the_launcher_on_a_terminal_refreshes_a_progress_table_in_place(tmp_path, home_env):
+    if shutil.which("script") is None:
+        pytest.skip("no `script` (util-linux) to give the launcher a pseudo-terminal")
     path = curve_sweep(tmp_path, "grid", [0.3, 0.6], epochs=6, epoch_s=0.4)
     command = f"{LAUNCH} --backend local --gpus cpu --config {path} --no-prior --count 2"
     done = subprocess.run(["script", "-qfec", command, "/dev/null"], env={**home_env, "COLUMNS": "120"}, cwd=tmp_path,
