@@ -33,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--watch", action="store_true", help="refresh until Ctrl+C (in place on a terminal)")
     status.add_argument("--interval", type=float, default=5.0, help="seconds between refreshes with --watch (default 5)")
 
+    board = commands.add_parser("dashboard", help="serve a local page with the sweep's runs, curves and importance")
+    board.add_argument("sweep_id", nargs="?", help="default: the newest sweep")
+    board.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    board.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this machine only)")
+    board.add_argument("--baseline", type=float, default=None, help="your current model's metric (default: the defaults run)")
+
     demo = commands.add_parser("demo-data", help="write a small generated YOLO dataset (detect, segment, pose, obb, classify)")
     demo.add_argument("dir", help="folder to write images/, labels/ and data.yaml into")
     demo.add_argument("--train", type=arguments.positive_int, default=320, help="training images (default 320)")
@@ -67,6 +73,25 @@ def main(argv: list[str] | None = None) -> int:
 
             return Agent(Store(create=False), args.sweep_id, count=args.count,
                          max_consecutive_failed_runs=args.max_consecutive_failed_runs, events=args.events).run_loop()
+        if args.command == "dashboard":
+            from .dashboard import Dashboard, serve
+            from .store import default_path
+
+            board = Dashboard(default_path(), args.sweep_id, args.baseline)
+            try:
+                server = serve(board, args.host, args.port)
+            except OSError as err:
+                print(f"error: cannot serve on {args.host}:{args.port} ({err.strerror}). Fix: pick another --port", file=sys.stderr)
+                return 2
+            host, port = server.server_address[:2]
+            print(f"yolosweep: dashboard of sweep {board.sweep_id} at http://{host}:{port}/ (read-only; Ctrl+C to stop)", flush=True)
+            try:
+                server.serve_forever()
+            except KeyboardInterrupt:
+                pass
+            finally:
+                server.server_close()
+            return 0
         if args.command == "status":
             from .report import print_status
 

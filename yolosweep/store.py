@@ -164,6 +164,27 @@ class Store:
             raise explain(err, self.path) from None
         self._keep_reserve()
 
+    @classmethod
+    def read_only(cls, path: str | Path | None = None) -> "Store":
+        """The store opened for reading only (the dashboard): no migration, no reserve, no write ever."""
+        store = cls.__new__(cls)
+        store.path = Path(path) if path else default_path()
+        if not store.path.exists():
+            raise StoreError(f"{store.path}: no local sweeps here. Fix: create one with "
+                             "`python -m yolosweep sweep sweep_config.yaml`, or set YOLOSWEEP_HOME")
+        try:
+            store.db = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True, timeout=60, isolation_level=None,
+                                       check_same_thread=False)
+            store.db.execute("PRAGMA busy_timeout=60000")
+            row = store.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.Error as err:
+            raise explain(err, store.path) from None
+        if row is None or int(row[0]) != SCHEMA_VERSION:
+            raise StoreError(f"{store.path}: schema version {row[0] if row else '?'}, this yolosweep reads version "
+                             f"{SCHEMA_VERSION}. Fix: run `python -m yolosweep status` once to upgrade it, or use the "
+                             "yolosweep version that wrote it")
+        return store
+
     def _migrate(self) -> None:
         with self.transaction():
             for statement in filter(str.strip, _SCHEMA.split(";")):

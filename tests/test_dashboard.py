@@ -1,0 +1,85 @@
+"""The local dashboard as a person sees it: a real headless Chromium loads the page of a real sweep."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from .test_local_backend import _wait_for, agent, create, curve_sweep, store_runs
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _dom(url: str) -> str:
+    done = subprocess.run([CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=8000",
+                           "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    return done.stdout
+
+
+def _epochs_shown(dom: str) -> dict[str, int]:
+    return {run: int(n) for run, n in re.findall(r'data-run="([a-z0-9]{8})" data-epochs="(\d+)"', dom)}
+
+
+@pytest.mark.integration
+def test_the_dashboard_lists_the_runs_and_shows_a_new_epoch_after_it_lands(tmp_path, home_env):
+    if CHROMIUM is None:
+        pytest.skip("no chromium here (Debian package `chromium`, installed by .ci/run where apt works)")
+    sweep_id = create(curve_sweep(tmp_path, "grid", [0.4, 0.8], epochs=60, epoch_s=0.4), home_env, tmp_path)
+    runner = agent(sweep_id, home_env, tmp_path)
+    board = subprocess.Popen([sys.executable, "-m", "yolosweep", "dashboard", sweep_id, "--port", "0"], env=home_env,
+                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = re.search(r"at (http://127\.0\.0\.1:\d+/)", board.stdout.readline()).group(1)
+        _wait_for(lambda: any(len(r.history) >= 2 for r in store_runs(home_env, sweep_id)), what="two epochs")
+        first = _epochs_shown(_dom(url))
+        (running,) = [r.id for r in store_runs(home_env, sweep_id) if r.state == "running"]
+        assert running in first and first[running] >= 2, first
+        time.sleep(3)  # more epochs land
+        second = _epochs_shown(_dom(url))
+        assert second[running] > first[running], (first, second)
+
+        def fetch(_: int) -> int:  # many viewers at once
+            with urllib.request.urlopen(url + "api/sweep", timeout=30) as response:
+                return response.status if json.loads(response.read())["sweep"] == sweep_id else 0
+        with ThreadPoolExecutor(8) as pool:
+            assert list(pool.map(fetch, range(16))) == [200] * 16
+    finally:
+        board.send_signal(signal.SIGINT)
+        board.communicate(timeout=30)
+        runner.send_signal(signal.SIGINT)
+        runner.communicate(timeout=60)
+    assert board.returncode == 0
+
+
+@pytest.mark.integration
+def test_the_dashboard_serves_on_loopback_only_and_never_writes_the_store(tmp_path, home_env):
+    sweep_id = create(curve_sweep(tmp_path, "grid", [0.5], epochs=2, epoch_s=0.0), home_env, tmp_path)
+    agent(sweep_id, home_env, tmp_path).communicate(timeout=120)
+    home = Path(home_env["YOLOSWEEP_HOME"])
+    (home / "sweeps.db-reserve").unlink()
+    before = {p.name: p.stat().st_mtime_ns for p in home.iterdir()}
+    board = subprocess.Popen([sys.executable, "-m", "yolosweep", "dashboard", "--port", "0"], env=home_env, cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = re.search(r"at (http://127\.0\.0\.1:\d+/)", board.stdout.readline()).group(1)
+        with urllib.request.urlopen(url + "api/sweep", timeout=30) as response:
+            data = json.loads(response.read())
+        assert data["sweep"] == sweep_id and data["runs"][0]["state"] == "finished"
+        assert data["best"]["id"] == data["runs"][0]["id"] and data["runs"][0]["curve"] == [[1, 0.25], [2, 0.5]]
+        with urllib.request.urlopen(url + "plotly.min.js", timeout=30) as response:
+            assert b"plotly" in response.read(2000).lower()
+    finally:
+        board.send_signal(signal.SIGINT)
+        board.communicate(timeout=30)
+    assert {p.name: p.stat().st_mtime_ns for p in home.iterdir() if p.name in before} == before
+    assert not (home / "sweeps.db-reserve").exists()

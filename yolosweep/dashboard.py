@@ -1,0 +1,201 @@
+"""`python -m yolosweep dashboard [ID]`: a local page with the W&B sweep page's panels, fed from the store.
+
+Runs table with live states, parallel coordinates, parameter importance, learning curves (running
+runs updating), the best run and its configuration, the gain over the baseline. Read-only on the
+store (opened with SQLite's mode=ro), served on 127.0.0.1 unless told otherwise, one thread per
+request so many viewers can watch. Plotly draws the figures; its script is served from the
+installed plotly package, so the page works with no internet.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from functools import cached_property
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from . import analysis
+from .progress import sweep_line, sweep_progress
+from .spec import dead_parameters
+from .states import RunState
+from .store import Store, StoreError
+
+REFRESH_MS = 2000
+
+
+def _clean(value: Any) -> Any:
+    """JSON for the page: NaN and infinities become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value.item() if hasattr(value, "item") else value
+
+
+class Dashboard:
+    """What the page shows, read from the store at each request."""
+
+    def __init__(self, store_path: Path, sweep_id: str | None, baseline: float | None = None):
+        self.store_path, self.baseline = store_path, baseline
+        store = Store.read_only(store_path)
+        try:
+            self.sweep_id = sweep_id or (store.sweep_ids() or [None])[-1]
+            if self.sweep_id is None:
+                raise StoreError(f"{store_path}: no sweeps yet. Fix: create one with `python -m yolosweep sweep sweep_config.yaml`")
+            store.sweep_config(self.sweep_id)  # an unknown id fails here, with the known ones
+        finally:
+            store.close()
+        self._importance_lock = threading.Lock()
+        self._importance: tuple[int, list[dict[str, Any]]] = (-1, [])
+
+    def snapshot(self) -> dict[str, Any]:
+        store = Store.read_only(self.store_path)
+        try:
+            sweep = analysis.from_store(store, self.sweep_id)
+            progress = sweep_progress(store, self.sweep_id, baseline=self.baseline)
+        finally:
+            store.close()
+        goal = progress.metric
+        runs = []
+        for run in sweep.runs:
+            value = run.summary.get(goal.name) if goal else None
+            curve = [[row.get("epoch", i + 1), row[goal.name]] for i, row in enumerate(run.history)
+                     if goal and isinstance(row.get(goal.name), (int, float))]
+            runs.append({"id": run.id, "state": str(run.state), "ended_by": run.ended_by, "origin": run.origin,
+                         "epochs": len(run.history), "objective": value if isinstance(value, (int, float)) else None,
+                         "params": {k: run.params.get(k) for k in sweep.swept}, "curve": curve})
+        best: dict[str, Any] | None = None
+        if progress.best_run is not None:
+            record = next(r for r in sweep.runs if r.id == progress.best_run)
+            best = {"id": record.id, "value": progress.best, "config": analysis.best_config(sweep, record)}
+        return _clean({
+            "sweep": self.sweep_id, "method": sweep.config.get("method"), "source": str(self.store_path),
+            "metric": goal.name if goal else None, "goal": goal.goal if goal else None,
+            "progress": sweep_line(progress), "swept": sweep.swept, "runs": runs, "best": best,
+            "baseline": progress.baseline, "baseline_from": progress.baseline_from, "gain_pct": progress.gain_pct,
+            "importance": self._importance_rows(sweep) if goal else [],
+            "running": sum(r["state"] == RunState.RUNNING for r in runs),
+        })
+
+    def _importance_rows(self, sweep: analysis.SweepRuns) -> list[dict[str, Any]]:
+        """Recomputed only when another run has a result: a 200-tree forest per poll would be wasted work."""
+        table = analysis.runs_table(sweep)
+        scored = int(table["objective"].notna().sum()) if not table.empty else 0
+        with self._importance_lock:
+            if scored != self._importance[0]:
+                frame = analysis.importance(table, sweep.swept) if scored else None
+                dead = dead_parameters(sweep.config)
+                rows = [] if frame is None else [
+                    {"parameter": r.parameter, "correlation": r.correlation, "rf_importance": r.rf_importance,
+                     "note": "no effect on this task" if r.parameter in dead else ""} for r in frame.itertuples()]
+                self._importance = (scored, rows)
+            return self._importance[1]
+
+    @cached_property
+    def plotly_js(self) -> bytes:
+        import plotly
+
+        return (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+
+
+def serve(dashboard: Dashboard, host: str = "127.0.0.1", port: int = 8765) -> ThreadingHTTPServer:
+    """A server for the page; the caller runs serve_forever() (or a thread does)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            if self.path in ("/", "/index.html"):
+                self._send(200, "text/html; charset=utf-8", PAGE.replace("__REFRESH_MS__", str(REFRESH_MS)).encode())
+            elif self.path == "/plotly.min.js":
+                self._send(200, "application/javascript", dashboard.plotly_js, cache=True)
+            elif self.path == "/api/sweep":
+                try:
+                    body, code = json.dumps(dashboard.snapshot()).encode(), 200
+                except StoreError as err:
+                    body, code = json.dumps({"error": str(err)}).encode(), 503
+                self._send(code, "application/json", body)
+            else:
+                self._send(404, "text/plain", b"not found")
+
+        def _send(self, code: int, kind: str, body: bytes, cache: bool = False) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "max-age=3600" if cache else "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:  # one line per request would drown the terminal
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server
+
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>yolosweep dashboard</title>
+<script src="/plotly.min.js"></script>
+<style>
+ body { font: 14px system-ui, sans-serif; margin: 16px; color: #222; }
+ h1 { font-size: 20px; margin: 0 0 4px; } .muted { color: #666; }
+ .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
+ .panel { border: 1px solid #ddd; border-radius: 6px; padding: 8px; }
+ table { border-collapse: collapse; width: 100%; font-size: 12px; }
+ th, td { border-bottom: 1px solid #eee; padding: 3px 6px; text-align: right; } th:first-child, td:first-child { text-align: left; }
+ .running { color: #0a6; font-weight: 600; } .stopped { color: #a60; } .failed, .crashed { color: #c22; }
+ pre { margin: 0; font-size: 12px; }
+</style></head>
+<body>
+<h1>sweep <span id="sweep">…</span> <span class="muted" id="method"></span></h1>
+<div id="progress" class="muted">loading…</div>
+<div id="best" style="margin: 6px 0 12px"></div>
+<div class="grid">
+ <div class="panel"><b>learning curves</b><div id="curves" style="height:320px"></div></div>
+ <div class="panel"><b>parameter importance</b><div id="importance" style="height:320px"></div></div>
+ <div class="panel" style="grid-column: span 2"><b>parallel coordinates</b><div id="parcoords" style="height:340px"></div></div>
+ <div class="panel" style="grid-column: span 2"><b>runs</b><div id="runs"></div></div>
+ <div class="panel" style="grid-column: span 2"><b>best configuration</b><pre id="config"></pre></div>
+</div>
+<script>
+const fmt = v => v === null || v === undefined ? "-" : (typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : String(v));
+const esc = s => String(s).replace(/[&<>"]/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
+async function refresh() {
+  let data;
+  try { data = await (await fetch("/api/sweep", {cache: "no-store"})).json(); }
+  catch (e) { document.getElementById("progress").textContent = "dashboard server unreachable"; return; }
+  if (data.error) { document.getElementById("progress").textContent = data.error; return; }
+  document.getElementById("sweep").textContent = data.sweep;
+  document.getElementById("method").textContent = `${data.method}, ${data.metric || "no metric"} (${data.goal || "-"})`;
+  document.getElementById("progress").textContent = data.progress;
+  const best = data.best;
+  document.getElementById("best").innerHTML = best ? `best run <b>${esc(best.id)}</b>: ${esc(data.metric)} = <b>${fmt(best.value)}</b>` +
+    (data.gain_pct !== null ? `, ${data.gain_pct >= 0 ? "+" : ""}${data.gain_pct.toFixed(1)}% over ${esc(data.baseline_from)} (${fmt(data.baseline)})` : "") : "no result yet";
+  document.getElementById("config").textContent = best ? Object.entries(best.config).map(([k, v]) => `${k}: ${fmt(v)}`).join("\\n") : "";
+  const head = ["run", "state", "ended by", "epochs", data.metric || "metric", ...data.swept];
+  const rows = data.runs.map(r => `<tr data-run="${esc(r.id)}" data-epochs="${r.epochs}"><td>${esc(r.id)}${r.origin === "prior" ? " (prior)" : ""}</td>` +
+    `<td class="${esc(r.state)}">${esc(r.state)}</td><td>${esc(r.ended_by || "")}</td><td>${r.epochs}</td><td>${fmt(r.objective)}</td>` +
+    data.swept.map(k => `<td>${fmt(r.params[k])}</td>`).join("") + "</tr>");
+  document.getElementById("runs").innerHTML = `<table id="runs-table"><tr>${head.map(h => `<th>${esc(h)}</th>`).join("")}</tr>${rows.join("")}</table>`;
+  Plotly.react("curves", data.runs.filter(r => r.curve.length).map(r => ({x: r.curve.map(p => p[0]), y: r.curve.map(p => p[1]),
+    mode: "lines+markers", name: r.id, line: {width: r.state === "running" ? 3 : 1.5}})),
+    {margin: {t: 10, r: 10, b: 40, l: 50}, xaxis: {title: {text: "epoch"}}, yaxis: {title: {text: data.metric || ""}}});
+  const imp = data.importance.filter(r => r.rf_importance !== null);
+  Plotly.react("importance", [{type: "bar", orientation: "h", x: imp.map(r => r.rf_importance), y: imp.map(r => r.parameter + (r.note ? " *" : "")),
+    text: imp.map(r => r.note || `corr ${fmt(r.correlation)}`), hoverinfo: "x+text"}],
+    {margin: {t: 10, r: 10, b: 40, l: 120}, yaxis: {autorange: "reversed"}, xaxis: {title: {text: "random-forest importance (* no effect on this task)"}}});
+  const scored = data.runs.filter(r => r.objective !== null);
+  const numeric = data.swept.filter(k => scored.every(r => typeof r.params[k] === "number"));
+  if (scored.length) {
+    Plotly.react("parcoords", [{type: "parcoords", line: {color: scored.map(r => r.objective), showscale: true,
+      reversescale: data.goal === "minimize"}, dimensions: [...numeric.map(k => ({label: k, values: scored.map(r => r.params[k])})),
+      {label: data.metric, values: scored.map(r => r.objective)}]}], {margin: {t: 30, r: 40, b: 20, l: 60}});
+  }
+}
+refresh(); setInterval(refresh, __REFRESH_MS__);
+</script></body></html>
+"""
