@@ -192,3 +192,15 @@ def test_printed_agent_command_joins_the_sweep_from_another_terminal(tmp_path, h
     assert joined.returncode == 0, joined.stdout + joined.stderr
     (run,) = store_runs(home_env, sweep_id)
     assert run.state == "finished"
+
+
+@pytest.mark.integration
+def test_a_closed_terminal_sighup_stops_the_agent_and_its_run_cleanly(tmp_path, home_env):
+    """SIGHUP reaches the whole foreground process group when a terminal or SSH session closes."""
+    sweep_id = create(curve_sweep(tmp_path, "random", [0.5], epochs=100, epoch_s=0.3), home_env, tmp_path)
+    proc = agent(sweep_id, home_env, tmp_path, start_new_session=True)
+    _wait_for(lambda: any(len(r.history) >= 1 for r in store_runs(home_env, sweep_id)), what="an epoch")
+    os.killpg(proc.pid, signal.SIGHUP)
+    proc.communicate(timeout=60)
+    (run,) = store_runs(home_env, sweep_id)
+    assert run.state == "stopped" and run.history, (run.state, run.reason)

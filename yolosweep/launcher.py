@@ -23,6 +23,7 @@ from .progress import Display, sweep_progress
 from .priors import TAG as PRIOR_TAG
 from .priors import load_priors
 from .store import Store, StoreError, default_path, new_id
+from .states import STOP_SIGNALS
 from .tracking import has_api_key
 
 REPO = Path(__file__).resolve().parent.parent
@@ -265,13 +266,16 @@ def _run_agents(commands: list[list[str]], slots: list[Slot], log_prefix: Path, 
 
     def stop(signum: int, _frame: object) -> None:
         if not stopping:
-            print(f"\nyolosweep: {signal.Signals(signum).name}: stopping every agent and its run cleanly ...", flush=True)
+            try:
+                print(f"\nyolosweep: {signal.Signals(signum).name}: stopping every agent and its run cleanly ...", flush=True)
+            except OSError:
+                pass  # SIGHUP: the terminal is gone, but the agents still need stopping
         stopping.append(signum)
         for proc in agents:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
     try:
         while any(proc.poll() is None for proc in agents):
             time.sleep(1.0)

@@ -6,6 +6,7 @@ only it knows (Hyperband, the user), the store keeps both as columns, the analys
 
 from __future__ import annotations
 
+import signal
 from enum import Enum
 
 
@@ -48,3 +49,8 @@ class EndedBy(_Text):
     COULD_NOT_START = "could not start"
     ERROR = "error"  # any other failure: the reason has its first line
     VANISHED = "process vanished"
+
+
+# What ends a run, an agent or the launcher cleanly: SIGTERM (the agent, Hyperband), SIGINT (Ctrl+C),
+# SIGHUP (the terminal closed, an SSH session dropped; W&B's agent treats it as a shutdown too).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from . import hygiene, preflight
 from .spec import (DEFAULT_OBJECTIVE, TRIAL_OPTIONS, ConfigError, Objective, check_train_args, default_objective,
                    model_task)
-from .states import EndedBy, RunState
+from .states import STOP_SIGNALS, EndedBy, RunState
 from .tracking import EPOCH_RESULT_PREFIXES, VALIDATION_PREFIX, TrialRun, clean_value
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -68,7 +68,7 @@ class TrialFailed(Exception):
 
 
 class StopSignals:
-    """SIGTERM/SIGINT set a flag that the next training callback turns into StopRequested.
+    """SIGTERM/SIGINT/SIGHUP set a flag that the next training callback turns into StopRequested.
 
     Raising only at callback boundaries means a stop never lands while Ultralytics writes a
     checkpoint, so last.pt and best.pt stay readable. A second SIGINT aborts at once.
@@ -79,7 +79,7 @@ class StopSignals:
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> "StopSignals":
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in STOP_SIGNALS:
             self._previous[sig] = signal.signal(sig, self._handle)
         return self
 

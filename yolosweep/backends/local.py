@@ -28,7 +28,7 @@ from ..preflight import check_sweep
 from ..priors import DEFAULTS
 from ..priors import TAG as PRIOR_TAG
 from ..priors import load_priors
-from ..states import EndedBy, RunState
+from ..states import STOP_SIGNALS, EndedBy, RunState
 from ..store import Run, Store, StoreError, new_id
 
 REPO = Path(__file__).resolve().parents[2]
@@ -254,7 +254,7 @@ class Agent:
 
     def run_loop(self) -> int:
         """Run trials until --count, the run cap, an exhausted grid or a stop signal; return an exit code."""
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in STOP_SIGNALS:
             signal.signal(sig, self._handle)
         for run_id in self.store.mark_crashed(self.sweep_id):
             self._say(f"run {run_id} was left running by a dead process: marked crashed")
