@@ -1,0 +1,108 @@
+"""A surrogate of the tunable task's learning curves, fitted to bench/data/value_curves (#16).
+
+Any configuration of sweep_config.yaml's search space gets a whole learning curve (mAP50 per epoch)
+in milliseconds: a random forest over (the 13 swept values, epoch), plus seed noise measured on the
+defaults trained with several seeds. bench/replay_trial.py serves these curves to the real local
+agent, so the real `sweeps` engine and Hyperband run a whole sweep in seconds.
+
+    python bench/surrogate.py          # validation on held-back configurations -> bench/results/surrogate.json
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import value_data  # noqa: E402
+
+LOG_SCALED = ("lr0", "lrf", "weight_decay")  # swept on a log scale: the forest sees their logarithm
+
+
+def features(params: dict[str, Any], epoch: int, names: list[str]) -> list[float]:
+    return [math.log(float(params[n])) if n in LOG_SCALED else float(params[n]) for n in names] + [float(epoch)]
+
+
+@dataclass
+class Surrogate:
+    model: Any
+    names: list[str]
+    epochs: int
+    seed_std: np.ndarray  # per epoch: the spread of the defaults across seeds
+
+    @classmethod
+    def fit(cls, curves: dict[tuple[str, int], list[dict[str, Any]]], seed: int = 0) -> "Surrogate":
+        from sklearn.ensemble import RandomForestRegressor
+
+        names = sorted(value_data.swept_space())
+        epochs = value_data.TASK["epochs"]
+        x, y = [], []
+        for rows in curves.values():
+            for row in rows:
+                if isinstance(row.get(value_data.METRIC), float):
+                    x.append(features(row, int(row["epoch"]), names))
+                    y.append(row[value_data.METRIC])
+        model = RandomForestRegressor(n_estimators=300, min_samples_leaf=3, random_state=seed, n_jobs=1).fit(x, y)
+        by_seed = [rows for (run, _), rows in curves.items() if run == "defaults"]
+        spread = np.zeros(epochs)
+        if len(by_seed) > 1:
+            table = np.array([[row.get(value_data.METRIC, 0.0) for row in rows[:epochs]] for rows in by_seed
+                              if len(rows) >= epochs])
+            if len(table) > 1:
+                spread = table.std(axis=0, ddof=1)
+        return cls(model, names, epochs, spread)
+
+    def curve(self, params: dict[str, Any], rng: np.random.Generator | None = None) -> list[float]:
+        """The metric at epochs 1..E; with `rng`, one training's seed noise added (the same draw every epoch)."""
+        mean = self.model.predict([features(params, e, self.names) for e in range(1, self.epochs + 1)])
+        if rng is not None:
+            mean = mean + rng.standard_normal() * self.seed_std
+        return [float(min(max(v, 0.0), 1.0)) for v in mean]
+
+
+def validate(curves: dict[tuple[str, int], list[dict[str, Any]]], holdout: float = 0.2, seed: int = 0) -> dict[str, Any]:
+    """Fit on most configurations, predict the held-back ones' best epoch: rank correlation and error."""
+    from scipy.stats import spearmanr
+
+    configs = sorted({run for run, _ in curves if run != "defaults"})
+    rng = np.random.default_rng(seed)
+    held = set(rng.choice(configs, size=max(2, int(len(configs) * holdout)), replace=False))
+    train = {k: v for k, v in curves.items() if k[0] not in held}
+    surrogate = Surrogate.fit(train, seed)
+    actual, predicted, final_error = [], [], []
+    for (run, _), rows in curves.items():
+        if run in held and rows and isinstance(rows[0].get(value_data.METRIC), float):
+            curve = surrogate.curve(rows[0])
+            actual.append(value_data.final(rows))
+            predicted.append(max(curve))
+            final_error += [abs(c - r[value_data.METRIC]) for c, r in zip(curve, rows)]
+    rho = spearmanr(actual, predicted).statistic if len(actual) > 2 else float("nan")
+    return {"configs": len(configs), "heldout": len(actual), "heldout_spearman": float(rho),
+            "heldout_mae_best": float(np.mean(np.abs(np.array(actual) - np.array(predicted)))),
+            "heldout_mae_per_epoch": float(np.mean(final_error)),
+            "seed_std_at_last_epoch": float(surrogate.seed_std[-1])}
+
+
+def main() -> int:
+    from harness import write_results
+
+    curves = value_data.load_curves()
+    report = validate(curves)
+    lines = ["# Surrogate of the tunable task's learning curves", "",
+             f"{report['configs']} sampled configurations; {report['heldout']} held back from the fit.", "",
+             "| held-back Spearman (best epoch) | MAE of the best epoch | MAE per epoch | seed std, last epoch |",
+             "|---|---|---|---|",
+             f"| {report['heldout_spearman']:.2f} | {report['heldout_mae_best']:.3f} | {report['heldout_mae_per_epoch']:.3f} "
+             f"| {report['seed_std_at_last_epoch']:.3f} |"]
+    write_results("surrogate", report, lines)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
