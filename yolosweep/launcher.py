@@ -18,10 +18,9 @@ from typing import Any, Callable
 
 from . import arguments, spec
 from .backends.local import agent_command, create_sweep, die_with_parent
-from .preflight import check_sweep
+from .preflight import ready_sweep
 from .progress import Display, sweep_progress
 from .priors import TAG as PRIOR_TAG
-from .priors import load_priors
 from .store import Store, StoreError, default_path, new_id
 from .states import STOP_SIGNALS
 from .tracking import has_api_key
@@ -195,10 +194,7 @@ def _launch_wandb(options: argparse.Namespace, slots: list[Slot], counts: list[i
         overrides = arguments.overrides(options)
         if isinstance(overrides.get("data"), str) and Path(overrides["data"]).exists():
             overrides["data"] = str(Path(overrides["data"]).resolve())  # agents run from the repo folder
-        config = spec.with_overrides(spec.load_sweep(options.config), overrides)
-        config = spec.validate_sweep(config, options.config)
-        check_sweep(config)
-        priors = load_priors(options.prior, config)
+        config, priors = ready_sweep(options.config, overrides, options.prior)
         prior_runs = _train_priors_on_wandb(priors, slots, project, options.entity) if priors else []
         if prior_runs is None:
             return 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -208,3 +208,17 @@ def check_sweep(config: dict[str, Any]) -> None:
             print(f"yolosweep: WARNING: early_terminate.min_iter {hyperband['min_iter']} judges runs while their "
                   f"learning rate still warms up (up to epoch {first - 1}); Hyperband will stop runs by chance. "
                   f"Fix: min_iter >= {first}", flush=True)
+
+
+def ready_sweep(config_path: str | Path, overrides: dict[str, Any], prior_sources: list[str],
+                prepare: Callable[[dict[str, Any]], dict[str, Any]] = lambda config: config
+                ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The one road from a sweep YAML to a sweep either backend can create: load and validate with the
+    overrides, `prepare` (the local backend makes paths absolute), check dataset, model and output
+    folder, read the priors. Every check runs before anything is written."""
+    from .priors import load_priors
+    from .spec import load_sweep
+
+    config = prepare(load_sweep(config_path, overrides))
+    check_sweep(config)
+    return config, load_priors(prior_sources, config)

@@ -449,10 +449,22 @@ def _violation_key(message: str, config: dict[str, Any]) -> str:
     return "-"
 
 
-def load_sweep(path: str | Path) -> dict[str, Any]:
-    """Read and validate a sweep YAML file."""
+def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read and validate a sweep YAML file once, with the --data/--epochs/... overrides applied.
+
+    The file is validated whole; the overrides are then checked alone (and what they move: the
+    metric's task, Hyperband's bands), so no value is validated twice on its way to the store.
+    """
     path = Path(path)
-    return validate_sweep(_load_yaml(path), str(path))
+    config = validate_sweep(_load_yaml(path), str(path))
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if given:
+        config = with_overrides(config, given)
+        if trains_yolo(config):
+            check_train_args(given, f"{path}: parameters")
+            _check_metric_name(config, str(path))
+        _check_hyperband(config, str(path))
+    return config
 
 
 def fixed_values(config: dict[str, Any]) -> dict[str, Any]:

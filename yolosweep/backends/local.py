@@ -24,7 +24,7 @@ from typing import Any
 import sweeps
 
 from .. import spec
-from ..preflight import check_sweep
+from ..preflight import ready_sweep
 from ..priors import DEFAULTS
 from ..priors import TAG as PRIOR_TAG
 from ..priors import load_priors
@@ -61,13 +61,11 @@ def create_sweep(config_path: str, overrides: dict[str, Any], prior_sources: lis
     search space (bench/search_efficiency.py: at an equal budget the same sweep found a better
     model that way in every repetition).
     """
-    config = spec.with_overrides(spec.load_sweep(config_path), overrides)
-    config = prepare_sweep(spec.validate_sweep(config, config_path), Path(config_path).resolve().parent)
-    check_sweep(config)
+    folder = Path(config_path).resolve().parent
+    config, priors = ready_sweep(config_path, overrides, prior_sources, lambda c: prepare_sweep(c, folder))
     if (config.get("early_terminate") or {}).get("strict"):
         print("yolosweep: early_terminate.strict: the local engine (W&B's open-source `sweeps`) has no strict mode; "
               "runs are judged as W&B judges them without it", flush=True)
-    priors = load_priors(prior_sources, config)
     if defaults_first and not prior_sources and spec.trains_yolo(config):
         try:
             priors, prior_sources = load_priors([DEFAULTS], config), [DEFAULTS]
