@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from yolosweep.backends.local import Agent, runs_to_stop
-from yolosweep.launcher import plan_slots, split_count
+from yolosweep.slots import plan_slots, split_count
 from yolosweep.states import EndedBy, RunState
 from yolosweep.store import Store
 

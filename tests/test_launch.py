@@ -165,7 +165,7 @@ def test_a_run_printing_a_forged_agent_line_cannot_pose_as_the_agent(tmp_path, h
 
 @pytest.mark.integration
 def test_status_watch_refreshes_with_each_runs_epoch_until_ctrl_c(tmp_path, home_env):
-    from .test_local_backend import agent, create, yolosweep
+    from .test_local_backend import agent, create
 
     sweep_id = create(curve_sweep(tmp_path, "grid", [0.5], epochs=12, epoch_s=0.5), home_env, tmp_path)
     running = agent(sweep_id, home_env, tmp_path)

@@ -263,7 +263,7 @@ def test_launcher_wandb_agent_commands_parse_as_the_wandb_cli_parses_them(entity
     from wandb.cli import cli
     from wandb.sdk.launch.sweeps.utils import parse_sweep_id
 
-    from yolosweep.launcher import wandb_agent_commands, wandb_sweep_path
+    from yolosweep.backends.wandb import wandb_agent_commands, wandb_sweep_path
 
     assert wandb_sweep_path(sweep_id, "yolosweep", entity) == path
     for command, count in zip(wandb_agent_commands(path, [3, None]), [3, None]):

@@ -1,0 +1,71 @@
+"""The W&B cloud backend: create the sweep with wandb.sweep, run `wandb agent` per slot. Public wandb APIs only.
+
+W&B's server is the controller here (suggestions, Hyperband); this module only starts things.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from .. import arguments, spec
+from ..preflight import ready_sweep
+from ..priors import TAG as PRIOR_TAG
+from ..slots import Slot
+from ..store import new_id
+from ..supervise import run_agents
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def launch(options: argparse.Namespace, slots: list[Slot], counts: list[int | None]) -> int:
+    import wandb
+
+    project = options.project or os.environ.get("WANDB_PROJECT") or "yolosweep"
+    if options.sweep_id:
+        sweep_id = options.sweep_id
+    else:
+        overrides = arguments.overrides(options)
+        if isinstance(overrides.get("data"), str) and Path(overrides["data"]).exists():
+            overrides["data"] = str(Path(overrides["data"]).resolve())  # agents run from the repo folder
+        config, priors = ready_sweep(options.config, overrides, options.prior)
+        prior_runs = _train_priors(priors, slots, project, options.entity) if priors else []
+        if prior_runs is None:
+            return 1
+        sweep_id = wandb.sweep(config, project=project, entity=options.entity, prior_runs=prior_runs or None)
+    path = wandb_sweep_path(sweep_id, project, options.entity)
+    print(f"yolosweep: W&B sweep {path}; more agents, any machine: wandb agent {path}")
+    commands = wandb_agent_commands(path, counts)
+    # `program: train_sweep.py` is relative, as W&B expects, so agents start in this repository.
+    return run_agents(commands, slots, REPO / "wandb-agent-logs" / sweep_id.rsplit("/", 1)[-1], cwd=REPO)
+
+
+def wandb_sweep_path(sweep_id: str, project: str, entity: str | None) -> str:
+    """ENTITY/PROJECT/ID (or PROJECT/ID without an entity), as `wandb agent` takes it; a full path stays as given."""
+    return sweep_id if "/" in sweep_id else "/".join(part for part in (entity, project, sweep_id) if part)
+
+
+def wandb_agent_commands(path: str, counts: list[int | None]) -> list[list[str]]:
+    """One `wandb agent` command per slot; its GPU comes from CUDA_VISIBLE_DEVICES in supervise.run_agents."""
+    return [["wandb", "agent", *([f"--count={n}"] if n else []), path] for n in counts]
+
+
+def _train_priors(priors: list[dict[str, Any]], slots: list[Slot], project: str,
+                           entity: str | None) -> list[str] | None:
+    """W&B's API teaches a sweep finished runs (`prior_runs`), not configurations: train each prior
+    as a tagged run first, one per slot at a time, and return their ids (None if one failed)."""
+    run_ids = []
+    for start in range(0, len(priors), len(slots)):
+        batch = [(new_id(), params) for params in priors[start: start + len(slots)]]
+        commands = [["/usr/bin/env", f"WANDB_RUN_ID={run_id}", f"WANDB_TAGS={PRIOR_TAG}", f"WANDB_PROJECT={project}",
+                     *([f"WANDB_ENTITY={entity}"] if entity else []), sys.executable, str(REPO / spec.TRAIN_PROGRAM),
+                     *(f"--{k}={v}" for k, v in params.items())] for run_id, params in batch]
+        print(f"yolosweep: training prior run(s) {', '.join(r for r, _ in batch)} before the sweep starts")
+        if run_agents(commands, slots, REPO / "wandb-agent-logs" / "priors") != 0:
+            print("yolosweep: a prior run failed; no sweep was created (see wandb-agent-logs/priors-*.log)")
+            return None
+        run_ids += [run_id for run_id, _ in batch]
+    return run_ids
