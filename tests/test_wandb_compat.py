@@ -18,7 +18,7 @@ import yaml
 
 from yolosweep import spec
 from yolosweep.backends.local import Agent, FailureCutoff, build_command, create_sweep, suggest
-from yolosweep.report import ranked, status_lines
+from yolosweep.status import ranked, status_lines
 from yolosweep.store import Run, Store
 
 from .conftest import REPO

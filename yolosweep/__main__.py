@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                 server.server_close()
             return 0
         if args.command == "status":
-            from .report import print_status
+            from .status import print_status
 
             store = Store(create=False)
             sweep_id = args.sweep_id or (store.sweep_ids() or [None])[-1]
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise StoreError(f"{store.path}: no sweeps yet. Fix: create one with `python -m yolosweep sweep sweep_config.yaml`")
             if args.watch:
                 from .progress import watch_status
-                from .report import status_report
+                from .status import status_report
 
                 return watch_status(store, sweep_id, args.interval, lambda: status_report(store, sweep_id))
             print_status(store, sweep_id)

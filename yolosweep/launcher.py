@@ -117,7 +117,7 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
         code = run_agents(commands, slots, prefix, shown=".events", display=display)
     finally:
         display.close()
-    from .report import print_status
+    from .status import print_status
 
     print()
     print_status(store, sweep_id)
@@ -126,7 +126,7 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
 
 
 def _print_best(store: Store, sweep_id: str) -> None:
-    from .report import objective_of, ranked
+    from .status import objective_of, ranked
 
     config = store.sweep_config(sweep_id)
     goal = spec.objective(config)

@@ -1,13 +1,12 @@
-"""Plain-text views of a local sweep for the terminal."""
+"""analyze_sweep.py's answer: the printed ranking, importance and verdict, and the files it writes."""
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .spec import Objective, companion_metric, dead_parameters, objective
-from .store import Run, Store
+from .spec import companion_metric, dead_parameters
+from .status import cell
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -15,63 +14,8 @@ if TYPE_CHECKING:
     from .analysis import SweepRuns
 
 
-def objective_of(run: Run, metric: str) -> float | None:
-    value = run.summary.get(metric)
-    return value if isinstance(value, (int, float)) else None
-
-
-def ranked(runs: list[Run], goal: Objective | None) -> list[Run]:
-    """Best first by the sweep's metric, ties by run id as in analysis.runs_table; runs without it last.
-
-    A sweep without a metric (W&B allows it for grid and random) lists its runs in start order.
-    """
-    if goal is None:
-        return sorted(runs, key=lambda r: r.created)
-    sign = -1 if goal.maximize else 1
-    return sorted(runs, key=lambda r: (objective_of(r, goal.name) is None, sign * (objective_of(r, goal.name) or 0.0), r.id))
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def status_lines(config: dict[str, Any], runs: list[Run]) -> list[str]:
-    goal = objective(config)
-    swept = [k for k, v in config["parameters"].items() if "value" not in v]
-    header = ["run", "state", "epochs", *([f"{goal.name} ({goal.goal})"] if goal else []), *swept]
-    rows = [header]
-    for run in ranked(runs, goal):
-        value = objective_of(run, goal.name) if goal else None
-        rows.append([run.id, run.state, str(len(run.history)),
-                     *(["-" if value is None else f"{value:.4f}"] if goal else []),
-                     *(_cell(run.params.get(k, "-")) for k in swept)])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    counts = Counter(run.state for run in runs)
-    lines.append(", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "no runs yet")
-    return lines
-
-
-def status_report(store: Store, sweep_id: str) -> list[str]:
-    """`python -m yolosweep status`: the runs best first, then the reasons of failed and crashed runs."""
-    config = store.sweep_config(sweep_id)
-    runs = store.runs(sweep_id)
-    lines = [f"sweep {sweep_id} ({config.get('method')}, {len(runs)} runs) in {store.path}", *status_lines(config, runs)]
-    lines += [f"  {run.id} {run.state}: {run.reason}" for run in runs if run.state in ("failed", "crashed") and run.reason]
-    return lines
-
-
-def print_status(store: Store, sweep_id: str) -> None:
-    print("\n".join(status_report(store, sweep_id)))
-
-
-# --- analyze_sweep.py: the printed answer and the files ---
-
-
 def _markdown_table(frame: "pd.DataFrame") -> str:
-    cells = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
+    cells = [[cell(v) for v in row] for row in frame.itertuples(index=False)]
     header = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "---|" * len(frame.columns)
     return "\n".join([header, rule, *("| " + " | ".join(row) + " |" for row in cells)])
@@ -85,7 +29,7 @@ def _early_priors_gap_disk(table: "pd.DataFrame", sweep: "SweepRuns", top: int) 
         causes = early.groupby("ended_by")["run_id"].apply(list).to_dict()
         lines.append("ended early: " + "; ".join(f"{cause}: {len(ids)} ({', '.join(ids)})" for cause, ids in causes.items()))
     for rank, row in table[table["origin"] == "prior"].iterrows():
-        lines.append(f"prior {row['run_id']}: rank {rank + 1} of {len(table)}, objective {_cell(row['objective'])}")
+        lines.append(f"prior {row['run_id']}: rank {rank + 1} of {len(table)}, objective {cell(row['objective'])}")
     gaps = table.head(top).dropna(subset=["train_val_gap"])
     if not gaps.empty:
         lines.append("train-val gap of the top runs (mAP50 on train images minus on val; large = overfitting): "
