@@ -75,7 +75,8 @@ class SweepRuns:
 
 def from_store(store: Store, sweep_id: str) -> SweepRuns:
     config = store.sweep_config(sweep_id)
-    runs = [RunRecord(r.id, r.state, r.reason, r.params, r.summary, r.history, r.origin, r.ended_by)
+    # The table holds text (CSV, pandas, messages), both backends alike: the enums' stored values.
+    runs = [RunRecord(r.id, r.state.value, r.reason, r.params, r.summary, r.history, r.origin, r.ended_by.value)
             for r in store.runs(sweep_id)]
     return SweepRuns(sweep_id, config, runs, source=str(store.path))
 
