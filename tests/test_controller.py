@@ -112,3 +112,31 @@ def test_progress_tells_each_run_its_epoch_eta_and_the_sweep_its_best_gain_and_t
     assert line == f"  run {live_run}: epoch 3/10, m 0.3000 (best 0.4000), ETA 1m10s"
     below = sweep_progress(store, sweep_id, baseline=0.6, now=t0 + 30)
     assert below.baseline_from == "--baseline" and below.gain_pct == pytest.approx(-8.33, abs=0.01)
+
+
+@pytest.mark.parametrize("err, state, cause, code, words", [
+    ("SIGTERM", RunState.STOPPED, EndedBy.SIGNAL, 0, "SIGTERM received"),
+    ("SIGINT", RunState.STOPPED, EndedBy.SIGNAL, 130, "SIGINT received"),
+    ("config", RunState.FAILED, EndedBy.BAD_CONFIG, 2, "Fix:"),
+    ("nan", RunState.FAILED, EndedBy.NAN_LOSS, 1, "NaN"),
+    ("cuda oom", RunState.FAILED, EndedBy.OUT_OF_MEMORY, 1, "CUDA out of memory at batch=16, imgsz=640. Fix: try --batch 8"),
+    ("enospc", RunState.FAILED, EndedBy.DISK_FULL, 1, "disk full while writing training outputs"),
+    ("other", RunState.FAILED, EndedBy.ERROR, 1, "ValueError: first line"),
+])
+def test_how_a_training_ended_is_classified(err, state, cause, code, words):
+    import errno
+    import os
+    import signal
+
+    from yolosweep import trial
+    from yolosweep.spec import ConfigError
+
+    errors = {"SIGTERM": trial.StopRequested(signal.SIGTERM), "SIGINT": trial.StopRequested(signal.SIGINT),
+              "config": ConfigError("training arguments", "imgsz", "0 is out of range", "use a value >= 32"),
+              "nan": trial.TrialFailed("loss became NaN/Inf in epoch 2", EndedBy.NAN_LOSS),
+              "cuda oom": RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"),
+              "enospc": OSError(errno.ENOSPC, "No space left on device"),
+              "other": ValueError("first line\nsecond line")}
+    got = trial.classify_ending(errors[err], {"batch": 16, "imgsz": 640, "project": "p", "name": "n"}, os.getppid())
+    assert got[:2] == (state, got[1]) and got[2:] == (cause, code) and words in got[1] and "\n" not in got[1]
+    assert got[0] is state

@@ -249,6 +249,67 @@ def _check_finite_loss(trainer: Any) -> None:
         )
 
 
+class EpochLog:
+    """The per-epoch side of a training: one history row per trained epoch to wandb and the sink."""
+
+    def __init__(self, tracker: TrialRun, sink: Sink | None, objective: Objective, train_metrics_every: int):
+        self.tracker, self.sink, self.objective, self.every = tracker, sink, objective, train_metrics_every
+        self.train_split_metrics = TrainSplitMetrics() if train_metrics_every else None
+        self.history: list[dict[str, Any]] = []
+        self.trained: list[int] = []
+
+    def end_training_epoch(self, trainer: Any) -> None:
+        _check_finite_loss(trainer)
+        self.trained.append(trainer.epoch + 1)
+
+    def log_epoch(self, trainer: Any) -> None:
+        # Ultralytics also fires on_fit_epoch_end for its final validation of best.pt, with no
+        # training epoch before it: that is not an epoch and must not add a history row.
+        if not self.trained or (self.history and self.history[-1]["epoch"] == self.trained[-1]):
+            return
+        row = {"epoch": self.trained[-1], **_epoch_metrics(trainer)}
+        if self.train_split_metrics and row["epoch"] % self.every == 0:
+            row.update(self.train_split_metrics(trainer))
+        self.history.append(row)
+        summary = summarize(self.history, self.objective)
+        self.tracker.log_epoch(row["epoch"], row, summary)
+        if self.sink:
+            self.sink.log_epoch(row["epoch"], row, summary)
+
+
+def classify_ending(err: BaseException, args: dict[str, Any], agent_pid: int) -> tuple[RunState, str, EndedBy, int]:
+    """How a training that raised `err` ended: state, one-line reason, cause and exit code."""
+    if isinstance(err, StopRequested):
+        # A new parent means the agent died and the kernel sent SIGTERM (PR_SET_PDEATHSIG).
+        cause = EndedBy.AGENT_DIED if os.getppid() != agent_pid else EndedBy.SIGNAL
+        return RunState.STOPPED, f"{err} received", cause, EXIT_INTERRUPTED if err.signum == signal.SIGINT else EXIT_OK
+    if isinstance(err, ConfigError):
+        return RunState.FAILED, str(err), EndedBy.BAD_CONFIG, EXIT_BAD_CONFIG
+    if isinstance(err, TrialFailed):
+        return RunState.FAILED, str(err), err.cause, EXIT_FAILED
+    save_dir = Path(args.get("project", ".")) / str(args.get("name", ""))
+    oom, disk = _oom_reason(err, args), _disk_full_reason(err, save_dir)
+    cause = EndedBy.OUT_OF_MEMORY if oom else EndedBy.DISK_FULL if disk else EndedBy.ERROR
+    return RunState.FAILED, oom or disk or f"{type(err).__name__}: {err}".splitlines()[0], cause, EXIT_FAILED
+
+
+def _prepared_model(args: dict[str, Any], tracker: TrialRun, epochs: EpochLog, stop: StopSignals) -> Any:
+    """Check what the run needs, load the model and hook our callbacks into its training."""
+    preflight.check_dataset(args.get("data"))
+    preflight.check_output_folder(args["project"])
+    model, weights_source = preflight.load_model(args["model"])
+    tracker.record_config({"weights_source": weights_source})
+    model.add_callback("on_pretrain_routine_start", _without_ultralytics_wandb)
+    model.add_callback("on_pretrain_routine_start", _atomic_checkpoints)
+    model.add_callback("on_pretrain_routine_end", lambda t: tracker.record_config(vars(t.args)))
+    model.add_callback("on_train_epoch_end", epochs.end_training_epoch)
+    model.add_callback("on_fit_epoch_end", epochs.log_epoch)
+    for event in ("on_pretrain_routine_end", "on_train_batch_end", "on_val_batch_end", "on_fit_epoch_end"):
+        model.add_callback(event, stop.check)
+    stop.check()
+    return model
+
+
 def run(
     params: dict[str, Any],
     log_model: bool = True,
@@ -270,82 +331,36 @@ def run(
 
     tracker = TrialRun(config=args, job_type=job_type, tags=tags)
     objective = objective or sweep_objective(tracker, args)
-    args = {**args, **{k: v for k, v in tracker.sweep_params().items() if k not in args}}
-    options = {k: args.pop(k, default) for k, default in TRIAL_OPTIONS.items()}
-    sweep_folder = Path(preflight.DEFAULT_SAVE_PROJECT) / (_sweep_id() or "")
-    args.setdefault("project", str(sweep_folder.resolve()))
+    # Values that reached only wandb.config (a program's `command` without ${args}) join the arguments.
+    from_config = {k: v for k, v in tracker.sweep_params().items() if k not in args}
+    options = dict(TRIAL_OPTIONS)
+    args.setdefault("project", str((Path(preflight.DEFAULT_SAVE_PROJECT) / (_sweep_id() or "")).resolve()))
     args.setdefault("name", tracker.id)
     args.setdefault("exist_ok", True)
-    history: list[dict[str, Any]] = []
+    epochs, model = EpochLog(tracker, sink, objective, 0), None
     result = TrialResult(state=RunState.RUNNING, run_id=tracker.id)
-    parent = os.getppid()  # a different parent at a stop means the agent died and the kernel sent SIGTERM
-    model = None
-
-    trained_epochs: list[int] = []
-    every = options["train_metrics_every"]
-    train_split_metrics = TrainSplitMetrics() if every else None
-
-    def end_training_epoch(trainer: Any) -> None:
-        _check_finite_loss(trainer)
-        trained_epochs.append(trainer.epoch + 1)
-
-    def log_epoch(trainer: Any) -> None:
-        # Ultralytics also fires on_fit_epoch_end for its final validation of best.pt, with no
-        # training epoch before it: that is not an epoch and must not add a history row.
-        if not trained_epochs or (history and history[-1]["epoch"] == trained_epochs[-1]):
-            return
-        row = {"epoch": trained_epochs[-1], **_epoch_metrics(trainer)}
-        if train_split_metrics and row["epoch"] % every == 0:
-            row.update(train_split_metrics(trainer))
-        history.append(row)
-        summary = summarize(history, objective)
-        tracker.log_epoch(row["epoch"], row, summary)
-        if sink:
-            sink.log_epoch(row["epoch"], row, summary)
+    agent_pid = os.getppid()
 
     with StopSignals() as stop:
         try:
-            args = check_train_args(args, "training arguments")
-            preflight.check_dataset(args.get("data"))
-            preflight.check_output_folder(args["project"])
-            model, weights_source = preflight.load_model(args["model"])
-            tracker.record_config({"weights_source": weights_source})
-            model.add_callback("on_pretrain_routine_start", _without_ultralytics_wandb)
-            model.add_callback("on_pretrain_routine_start", _atomic_checkpoints)
-            model.add_callback("on_pretrain_routine_end", lambda t: tracker.record_config(vars(t.args)))
-            model.add_callback("on_train_epoch_end", end_training_epoch)
-            model.add_callback("on_fit_epoch_end", log_epoch)
-            for event in ("on_pretrain_routine_end", "on_train_batch_end", "on_val_batch_end", "on_fit_epoch_end"):
-                model.add_callback(event, stop.check)
-            stop.check()
-            train_args = {k: v for k, v in args.items() if k != "model"}
-            model.train(**train_args)
+            args.update(check_train_args(from_config, "wandb.config"))
+            options.update({k: args.pop(k) for k in TRIAL_OPTIONS if k in args})
+            epochs = EpochLog(tracker, sink, objective, options["train_metrics_every"])
+            model = _prepared_model(args, tracker, epochs, stop)
+            model.train(**{k: v for k, v in args.items() if k != "model"})
             result.state, result.reason = RunState.FINISHED, _patience_reason(model.trainer)
             result.ended_by = EndedBy.PATIENCE if result.reason else EndedBy.COMPLETED
-        except StopRequested as err:
-            result.state, result.reason = RunState.STOPPED, f"{err} received"
-            result.ended_by = EndedBy.AGENT_DIED if os.getppid() != parent else EndedBy.SIGNAL
-            result.exit_code = EXIT_INTERRUPTED if err.signum == signal.SIGINT else EXIT_OK
-        except ConfigError as err:
-            result.state, result.reason, result.ended_by = RunState.FAILED, str(err), EndedBy.BAD_CONFIG
-            result.exit_code = EXIT_BAD_CONFIG
-        except TrialFailed as err:
-            result.state, result.reason, result.ended_by = RunState.FAILED, str(err), err.cause
-            result.exit_code = EXIT_FAILED
-        except Exception as err:  # a crash inside training: one line here, the traceback in a file
-            save_dir = Path(args["project"]) / args["name"]
-            oom, disk = _oom_reason(err, args), _disk_full_reason(err, save_dir)
-            result.state, result.reason = RunState.FAILED, oom or disk or f"{type(err).__name__}: {err}".splitlines()[0]
-            result.ended_by = EndedBy.OUT_OF_MEMORY if oom else EndedBy.DISK_FULL if disk else EndedBy.ERROR
-            result.exit_code = EXIT_FAILED
-            _write_traceback(save_dir, err)
+        except Exception as err:  # StopRequested included: every ending is recorded below
+            result.state, result.reason, result.ended_by, result.exit_code = classify_ending(err, args, agent_pid)
+            if not isinstance(err, (StopRequested, ConfigError, TrialFailed)):  # a crash: the whole story in a file
+                _write_traceback(Path(args["project"]) / args["name"], err)
 
         # Still inside StopSignals: a late SIGTERM must not kill the process while it records the end.
         trainer = getattr(model, "trainer", None)
         result.save_dir = Path(trainer.save_dir) if trainer is not None else None
-        result.history, result.epochs_done = history, len(history)
+        result.history, result.epochs_done = epochs.history, len(epochs.history)
         result.summary = {
-            **summarize(history, objective),
+            **summarize(epochs.history, objective),
             "state": result.state.value,
             "reason": result.reason,
             "ended_by": result.ended_by.value,
