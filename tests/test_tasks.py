@@ -104,3 +104,11 @@ def test_a_sweep_minimizing_a_loss_ranks_and_keeps_the_lowest(tmp_path, home_env
     assert done.returncode == 0, done.stderr[-3000:]
     config = yaml.safe_load((tmp_path / "report" / "best_config.yaml").read_text())
     assert config["lr0"] == best.params["lr0"]
+    done = _script("train_best_config.py", ["--from", "report/best_config.yaml", "--epochs", "1", "--no-log-model",
+                                            "--baseline", "9.9"], home_env, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with open(tmp_path / "runs" / "retrain" / "best-yolo11n" / "comparison.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0])[4:] == [metric]  # compared by the sweep's own metric
+    assert [r["what"] for r in rows] == ["baseline", f"sweep {sweep_id}", "retrain (finished)"]
+    assert float(rows[1][metric]) == pytest.approx(best.summary[metric], abs=1e-4)
