@@ -4,6 +4,7 @@
     python train_best_config.py --from sweep_report/ID/best_config.yaml            # 300 epochs
     python train_best_config.py --sweep ID --model yolo11n.pt,yolo11s.pt,yolo11m.pt
     python train_best_config.py --from best_config.yaml --resume                   # continue after a kill
+    python train_best_config.py --sweep ID --top 3 --epochs 300                    # did the ranking hold?
 """
 
 import argparse
@@ -25,12 +26,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--project", default="yolosweep")
     parser.add_argument("--name", default="best", help="run folder prefix under runs/retrain (default: best)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted retrain from its last.pt")
+    parser.add_argument("--top", type=arguments.positive_int, default=None,
+                        help="with --sweep: retrain the best K runs and report whether their ranking held")
     parser.add_argument("--baseline", type=float, default=None, help="your current model's objective, for the comparison")
     parser.add_argument("--no-log-model", action="store_true", help="do not log best.pt as a W&B model artifact")
     arguments.add_override_flags(parser)
     parser.set_defaults(epochs=300)
     options, rest = parser.parse_known_args(argv)
     try:
+        if options.top and not options.sweep:
+            raise ConfigError("--top", str(options.top), "needs the sweep's runs", "give --sweep ID with --top")
+        if options.top:
+            sweep = analysis.load(options.sweep, options.backend, options.entity, options.project)
+            overrides = {**arguments.overrides(options), **arguments.parse_params(rest)}
+            return retrain.top_k(sweep, options.top, overrides, log_model=not options.no_log_model)
         if options.config_file:
             config, origin = retrain.load_best_config(options.config_file)
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import signal
 import subprocess
 import sys
@@ -93,3 +94,19 @@ def test_missing_or_malformed_config_is_a_clear_error(tmp_path, offline_env):
     done = _retrain(["--sweep", "abcdefgh", "--backend", "local"], {**offline_env, "YOLOSWEEP_HOME": str(tmp_path / "h")},
                     tmp_path, timeout=120)
     assert done.returncode == 2 and "no local sweeps" in done.stderr
+
+
+@pytest.mark.integration
+def test_top_k_retrains_the_best_runs_and_says_whether_the_ranking_held(real_sweep, tmp_path):
+    cwd, env, sweep_id = real_sweep
+    env = {**env, "WANDB_DIR": str(tmp_path)}
+    done = _retrain(["--sweep", sweep_id, "--top", "2", "--epochs", "3", "--imgsz", "64", "--device", "cpu",
+                     "--no-log-model"], env, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert re.search(r"ranking (held|did not hold): the sweep's best is number [12] after retraining; "
+                     r"Spearman rank correlation [+-]1\.00 over 2 runs", done.stdout), done.stdout[-2000:]
+    with open(tmp_path / "runs" / "retrain" / f"top2-{sweep_id}.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["sweep_rank"] for r in rows] == ["1", "2"] and sorted(r["retrain_rank"] for r in rows) == ["1", "2"]
+    assert all(r["retrain_epochs"] == "3" and float(r["retrain metrics/mAP50(B)"]) >= 0 for r in rows)
+    assert len(offline_runs(tmp_path)) == 2
