@@ -1,0 +1,69 @@
+"""A sweep program that replays the tunable task's learning curves instead of training (#16).
+
+The real local agent starts it like train_sweep.py (`--key=value` arguments); it logs, epoch by
+epoch, the curve bench/surrogate.py predicts for those values, with one seed's noise, through the
+same store sink and stop handling as a real trial. So the real agent, the real `sweeps` engine and
+its Hyperband run a whole sweep in seconds:
+
+    python bench/replay_trial.py --fit /tmp/surrogate.pkl        # once: fit and save the surrogate
+    # a sweep YAML with `program: bench/replay_trial.py`, the 13 parameters of sweep_config.yaml
+    # and `metric: {name: metrics/mAP50(B), goal: maximize}`, then, with YOLOSWEEP_SURROGATE=/tmp/surrogate.pkl:
+    python -m yolosweep sweep replay.yaml && python -m yolosweep agent ID
+
+REPLAY_EPOCH_S (default 0.3) is the time one epoch takes; keep it above the agent's 1-s poll
+divided by a few, or Hyperband judges the run after several epochs instead of each one.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(BENCH.parent))
+
+from yolosweep import arguments, trial  # noqa: E402
+from yolosweep.sink import StoreSink  # noqa: E402
+from yolosweep.states import EndedBy, RunState  # noqa: E402
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["--fit"]:
+        import value_data
+        from surrogate import Surrogate
+
+        Path(sys.argv[2]).write_bytes(pickle.dumps(Surrogate.fit(value_data.load_curves())))
+        print(f"surrogate of {len(value_data.load_curves())} trainings written to {sys.argv[2]}")
+        return 0
+    surrogate = pickle.loads(Path(os.environ["YOLOSWEEP_SURROGATE"]).read_bytes())
+    params = arguments.parse_params(sys.argv[1:])
+    run_id = os.environ.get("YOLOSWEEP_RUN_ID", "standalone")
+    rng = np.random.default_rng(zlib.crc32(run_id.encode()))  # one seed per run, the same on a re-run
+    curve = surrogate.curve(params, rng)
+    sink, history = StoreSink.from_env(), []
+    state, reason, ended_by = RunState.FINISHED, "", EndedBy.COMPLETED
+    epoch_s = float(os.environ.get("REPLAY_EPOCH_S", "0.3"))
+    with trial.StopSignals() as stop:
+        try:
+            for epoch, value in enumerate(curve, start=1):
+                time.sleep(epoch_s)
+                stop.check()
+                history.append({"epoch": epoch, "metrics/mAP50(B)": value})
+                if sink:
+                    sink.log_epoch(epoch, history[-1], trial.summarize(history))
+        except trial.StopRequested as err:
+            state, reason, ended_by = RunState.STOPPED, f"{err} received", EndedBy.SIGNAL
+    if sink:
+        sink.end(state, reason, {**trial.summarize(history), "state": state.value}, ended_by)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
