@@ -66,20 +66,24 @@ def _space() -> dict[str, dict[str, Any]]:
     return value_data.swept_space()
 
 
-def sweep_config() -> dict[str, Any]:
+def sweep_config(hyperband: bool = True) -> dict[str, Any]:
     from yolosweep import spec
 
-    config = spec.with_overrides(spec.load_sweep(BENCH.parent / "sweep_config.yaml"), {"epochs": EPOCHS})
+    with contextlib.redirect_stdout(io.StringIO()):  # the band-scaling message, once per repetition
+        config = spec.with_overrides(spec.load_sweep(BENCH.parent / "sweep_config.yaml"), {"epochs": EPOCHS})
     config["program"] = "replay"  # nothing is started: the curves come from the surrogate
+    if not hyperband:
+        config.pop("early_terminate")
     return config
 
 
-def run_ours(surrogate: Surrogate, rng: np.random.Generator, limit: int, defaults_first: bool) -> list[float]:
+def run_ours(surrogate: Surrogate, rng: np.random.Generator, limit: int, defaults_first: bool,
+             hyperband: bool = True) -> list[float]:
     from yolosweep.backends.local import Agent, runs_to_stop
     from yolosweep.states import EndedBy, RunState
     from yolosweep.store import Store
 
-    config = sweep_config()
+    config = sweep_config(hyperband)
     trace = Trace(limit)
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
         store = Store(Path(tmp) / "sweeps.db")
@@ -176,6 +180,7 @@ def run_optuna(surrogate: Surrogate, rng: np.random.Generator, limit: int, sampl
 METHODS: dict[str, Callable[[Surrogate, np.random.Generator, int], list[float]]] = {
     "ours": lambda s, r, n: run_ours(s, r, n, defaults_first=True),
     "ours_no_defaults": lambda s, r, n: run_ours(s, r, n, defaults_first=False),
+    "ours_no_hyperband": lambda s, r, n: run_ours(s, r, n, defaults_first=True, hyperband=False),
     "random": run_random,
     "ultralytics_tuner": run_ultralytics,
     "optuna_tpe_hyperband": lambda s, r, n: run_optuna(s, r, n, "tpe"),
