@@ -88,7 +88,7 @@ def test_command_macros_are_expanded_by_wandbs_own_rules(tmp_path, monkeypatch):
         "${args_no_equals}", "${args_override_hydra}", "${args_no_hyphens}", "${not_a_macro}", "${args_json_file}"]}
     params = {"lr": 0.5, "aug": False, "fast": True}
     param_file = tmp_path / "wandb" / "sweep-s" / "config-r.yaml"
-    command = build_command(config, params, "r", param_file)
+    command = build_command(config, params, param_file)
     assert command == ["/usr/bin/env", sys.executable, "/abs/prog.py", "--tag=from-env", "5",
                        "--lr=0.5", "--fast",
                        "--lr", "0.5", "--aug", "False", "--fast", "True",

@@ -140,7 +140,7 @@ def runs_to_stop(config: dict[str, Any], runs: list[Run]) -> list[str]:
     return [r.name for r in sweeps.stop_runs(spec.engine_view(config), engine_runs(runs))]
 
 
-def build_command(config: dict[str, Any], params: dict[str, Any], run_id: str, param_file: Path) -> list[str]:
+def build_command(config: dict[str, Any], params: dict[str, Any], param_file: Path) -> list[str]:
     """The sweep's `command` expanded by W&B's own agent code; a list, never a shell string.
 
     As `wandb agent` does (wandb_agent.py, _command_run): `${envvar:NAME}` is filled from the
@@ -345,7 +345,7 @@ class Agent:
             env["WANDB_TAGS"] = ",".join(filter(None, [os.environ.get("WANDB_TAGS"), PRIOR_TAG]))
         env.setdefault("WANDB_PROJECT", self.config.get("project") or "yolosweep")
         try:
-            command = build_command(self.config, params, run_id, param_file)
+            command = build_command(self.config, params, param_file)
             self.child = subprocess.Popen(command, env=env, preexec_fn=die_with_parent)
         except (OSError, ValueError) as err:  # not executable, no interpreter, NUL byte, arguments too long
             reason = f"could not start the run's command: {_start_failure(err)}"
