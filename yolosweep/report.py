@@ -32,7 +32,7 @@ def _early_priors_gap_disk(table: "pd.DataFrame", sweep: "SweepRuns", top: int) 
         lines.append(f"prior {row['run_id']}: rank {rank + 1} of {len(table)}, objective {cell(row['objective'])}")
     gaps = table.head(top).dropna(subset=["train_val_gap"])
     if not gaps.empty:
-        lines.append("train-val gap of the top runs (mAP50 on train images minus on val; large = overfitting): "
+        lines.append(f"train-val gap of the top runs ({sweep.metric} on train images minus on val; large = overfitting): "
                      + ", ".join(f"{r.run_id} {r.train_val_gap:+.3f}" for r in gaps.itertuples()))
     pruned = [run for run in sweep.runs if run.summary.get("pruned_runs")]
     if pruned:
