@@ -23,6 +23,7 @@ import random
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -35,6 +36,7 @@ sys.path.insert(0, str(BENCH.parent))
 import value_data  # noqa: E402
 from surrogate import Surrogate  # noqa: E402
 
+CACHE = BENCH / ".cache" / "value"  # each method's traces, so a changed method reruns alone (--reuse)
 BUDGETS = (5, 10, 20)  # full-run equivalents
 EPOCHS = value_data.TASK["epochs"]
 METRIC = value_data.METRIC
@@ -235,15 +237,27 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=50)
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--reuse", default="", metavar="M1,M2",
+                        help="methods whose traces to take from an earlier run with the same data and reps "
+                             "(bench/.cache/value); only for methods whose code has not changed since")
     options = parser.parse_args()
     curves = value_data.load_curves()
     surrogate = Surrogate.fit(curves)
     defaults, best_known = reference(surrogate)
     limit = max(BUDGETS) * EPOCHS
     traces: dict[str, list[list[float]]] = {}
+    reuse = set(filter(None, options.reuse.split(",")))
     for name in options.methods.split(","):
+        cached = CACHE / f"{name}-{options.reps}reps-{value_data.fingerprint()}.npy"
+        if name in reuse and cached.exists():
+            traces[name] = np.load(cached).tolist()
+            print(f"{name}: {options.reps} repetitions taken from {cached.relative_to(BENCH.parent)}", flush=True)
+            continue
+        started = time.monotonic()
         traces[name] = [METHODS[name](surrogate, np.random.default_rng(rep), limit) for rep in range(options.reps)]
-        print(f"{name}: {options.reps} repetitions done", flush=True)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        np.save(cached, np.array(traces[name]))
+        print(f"{name}: {options.reps} repetitions in {time.monotonic() - started:.0f} s", flush=True)
 
     def share(points: list[float], budget: int) -> float:
         return (points[min(budget * EPOCHS, len(points)) - 1] - defaults) / (best_known - defaults)

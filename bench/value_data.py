@@ -115,6 +115,16 @@ def load_curves() -> dict[tuple[str, int], list[dict[str, Any]]]:
     return curves
 
 
+def fingerprint() -> str:
+    """A short hash of every recorded curve: results computed from other data are not reused."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(CURVES.glob("*.csv")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def _number(text: str) -> Any:
     try:
         return float(text)
