@@ -109,3 +109,34 @@ def test_table_columns_and_ranking_do_not_depend_on_run_order():
     assert list(one.columns) == list(other.columns) == analysis.BASE_COLUMNS + ["lr0", "metrics/recall(B)"]
     assert list(one["run_id"]) == list(other["run_id"]) == ["dddddddd", "aaaaaaaa", "bbbbbbbb", "cccccccc"]
     assert analysis.hyperband_savings(one, 2) == {"epochs_trained": 4, "epochs_if_all_ran": 8, "saved_fraction": 0.5}
+
+
+def _band_sweep(curves: list[list[float]], min_iter: int = 3, goal: str = "maximize") -> analysis.SweepRuns:
+    config = {"metric": {"name": OBJECTIVE, "goal": goal}, "early_terminate": {"type": "hyperband", "min_iter": min_iter, "eta": 3},
+              "parameters": {"lr0": {"min": 0.005, "max": 0.02}, "epochs": {"value": 10}}}
+    runs = [analysis.RunRecord(f"r{i}", "finished", "", {"lr0": 0.01}, {OBJECTIVE: max(c)}, [{OBJECTIVE: v} for v in c])
+            for i, c in enumerate(curves)]
+    return analysis.SweepRuns("s", config, runs, "memory")
+
+
+def test_a_band_that_ranks_runs_against_their_results_is_named_with_where_to_move_it():
+    from yolosweep.report import _band_advice
+
+    # 8 runs of 10 epochs: until epoch 6 the weakest finishers lead (the order is reversed), from epoch 7 the
+    # metric follows each run's result. The band at min_iter 3 (epoch 4) judges the reversed order.
+    curves = [[(7 - i) / 100 if epoch < 6 else i / 10 * epoch / 9 for epoch in range(10)] for i in range(8)]
+    sweep = _band_sweep(curves)
+    [check] = analysis.band_checks(sweep)  # the second band (9) is the last epoch: nothing is stopped there
+    assert (check.band, check.runs, check.predictive_from) == (3, 8, 6) and check.spearman == pytest.approx(-1)
+    [line] = _band_advice(sweep)
+    assert "band at epoch 4" in line and "Spearman -1.00" in line and "early_terminate.min_iter: 6" in line
+
+
+def test_bands_that_predict_results_and_too_few_full_runs_give_no_advice():
+    from yolosweep.report import _band_advice
+
+    rising = [[i / 10 * (epoch + 1) / 10 for epoch in range(10)] for i in range(8)]
+    assert analysis.band_checks(_band_sweep(rising))[0].predictive and _band_advice(_band_sweep(rising)) == []
+    falling = [[1 - v for v in curve] for curve in rising]  # minimizing: the same order, the other way up
+    assert analysis.band_checks(_band_sweep(falling, goal="minimize"))[0].spearman == pytest.approx(1)
+    assert analysis.band_checks(_band_sweep(rising[:4] + [c[:5] for c in rising[4:]])) == []  # 4 went to the end

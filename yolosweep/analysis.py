@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .priors import TAG as PRIOR_TAG
-from .spec import objective
+from .spec import hyperband_bands, objective
 from .store import Store
 
 BASE_COLUMNS = ["run_id", "state", "reason", "epochs_done", "best_epoch", "objective", "origin", "ended_by",
@@ -25,6 +25,12 @@ DEFAULT_LEVELS = (5.0, 9.0, 12.0)  # % over the baseline: minimum, good, excelle
 _PER_RUN_ARGS = {"project", "name", "exist_ok", "resume", "mode", "save_dir"}
 # Below this many runs with a result, importance numbers are mostly noise.
 MIN_RUNS_FOR_IMPORTANCE = 10
+# A Hyperband band whose metric ranks runs no better than this against their result stops runs on
+# noise. Measured on the value benchmark's 150 from-scratch 20-epoch runs (bench/value_data.py):
+# Spearman 0.07 at the band min_iter 30 of 100 becomes when scaled (6: epoch 7), 0.41 from
+# min_iter 9 (epoch 10), 0.87 at the second band (18: epoch 19).
+PREDICTIVE_BAND_RHO = 0.4
+MIN_RUNS_FOR_BAND_CHECK = 5
 
 
 class AnalysisError(RuntimeError):
@@ -199,6 +205,50 @@ def hyperband_savings(table: pd.DataFrame, planned_epochs: int | None) -> dict[s
     trained = int(table["epochs_done"].sum())
     full = planned_epochs * len(table)
     return {"epochs_trained": trained, "epochs_if_all_ran": full, "saved_fraction": 1 - trained / full if full else 0.0}
+
+
+@dataclass
+class BandCheck:
+    band: int  # the engine's band: it compares the metric at history index `band`, i.e. epoch band + 1
+    spearman: float  # between the best metric up to that epoch and the run's result, over `runs` runs
+    runs: int
+    predictive_from: int | None  # the first band index whose Spearman reaches PREDICTIVE_BAND_RHO, if any
+
+    @property
+    def predictive(self) -> bool:
+        return self.spearman >= PREDICTIVE_BAND_RHO
+
+
+def band_checks(sweep: SweepRuns) -> list[BandCheck]:
+    """Did each Hyperband band rank runs the way their results did? Over the runs that went to the end.
+
+    Those runs survived the earlier bands, so the check sees a narrowed field and errs towards
+    calling a band weak; with fewer than MIN_RUNS_FOR_BAND_CHECK of them it says nothing.
+    """
+    from scipy.stats import spearmanr
+
+    early_terminate, planned = sweep.config.get("early_terminate") or {}, sweep.planned_epochs
+    if early_terminate.get("type") != "hyperband" or not planned:
+        return []
+    pick = max if sweep.maximize else min
+    curves = []
+    for run in sweep.runs:
+        values = [row[sweep.metric] for row in run.history if isinstance(row.get(sweep.metric), (int, float))]
+        if len(values) >= planned:
+            curves.append(values)
+    if len(curves) < MIN_RUNS_FOR_BAND_CHECK:
+        return []
+    results = [pick(values) for values in curves]
+
+    def rho(index: int) -> float:
+        found = spearmanr([pick(values[: index + 1]) for values in curves], results).statistic
+        return float(found) if np.isfinite(found) else 0.0  # constant values (all 0 so far) rank nothing
+
+    checks = []
+    for band in (b for b in hyperband_bands(early_terminate) if b < planned - 1):
+        later = (i for i in range(band, planned - 1) if rho(i) >= PREDICTIVE_BAND_RHO)
+        checks.append(BandCheck(band, rho(band), len(curves), next(later, None)))
+    return checks
 
 
 def best_run(sweep: SweepRuns, table: pd.DataFrame) -> RunRecord:

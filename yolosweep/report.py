@@ -42,6 +42,23 @@ def _early_priors_gap_disk(table: "pd.DataFrame", sweep: "SweepRuns", top: int) 
     return lines
 
 
+def _band_advice(sweep: "SweepRuns") -> list[str]:
+    """One line per Hyperband band that ranked runs unlike their results, with where to move it."""
+    from .analysis import PREDICTIVE_BAND_RHO, band_checks
+
+    lines = []
+    for check in band_checks(sweep):
+        if check.predictive:
+            continue
+        fix = (f"Fix: early_terminate.min_iter: {check.predictive_from} in the next sweep (the metric at epoch "
+               f"{check.predictive_from + 1} reaches {PREDICTIVE_BAND_RHO})" if check.predictive_from is not None
+               else "Fix: drop early_terminate or give runs more epochs; no epoch before the last ranks them yet")
+        lines.append(f"WARNING: Hyperband's band at epoch {check.band + 1} ranked the {check.runs} runs that went "
+                     f"to the end with Spearman {check.spearman:.2f} against their {sweep.metric}: runs are "
+                     f"stopped there on noise. {fix}")
+    return lines
+
+
 def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
             levels: tuple[float, float, float]) -> int:
     """Print the ranking, importance and verdict; write runs.csv, best_config.yaml, plots, report.md."""
@@ -86,6 +103,7 @@ def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
     if savings:
         lines.append(f"\nHyperband: {savings['epochs_trained']} epochs trained of {savings['epochs_if_all_ran']} "
                      f"had every run gone to the end ({savings['saved_fraction']:.0%} saved)")
+    lines += _band_advice(sweep)
     lines += _early_priors_gap_disk(table, sweep, top)
     failed = table[table["state"].isin(["failed", "crashed"])]
     for _, row in failed.iterrows():
