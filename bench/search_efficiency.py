@@ -49,9 +49,14 @@ from yolosweep.store import Store  # noqa: E402
 from yolosweep.tracking import OBJECTIVE  # noqa: E402
 
 from harness import create_local_sweep, machine, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
+import value_data  # noqa: E402
 
 METHODS = ("ours", "ours+prior", "random", "ultralytics", "optuna")
-FIXED = {**{k: v for k, v in DEMO_FIXED.items() if k != "epochs"}, "seed": 0, "deterministic": True, "plots": False}
+# The fixed values of each task's runs. demo: the demo's (12 parameters searched). tunable: the value
+# benchmark's task (bench/value_data.py: 96 shifted training images, imgsz 96, 20 epochs; all 13 searched).
+TASKS = {"demo": {**{k: v for k, v in DEMO_FIXED.items() if k != "epochs"}, "seed": 0, "deterministic": True, "plots": False},
+         "tunable": {**{k: v for k, v in value_data.TASK.items() if k != "epochs"}, "seed": 0}}
+FIXED = TASKS["demo"]  # main() sets the task's
 
 
 def search_space() -> dict[str, dict[str, Any]]:
@@ -75,7 +80,9 @@ def job_local_backend(method: str, data: Path, work: Path, budget: int, epochs: 
     while store.epochs_logged(sweep_id) < budget:
         subprocess.run([sys.executable, "-m", "yolosweep", "agent", sweep_id, "--count=1"], env=env, cwd=work,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return [row.get(OBJECTIVE, 0.0) for run in store.runs(sweep_id) for row in run.history]
+    runs = store.runs(sweep_id)
+    (work / "runs.json").write_text(json.dumps({"runs": len(runs), "stopped": sum(r.ended_by.value == "hyperband" for r in runs)}))
+    return [row.get(OBJECTIVE, 0.0) for run in runs for row in run.history]
 
 
 def job_ultralytics(data: Path, work: Path, budget: int, epochs: int) -> list[float]:
@@ -145,12 +152,14 @@ def run_job(method: str, repeat: int, data: Path, work: Path, options: argparse.
     out = work / "result.json"
     env = offline_env(work, OMP_NUM_THREADS=str(options.threads))
     command = [sys.executable, __file__, "--job", method, "--seed", str(repeat), "--data", str(data), "--work", str(work),
-               "--budget", str(options.budget), "--epochs", str(options.epochs)]
+               "--budget", str(options.budget), "--epochs", str(options.epochs), "--task", options.task]
     start = time.perf_counter()
     with open(work / "job.log", "w") as log:
         subprocess.run(command, env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT, check=True)
     stream = json.loads(out.read_text())
     result = {"method": method, "repeat": repeat, "wall_s": round(time.perf_counter() - start, 1), "stream": stream}
+    if (work / "runs.json").exists():  # the local backend's: runs started and how many Hyperband stopped
+        result.update(json.loads((work / "runs.json").read_text()))
     print(f"{method:11s} repeat {repeat}: best {max(stream[:options.budget]):.3f} in {len(stream)} epochs, "
           f"{result['wall_s']:.0f}s", flush=True)
     return result
@@ -165,6 +174,8 @@ def summarize(results: list[dict[str, Any]], budget: int, targets: list[float]) 
         best = [max(r["stream"][:budget]) for r in runs]
         summary[method] = {"best_median": statistics.median(best), "best_min": min(best), "best_max": max(best),
                            "wall_s_median": statistics.median(r["wall_s"] for r in runs), "targets": {}}
+        if all("runs" in r for r in runs):
+            summary[method].update(runs=sum(r["runs"] for r in runs), stopped=sum(r["stopped"] for r in runs))
         for target in targets:
             to_target = [next((i + 1 for i, v in enumerate(r["stream"][:budget]) if v >= target), None) for r in runs]
             summary[method]["targets"][str(target)] = {
@@ -183,12 +194,17 @@ def main() -> int:
     parser.add_argument("--targets", default="0.7,0.9", help="mAP50 values whose first epoch counts as reached")
     parser.add_argument("--parallel", type=int, default=2, help="repetitions side by side")
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--task", choices=TASKS, default="demo",
+                        help="demo: the demo's task (default); tunable: the value benchmark's, where tuning pays "
+                             "(use --epochs 20; results go to search_efficiency_tunable)")
     parser.add_argument("--job", choices=METHODS, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     options = parser.parse_args()
     options.threads = max(1, (os.cpu_count() or 1) // options.parallel)
+    global FIXED
+    FIXED = TASKS[options.task]
     if options.job:
         if options.job in ("ours", "ours+prior", "random"):
             stream = job_local_backend(options.job, options.data, options.work, options.budget, options.epochs)
@@ -199,11 +215,14 @@ def main() -> int:
         (options.work / "result.json").write_text(json.dumps(stream))
         return 0
 
-    from yolosweep.demo import write_demo_dataset
+    from yolosweep.demo import write_demo_dataset, write_tunable_dataset
 
     methods = [m for m in options.methods.split(",") if m]
     with tempfile.TemporaryDirectory() as tmp:
-        data = write_demo_dataset(Path(tmp) / "data")
+        if options.task == "tunable":
+            data = write_tunable_dataset(Path(tmp) / "data", seed=value_data.DATA_SEED)
+        else:
+            data = write_demo_dataset(Path(tmp) / "data")
         jobs = [(m, r) for r in range(options.repeats) for m in methods]  # interleaved: drift hits every method
         with concurrent.futures.ThreadPoolExecutor(options.parallel) as pool:
             futures = [pool.submit(run_job, m, r, data, Path(tmp) / f"{m}-{r}", options) for m, r in jobs]
@@ -214,8 +233,10 @@ def main() -> int:
                "summary": summary, "results": results}
     lines = [f"# Search efficiency at an equal budget of {options.budget} trained epochs "
              f"({time.strftime('%Y-%m-%d')}, {machine()})", "",
-             f"YOLO11n from scratch on the generated dataset (320/40 images, imgsz 64), runs of {options.epochs} epochs, "
-             f"the {len(search_space())} searched parameters of the demo sweep, {options.repeats} repetitions per method; "
+             (f"YOLO11n from scratch on the generated dataset (320/40 images, imgsz 64), runs of {options.epochs} epochs, "
+              if options.task == "demo" else
+              f"YOLO11n from scratch on the tunable task (96/80 shifted images, imgsz 96, AdamW), runs of {options.epochs} epochs, ")
+             + f"the {len(search_space())} searched parameters, {options.repeats} repetitions per method; "
              "epochs to a target: trained epochs until its first validated epoch at or above it.", "",
              "| method | best mAP50 at the budget: median (min-max) | "
              + "".join(f"epochs to {t} (median, reached) | " for t in targets) + "wall time per repetition (s) |",
@@ -227,7 +248,9 @@ def main() -> int:
             cells.append(f"{'not reached' if math.isinf(median) else f'{median:g}'}, {target['reached']}")
         lines.append(f"| {method} | {s['best_median']:.3f} ({s['best_min']:.3f}-{s['best_max']:.3f}) | "
                      + "".join(f"{c} | " for c in cells) + f"{s['wall_s_median']:.0f} |")
-    write_results("search_efficiency", payload, lines)
+    lines += [""] + [f"{method}: {s['runs']} runs started in all, {s['stopped']} stopped by Hyperband"
+                     for method, s in summary.items() if "runs" in s]
+    write_results("search_efficiency" if options.task == "demo" else f"search_efficiency_{options.task}", payload, lines)
     return 0
 
 

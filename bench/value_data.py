@@ -74,15 +74,16 @@ def jobs(n_configs: int, default_seeds: int) -> list[tuple[str, int, dict[str, A
     return found
 
 
-def curve_file(run: str, seed: int) -> Path:
-    return CURVES / f"{run}-s{seed}.csv"
+def curve_file(run: str, seed: int, folder: Path = CURVES) -> Path:
+    return folder / f"{run}-s{seed}.csv"
 
 
-def train_one(run: str, seed: int, params: dict[str, Any], data: Path) -> float:
+def train_one(run: str, seed: int, params: dict[str, Any], data: Path, folder: Path = CURVES,
+              epochs: int = TASK["epochs"]) -> float:
     """Train in a child process (Ultralytics keeps process-wide state); write its curve file; seconds taken."""
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="value-") as tmp:
-        spec = {"data": str(data), "seed": seed, "project": tmp, "name": "run", **TASK, **params}
+        spec = {"data": str(data), "seed": seed, "project": tmp, "name": "run", **TASK, "epochs": epochs, **params}
         code = ("import json, sys; from ultralytics import YOLO; spec = json.loads(sys.argv[1]); "
                 "YOLO(spec.pop('model')).train(verbose=False, **spec)")
         env = {**os.environ, "YOLO_OFFLINE": "1", "YOLO_CONFIG_DIR": str(Path(tmp) / "ucfg")}
@@ -94,21 +95,21 @@ def train_one(run: str, seed: int, params: dict[str, Any], data: Path) -> float:
         else:
             with open(results) as f:
                 rows = [{k.strip(): v.strip() for k, v in row.items()} for row in csv.DictReader(f)]
-    CURVES.mkdir(parents=True, exist_ok=True)
-    partial = curve_file(run, seed).with_suffix(".partial")
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = curve_file(run, seed, folder).with_suffix(".partial")
     with open(partial, "w", newline="") as f:
         names = list(params) + (list(rows[0]) if rows else ["epoch"])
         writer = csv.DictWriter(f, fieldnames=names)
         writer.writeheader()
         for row in rows or [{"epoch": 0}]:  # a failed run keeps one row: epoch 0, no metrics
             writer.writerow({**params, **row})
-    partial.replace(curve_file(run, seed))
+    partial.replace(curve_file(run, seed, folder))
     return time.time() - started
 
 
-def load_curves() -> dict[tuple[str, int], list[dict[str, Any]]]:
+def load_curves(folder: Path = CURVES) -> dict[tuple[str, int], list[dict[str, Any]]]:
     curves = {}
-    for path in sorted(CURVES.glob("*.csv")):
+    for path in sorted(folder.glob("*.csv")):
         run, _, seed = path.stem.rpartition("-s")
         with open(path) as f:
             curves[(run, int(seed))] = [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
