@@ -195,3 +195,15 @@ def test_the_launcher_on_a_terminal_refreshes_a_progress_table_in_place(tmp_path
     assert "\x1b[" in screen  # drawn with cursor movement: refreshed in place, not appended
     assert re.search(r"│ [a-z0-9]{8} │\s+\d/6 │", screen), screen[-3000:]  # a run's row: id, epoch k/6
     assert "2/2 runs ended" in screen and "[cpu] yolosweep agent: run " in screen
+
+
+@pytest.mark.integration
+def test_the_end_of_a_sweep_says_its_gain_over_the_baseline_and_the_success_level(tmp_path, home_env):
+    config = curve_sweep(tmp_path, "grid", [0.2, 0.5], epochs=2, epoch_s=0.05)
+    done = launch(["--config", str(config), "--backend", "local", "--gpus", "cpu", "--no-prior", "--baseline", "0.4"],
+                  home_env, tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "gain: +25.0% over --baseline (0.4000) -> excellent (>= +12%)" in done.stdout
+    done = launch(["--config", str(config), "--backend", "local", "--gpus", "cpu", "--no-prior", "--baseline", "0.49"],
+                  home_env, tmp_path)
+    assert "gain: +2.0% over --baseline (0.4900) -> below the +5% minimum" in done.stdout

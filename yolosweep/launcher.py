@@ -121,11 +121,11 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
 
     print()
     print_status(store, sweep_id)
-    _print_best(store, sweep_id)
+    _print_best(store, sweep_id, options.baseline)
     return code
 
 
-def _print_best(store: Store, sweep_id: str) -> None:
+def _print_best(store: Store, sweep_id: str, baseline: float | None = None) -> None:
     from .status import objective_of, ranked
 
     config = store.sweep_config(sweep_id)
@@ -141,6 +141,12 @@ def _print_best(store: Store, sweep_id: str) -> None:
     swept = {k: best.params[k] for k, v in config["parameters"].items() if "value" not in v and k in best.params}
     print(f"\nbest run: {best.id} ({best.state}, {len(best.history)} epochs) {metric} = {objective_of(best, metric):.4f}")
     print("  " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in swept.items()))
+    final = sweep_progress(store, sweep_id, baseline=baseline)
+    if final.gain_pct is not None and final.baseline is not None and final.best is not None:
+        from .analysis import success_level
+
+        _, level = success_level(final.best, final.baseline, maximize=goal.maximize)
+        print(f"gain: {final.gain_pct:+.1f}% over {final.baseline_from} ({final.baseline:.4f}) -> {level}")
     print(f"offline wandb runs: {best.wandb_dir} (upload: wandb sync {best.wandb_dir}/offline-run-*)")
 
 
