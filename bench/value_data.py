@@ -153,7 +153,20 @@ def summary() -> dict[str, Any]:
                        median_config=statistics.median(v for v, _ in sampled_results))
             if out["defaults_std"]:
                 out["headroom_in_noise"] = (best - mean) / out["defaults_std"]
+    if len(sampled_results) > 2:
+        out["spearman_with_result"] = parameter_effects(curves)
     return out
+
+
+def parameter_effects(curves: dict[tuple[str, int], list[dict[str, Any]]]) -> dict[str, float]:
+    """Spearman between each swept value and the run's result, over the sampled configurations: why the
+    optimum lies where it does. A parameter that cannot act (dropout on a detection head) shows the noise floor."""
+    from scipy.stats import spearmanr
+
+    runs = [rows for (run, _), rows in curves.items() if run != "defaults" and isinstance(rows[0].get(METRIC), float)]
+    results = [final(rows) for rows in runs]
+    return {name: round(float(spearmanr([float(rows[0][name]) for rows in runs], results).statistic), 3)
+            for name in sorted(swept_space())}
 
 
 def main() -> int:
