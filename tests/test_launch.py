@@ -146,6 +146,9 @@ def test_demo_runs_offline_and_prints_the_best_run(tmp_path, home_env):
     assert re.search(rf"best run: [a-z0-9]{{8}} .*metrics/mAP50\(B\) = {best:.4f}", done.stdout)
     assert best > 0.3  # the demo really learns
     assert "backend local" in done.stdout
+    defaults = next(r for r in runs if r.origin == "prior").summary["metrics/mAP50(B)"]
+    assert re.search(rf"gain: [+-]\d+\.\d% over defaults run [a-z0-9]{{8}} \({defaults:.4f}\) -> "
+                     r"(below the \+5% minimum|minimum reached|good|excellent)", done.stdout)
 
 
 @pytest.mark.integration
