@@ -16,7 +16,7 @@ import pandas as pd
 
 from .priors import TAG as PRIOR_TAG
 from .spec import hyperband_bands, objective
-from .store import Store
+from .store import Run, Store
 
 BASE_COLUMNS = ["run_id", "state", "reason", "epochs_done", "best_epoch", "objective", "origin", "ended_by",
                 "train_val_gap"]
@@ -79,12 +79,13 @@ class SweepRuns:
         return epochs if isinstance(epochs, int) else None
 
 
-def from_store(store: Store, sweep_id: str) -> SweepRuns:
+def from_store(store: Store, sweep_id: str, runs: list[Run] | None = None) -> SweepRuns:
+    """A local sweep; `runs`: its runs already read from `store`, so a caller that needs both reads once."""
     config = store.sweep_config(sweep_id)
     # The table holds text (CSV, pandas, messages), both backends alike: the enums' stored values.
-    runs = [RunRecord(r.id, r.state.value, r.reason, r.params, r.summary, r.history, r.origin, r.ended_by.value)
-            for r in store.runs(sweep_id)]
-    return SweepRuns(sweep_id, config, runs, source=str(store.path))
+    records = [RunRecord(r.id, r.state.value, r.reason, r.params, r.summary, r.history, r.origin, r.ended_by.value)
+               for r in (store.runs(sweep_id) if runs is None else runs)]
+    return SweepRuns(sweep_id, config, records, source=str(store.path))
 
 
 # W&B's run states, in ours: a run the sweep stopped shows as `killed` there.

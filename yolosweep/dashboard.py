@@ -56,8 +56,9 @@ class Dashboard:
     def snapshot(self) -> dict[str, Any]:
         store = Store.read_only(self.store_path)
         try:
-            sweep = analysis.from_store(store, self.sweep_id)
-            progress = sweep_progress(store, self.sweep_id, baseline=self.baseline)
+            stored = store.runs(self.sweep_id)  # one read: the table and the progress line agree
+            sweep = analysis.from_store(store, self.sweep_id, stored)
+            progress = sweep_progress(store, self.sweep_id, baseline=self.baseline, runs=stored)
         finally:
             store.close()
         goal = progress.metric

@@ -62,12 +62,13 @@ def _run_epochs(run: Run, config: dict[str, Any]) -> int | None:
 
 
 def sweep_progress(store: Store, sweep_id: str, baseline: float | None = None, planned: int | None = None,
-                   agents: int = 1, now: float | None = None) -> SweepProgress:
-    """Where a sweep stands: ended runs, what each running run is at, the best so far and what is left."""
+                   agents: int = 1, now: float | None = None, runs: list[Run] | None = None) -> SweepProgress:
+    """Where a sweep stands: ended runs, what each running run is at, the best so far and what is left.
+    `runs`: the sweep's runs already read from `store`, so a caller that needs both reads once."""
     now = time.time() if now is None else now
     config = store.sweep_config(sweep_id)
     goal = objective(config)
-    runs = store.runs(sweep_id)
+    runs = store.runs(sweep_id) if runs is None else runs
     planned = planned or config.get("run_cap")
     ended = [r for r in runs if r.state is not RunState.RUNNING]
     progress = SweepProgress(sweep_id, goal, len(ended), planned,
