@@ -168,19 +168,27 @@ def test_a_run_printing_a_forged_agent_line_cannot_pose_as_the_agent(tmp_path, h
 
 @pytest.mark.integration
 def test_status_watch_refreshes_with_each_runs_epoch_until_ctrl_c(tmp_path, home_env):
-    from .test_local_backend import agent, create
+    from .test_local_backend import _wait_for, agent, create, store_runs
 
-    sweep_id = create(curve_sweep(tmp_path, "grid", [0.5], epochs=12, epoch_s=0.5), home_env, tmp_path)
+    sweep_id = create(curve_sweep(tmp_path, "grid", [0.5], epochs=40, epoch_s=0.5), home_env, tmp_path)
     running = agent(sweep_id, home_env, tmp_path)
     watcher = subprocess.Popen([sys.executable, "-m", "yolosweep", "status", sweep_id, "--watch", "--interval", "0.5"],
                                env=home_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(8)
+
+    def epochs_stored() -> int:
+        return max((len(r.history) for r in store_runs(home_env, sweep_id)), default=0)
+
+    # Waits on the run, not the clock: on a loaded machine start-up alone can take longer than a fixed sleep.
+    _wait_for(lambda: epochs_stored() >= 2, what="the run's first epochs")
+    seen = epochs_stored()
+    _wait_for(lambda: epochs_stored() >= seen + 6, what="six more epochs")
     watcher.send_signal(signal.SIGINT)
-    out, err = watcher.communicate(timeout=30)
+    out, err = watcher.communicate(timeout=90)
+    running.send_signal(signal.SIGINT)
     running.communicate(timeout=120)
     assert watcher.returncode == 0 and "Traceback" not in err, err
     assert out.count("--- ") >= 4  # plain blocks off a terminal, one per refresh
-    epochs = [int(m) for m in re.findall(r"epoch (\d+)/12", out)]
+    epochs = [int(m) for m in re.findall(r"epoch (\d+)/40", out)]
     assert epochs and epochs == sorted(epochs) and epochs[-1] > epochs[0]  # a new epoch shows up as it lands
     assert f"sweep {sweep_id}: 0/? runs ended, 1 running" in out
 
