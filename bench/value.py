@@ -11,7 +11,9 @@ own results file), Optuna TPE + HyperbandPruner and Optuna's GP sampler. The sco
 a budget is the share of the headroom it captured: (best found - defaults) / (best known - defaults),
 where "best known" is the surrogate's best over 5,000 sampled configurations.
 
-Status (2026-11-25): harness in place, figures preliminary until the curves reach 150 configurations.
+Status (2026-11-25): all 150 configurations recorded, 8 methods at 50 repetitions in bench/results/value.md;
+ours does not beat random search on this task (README, "Does a sweep pay?").
+    python bench/value.py --reps 50 --methods ours,random --reuse random   # rerun one method, reuse another's traces
 """
 
 from __future__ import annotations
