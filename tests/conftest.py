@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,6 +19,13 @@ REPO = Path(__file__).resolve().parent.parent
 # The generated demo learns in a few epochs with AdamW; SGD from scratch needs tens.
 FAST = ["--epochs", "3", "--imgsz", "64", "--batch", "8", "--device", "cpu", "--optimizer=AdamW", "--lr0=0.005", "--workers=0"]
 
+
+
+def default_sigint() -> None:
+    """preexec_fn for a child that is sent SIGINT as Ctrl+C: a shell starting a job in the background
+    (`cmd &`, as CI wrappers do) ignores SIGINT, the child inherits that, and Python then never raises
+    KeyboardInterrupt. Found when a CI run started that way left dashboards and watchers running."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import default_sigint
 from .test_local_backend import _wait_for, agent, create, curve_sweep, store_runs
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -37,7 +38,7 @@ def test_the_dashboard_lists_the_runs_and_shows_a_new_epoch_after_it_lands(tmp_p
     sweep_id = create(curve_sweep(tmp_path, "grid", [0.4, 0.8], epochs=60, epoch_s=0.4), home_env, tmp_path)
     runner = agent(sweep_id, home_env, tmp_path)
     board = subprocess.Popen([sys.executable, "-m", "yolosweep", "dashboard", sweep_id, "--port", "0"], env=home_env,
-                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     try:
         url = re.search(r"at (http://127\.0\.0\.1:\d+/)", board.stdout.readline()).group(1)
         _wait_for(lambda: any(len(r.history) >= 2 for r in store_runs(home_env, sweep_id)), what="two epochs")
@@ -69,7 +70,7 @@ def test_the_dashboard_serves_on_loopback_only_and_never_writes_the_store(tmp_pa
     (home / "sweeps.db-reserve").unlink()
     before = {p.name: p.stat().st_mtime_ns for p in home.iterdir()}
     board = subprocess.Popen([sys.executable, "-m", "yolosweep", "dashboard", "--port", "0"], env=home_env, cwd=tmp_path,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     try:
         url = re.search(r"at (http://127\.0\.0\.1:\d+/)", board.stdout.readline()).group(1)
         with urllib.request.urlopen(url + "api/sweep", timeout=30) as response:

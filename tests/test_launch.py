@@ -17,7 +17,7 @@ import yaml
 from yolosweep.states import TERMINAL_STATES
 from yolosweep.store import Store
 
-from .conftest import REPO, offline_runs
+from .conftest import REPO, default_sigint, offline_runs
 from .test_local_backend import curve_sweep
 
 LAUNCH = str(REPO / "launch_sweep.sh")
@@ -173,7 +173,8 @@ def test_status_watch_refreshes_with_each_runs_epoch_until_ctrl_c(tmp_path, home
     sweep_id = create(curve_sweep(tmp_path, "grid", [0.5], epochs=40, epoch_s=0.5), home_env, tmp_path)
     running = agent(sweep_id, home_env, tmp_path)
     watcher = subprocess.Popen([sys.executable, "-m", "yolosweep", "status", sweep_id, "--watch", "--interval", "0.5"],
-                               env=home_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               env=home_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=default_sigint)
 
     def epochs_stored() -> int:
         return max((len(r.history) for r in store_runs(home_env, sweep_id)), default=0)
