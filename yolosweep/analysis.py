@@ -7,6 +7,7 @@ columns and the same answers.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -241,6 +242,7 @@ def band_checks(sweep: SweepRuns) -> list[BandCheck]:
         return []
     results = [pick(values) for values in curves]
 
+    @functools.cache  # once per history index: each band's search for a later one overlaps the next band's
     def rho(index: int) -> float:
         found = spearmanr([pick(values[: index + 1]) for values in curves], results).statistic
         return float(found) if np.isfinite(found) else 0.0  # constant values (all 0 so far) rank nothing

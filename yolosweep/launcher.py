@@ -135,7 +135,8 @@ def _print_best(store: Store, sweep_id: str, baseline: float | None = None) -> N
     if goal is None:
         return  # nothing to rank by: the status table lists the runs
     metric = goal.name
-    runs = [r for r in ranked(store.runs(sweep_id), goal) if objective_of(r, metric) is not None]
+    stored = store.runs(sweep_id)
+    runs = [r for r in ranked(stored, goal) if objective_of(r, metric) is not None]
     if not runs:
         print("yolosweep: no run has reached the metric yet")
         return
@@ -143,8 +144,8 @@ def _print_best(store: Store, sweep_id: str, baseline: float | None = None) -> N
     swept = {k: best.params[k] for k, v in config["parameters"].items() if "value" not in v and k in best.params}
     print(f"\nbest run: {best.id} ({best.state}, {len(best.history)} epochs) {metric} = {objective_of(best, metric):.4f}")
     print("  " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in swept.items()))
-    final = sweep_progress(store, sweep_id, baseline=baseline)
-    if final.gain_pct is not None and final.baseline is not None and final.best is not None:
+    final = sweep_progress(store, sweep_id, baseline=baseline, runs=stored)
+    if final.gain_pct is not None:  # there is a best and a non-zero baseline (the defaults run or --baseline)
         from .analysis import success_level
 
         _, level = success_level(final.best, final.baseline, maximize=goal.maximize)
