@@ -20,12 +20,12 @@ REPO = Path(__file__).resolve().parent.parent
 FAST = ["--epochs", "3", "--imgsz", "64", "--batch", "8", "--device", "cpu", "--optimizer=AdamW", "--lr0=0.005", "--workers=0"]
 
 
-
 def default_sigint() -> None:
     """preexec_fn for a child that is sent SIGINT as Ctrl+C: a shell starting a job in the background
     (`cmd &`, as CI wrappers do) ignores SIGINT, the child inherits that, and Python then never raises
     KeyboardInterrupt. Found when a CI run started that way left dashboards and watchers running."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:

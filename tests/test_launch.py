@@ -184,7 +184,7 @@ def test_status_watch_refreshes_with_each_runs_epoch_until_ctrl_c(tmp_path, home
     seen = epochs_stored()
     _wait_for(lambda: epochs_stored() >= seen + 6, what="six more epochs")
     watcher.send_signal(signal.SIGINT)
-    out, err = watcher.communicate(timeout=90)
+    out, err = watcher.communicate(timeout=30)
     running.send_signal(signal.SIGINT)
     running.communicate(timeout=120)
     assert watcher.returncode == 0 and "Traceback" not in err, err
