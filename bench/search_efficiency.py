@@ -196,8 +196,9 @@ def main() -> int:
     parser.add_argument("--parallel", type=int, default=2, help="repetitions side by side")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--task", choices=TASKS, default="demo",
-                        help="demo: the demo's task (default); tunable: the value benchmark's, where tuning pays "
-                             "(use --epochs 20; results go to search_efficiency_tunable)")
+                        help="demo: the first demo's colour-coded task (default, as in search_efficiency.md); tunable: "
+                             "the value benchmark's and today's demo, where tuning pays (use --epochs 20; results "
+                             "go to search_efficiency_tunable)")
     parser.add_argument("--job", choices=METHODS, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
