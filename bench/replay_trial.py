@@ -60,8 +60,8 @@ def main() -> int:
                     sink.log_epoch(epoch, history[-1], trial.summarize(history))
         except trial.StopRequested as err:
             state, reason, ended_by = RunState.STOPPED, f"{err} received", EndedBy.SIGNAL
-    if sink:
-        sink.end(state, reason, {**trial.summarize(history), "state": state.value}, ended_by)
+        if sink:  # inside StopSignals, as in the real trial: a late SIGTERM must not kill it unrecorded
+            sink.end(state, reason, {**trial.summarize(history), "state": state.value}, ended_by)
     return 0
 
 
