@@ -1,0 +1,261 @@
+"""GPU throughput of a sweep's runs: YOLO11n/s at imgsz 640 with AMP, one vs two agents per GPU.
+
+For each model it trains a few epochs with sweep_config.yaml's fixed values (batch, workers, optimizer,
+deterministic) and measures, epochs after the first (warm-up) only:
+  - epoch time and training images/s, with one agent on the GPU, then with two at once (the total);
+  - the GPU's utilisation and memory (NVML, sampled every 0.25 s while the timed epochs run);
+  - whether the dataloader bounds it: the same training loader alone (one pass before training,
+    no model) in images/s, against the training's images/s.
+Results: bench/results/gpu.{json,md}, naming the card. Never part of CI.
+
+Nothing downloads: models are built from their YAML (random weights: speed does not depend on them)
+and the images are generated (640x640 JPEGs with noise, so decoding costs as a photo's would;
+photos larger than imgsz cost the loader more). Ultralytics' AMP check would download yolo26n.pt,
+so the workers skip it and keep AMP on, as a passed check does.
+
+On a lent H100/H200 (torch and nvidia-ml-py are there, Ultralytics is not: carry the wheels of
+ultralytics==8.4.190 ultralytics-thop==2.2.3 ultralytics-platform==0.1.99 polars==2.1.0
+polars-runtime-32==2.1.0 in .whl/, 54 MB, as the device tool's README shows), then:
+  python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
+  PYTHONUNBUFFERED=1 YOLO_OFFLINE=1 YOLO_CONFIG_DIR=/tmp/ucfg python3 bench/gpu.py --out $OUT
+Smoke run on a CPU (checks the harness, measures nothing worth keeping):
+  python bench/gpu.py --device cpu --imgsz 64 --images 32 --epochs 2 --models yolo11n.yaml --out /tmp/gpu
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from PIL import Image
+
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(BENCH), str(BENCH.parent)]
+
+from harness import REPO, write_results  # noqa: E402
+from yolosweep.demo import write_demo_dataset  # noqa: E402
+
+SWEEP_FIXED = ("batch", "workers", "optimizer", "deterministic", "seed")
+
+
+def make_dataset(root: Path, images: int, size: int) -> Path:
+    """The demo's shapes at `size`, re-encoded as noisy JPEGs: a loader decodes them as it would photos."""
+    data_yaml = write_demo_dataset(root, n_train=images, n_val=max(16, images // 16), size=size)
+    rng = np.random.default_rng(0)
+    for png in sorted(root.glob("images/*/*.png")):
+        pixels = np.asarray(Image.open(png).convert("RGB"), dtype=np.int16)
+        noisy = np.clip(pixels + rng.normal(0, 12, pixels.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(noisy).save(png.with_suffix(".jpg"), quality=90)
+        png.unlink()
+    return data_yaml
+
+
+def train_worker(options: dict[str, Any], result_file: Path) -> None:
+    """One agent's run: train, and write per-epoch times (time.monotonic: comparable across processes)."""
+    import torch
+    import ultralytics.engine.trainer as trainer_module
+    from ultralytics import YOLO
+
+    cuda = options["device"] != "cpu"
+    if cuda:  # its check downloads yolo26n.pt; AMP stays on, as when the check passes (on a CPU it is off)
+        trainer_module.check_amp = lambda model: True
+    times: dict[str, Any] = {"epoch_start": [], "epoch_end": [], "images": 0}
+
+    def loader_alone(trainer: Any) -> None:
+        started, images = time.monotonic(), 0
+        for batch in trainer.train_loader:
+            images += len(batch["img"])
+        times["loader"] = {"images": images, "s": time.monotonic() - started}
+        times["images"] = images
+
+    def epoch_end(trainer: Any) -> None:
+        if cuda:
+            torch.cuda.synchronize()
+        times["epoch_end"].append(time.monotonic())
+        if cuda:
+            times["gpu_mem_gib"] = torch.cuda.max_memory_reserved() / 2**30
+
+    def start_together(trainer: Any) -> None:  # agents start seconds apart; time the epochs they share
+        barrier = Path(options["barrier"])
+        (barrier / options["name"]).touch()
+        deadline = time.monotonic() + 600
+        while len(list(barrier.iterdir())) < options["agents"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    model = YOLO(options["model"])
+    model.add_callback("on_pretrain_routine_end", loader_alone)
+    model.add_callback("on_train_start", start_together)
+    model.add_callback("on_train_epoch_start", lambda trainer: times["epoch_start"].append(time.monotonic()))
+    model.add_callback("on_train_epoch_end", epoch_end)
+    # close_mosaic=0: with a few epochs Ultralytics would turn mosaic off from the first one; a
+    # 100-epoch sweep run trains 90 of them with mosaic, so that is what is timed.
+    model.train(data=options["data"], model=options["model"], imgsz=options["imgsz"], epochs=options["epochs"],
+                device=options["device"], amp=True, val=False, plots=False, close_mosaic=0, verbose=False,
+                project=options["project"], name=options["name"], exist_ok=True,
+                **{k: options[k] for k in SWEEP_FIXED})
+    result_file.write_text(json.dumps(times))
+
+
+class GpuSampler:
+    """NVML utilisation and memory every 0.25 s in a thread; nothing on a machine without NVIDIA's driver."""
+
+    def __init__(self, device: str):
+        self.samples: list[tuple[float, int, float]] = []
+        self.handle, self._stop = None, threading.Event()
+        if device == "cpu":
+            return
+        import pynvml  # nvidia-ml-py, which Ultralytics requires
+
+        pynvml.nvmlInit()
+        self.nvml = pynvml
+        self.handle = pynvml.nvmlDeviceGetHandleByIndex(int(device.split(",")[0]))
+        self.card = pynvml.nvmlDeviceGetName(self.handle)
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.25):
+            util = self.nvml.nvmlDeviceGetUtilizationRates(self.handle).gpu
+            used = self.nvml.nvmlDeviceGetMemoryInfo(self.handle).used / 2**30
+            self.samples.append((time.monotonic(), util, used))
+
+    def between(self, start: float, end: float) -> dict[str, float | None]:
+        inside = [(u, m) for t, u, m in self.samples if start <= t <= end]
+        if not inside:
+            return {"gpu_util_median": None, "gpu_util_q1": None, "gpu_util_q3": None, "gpu_mem_used_gib": None}
+        utils = sorted(u for u, _ in inside)
+        return {"gpu_util_median": statistics.median(utils), "gpu_util_q1": utils[len(utils) // 4],
+                "gpu_util_q3": utils[(3 * len(utils)) // 4], "gpu_mem_used_gib": round(max(m for _, m in inside), 2)}
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def run_agents(count: int, options: dict[str, Any], folder: Path, sampler: GpuSampler) -> dict[str, Any]:
+    """`count` trainings of the same model at once on the device, as `count` agents per GPU run them."""
+    procs, files = [], []
+    barrier = folder / f"barrier-{options['name']}-{count}"
+    barrier.mkdir()
+    for i in range(count):
+        result_file = folder / f"{options['name']}-{count}x{i}.json"
+        worker_options = {**options, "name": f"{options['name']}-{count}x{i}", "agents": count, "barrier": str(barrier)}
+        with open(result_file.with_suffix(".log"), "w") as log:  # Ultralytics' progress bars stay out of the table
+            procs.append(subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(worker_options),
+                                           str(result_file)], cwd=folder, stdout=log, stderr=subprocess.STDOUT))
+        files.append(result_file)
+    for proc, result_file in zip(procs, files):
+        if proc.wait() != 0:
+            tail = result_file.with_suffix(".log").read_text(errors="replace").splitlines()[-30:]
+            raise SystemExit("\n".join(tail) + f"\ngpu bench: a training of {options['model']} failed "
+                             f"(exit {proc.returncode}); the end of its output is above")
+    agents = [json.loads(f.read_text()) for f in files]
+    per_agent = []
+    for times in agents:  # the first epoch warms up (cuDNN autotune, worker start, allocator): not timed
+        epoch_s = [end - start for start, end in zip(times["epoch_start"][1:], times["epoch_end"][1:])]
+        per_agent.append({"epoch_s_median": statistics.median(epoch_s), "epoch_s_min": min(epoch_s),
+                          "epoch_s_max": max(epoch_s), "images_per_s": times["images"] / statistics.median(epoch_s),
+                          "loader_alone_images_per_s": times["loader"]["images"] / times["loader"]["s"],
+                          "gpu_mem_reserved_gib": round(times.get("gpu_mem_gib", 0.0), 2)})
+    timed_from = max(t["epoch_start"][1] for t in agents)
+    timed_to = min(t["epoch_end"][-1] for t in agents)
+    spans = [t["epoch_end"][-1] - t["epoch_start"][1] for t in agents]
+    return {"agents": count, "per_agent": per_agent,
+            "images_per_s_total": sum(a["images_per_s"] for a in per_agent),
+            # the share of each agent's timed epochs during which all agents were training
+            "overlap": round(max(0.0, timed_to - timed_from) / max(spans), 2),
+            **sampler.between(timed_from, timed_to)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="yolo11n.yaml,yolo11s.yaml")
+    parser.add_argument("--imgsz", type=int, default=640)
+    parser.add_argument("--images", type=int, default=1024, help="training images (val: 1/16 of them)")
+    parser.add_argument("--epochs", type=int, default=4, help="the first is warm-up and not timed")
+    parser.add_argument("--device", default="0")
+    parser.add_argument("--agents", default="1,2", help="agents per GPU to compare")
+    parser.add_argument("--out", type=Path, help="write gpu.json/.md here instead of bench/results")
+    parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        train_worker(json.loads(args.worker[0]), Path(args.worker[1]))
+        return 0
+    if args.epochs < 2:
+        parser.error("--epochs must be at least 2: the first is warm-up")
+
+    import torch
+
+    fixed = {k: v["value"] for k, v in yaml.safe_load((REPO / "sweep_config.yaml").read_text())["parameters"].items()
+             if k in SWEEP_FIXED}
+    sampler = GpuSampler(args.device)
+    card = getattr(sampler, "card", "CPU")
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        started = time.time()
+        data_yaml = make_dataset(folder / "data", args.images, args.imgsz)
+        print(f"gpu bench: {args.images} generated {args.imgsz}px images in {time.time() - started:.0f} s; "
+              f"card {card}; sweep_config.yaml's {fixed}", flush=True)
+        for model in args.models.split(","):
+            options = {"model": model, "data": str(data_yaml), "imgsz": args.imgsz, "epochs": args.epochs,
+                       "device": args.device, "project": str(folder / "runs"), "name": Path(model).stem, **fixed}
+            results[model] = {}
+            for count in (int(c) for c in args.agents.split(",")):
+                measured = run_agents(count, options, folder, sampler)
+                results[model][str(count)] = measured
+                util = measured["gpu_util_median"]
+                print(f"gpu bench: {model}, {count} agent(s): {measured['images_per_s_total']:.0f} images/s in all"
+                      + (f", GPU util {util}%" if util is not None else ""), flush=True)
+    sampler.close()
+    payload = {"card": card, "machine": f"{card}, torch {torch.__version__}, CUDA {torch.version.cuda}",
+               "settings": {"imgsz": args.imgsz, "images": args.images, "epochs": args.epochs, "amp": True,
+                            "mosaic": "on (close_mosaic=0)", **fixed},
+               "models": results}
+    lines = report(payload)
+    if args.out is None:
+        write_results("gpu", payload, lines)
+    else:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "gpu.json").write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), **payload}, indent=2))
+        (args.out / "gpu.md").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
+    return 0
+
+
+def report(payload: dict[str, Any]) -> list[str]:
+    """The table: per model and agent count, throughput, speed-up over one agent, utilisation, loader."""
+    s = payload["settings"]
+    lines = [f"# GPU throughput: {payload['machine']}", "",
+             f"imgsz {s['imgsz']}, AMP, batch {s['batch']}, workers {s['workers']} per agent, {s['images']} "
+             f"generated JPEGs, {s['epochs']} epochs (first untimed), deterministic {s['deterministic']}.", "",
+             "| model | agents | images/s (all agents) | vs one agent | epoch s, median [min-max] per agent "
+             "| loader alone, images/s per agent | GPU util % median [q1-q3] | GPU memory used GiB |",
+             "|---|---|---|---|---|---|---|---|"]
+    for model, by_count in payload["models"].items():
+        one = by_count.get("1", {}).get("images_per_s_total")
+        for count, m in by_count.items():
+            epochs = "; ".join(f"{a['epoch_s_median']:.2f} [{a['epoch_s_min']:.2f}-{a['epoch_s_max']:.2f}]"
+                               for a in m["per_agent"])
+            loader = "; ".join(f"{a['loader_alone_images_per_s']:.0f}" for a in m["per_agent"])
+            ratio = f"{m['images_per_s_total'] / one:.2f}x" if one else "-"
+            util = (f"{m['gpu_util_median']} [{m['gpu_util_q1']}-{m['gpu_util_q3']}]"
+                    if m["gpu_util_median"] is not None else "-")
+            agents = count if m["overlap"] >= 0.8 else f"{count} (overlapped {m['overlap']:.0%} only)"
+            lines.append(f"| {model} | {agents} | {m['images_per_s_total']:.0f} | {ratio} | {epochs} | {loader} "
+                         f"| {util} | {m['gpu_mem_used_gib'] if m['gpu_mem_used_gib'] is not None else '-'} |")
+    lines += ["", "The loader bounds a run when its images/s alone is near the training's (within ~1.2x): "
+              "more workers, `cache: ram` or smaller source images help there; a faster GPU does not."]
+    return lines
+
+
+if __name__ == "__main__":
+    sys.exit(main())
