@@ -7,11 +7,12 @@ bench/surrogate.py (a forest fitted to the recorded curves, plus the defaults' s
 repetition takes seconds. "ours" is the real controller code in-process on a real SQLite store:
 Agent._next (the `sweeps` engine's bayes, priors first) and runs_to_stop (its Hyperband), fed one
 epoch at a time. Peers: random search (W&B's samplers), Ultralytics' tuner (its own _mutate on its
-own results file), Optuna TPE + HyperbandPruner and Optuna's GP sampler. The score of a repetition at
+own results file), Optuna TPE + HyperbandPruner and Optuna's GP sampler; and ours or random followed by
+retraining the top 2 once within the same budget (*_then_top2). The score of a repetition at
 a budget is the share of the headroom it captured: (best found - defaults) / (best known - defaults),
 where "best known" is the surrogate's best over 5,000 sampled configurations.
 
-Status (2026-11-25): all 150 configurations recorded, 8 methods at 50 repetitions in bench/results/value.md;
+Status (2026-11-26): all 150 configurations recorded, 10 methods at 50 repetitions in bench/results/value.md;
 ours does not beat random search on this task (README, "Does a sweep pay?").
     python bench/value.py --reps 50 --methods ours,random --reuse random   # rerun one method, reuse another's traces
 """
@@ -53,6 +54,7 @@ class Trace:
 
     def __init__(self, limit: int):
         self.limit, self.seen, self.incumbent, self.points = limit, -1.0, 0.0, []
+        self.completed: list[tuple[float, dict[str, Any]]] = []  # (observed result, configuration) of full runs
 
     @property
     def spent(self) -> int:
@@ -84,13 +86,13 @@ def sweep_config(hyperband: bool = True, first_band: int | None = None) -> dict[
 
 
 def run_ours(surrogate: Surrogate, rng: np.random.Generator, limit: int, defaults_first: bool,
-             hyperband: bool = True, first_band: int | None = None) -> list[float]:
+             hyperband: bool = True, first_band: int | None = None, trace: Trace | None = None) -> list[float]:
     from yolosweep.backends.local import Agent, runs_to_stop
     from yolosweep.states import EndedBy, RunState
     from yolosweep.store import Store
 
     config = sweep_config(hyperband, first_band)
-    trace = Trace(limit)
+    trace = trace or Trace(limit)
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
         store = Store(Path(tmp) / "sweeps.db")
         sweep_id = store.create_sweep(config, [value_data.defaults()] if defaults_first else [])
@@ -110,23 +112,49 @@ def run_ours(surrogate: Surrogate, rng: np.random.Generator, limit: int, default
                 if run_id in runs_to_stop(config, store.runs(sweep_id)):
                     stopped = True
                     break
+            if epoch == EPOCHS and not stopped:
+                trace.completed.append((best, params))
             store.end_run(run_id, RunState.STOPPED if stopped else RunState.FINISHED, summary={METRIC: best},
                           ended_by=EndedBy.HYPERBAND if stopped else EndedBy.COMPLETED)
         store.close()
     return trace.points
 
 
-def run_random(surrogate: Surrogate, rng: np.random.Generator, limit: int) -> list[float]:
+def run_random(surrogate: Surrogate, rng: np.random.Generator, limit: int, trace: Trace | None = None) -> list[float]:
     from sweeps.params import HyperParameterSet
 
-    trace, params = Trace(limit), HyperParameterSet.from_config(_space())
+    trace, params = trace or Trace(limit), HyperParameterSet.from_config(_space())
     random.seed(int(rng.integers(2**31)))
     while True:
         config = {p.name: (v.item() if hasattr(v := p.sample(), "item") else v) for p in params}
-        quality = max(surrogate.curve(config))
-        for value in surrogate.curve(config, rng):
+        quality, curve = max(surrogate.curve(config)), surrogate.curve(config, rng)
+        for value in curve:
             if not trace.epoch(value, quality):
                 return trace.points
+        trace.completed.append((max(curve), config))
+
+
+def run_then_retrain(search: Callable[..., list[float]], surrogate: Surrogate, rng: np.random.Generator, limit: int,
+                     top: int = 2) -> list[float]:
+    """Search with all but `top` runs of each budget, then retrain the `top` best full runs once each with
+    another seed (train_best_config.py --top K) and hand over the best mean of a configuration's two trainings.
+
+    One search per budget: the points hold the handed-over configuration's quality at each budget's
+    last epoch and NaN between (no anytime curve).
+    """
+    points = [float("nan")] * limit
+    for budget in BUDGETS:
+        if budget * EPOCHS > limit:
+            continue
+        trace = Trace((budget - top) * EPOCHS)
+        search(surrogate, np.random.default_rng(int(rng.integers(2**31))), trace.limit, trace=trace)
+        candidates = sorted(trace.completed, key=lambda c: c[0], reverse=True)[:top]
+        if not candidates:  # every run was stopped: hand over what the search itself would
+            points[budget * EPOCHS - 1] = trace.incumbent
+            continue
+        means = [(observed + max(surrogate.curve(params, rng))) / 2 for observed, params in candidates]
+        points[budget * EPOCHS - 1] = max(surrogate.curve(candidates[int(np.argmax(means))][1]))
+    return points
 
 
 def run_ultralytics(surrogate: Surrogate, rng: np.random.Generator, limit: int) -> list[float]:
@@ -191,6 +219,10 @@ METHODS: dict[str, Callable[[Surrogate, np.random.Generator, int], list[float]]]
     # the runs' results; 0.07 at min_iter 6, where min_iter 30 of 100 lands when scaled to 20 epochs)
     "ours_band_9": lambda s, r, n: run_ours(s, r, n, defaults_first=True, first_band=9),
     "random": run_random,
+    # the hand-over the README advises (retrain the top few), at the same budget: does it pay more than search?
+    "ours_then_top2": lambda s, r, n: run_then_retrain(
+        lambda *a, **k: run_ours(*a, **k, defaults_first=True), s, r, n),
+    "random_then_top2": lambda s, r, n: run_then_retrain(run_random, s, r, n),
     "ultralytics_tuner": run_ultralytics,
     "optuna_tpe_hyperband": lambda s, r, n: run_optuna(s, r, n, "tpe"),
     "optuna_gp": lambda s, r, n: run_optuna(s, r, n, "gp"),
@@ -221,6 +253,8 @@ def _anytime_plot(traces: dict[str, list[list[float]]], defaults: float, path: P
     fig, ax = plt.subplots(figsize=(8, 5))
     for name, runs in traces.items():
         table = np.array(runs)
+        if np.isnan(table).any():  # measured at the budgets only (run_then_retrain)
+            continue
         x = np.arange(1, table.shape[1] + 1) / EPOCHS
         q1, median, q3 = np.percentile(table, [25, 50, 75], axis=0)
         ax.plot(x, median, label=name)
