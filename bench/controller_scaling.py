@@ -30,6 +30,7 @@ from yolosweep import spec  # noqa: E402
 from yolosweep.backends.local import runs_to_stop, suggest  # noqa: E402
 from yolosweep.demo import write_demo_dataset  # noqa: E402
 from yolosweep.launcher import DEMO_FIXED  # noqa: E402
+from yolosweep.progress import sweep_progress  # noqa: E402
 from yolosweep.store import Store  # noqa: E402
 from yolosweep.tracking import OBJECTIVE  # noqa: E402
 
@@ -104,9 +105,15 @@ def main() -> int:
             read = timed(lambda: store.runs(sweep_id), REPEATS)
             suggestion = timed(lambda: suggest(config, store.runs(sweep_id)), REPEATS)
             check = timed(lambda: runs_to_stop(config, store.runs(sweep_id)), REPEATS)
-            results.append({"runs": n, "store_read": read, "bayes_suggestion": suggestion, "hyperband_check": check})
+            # the launcher's progress view, read once a second: the running runs' last epochs only,
+            # against reading every run's history as it did before
+            progress = timed(lambda: sweep_progress(store, sweep_id), REPEATS)
+            progress_all = timed(lambda: sweep_progress(store, sweep_id, runs=store.runs(sweep_id)), REPEATS)
+            results.append({"runs": n, "store_read": read, "bayes_suggestion": suggestion, "hyperband_check": check,
+                            "progress_view": progress, "progress_view_all_histories": progress_all})
             print(f"{n:4d} runs: read {read['median_s']:.3f}s  suggest {suggestion['median_s']:.3f}s  "
-                  f"hyperband {check['median_s']:.3f}s", flush=True)
+                  f"hyperband {check['median_s']:.3f}s  progress {progress['median_s']:.4f}s "
+                  f"(all histories {progress_all['median_s']:.4f}s)", flush=True)
         controller_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports kB
         agent = agent_peak_rss(Path(tmp))
     print(f"peak RSS: controller {controller_mb:.0f} MB, agent {agent['agent']:.0f} MB, its run {agent['run']:.0f} MB")
@@ -114,9 +121,14 @@ def main() -> int:
                "swept_parameters": len([p for p in config["parameters"].values() if "value" not in p]), "results": results}
     lines = [f"# Controller scaling ({time.strftime('%Y-%m-%d')}, {machine()})", "",
              f"Each figure: median of {REPEATS}, including reading all runs (with {EPOCHS}-epoch histories) from SQLite.", "",
-             "| runs in sweep | store read (s) | bayes suggestion (s) | Hyperband check (s) |", "|---|---|---|---|"]
+             "| runs in sweep | store read (s) | bayes suggestion (s) | Hyperband check (s) "
+             "| progress view (s) | it, reading all histories (s) | ratio |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['runs']} | {r['store_read']['median_s']:.3f} | {r['bayes_suggestion']['median_s']:.3f} | "
-              f"{r['hyperband_check']['median_s']:.3f} |" for r in results]
+              f"{r['hyperband_check']['median_s']:.3f} | {r['progress_view']['median_s']:.4f} | "
+              f"{r['progress_view_all_histories']['median_s']:.4f} | "
+              f"{r['progress_view_all_histories']['median_s'] / r['progress_view']['median_s']:.0f}x |" for r in results]
+    lines += ["", "The progress view is what the launcher and `status --watch` read once a second; the runs "
+              "ranking, suggestion and Hyperband check need every history and still read it."]
     lines += ["", "| peak RSS | MB |", "|---|---|",
               f"| this benchmark process after all sizes: the sweeps engine and store reads up to {SIZES[-1]} runs, "
               "plus torch, which the YAML's validation against Ultralytics imports (an upper bound) | "

@@ -110,6 +110,7 @@ def test_progress_tells_each_run_its_epoch_eta_and_the_sweep_its_best_gain_and_t
     sweep, line = plain_lines(progress)
     assert "2/5 runs ended, 1 running, 1 stopped by Hyperband" in sweep and "+10.0% over defaults run" in sweep
     assert line == f"  run {live_run}: epoch 3/10, m 0.3000 (best 0.4000), ETA 1m10s"
+    assert sweep_progress(store, sweep_id, planned=5, agents=1, now=t0 + 30, runs=store.runs(sweep_id)) == progress
     below = sweep_progress(store, sweep_id, baseline=0.6, now=t0 + 30)
     assert below.baseline_from == "--baseline" and below.gain_pct == pytest.approx(-8.33, abs=0.01)
 

@@ -68,7 +68,10 @@ def sweep_progress(store: Store, sweep_id: str, baseline: float | None = None, p
     now = time.time() if now is None else now
     config = store.sweep_config(sweep_id)
     goal = objective(config)
-    runs = store.runs(sweep_id) if runs is None else runs
+    if runs is None:  # the ended runs' histories are not needed: read only the running runs' last epochs
+        runs, latest = store.runs(sweep_id, with_history=False), store.latest_epochs(sweep_id)
+    else:
+        latest = {r.id: (len(r.history), r.history[-1]) for r in runs if r.history}
     planned = planned or config.get("run_cap")
     ended = [r for r in runs if r.state is not RunState.RUNNING]
     progress = SweepProgress(sweep_id, goal, len(ended), planned,
@@ -76,10 +79,10 @@ def sweep_progress(store: Store, sweep_id: str, baseline: float | None = None, p
     for run in runs:
         if run.state is not RunState.RUNNING:
             continue
-        epochs, done = _run_epochs(run, config), len(run.history)
+        epochs, (done, last) = _run_epochs(run, config), latest.get(run.id, (0, {}))
         per_epoch = (now - run.created) / done if done else None
         eta = per_epoch * (epochs - done) if per_epoch is not None and epochs else None
-        current = _value(run.history[-1], goal.name) if goal and run.history else None
+        current = _value(last, goal.name) if goal and done else None
         best = _value(run.summary, goal.name) if goal else None
         progress.running.append(RunProgress(run.id, done, epochs, current, best, eta))
     if goal is not None:

@@ -361,6 +361,22 @@ class Store:
         ]
 
     @_translated
+    def latest_epochs(self, sweep_id: str) -> dict[str, tuple[int, dict[str, Any]]]:
+        """Each running run's count of logged epochs and its last row: what a progress view needs.
+
+        Reading every run's history instead took 100 ms for 100 runs of 100 epochs, once a second
+        in the launcher; this reads a row per running run.
+        """
+        counted = self.db.execute(
+            "SELECT m.run_id, COUNT(*), MAX(m.epoch) FROM metrics m JOIN runs r ON r.id = m.run_id "
+            "WHERE r.sweep_id=? AND r.state='running' GROUP BY m.run_id", (sweep_id,)).fetchall()
+        latest = {}
+        for run_id, count, epoch in counted:
+            (metrics,) = self.db.execute("SELECT metrics FROM metrics WHERE run_id=? AND epoch=?", (run_id, epoch)).fetchone()
+            latest[run_id] = (count, json.loads(metrics))
+        return latest
+
+    @_translated
     def epochs_logged(self, sweep_id: str) -> int:
         row = self.db.execute(
             "SELECT COUNT(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.sweep_id=?", (sweep_id,)).fetchone()
