@@ -37,10 +37,12 @@ class Surrogate:
     seed_std: np.ndarray  # per epoch: the spread of the defaults across seeds
 
     @classmethod
-    def fit(cls, curves: dict[tuple[str, int], list[dict[str, Any]]], seed: int = 0) -> "Surrogate":
+    def fit(cls, curves: dict[tuple[str, int], list[dict[str, Any]]], seed: int = 0,
+            inert: tuple[str, ...] = ()) -> "Surrogate":
+        """inert: parameters the forest does not see, known to have no effect (it would fit seed noise to them)."""
         from sklearn.ensemble import RandomForestRegressor
 
-        names = sorted(value_data.swept_space())
+        names = [n for n in sorted(value_data.swept_space()) if n not in inert]
         epochs = value_data.TASK["epochs"]
         x, y = [], []
         for rows in curves.values():
@@ -66,7 +68,8 @@ class Surrogate:
         return [float(min(max(v, 0.0), 1.0)) for v in mean]
 
 
-def validate(curves: dict[tuple[str, int], list[dict[str, Any]]], holdout: float = 0.2, seed: int = 0) -> dict[str, Any]:
+def validate(curves: dict[tuple[str, int], list[dict[str, Any]]], holdout: float = 0.2, seed: int = 0,
+             inert: tuple[str, ...] = ()) -> dict[str, Any]:
     """Fit on most configurations, predict the held-back ones' best epoch: rank correlation and error."""
     from scipy.stats import spearmanr
 
@@ -74,7 +77,7 @@ def validate(curves: dict[tuple[str, int], list[dict[str, Any]]], holdout: float
     rng = np.random.default_rng(seed)
     held = set(rng.choice(configs, size=max(2, int(len(configs) * holdout)), replace=False))
     train = {k: v for k, v in curves.items() if k[0] not in held}
-    surrogate = Surrogate.fit(train, seed)
+    surrogate = Surrogate.fit(train, seed, inert)
     actual, predicted, final_error = [], [], []
     for (run, _), rows in curves.items():
         if run in held and rows and isinstance(rows[0].get(value_data.METRIC), float):

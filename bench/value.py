@@ -72,11 +72,14 @@ def _space() -> dict[str, dict[str, Any]]:
     return value_data.swept_space()
 
 
-def sweep_config(hyperband: bool = True, first_band: int | None = None) -> dict[str, Any]:
+def sweep_config(hyperband: bool = True, first_band: int | None = None, fix_dead: bool = False) -> dict[str, Any]:
     from yolosweep import spec
 
     with contextlib.redirect_stdout(io.StringIO()):  # the band-scaling message, once per repetition
         config = spec.with_overrides(spec.load_sweep(BENCH.parent / "sweep_config.yaml"), {"epochs": EPOCHS})
+    if fix_dead:  # the dead-parameter warning followed: each fixed at Ultralytics' default
+        for name in spec.dead_parameters(config):
+            config["parameters"][name] = {"value": value_data.defaults()[name]}
     config["program"] = "replay"  # nothing is started: the curves come from the surrogate
     if not hyperband:
         config.pop("early_terminate")
@@ -86,12 +89,13 @@ def sweep_config(hyperband: bool = True, first_band: int | None = None) -> dict[
 
 
 def run_ours(surrogate: Surrogate, rng: np.random.Generator, limit: int, defaults_first: bool,
-             hyperband: bool = True, first_band: int | None = None, trace: Trace | None = None) -> list[float]:
+             hyperband: bool = True, first_band: int | None = None, trace: Trace | None = None,
+             fix_dead: bool = False) -> list[float]:
     from yolosweep.backends.local import Agent, runs_to_stop
     from yolosweep.states import EndedBy, RunState
     from yolosweep.store import Store
 
-    config = sweep_config(hyperband, first_band)
+    config = sweep_config(hyperband, first_band, fix_dead)
     trace = trace or Trace(limit)
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
         store = Store(Path(tmp) / "sweeps.db")
@@ -120,13 +124,17 @@ def run_ours(surrogate: Surrogate, rng: np.random.Generator, limit: int, default
     return trace.points
 
 
-def run_random(surrogate: Surrogate, rng: np.random.Generator, limit: int, trace: Trace | None = None) -> list[float]:
+def run_random(surrogate: Surrogate, rng: np.random.Generator, limit: int, trace: Trace | None = None,
+               fix_dead: bool = False) -> list[float]:
     from sweeps.params import HyperParameterSet
 
-    trace, params = trace or Trace(limit), HyperParameterSet.from_config(_space())
+    fixed = {k: v["value"] for k, v in sweep_config(fix_dead=fix_dead)["parameters"].items()
+             if "value" in v and k in _space()}
+    trace = trace or Trace(limit)
+    params = HyperParameterSet.from_config({k: v for k, v in _space().items() if k not in fixed})
     random.seed(int(rng.integers(2**31)))
     while True:
-        config = {p.name: (v.item() if hasattr(v := p.sample(), "item") else v) for p in params}
+        config = {**fixed, **{p.name: (v.item() if hasattr(v := p.sample(), "item") else v) for p in params}}
         quality, curve = max(surrogate.curve(config)), surrogate.curve(config, rng)
         for value in curve:
             if not trace.epoch(value, quality):
@@ -219,6 +227,9 @@ METHODS: dict[str, Callable[[Surrogate, np.random.Generator, int], list[float]]]
     # the runs' results; 0.07 at min_iter 6, where min_iter 30 of 100 lands when scaled to 20 epochs)
     "ours_band_9": lambda s, r, n: run_ours(s, r, n, defaults_first=True, first_band=9),
     "random": run_random,
+    # the dead-parameter warning followed (spec.dead_parameters: dropout, for a detect sweep)
+    "ours_fixed_dead": lambda s, r, n: run_ours(s, r, n, defaults_first=True, fix_dead=True),
+    "random_fixed_dead": lambda s, r, n: run_random(s, r, n, fix_dead=True),
     # the hand-over the README advises (retrain the top few), at the same budget: does it pay more than search?
     "ours_then_top2": lambda s, r, n: run_then_retrain(
         lambda *a, **k: run_ours(*a, **k, defaults_first=True), s, r, n),
@@ -281,15 +292,20 @@ def main() -> int:
     parser.add_argument("--reuse", default="", metavar="M1,M2",
                         help="methods whose traces to take from an earlier run with the same data and reps "
                              "(bench/.cache/value); only for methods whose code has not changed since")
+    parser.add_argument("--inert", default="", metavar="P1,P2",
+                        help="parameters the surrogate treats as without effect (dropout: Ultralytics' detect heads "
+                             "ignore it, and the forest fitted seed noise to it); results go to value_inert_P1_P2.*")
     options = parser.parse_args()
+    inert = tuple(filter(None, options.inert.split(",")))
+    name_suffix = "_inert_" + "_".join(inert) if inert else ""
     curves = value_data.load_curves()
-    surrogate = Surrogate.fit(curves)
+    surrogate = Surrogate.fit(curves, inert=inert)
     defaults, best_known = reference(surrogate)
     limit = max(BUDGETS) * EPOCHS
     traces: dict[str, list[list[float]]] = {}
     reuse = set(filter(None, options.reuse.split(",")))
     for name in options.methods.split(","):
-        cached = CACHE / f"{name}-{options.reps}reps-{value_data.fingerprint()}.npy"
+        cached = CACHE / f"{name}-{options.reps}reps-{value_data.fingerprint()}{name_suffix}.npy"
         if name in reuse and cached.exists():
             traces[name] = np.load(cached).tolist()
             print(f"{name}: {options.reps} repetitions taken from {cached.relative_to(BENCH.parent)}", flush=True)
@@ -318,8 +334,9 @@ def main() -> int:
                 entry["p_ours_greater"] = float(mannwhitneyu(ours, values, alternative="greater").pvalue)
             methods[name][str(budget)] = entry
     payload = {"task": {**value_data.summary(), "surrogate_defaults": defaults, "surrogate_best_known": best_known},
-               "surrogate": validate(curves), "comparison": {"budgets": list(BUDGETS), "methods": methods}}
+               "surrogate": {**validate(curves, inert=inert), "inert": list(inert)}, "comparison": {"budgets": list(BUDGETS), "methods": methods}}
     lines = ["# Value benchmark: share of the headroom captured (median [q1-q3])", "",
+             *([f"Surrogate without {', '.join(inert)} (treated as without effect).", ""] if inert else []),
              "| method | " + " | ".join(f"{b} runs" for b in BUDGETS) + " | epochs to +5% (median) | p(ours >) at 10 |",
              "|---|" + "---|" * (len(BUDGETS) + 2)]
     for name, entries in methods.items():
@@ -328,8 +345,8 @@ def main() -> int:
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {entries[str(BUDGETS[0])]['epochs_to_5pct']} | "
                      + (f"{p10:.3g}" if p10 is not None else "-") + " |")
     RESULTS.mkdir(exist_ok=True)
-    _anytime_plot(traces, defaults, RESULTS / "value_anytime.png")
-    write_results("value", payload, lines)
+    _anytime_plot(traces, defaults, RESULTS / f"value{name_suffix}_anytime.png")
+    write_results(f"value{name_suffix}", payload, lines)
     return 0
 
 
