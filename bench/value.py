@@ -13,7 +13,9 @@ a budget is the share of the headroom it captured: (best found - defaults) / (be
 where "best known" is the surrogate's best over 5,000 sampled configurations.
 
 Status (2026-11-26): all 150 configurations recorded, 10 methods at 50 repetitions in bench/results/value.md;
-ours does not beat random search on this task (README, "Does a sweep pay?").
+ours does not beat random search on this task (README, "Does a sweep pay?"); on the surrogate without the
+parameters a detect training ignores (--inert dropout,copy_paste), ours with them fixed has the highest median
+at 10 and 20 runs, not at 5.
     python bench/value.py --reps 50 --methods ours,random --reuse random   # rerun one method, reuse another's traces
 """
 
