@@ -69,14 +69,13 @@ def train_worker(options: dict[str, Any], result_file: Path) -> None:
     cuda = options["device"] != "cpu"
     if cuda:  # its check downloads yolo26n.pt; AMP stays on, as when the check passes (on a CPU it is off)
         trainer_module.check_amp = lambda model: True
-    times: dict[str, Any] = {"epoch_start": [], "epoch_end": [], "images": 0}
+    times: dict[str, Any] = {"epoch_start": [], "epoch_end": []}
 
     def loader_alone(trainer: Any) -> None:
         started, images = time.monotonic(), 0
         for batch in trainer.train_loader:
             images += len(batch["img"])
         times["loader"] = {"images": images, "s": time.monotonic() - started}
-        times["images"] = images
 
     def epoch_end(trainer: Any) -> None:
         if cuda:
@@ -111,7 +110,7 @@ class GpuSampler:
 
     def __init__(self, device: str):
         self.samples: list[tuple[float, int, float]] = []
-        self.handle, self._stop = None, threading.Event()
+        self.card, self._stop = "CPU", threading.Event()
         if device == "cpu":
             return
         import pynvml  # nvidia-ml-py, which Ultralytics requires
@@ -162,7 +161,7 @@ def run_agents(count: int, options: dict[str, Any], folder: Path, sampler: GpuSa
     for times in agents:  # the first epoch warms up (cuDNN autotune, worker start, allocator): not timed
         epoch_s = [end - start for start, end in zip(times["epoch_start"][1:], times["epoch_end"][1:])]
         per_agent.append({"epoch_s_median": statistics.median(epoch_s), "epoch_s_min": min(epoch_s),
-                          "epoch_s_max": max(epoch_s), "images_per_s": times["images"] / statistics.median(epoch_s),
+                          "epoch_s_max": max(epoch_s), "images_per_s": times["loader"]["images"] / statistics.median(epoch_s),
                           "loader_alone_images_per_s": times["loader"]["images"] / times["loader"]["s"],
                           "gpu_mem_reserved_gib": round(times.get("gpu_mem_gib", 0.0), 2)})
     timed_from = max(t["epoch_start"][1] for t in agents)
@@ -197,7 +196,7 @@ def main() -> int:
     fixed = {k: v["value"] for k, v in yaml.safe_load((REPO / "sweep_config.yaml").read_text())["parameters"].items()
              if k in SWEEP_FIXED}
     sampler = GpuSampler(args.device)
-    card = getattr(sampler, "card", "CPU")
+    card = sampler.card
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

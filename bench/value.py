@@ -80,8 +80,9 @@ def sweep_config(hyperband: bool = True, first_band: int | None = None, fix_dead
     with contextlib.redirect_stdout(io.StringIO()):  # the band-scaling message, once per repetition
         config = spec.with_overrides(spec.load_sweep(BENCH.parent / "sweep_config.yaml"), {"epochs": EPOCHS})
     if fix_dead:  # the dead-parameter warning followed: each fixed at Ultralytics' default
+        defaults = value_data.defaults()
         for name in spec.dead_parameters(config):
-            config["parameters"][name] = {"value": value_data.defaults()[name]}
+            config["parameters"][name] = {"value": defaults[name]}
     config["program"] = "replay"  # nothing is started: the curves come from the surrogate
     if not hyperband:
         config.pop("early_terminate")
@@ -130,10 +131,10 @@ def run_random(surrogate: Surrogate, rng: np.random.Generator, limit: int, trace
                fix_dead: bool = False) -> list[float]:
     from sweeps.params import HyperParameterSet
 
-    fixed = {k: v["value"] for k, v in sweep_config(fix_dead=fix_dead)["parameters"].items()
-             if "value" in v and k in _space()}
+    space = _space()
+    fixed = {k: v["value"] for k, v in sweep_config(fix_dead=fix_dead)["parameters"].items() if "value" in v and k in space}
     trace = trace or Trace(limit)
-    params = HyperParameterSet.from_config({k: v for k, v in _space().items() if k not in fixed})
+    params = HyperParameterSet.from_config({k: v for k, v in space.items() if k not in fixed})
     random.seed(int(rng.integers(2**31)))
     while True:
         config = {**fixed, **{p.name: (v.item() if hasattr(v := p.sample(), "item") else v) for p in params}}
@@ -229,7 +230,7 @@ METHODS: dict[str, Callable[[Surrogate, np.random.Generator, int], list[float]]]
     # the runs' results; 0.07 at min_iter 6, where min_iter 30 of 100 lands when scaled to 20 epochs)
     "ours_band_9": lambda s, r, n: run_ours(s, r, n, defaults_first=True, first_band=9),
     "random": run_random,
-    # the dead-parameter warning followed (spec.dead_parameters: dropout, for a detect sweep)
+    # the dead-parameter warning followed (spec.dead_parameters: dropout and copy_paste, for a detect sweep)
     "ours_fixed_dead": lambda s, r, n: run_ours(s, r, n, defaults_first=True, fix_dead=True),
     "random_fixed_dead": lambda s, r, n: run_random(s, r, n, fix_dead=True),
     # the hand-over the README advises (retrain the top few), at the same budget: does it pay more than search?
