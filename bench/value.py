@@ -19,6 +19,7 @@ at 10 and 20 runs, not at 5. With the seed noise removed (--noise-scale 0), ours
 at 20 runs (0.80 against 0.73, p 0.001): the noise and a band placed before the metric ranks runs are what
 hold ours back.
     python bench/value.py --reps 50 --methods ours,random --reuse random   # rerun one method, reuse another's traces
+    python bench/value.py --inert dropout,copy_paste --noise-scale 0       # no seed noise: what search alone loses
 """
 
 from __future__ import annotations
