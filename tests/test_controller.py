@@ -115,6 +115,19 @@ def test_progress_tells_each_run_its_epoch_eta_and_the_sweep_its_best_gain_and_t
     assert below.baseline_from == "--baseline" and below.gain_pct == pytest.approx(-8.33, abs=0.01)
 
 
+def test_the_status_table_counts_each_runs_epochs_as_its_history_does(tmp_path):
+    from yolosweep.status import status_report
+
+    store, sweep_id = _store(tmp_path, CONFIG)
+    agent = Agent(store, sweep_id)
+    runs = [agent._next()[0] for _ in range(3)]
+    for run_id, epochs in zip(runs, (3, 1, 0)):
+        for epoch in range(1, epochs + 1):
+            store.log_epoch(run_id, epoch, {"m": epoch / 10}, {"m": epoch / 10})
+    rows = {line.split()[0]: line.split()[2] for line in status_report(store, sweep_id)[2:-1]}
+    assert rows == {run.id: str(len(run.history)) for run in store.runs(sweep_id)} == dict(zip(runs, ("3", "1", "0")))
+
+
 @pytest.mark.parametrize("err, state, cause, code, words", [
     ("SIGTERM", RunState.STOPPED, EndedBy.SIGNAL, 0, "SIGTERM received"),
     ("SIGINT", RunState.STOPPED, EndedBy.SIGNAL, 130, "SIGINT received"),

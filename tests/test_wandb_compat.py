@@ -46,12 +46,12 @@ def test_an_omitted_goal_minimizes_as_on_wandb():
     assert spec.objective(config).goal == "minimize"
     runs = [_run("big", 0.9), _run("small", 0.1), _run("none", None)]
     assert [r.id for r in ranked(runs, spec.objective(config))] == ["small", "big", "none"]
-    assert status_lines(config, runs)[1].startswith("small")
+    assert status_lines(config, runs, {})[1].startswith("small")
 
 
 def test_a_sweep_without_a_metric_lists_its_runs(tmp_path):
     config = spec.validate_sweep({"method": "grid", "program": "p.py", "parameters": {"a": {"values": [1, 2]}}}, "s.yaml")
-    lines = status_lines(config, [_run("r1", None), _run("r2", None)])
+    lines = status_lines(config, [_run("r1", None), _run("r2", None)], {})
     assert lines[0].split() == ["run", "state", "epochs", "a"] and lines[-1] == "2 finished"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from .spec import Objective, objective
@@ -31,14 +32,15 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def status_lines(config: dict[str, Any], runs: list[Run]) -> list[str]:
+def status_lines(config: dict[str, Any], runs: list[Run], epochs: Mapping[str, int]) -> list[str]:
+    """The table, best first; `epochs`: each run's count of logged epochs (Store.epoch_counts)."""
     goal = objective(config)
     swept = [k for k, v in config["parameters"].items() if "value" not in v]
     header = ["run", "state", "epochs", *([f"{goal.name} ({goal.goal})"] if goal else []), *swept]
     rows = [header]
     for run in ranked(runs, goal):
         value = objective_of(run, goal.name) if goal else None
-        rows.append([run.id, run.state, str(len(run.history)),
+        rows.append([run.id, run.state, str(epochs.get(run.id, 0)),
                      *(["-" if value is None else f"{value:.4f}"] if goal else []),
                      *(cell(run.params.get(k, "-")) for k in swept)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -51,8 +53,9 @@ def status_lines(config: dict[str, Any], runs: list[Run]) -> list[str]:
 def status_report(store: Store, sweep_id: str) -> list[str]:
     """`python -m yolosweep status`: the runs best first, then the reasons of failed and crashed runs."""
     config = store.sweep_config(sweep_id)
-    runs = store.runs(sweep_id)
-    lines = [f"sweep {sweep_id} ({config.get('method')}, {len(runs)} runs) in {store.path}", *status_lines(config, runs)]
+    runs = store.runs(sweep_id, with_history=False)  # once per --watch interval: the counts are enough
+    lines = [f"sweep {sweep_id} ({config.get('method')}, {len(runs)} runs) in {store.path}",
+             *status_lines(config, runs, store.epoch_counts(sweep_id))]
     lines += [f"  {run.id} {run.state}: {run.reason}" for run in runs if run.state in ("failed", "crashed") and run.reason]
     return lines
 

@@ -377,6 +377,14 @@ class Store:
         return latest
 
     @_translated
+    def epoch_counts(self, sweep_id: str) -> dict[str, int]:
+        """Each run's count of logged epochs (runs without one are absent): the status table's column, without
+        reading every history (see latest_epochs)."""
+        return dict(self.db.execute(
+            "SELECT m.run_id, COUNT(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.sweep_id=? "
+            "GROUP BY m.run_id", (sweep_id,)).fetchall())
+
+    @_translated
     def epochs_logged(self, sweep_id: str) -> int:
         row = self.db.execute(
             "SELECT COUNT(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.sweep_id=?", (sweep_id,)).fetchone()
