@@ -237,7 +237,7 @@ METHODS: dict[str, Callable[[Surrogate, np.random.Generator, int], list[float]]]
     "ours_fixed_dead": lambda s, r, n: run_ours(s, r, n, defaults_first=True, fix_dead=True),
     "random_fixed_dead": lambda s, r, n: run_random(s, r, n, fix_dead=True),
     # both pieces of advice yolosweep gives on this task: the dead parameters fixed, and no Hyperband (its band
-    # check finds the metric at the first band does not rank the runs: Spearman 0.07 at epoch 6 of 20)
+    # check finds the metric at the first band does not rank the runs: Spearman 0.07 at epoch 7 of 20)
     "ours_fixed_dead_no_hyperband": lambda s, r, n: run_ours(s, r, n, defaults_first=True, hyperband=False, fix_dead=True),
     # the hand-over the README advises (retrain the top few), at the same budget: does it pay more than search?
     "ours_then_top2": lambda s, r, n: run_then_retrain(
