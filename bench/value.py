@@ -112,8 +112,9 @@ def run_ours(surrogate: Surrogate, rng: np.random.Generator, limit: int, default
         going = True
         while going:
             run_id, params, _ = agent._next()
-            best, stopped, quality = 0.0, False, max(surrogate.curve(params))
-            for epoch, value in enumerate(surrogate.curve(params, rng), start=1):
+            curve, quality = surrogate.training(params, rng)
+            best, stopped = 0.0, False
+            for epoch, value in enumerate(curve, start=1):
                 best = max(best, value)
                 store.log_epoch(run_id, epoch, {METRIC: value, "epoch": epoch}, {METRIC: best})
                 going = trace.epoch(value, quality)
@@ -141,7 +142,7 @@ def run_random(surrogate: Surrogate, rng: np.random.Generator, limit: int, trace
     random.seed(int(rng.integers(2**31)))
     while True:
         config = {**fixed, **{p.name: (v.item() if hasattr(v := p.sample(), "item") else v) for p in params}}
-        quality, curve = max(surrogate.curve(config)), surrogate.curve(config, rng)
+        curve, quality = surrogate.training(config, rng)
         for value in curve:
             if not trace.epoch(value, quality):
                 return trace.points
@@ -183,7 +184,7 @@ def run_ultralytics(surrogate: Surrogate, rng: np.random.Generator, limit: int) 
         np.random.seed(int(rng.integers(2**31)))
         while True:
             hyp = tuner._mutate()  # Ultralytics' own search: defaults first, then mutations of the best
-            values, quality = surrogate.curve(hyp, rng), max(surrogate.curve(hyp))
+            values, quality = surrogate.training(hyp, rng)
             for value in values:
                 if not trace.epoch(value, quality):
                     return trace.points
@@ -210,8 +211,8 @@ def run_optuna(surrogate: Surrogate, rng: np.random.Generator, limit: int, sampl
             else:
                 log = entry.get("distribution", "").startswith("log")
                 params[name] = trial.suggest_float(name, entry["min"], entry["max"], log=log)
-        best, quality = 0.0, max(surrogate.curve(params))
-        for epoch, value in enumerate(surrogate.curve(params, rng), start=1):
+        (curve, quality), best = surrogate.training(params, rng), 0.0
+        for epoch, value in enumerate(curve, start=1):
             best = max(best, value)
             if not trace.epoch(value, quality):
                 raise optuna.TrialPruned()  # budget spent: the study ends below
