@@ -34,6 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
+from unittest import mock
 
 import numpy as np
 
@@ -181,9 +182,11 @@ def run_ultralytics(surrogate: Surrogate, rng: np.random.Generator, limit: int) 
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
         tuner = Tuner(args={"model": "yolo11n.yaml", "space": space, "project": tmp, "name": "tune"}, model=object())
         tuner.tune_dir.mkdir(parents=True, exist_ok=True)
-        np.random.seed(int(rng.integers(2**31)))
+        # _mutate draws from a fresh np.random.default_rng() each call, unseeded: hand it one seeded generator
+        generator = np.random.default_rng(int(rng.integers(2**31)))
         while True:
-            hyp = tuner._mutate()  # Ultralytics' own search: defaults first, then mutations of the best
+            with mock.patch.object(np.random, "default_rng", lambda *_: generator):
+                hyp = tuner._mutate()  # Ultralytics' own search: defaults first, then mutations of the best
             values, quality = surrogate.training(hyp, rng)
             for value in values:
                 if not trace.epoch(value, quality):
@@ -198,7 +201,8 @@ def run_optuna(surrogate: Surrogate, rng: np.random.Generator, limit: int, sampl
     seed = int(rng.integers(2**31))
     samplers = {"tpe": lambda: optuna.samplers.TPESampler(seed=seed, n_startup_trials=3),
                 "gp": lambda: optuna.samplers.GPSampler(seed=seed, n_startup_trials=3)}
-    study = optuna.create_study(direction="maximize", sampler=samplers[sampler](),
+    # the pruner assigns a trial's bracket by a hash of the study's name, a random one unless given
+    study = optuna.create_study(study_name=f"value-{seed}", direction="maximize", sampler=samplers[sampler](),
                                 pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=EPOCHS,
                                                                       reduction_factor=3))
     trace = Trace(limit)
