@@ -30,7 +30,8 @@ def main(argv: list[str]) -> int:
     if sweep_config is None and not os.environ.get("WANDB_SWEEP_ID"):
         sweep_config = Path(__file__).with_name("sweep_config.yaml")
     try:
-        config = spec.load_sweep(sweep_config) if sweep_config else None
+        # The overrides go in with the YAML: a --model of another task decides which metrics the check expects.
+        config = spec.load_sweep(sweep_config, arguments.overrides(options)) if sweep_config else None
     except spec.ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return trial.EXIT_BAD_CONFIG

@@ -107,3 +107,18 @@ def test_best_config_header_round_trips_the_goal(tmp_path):
                     "# that run: epochs_done=3\n" + yaml.safe_dump({"data": "d.yaml", "lr0": 0.01}))
     _config, origin = retrain.load_best_config(path)
     assert origin.metric == LOSS and origin.objective == 1.2345 and json.dumps(origin.companion) == "null"
+
+
+def test_the_metric_is_checked_against_the_model_the_runs_train_not_the_one_it_overrides(tmp_path, capsys):
+    # The shipped YAML (yolo11n.pt, detect) asking for a mask metric, with `--model yolo11n-seg.yaml` as the user types it.
+    config = yaml.safe_load((REPO / "sweep_config.yaml").read_text())
+    config["metric"] = {"name": "metrics/mAP50-95(M)", "goal": "maximize"}
+    path = tmp_path / "seg_sweep.yaml"
+    path.write_text(yaml.safe_dump(config))
+    loaded = spec.load_sweep(path, {"model": "yolo11n-seg.yaml"})
+    assert spec.model_task(loaded) == "segment" and spec.objective(loaded).name == "metrics/mAP50-95(M)"
+    assert set(spec.dead_parameters(loaded)) == {"dropout"}  # copy_paste acts on segment labels
+    with pytest.raises(spec.ConfigError, match=r"'metrics/mAP50-95\(M\)' is not a metric a detect model logs"):
+        spec.load_sweep(path)  # without the override the YAML's detect model stands
+    with pytest.raises(spec.ConfigError, match=r"'metrics/mAP50\(B\)' is not a metric a classify model logs"):
+        spec.load_sweep(REPO / "sweep_config.yaml", {"model": "yolo11n-cls.yaml"})  # the override is checked too

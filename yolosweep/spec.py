@@ -167,11 +167,12 @@ def _first_non_json(value: Any, where: str) -> tuple[str, Any] | None:
     return where or "-", value
 
 
-def validate_sweep(config: Any, source: str) -> dict[str, Any]:
+def validate_sweep(config: Any, source: str, check_metric_name: bool = True) -> dict[str, Any]:
     """Check a sweep config against W&B's schema and Ultralytics' arguments; return it.
 
     Our own checks run first because they name the key and the fix; W&B's schema check
-    then catches whatever else the server would refuse.
+    then catches whatever else the server would refuse. `check_metric_name=False` leaves the
+    metric's task check to a caller that still has a --model or --task override to apply.
     """
     if not isinstance(config, dict):
         raise ConfigError(source, "-", "a sweep config must be a mapping", "start from sweep_config.yaml")
@@ -193,7 +194,7 @@ def validate_sweep(config: Any, source: str) -> dict[str, Any]:
     if not isinstance(parameters, dict) or not parameters:
         raise ConfigError(source, "parameters", "missing or empty", "list the hyperparameters to sweep")
     _check_metric(config, source)
-    if trains_yolo(config):
+    if trains_yolo(config) and check_metric_name:
         _check_metric_name(config, source)
     _check_run_cap(config, source)
     for name, entry in parameters.items():
@@ -454,16 +455,19 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> dic
 
     The file is validated whole; the overrides are then checked alone (and what they move: the
     metric's task, Hyperband's bands), so no value is validated twice on its way to the store.
+    The metric is checked against the model the runs will train: a --model override decides the
+    task (yolo11n-seg.yaml logs mask metrics), not the YAML's model it replaces.
     """
     path = Path(path)
-    config = validate_sweep(_load_yaml(path), str(path))
+    config = validate_sweep(_load_yaml(path), str(path), check_metric_name=False)
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     if given:
         config = with_overrides(config, given)
         if trains_yolo(config):
             check_train_args(given, f"{path}: parameters")
-            _check_metric_name(config, str(path))
         _check_hyperband(config, str(path))
+    if trains_yolo(config):
+        _check_metric_name(config, str(path))
     return config
 
 
