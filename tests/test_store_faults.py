@@ -18,6 +18,7 @@ import pytest
 
 from yolosweep.store import Store, boot_id, process_started
 
+from .conftest import REPO
 from .test_local_backend import agent, create, curve_sweep, store_runs, yolosweep
 
 
@@ -157,7 +158,9 @@ def test_a_version_2_store_is_upgraded_in_place_with_ended_by_and_the_process_co
 
 
 @pytest.mark.integration
-def test_a_store_on_a_mount_that_became_read_only_is_one_line(tmp_path, home_env, tmpfs):
+def test_a_store_on_a_read_only_mount_is_read_and_only_a_writer_is_refused(tmp_path, home_env, tmpfs):
+    """An archived sweep on a read-only share: status, the analysis and the dashboard read it; an agent,
+    which must write, gets one line."""
     disk = tmpfs("size=8m")
     env = {**home_env, "YOLOSWEEP_HOME": str(disk / "home")}
     sweep_id, db = _store_with_a_finished_sweep(tmp_path, env)
@@ -165,9 +168,16 @@ def test_a_store_on_a_mount_that_became_read_only_is_one_line(tmp_path, home_env
     remounted = subprocess.run(["mount", "-o", "remount,ro", str(disk)], capture_output=True, text=True)
     if remounted.returncode != 0:
         pytest.skip(f"cannot remount read-only here ({remounted.stderr.strip()})")
-    for command in (["status", sweep_id], ["agent", sweep_id]):
-        line = _one_line_error(yolosweep(command, env, tmp_path))
-        assert str(db) in line and "YOLOSWEEP_HOME" in line
+    status = yolosweep(["status", sweep_id], env, tmp_path)
+    assert status.returncode == 0 and "3 finished" in status.stdout, status.stdout + status.stderr
+    analysed = subprocess.run([sys.executable, str(REPO / "analyze_sweep.py"), sweep_id, "--out", str(tmp_path / "report")],
+                              env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert analysed.returncode == 0 and (tmp_path / "report" / "best_config.yaml").exists(), analysed.stderr[-2000:]
+    from yolosweep.dashboard import Dashboard
+
+    assert len(Dashboard(db, sweep_id).snapshot()["runs"]) == 3
+    line = _one_line_error(yolosweep(["agent", sweep_id], env, tmp_path))
+    assert str(db) in line and "YOLOSWEEP_HOME" in line
     assert _digest(db) == before
 
 

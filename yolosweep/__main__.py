@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "status":
             from .status import print_status
 
-            store = Store(create=False)
+            store = Store.for_reading()  # a reader: an archived store on a read-only share is fine
             sweep_id = args.sweep_id or (store.sweep_ids() or [None])[-1]
             if sweep_id is None:
                 raise StoreError(f"{store.path}: no sweeps yet. Fix: create one with `python -m yolosweep sweep sweep_config.yaml`")

@@ -124,13 +124,13 @@ def load(sweep_id: str | None, backend: str = "auto", entity: str | None = None,
     from .tracking import has_api_key
 
     if backend == "auto":
-        local = Store(create=False).sweep_ids() if default_path().exists() else []
+        local = Store.for_reading().sweep_ids() if default_path().exists() else []
         backend = "local" if sweep_id is None or sweep_id in local or not has_api_key() else "wandb"
     if backend == "wandb":
         if not has_api_key():
             raise StoreError("--backend wandb: no W&B API key is configured. Fix: `wandb login`, or use a local sweep")
         return from_wandb("/".join(p for p in (entity, project, sweep_id) if p))
-    store = Store(create=False)
+    store = Store.for_reading()
     sweep_id = sweep_id or (store.sweep_ids() or [None])[-1]
     if sweep_id is None:
         raise StoreError(f"{store.path}: no sweeps yet. Fix: run ./launch_sweep.sh first")

@@ -78,6 +78,10 @@ class StoreFull(StoreError):
     """The store's disk is full."""
 
 
+class OlderSchema(StoreError):
+    """The store was written by an older yolosweep: reading it needs its upgrade, a write."""
+
+
 def explain(err: sqlite3.Error | OSError, path: Path) -> StoreError:
     """A SQLite or file-system error on the store as one line: what is wrong, where, what to do."""
     text = str(err)
@@ -166,24 +170,53 @@ class Store:
 
     @classmethod
     def read_only(cls, path: str | Path | None = None) -> "Store":
-        """The store opened for reading only (the dashboard): no migration, no reserve, no write ever."""
+        """The store opened for reading only (status, analysis, the dashboard): no migration, no reserve, no write ever.
+
+        A WAL-mode store needs its -shm file to be read; on a read-only mount (an archived sweep on a
+        share) SQLite cannot create it and fails "unable to open database file". There no process can
+        be writing, so the file is read as immutable: measured, mode=ro fails and immutable=1 reads.
+        """
         store = cls.__new__(cls)
         store.path = Path(path) if path else default_path()
         if not store.path.exists():
             raise StoreError(f"{store.path}: no local sweeps here. Fix: create one with "
                              "`python -m yolosweep sweep sweep_config.yaml`, or set YOLOSWEEP_HOME")
         try:
-            store.db = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True, timeout=60, isolation_level=None,
-                                       check_same_thread=False)
-            store.db.execute("PRAGMA busy_timeout=60000")
-            row = store.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            try:
+                row = store._open_read_only("mode=ro")
+            except sqlite3.OperationalError as err:
+                if "unable to open" not in str(err) or os.access(store.path.parent, os.W_OK):
+                    raise
+                row = store._open_read_only("mode=ro&immutable=1")
         except sqlite3.Error as err:
             raise explain(err, store.path) from None
-        if row is None or int(row[0]) != SCHEMA_VERSION:
+        if row is None or int(row[0]) > SCHEMA_VERSION:
             raise StoreError(f"{store.path}: schema version {row[0] if row else '?'}, this yolosweep reads version "
-                             f"{SCHEMA_VERSION}. Fix: run `python -m yolosweep status` once to upgrade it, or use the "
-                             "yolosweep version that wrote it")
+                             f"{SCHEMA_VERSION}. Fix: use the yolosweep version that wrote it")
+        if int(row[0]) < SCHEMA_VERSION:
+            raise OlderSchema(f"{store.path}: schema version {row[0]}, this yolosweep reads version {SCHEMA_VERSION}. "
+                              "Fix: open it once where it can be written (`python -m yolosweep status` there upgrades "
+                              "it in place), or use the yolosweep version that wrote it")
         return store
+
+    def _open_read_only(self, mode: str) -> tuple[str] | None:
+        self.db = sqlite3.connect(f"file:{self.path}?{mode}", uri=True, timeout=60, isolation_level=None,
+                                  check_same_thread=False)
+        try:
+            self.db.execute("PRAGMA busy_timeout=60000")
+            return self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.Error:
+            self.db.close()
+            raise
+
+    @classmethod
+    def for_reading(cls, path: str | Path | None = None) -> "Store":
+        """What `status` and the analysis open: read-only, so a store on a read-only share can be read; a store
+        of an older schema is upgraded in place first (a write), as any command did before."""
+        try:
+            return cls.read_only(path)
+        except OlderSchema:
+            return cls(path, create=False)
 
     def _migrate(self) -> None:
         with self.transaction():
