@@ -113,6 +113,7 @@ def test_progress_tells_each_run_its_epoch_eta_and_the_sweep_its_best_gain_and_t
     assert sweep_progress(store, sweep_id, planned=5, agents=1, now=t0 + 30, runs=store.runs(sweep_id)) == progress
     below = sweep_progress(store, sweep_id, baseline=0.6, now=t0 + 30)
     assert below.baseline_from == "--baseline" and below.gain_pct == pytest.approx(-8.33, abs=0.01)
+    assert plain_lines(below)[0].startswith(f"sweep {sweep_id}: 2 runs ended, 1 running")  # no plan: no "2/?"
 
 
 def test_the_status_table_counts_each_runs_epochs_as_its_history_does(tmp_path):

@@ -42,7 +42,9 @@ def test_the_dashboard_lists_the_runs_and_shows_a_new_epoch_after_it_lands(tmp_p
     try:
         url = re.search(r"at (http://127\.0\.0\.1:\d+/)", board.stdout.readline()).group(1)
         _wait_for(lambda: any(len(r.history) >= 2 for r in store_runs(home_env, sweep_id)), what="two epochs")
-        first = _epochs_shown(_dom(url))
+        page = _dom(url)
+        first = _epochs_shown(page)
+        assert re.search(r'id="importance-warning"[^>]*>warning: only \d runs have a result', page)  # 2 runs: said on the page
         (running,) = [r.id for r in store_runs(home_env, sweep_id) if r.state == "running"]
         assert running in first and first[running] >= 2, first
         time.sleep(3)  # more epochs land
@@ -84,3 +86,26 @@ def test_the_dashboard_serves_on_loopback_only_and_never_writes_the_store(tmp_pa
         board.communicate(timeout=30)
     assert {p.name: p.stat().st_mtime_ns for p in home.iterdir() if p.name in before} == before
     assert not (home / "sweeps.db-reserve").exists()
+
+
+def test_the_page_warns_about_importance_from_fewer_than_ten_runs_as_the_analysis_does(tmp_path):
+    from yolosweep.backends.local import Agent
+    from yolosweep.dashboard import Dashboard
+    from yolosweep.states import RunState
+    from yolosweep.store import Store
+
+    store = Store(tmp_path / "sweeps.db")
+    sweep_id = store.create_sweep({"program": "p.py", "method": "random", "metric": {"name": "m", "goal": "maximize"},
+                                   "parameters": {"x": {"min": 0.0, "max": 1.0}}})
+    agent = Agent(store, sweep_id)
+
+    def finish_runs(n: int) -> dict:
+        for _ in range(n):
+            run_id, params, _ = agent._next()
+            store.log_epoch(run_id, 1, {"m": params["x"]}, {"m": params["x"]})
+            store.end_run(run_id, RunState.FINISHED)
+        return Dashboard(store.path, sweep_id).snapshot()
+
+    few = finish_runs(6)
+    assert few["importance"] and few["importance_warning"].startswith("only 6 runs have a result")
+    assert finish_runs(4)["importance_warning"] is None  # 10 runs: the bars stand alone

@@ -280,9 +280,14 @@ def test_an_installed_yolosweep_creates_and_runs_a_sweep_from_another_folder(tmp
     source = tmp_path / "source"
     shutil.copytree(REPO / "yolosweep", source / "yolosweep", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "pyproject.toml", source)
+    shutil.copy(REPO / ".gitignore", source)
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
                     "--target", str(site), str(source)], check=True, capture_output=True, timeout=300)
+    subprocess.run(["git", "init", "--quiet", str(source)], check=True)
+    untracked = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=source,
+                               capture_output=True, text=True, check=True).stdout.splitlines()
+    assert (source / "build").is_dir() and not [line for line in untracked if " build/" in line], untracked
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**offline_env, "PYTHONPATH": str(site), "YOLOSWEEP_HOME": str(elsewhere / "home")}

@@ -184,6 +184,14 @@ def importance(table: pd.DataFrame, swept: list[str]) -> pd.DataFrame:
     return result.reset_index().sort_values("rf_importance", ascending=False, na_position="last").reset_index(drop=True)
 
 
+def importance_warning(scored_runs: int) -> str | None:
+    """The caveat every view of the importance carries (report, dashboard) while too few runs have a result."""
+    if scored_runs >= MIN_RUNS_FOR_IMPORTANCE:
+        return None
+    return (f"only {scored_runs} runs have a result; importance needs about {MIN_RUNS_FOR_IMPORTANCE} or more "
+            "to be trusted")
+
+
 def success_level(best: float, baseline: float, levels: tuple[float, float, float] = DEFAULT_LEVELS,
                   maximize: bool = True) -> tuple[float, str]:
     """Relative gain over the baseline in %, and the level it reaches; minimizing, a gain is a decrease."""

@@ -80,6 +80,7 @@ class Dashboard:
             "progress": sweep_line(progress), "swept": sweep.swept, "runs": runs, "best": best,
             "baseline": progress.baseline, "baseline_from": progress.baseline_from, "gain_pct": progress.gain_pct,
             "importance": self._importance_rows(sweep) if goal else [],
+            "importance_warning": analysis.importance_warning(sum(r["objective"] is not None for r in runs)) if goal else None,
             "running": sum(r["state"] == RunState.RUNNING for r in runs),
         })
 
@@ -149,7 +150,7 @@ PAGE = """<!doctype html>
  table { border-collapse: collapse; width: 100%; font-size: 12px; }
  th, td { border-bottom: 1px solid #eee; padding: 3px 6px; text-align: right; } th:first-child, td:first-child { text-align: left; }
  .running { color: #0a6; font-weight: 600; } .stopped { color: #a60; } .failed, .crashed { color: #c22; }
- pre { margin: 0; font-size: 12px; }
+ pre { margin: 0; font-size: 12px; } .warning { color: #a60; font-size: 12px; }
 </style></head>
 <body>
 <h1>sweep <span id="sweep">…</span> <span class="muted" id="method"></span></h1>
@@ -157,7 +158,7 @@ PAGE = """<!doctype html>
 <div id="best" style="margin: 6px 0 12px"></div>
 <div class="grid">
  <div class="panel"><b>learning curves</b><div id="curves" style="height:320px"></div></div>
- <div class="panel"><b>parameter importance</b><div id="importance" style="height:320px"></div></div>
+ <div class="panel"><b>parameter importance</b> <span id="importance-warning" class="warning"></span><div id="importance" style="height:320px"></div></div>
  <div class="panel" style="grid-column: span 2"><b>parallel coordinates</b><div id="parcoords" style="height:340px"></div></div>
  <div class="panel" style="grid-column: span 2"><b>runs</b><div id="runs"></div></div>
  <div class="panel" style="grid-column: span 2"><b>best configuration</b><pre id="config"></pre></div>
@@ -185,6 +186,7 @@ async function refresh() {
   Plotly.react("curves", data.runs.filter(r => r.curve.length).map(r => ({x: r.curve.map(p => p[0]), y: r.curve.map(p => p[1]),
     mode: "lines+markers", name: r.id, line: {width: r.state === "running" ? 3 : 1.5}})),
     {margin: {t: 10, r: 10, b: 40, l: 50}, xaxis: {title: {text: "epoch"}}, yaxis: {title: {text: data.metric || ""}}});
+  document.getElementById("importance-warning").textContent = data.importance_warning ? "warning: " + data.importance_warning : "";
   const imp = data.importance.filter(r => r.rf_importance !== null);
   Plotly.react("importance", [{type: "bar", orientation: "h", x: imp.map(r => r.rf_importance), y: imp.map(r => r.parameter + (r.note ? " *" : "")),
     text: imp.map(r => r.note || `corr ${fmt(r.correlation)}`), hoverinfo: "x+text"}],

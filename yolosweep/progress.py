@@ -118,7 +118,8 @@ def _number(value: float | None) -> str:
 
 
 def sweep_line(p: SweepProgress) -> str:
-    parts = [f"sweep {p.sweep_id}: {p.ended}/{p.planned or '?'} runs ended, {len(p.running)} running, "
+    ended = f"{p.ended}/{p.planned}" if p.planned else str(p.ended)  # no plan known (no --count, no run_cap): no "/?"
+    parts = [f"sweep {p.sweep_id}: {ended} runs ended, {len(p.running)} running, "
              f"{p.by_hyperband} stopped by Hyperband"]
     if p.best is not None and p.metric is not None:
         best = f"best {p.metric.name} {p.best:.4f} ({p.best_run})"

@@ -110,9 +110,9 @@ def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
         lines += ["", f"best {best_value:.4f} against baseline {baseline:.4f}: {gain:+.1f}% -> {label}"]
     lines += ["", "parameter importance (correlation with the objective, random-forest importance):",
               imp.to_string(index=False, float_format=lambda v: f"{v:.3f}")]
-    if scored_runs < analysis.MIN_RUNS_FOR_IMPORTANCE:
-        lines.append(f"WARNING: only {scored_runs} runs have a result; importance needs about "
-                     f"{analysis.MIN_RUNS_FOR_IMPORTANCE} or more to be trusted")
+    caveat = analysis.importance_warning(scored_runs)
+    if caveat:
+        lines.append(f"WARNING: {caveat}")
     savings = analysis.hyperband_savings(table, sweep.planned_epochs)
     if savings:
         lines.append(f"\nHyperband: {savings['epochs_trained']} epochs trained of {savings['epochs_if_all_ran']} "
