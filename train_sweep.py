@@ -30,8 +30,10 @@ def main(argv: list[str]) -> int:
     if sweep_config is None and not os.environ.get("WANDB_SWEEP_ID"):
         sweep_config = Path(__file__).with_name("sweep_config.yaml")
     try:
-        # The overrides go in with the YAML: a --model of another task decides which metrics the check expects.
-        config = spec.load_sweep(sweep_config, arguments.overrides(options)) if sweep_config else None
+        # A YAML named here ranks the epochs by its metric, so it is checked against the model that trains (a
+        # --model of another task logs other metrics); the shipped one only lends its fixed values.
+        config = (spec.load_sweep(sweep_config, arguments.overrides(options) if options.sweep_config else None)
+                  if sweep_config else None)
     except spec.ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return trial.EXIT_BAD_CONFIG

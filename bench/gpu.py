@@ -8,6 +8,16 @@ deterministic) and measures, epochs after the first (warm-up) only:
     no model) in images/s, against the training's images/s.
 Results: bench/results/gpu.{json,md}, naming the card. Never part of CI.
 
+--launcher: the product itself on the GPU, as a user runs it. `./launch_sweep.sh --gpus 0
+--agents-per-gpu 1`, then `2` (a sweep of N runs of yolo11n for a few epochs, with validation, offline:
+YOLO_OFFLINE=1, wandb offline, the AMP check skipped as the launcher decides offline), against plain
+Ultralytics training the same model, data and fixed values with validation: epoch wall time with
+validation (Ultralytics' results.csv), images/s in all, GPU utilisation, the loader alone, and our
+per-epoch overhead over plain Ultralytics. Results: bench/results/gpu_launcher.{json,md}.
+  PYTHONUNBUFFERED=1 YOLO_OFFLINE=1 YOLO_CONFIG_DIR=/tmp/ucfg python3 bench/gpu.py --launcher --out $OUT
+(about 6 minutes on an H100 with the defaults: 512 images, 4 epochs; wandb and the repository's
+requirements must be importable there too.)
+
 Nothing downloads: models are built from their YAML (random weights: speed does not depend on them)
 and the images are generated (640x640 JPEGs with noise, so decoding costs as a photo's would;
 photos larger than imgsz cost the loader more). Ultralytics' AMP check would download yolo26n.pt,
@@ -20,11 +30,13 @@ polars-runtime-32==2.1.0 in .whl/, 54 MB, as the device tool's README shows), th
   PYTHONUNBUFFERED=1 YOLO_OFFLINE=1 YOLO_CONFIG_DIR=/tmp/ucfg python3 bench/gpu.py --out $OUT
 Smoke run on a CPU (checks the harness, measures nothing worth keeping):
   python bench/gpu.py --device cpu --imgsz 64 --images 32 --epochs 2 --models yolo11n.yaml --out /tmp/gpu
+  python bench/gpu.py --launcher --device cpu --imgsz 64 --images 32 --epochs 2 --out /tmp/gpu
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import statistics
 import subprocess
@@ -91,15 +103,16 @@ def train_worker(options: dict[str, Any], result_file: Path) -> None:
         while len(list(barrier.iterdir())) < options["agents"] and time.monotonic() < deadline:
             time.sleep(0.05)
 
+    validate = options.get("val", False)  # with validation, an epoch ends when its validation has (on_fit_epoch_end)
     model = YOLO(options["model"])
     model.add_callback("on_pretrain_routine_end", loader_alone)
     model.add_callback("on_train_start", start_together)
     model.add_callback("on_train_epoch_start", lambda trainer: times["epoch_start"].append(time.monotonic()))
-    model.add_callback("on_train_epoch_end", epoch_end)
+    model.add_callback("on_fit_epoch_end" if validate else "on_train_epoch_end", epoch_end)
     # close_mosaic=0: with a few epochs Ultralytics would turn mosaic off from the first one; a
     # 100-epoch sweep run trains 90 of them with mosaic, so that is what is timed.
     model.train(data=options["data"], model=options["model"], imgsz=options["imgsz"], epochs=options["epochs"],
-                device=options["device"], amp=True, val=False, plots=False, close_mosaic=0, verbose=False,
+                device=options["device"], amp=True, val=validate, plots=False, close_mosaic=0, verbose=False,
                 project=options["project"], name=options["name"], exist_ok=True,
                 **{k: options[k] for k in SWEEP_FIXED})
     result_file.write_text(json.dumps(times))
@@ -178,11 +191,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="yolo11n.yaml,yolo11s.yaml")
     parser.add_argument("--imgsz", type=int, default=640)
-    parser.add_argument("--images", type=int, default=1024, help="training images (val: 1/16 of them)")
+    parser.add_argument("--images", type=int, default=None, help="training images (val: 1/16 of them; default 1024, "
+                        "512 with --launcher)")
     parser.add_argument("--epochs", type=int, default=4, help="the first is warm-up and not timed")
     parser.add_argument("--device", default="0")
     parser.add_argument("--agents", default="1,2", help="agents per GPU to compare")
     parser.add_argument("--out", type=Path, help="write gpu.json/.md here instead of bench/results")
+    parser.add_argument("--launcher", action="store_true", help="time the real launcher against plain Ultralytics "
+                        "(defaults there: yolo11n.yaml, 512 images, 4 epochs)")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -190,11 +206,13 @@ def main() -> int:
         return 0
     if args.epochs < 2:
         parser.error("--epochs must be at least 2: the first is warm-up")
+    if args.launcher:
+        return launcher_bench(args)
+    args.images = args.images or 1024
 
     import torch
 
-    fixed = {k: v["value"] for k, v in yaml.safe_load((REPO / "sweep_config.yaml").read_text())["parameters"].items()
-             if k in SWEEP_FIXED}
+    fixed = _sweep_fixed()
     sampler = GpuSampler(args.device)
     card = sampler.card
     results: dict[str, Any] = {}
@@ -228,6 +246,112 @@ def main() -> int:
         (args.out / "gpu.md").write_text("\n".join(lines) + "\n")
         print("\n".join(lines))
     return 0
+
+
+def _sweep_fixed() -> dict[str, Any]:
+    return {k: v["value"] for k, v in yaml.safe_load((REPO / "sweep_config.yaml").read_text())["parameters"].items()
+            if k in SWEEP_FIXED}
+
+
+def run_launcher(count: int, model: str, data_yaml: Path, args: argparse.Namespace, folder: Path,
+                 sampler: GpuSampler) -> dict[str, Any]:
+    """`./launch_sweep.sh --gpus DEVICE --agents-per-gpu COUNT`: a grid sweep of COUNT runs, one per agent, all at once."""
+    from harness import offline_env
+
+    work = folder / f"launcher-{count}"
+    work.mkdir()
+    config = yaml.safe_load((REPO / "sweep_config.yaml").read_text())
+    config.pop("early_terminate")  # every run trains all its epochs: they are what is timed
+    config["method"] = "grid"
+    config["parameters"] = {k: v for k, v in config["parameters"].items() if "value" in v}
+    config["parameters"]["lr0"] = {"values": [round(0.01 + 0.001 * i, 4) for i in range(count)]}
+    (work / "sweep.yaml").write_text(yaml.safe_dump(config))
+    cpu = args.device == "cpu"
+    command = [sys.executable, "-m", "yolosweep", "launch", "--backend", "local", "--config", str(work / "sweep.yaml"),
+               "--gpus", "cpu" if cpu else args.device, "--agents-per-gpu", str(count), "--count", str(count),
+               "--no-prior", "--data", str(data_yaml), "--epochs", str(args.epochs), "--imgsz", str(args.imgsz),
+               "--model", model, *(["--device", "cpu"] if cpu else [])]
+    started = time.monotonic()
+    done = subprocess.run(command, cwd=work, env=offline_env(work, YOLOSWEEP_HOME=str(work / "home")),
+                          capture_output=True, text=True)
+    ended = time.monotonic()
+    curves = sorted(work.glob("runs/sweep/*/*/results.csv"))
+    if done.returncode != 0 or len(curves) != count:
+        raise SystemExit(done.stdout[-3000:] + done.stderr[-3000:] + f"\ngpu bench: the launcher with {count} agent(s) "
+                         f"failed (exit {done.returncode}, {len(curves)} of {count} runs wrote results)")
+    per_run = []
+    for curve in curves:  # Ultralytics' `time`: seconds since its training started, at each epoch's end (val included)
+        with open(curve) as f:
+            elapsed = [float(row["time"]) for row in csv.DictReader(f)]
+        epoch_s = [b - a for a, b in zip(elapsed, elapsed[1:])]  # from the second epoch: the first warms up
+        per_run.append({"epoch_s_median": statistics.median(epoch_s), "epoch_s_min": min(epoch_s),
+                        "epoch_s_max": max(epoch_s), "images_per_s": args.images / statistics.median(epoch_s)})
+    return {"agents": count, "per_run": per_run, "images_per_s_total": sum(r["images_per_s"] for r in per_run),
+            "launch_s": round(ended - started, 1), **sampler.between(started, ended)}
+
+
+def launcher_bench(args: argparse.Namespace) -> int:
+    """The real launcher against plain Ultralytics on the same GPU, data and fixed values, validation included."""
+    import torch
+
+    args.images = args.images or 512
+    fixed, model = _sweep_fixed(), args.models.split(",")[0]
+    sampler = GpuSampler(args.device)
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        data_yaml = make_dataset(folder / "data", args.images, args.imgsz)
+        options = {"model": model, "data": str(data_yaml), "imgsz": args.imgsz, "epochs": args.epochs, "val": True,
+                   "device": args.device, "project": str(folder / "runs"), "name": Path(model).stem, **fixed}
+        results["plain"] = run_agents(1, options, folder, sampler)
+        print(f"gpu bench: plain Ultralytics {model}, with validation: "
+              f"{results['plain']['per_agent'][0]['epoch_s_median']:.2f} s an epoch", flush=True)
+        for count in (int(c) for c in args.agents.split(",")):
+            results[f"launcher_{count}"] = run_launcher(count, model, data_yaml, args, folder, sampler)
+            print(f"gpu bench: launcher, {count} agent(s) on the GPU: "
+                  f"{results[f'launcher_{count}']['images_per_s_total']:.0f} images/s in all", flush=True)
+    sampler.close()
+    plain_epoch = results["plain"]["per_agent"][0]["epoch_s_median"]
+    one = results.get("launcher_1")
+    payload = {"card": sampler.card, "machine": f"{sampler.card}, torch {torch.__version__}, CUDA {torch.version.cuda}",
+               "settings": {"model": model, "imgsz": args.imgsz, "images": args.images, "epochs": args.epochs,
+                            "validation": True, "amp": "on (check skipped offline)", **fixed},
+               "results": results,
+               "overhead_per_epoch": round(one["per_run"][0]["epoch_s_median"] / plain_epoch - 1, 3) if one else None}
+    lines = launcher_report(payload)
+    out = args.out or (REPO / "bench" / "results")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "gpu_launcher.json").write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), **payload}, indent=2) + "\n")
+    (out / "gpu_launcher.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+def launcher_report(payload: dict[str, Any]) -> list[str]:
+    s, r = payload["settings"], payload["results"]
+    plain = r["plain"]["per_agent"][0]
+    lines = [f"# The launcher on a GPU: {payload['machine']}", "",
+             f"{s['model']}, imgsz {s['imgsz']}, batch {s['batch']}, workers {s['workers']} per run, {s['images']} "
+             f"generated JPEGs, {s['epochs']} epochs with validation (the first untimed), AMP {s['amp']}.", "",
+             "| what | runs at once | images/s (all runs) | epoch s with validation, median [min-max] per run "
+             "| GPU util % median [q1-q3] |", "|---|---|---|---|---|",
+             f"| plain Ultralytics | 1 | {plain['images_per_s']:.0f} | {plain['epoch_s_median']:.2f} "
+             f"[{plain['epoch_s_min']:.2f}-{plain['epoch_s_max']:.2f}] | {_util(r['plain'])} |"]
+    for key, m in r.items():
+        if key.startswith("launcher_"):
+            epochs = "; ".join(f"{p['epoch_s_median']:.2f} [{p['epoch_s_min']:.2f}-{p['epoch_s_max']:.2f}]"
+                               for p in m["per_run"])
+            lines.append(f"| launcher, --agents-per-gpu {m['agents']} | {m['agents']} | {m['images_per_s_total']:.0f} "
+                         f"| {epochs} | {_util(m)} |")
+    lines += ["", f"Loader alone (plain run, one pass): {plain['loader_alone_images_per_s']:.0f} images/s. "
+              f"Our per-epoch overhead over plain Ultralytics (one agent): "
+              + (f"{payload['overhead_per_epoch']:+.1%}." if payload["overhead_per_epoch"] is not None else "-."),
+              "GPU utilisation for the launcher rows is sampled over the whole launch, start-up included."]
+    return lines
+
+
+def _util(m: dict[str, Any]) -> str:
+    return f"{m['gpu_util_median']} [{m['gpu_util_q1']}-{m['gpu_util_q3']}]" if m["gpu_util_median"] is not None else "-"
 
 
 def report(payload: dict[str, Any]) -> list[str]:

@@ -3,6 +3,7 @@ search space, trained on the tunable task (yolosweep.demo.write_tunable_dataset)
 
     python bench/value_data.py --configs 150 --default-seeds 5      # hours of CPU; resumable
     python bench/value_data.py --summary                            # headroom and noise so far
+    python bench/value_data.py --regime finetune --configs 100      # real photos, pretrained (#25)
 
 Each training is one file, bench/data/value_curves/<run>-s<seed>.csv (one row per epoch: the
 swept values, then Ultralytics' per-epoch metrics), written only when the run has ended, so a
@@ -10,6 +11,10 @@ killed generation resumes where it stopped and the data can be committed in part
 Ultralytics' defaults for the 13 swept parameters, trained with several seeds (the noise);
 `c000`, `c001`, ... are configurations drawn by W&B's own samplers (sweeps.params) with a fixed
 seed, trained once each. The fixed values (TASK) are the same for every run.
+
+--regime finetune (#25): the regime users are in. bccd's real photographs (../shared/data/bccd, MIT)
+fine-tuned from a YOLO11n checkpoint made offline on the chess photos (bench/pretrain.py), with the
+shipped YAML's optimizer (SGD), into bench/data/finetune_curves/.
 """
 
 from __future__ import annotations
@@ -40,6 +45,12 @@ METRIC = "metrics/mAP50(B)"
 TASK = {"epochs": 20, "imgsz": 96, "batch": 16, "optimizer": "AdamW", "device": "cpu", "workers": 0,
         "model": "yolo11n.yaml", "plots": False, "deterministic": True}
 DATA_SEED = 0
+FINETUNE_CURVES = REPO / "bench" / "data" / "finetune_curves"
+# imgsz 320 as the checkpoint was trained; 15 epochs of bccd's 205 photos take ~5 min on 2 cores (an
+# epoch ~20 s measured on chess's 202), so 100 configurations are ~9 hours, spread over sessions.
+FINETUNE_TASK = {"epochs": 15, "imgsz": 320, "batch": 16, "optimizer": "SGD", "device": "cpu", "workers": 0,
+                 "model": str(REPO / "bench" / "weights" / "yolo11n-chess.pt"), "plots": False, "deterministic": True}
+FINETUNE_DATA = REPO.parent / "shared" / "data" / "bccd" / "data.yaml"
 
 
 def swept_space() -> dict[str, dict[str, Any]]:
@@ -79,11 +90,12 @@ def curve_file(run: str, seed: int, folder: Path = CURVES) -> Path:
 
 
 def train_one(run: str, seed: int, params: dict[str, Any], data: Path, folder: Path = CURVES,
-              epochs: int = TASK["epochs"]) -> float:
+              epochs: int | None = None, task: dict[str, Any] = TASK) -> float:
     """Train in a child process (Ultralytics keeps process-wide state); write its curve file; seconds taken."""
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="value-") as tmp:
-        spec = {"data": str(data), "seed": seed, "project": tmp, "name": "run", **TASK, "epochs": epochs, **params}
+        spec = {"data": str(data), "seed": seed, "project": tmp, "name": "run", **task,
+                "epochs": epochs or task["epochs"], **params}
         code = ("import json, sys; from ultralytics import YOLO; spec = json.loads(sys.argv[1]); "
                 "YOLO(spec.pop('model')).train(verbose=False, **spec)")
         env = {**os.environ, "YOLO_OFFLINE": "1", "YOLO_CONFIG_DIR": str(Path(tmp) / "ucfg")}
@@ -138,8 +150,8 @@ def final(rows: list[dict[str, Any]]) -> float:
     return max((row.get(METRIC, 0.0) for row in rows if isinstance(row.get(METRIC), float)), default=0.0)
 
 
-def summary() -> dict[str, Any]:
-    curves = load_curves()
+def summary(folder: Path = CURVES) -> dict[str, Any]:
+    curves = load_curves(folder)
     base = [final(rows) for (run, _), rows in curves.items() if run == "defaults"]
     sampled_results = sorted((final(rows), run) for (run, _), rows in curves.items() if run != "defaults")
     out: dict[str, Any] = {"runs": len(curves), "defaults_seeds": len(base), "configs": len(sampled_results)}
@@ -175,25 +187,33 @@ def main() -> int:
     parser.add_argument("--default-seeds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=1, help="trainings side by side (each uses the CPU's threads)")
     parser.add_argument("--summary", action="store_true", help="print headroom and noise of the curves so far")
+    parser.add_argument("--regime", choices=("scratch", "finetune"), default="scratch",
+                        help="scratch: the tunable task from scratch (default); finetune: bccd from the chess checkpoint")
     options = parser.parse_args()
+    folder, task = (FINETUNE_CURVES, FINETUNE_TASK) if options.regime == "finetune" else (CURVES, TASK)
     if options.summary:
-        print(json.dumps(summary(), indent=2))
+        print(json.dumps(summary(folder), indent=2))
         return 0
-    from yolosweep.demo import write_tunable_dataset
+    if options.regime == "finetune":
+        if not Path(task["model"]).exists():
+            raise SystemExit(f"{task['model']} missing: make it with python bench/pretrain.py")
+        data = FINETUNE_DATA
+    else:
+        from yolosweep.demo import write_tunable_dataset
 
-    data = write_tunable_dataset(Path(tempfile.mkdtemp(prefix="value-data-")), seed=DATA_SEED)
-    todo = [job for job in jobs(options.configs, options.default_seeds) if not curve_file(job[0], job[1]).exists()]
-    print(f"value data: {len(todo)} trainings to go, {options.jobs} at a time, into {CURVES}", flush=True)
+        data = write_tunable_dataset(Path(tempfile.mkdtemp(prefix="value-data-")), seed=DATA_SEED)
+    todo = [job for job in jobs(options.configs, options.default_seeds) if not curve_file(job[0], job[1], folder).exists()]
+    print(f"value data: {len(todo)} trainings to go, {options.jobs} at a time, into {folder}", flush=True)
 
     def one(job: tuple[str, int, dict[str, Any]]) -> None:
         run, seed, params = job
-        seconds = train_one(run, seed, params, data)
-        rows = load_curves().get((run, seed), [])
+        seconds = train_one(run, seed, params, data, folder, task=task)
+        rows = load_curves(folder).get((run, seed), [])
         print(f"{run}-s{seed}: best {METRIC} {final(rows):.3f} in {seconds:.0f} s", flush=True)
 
     with ThreadPoolExecutor(options.jobs) as pool:
         list(pool.map(one, todo))
-    print(json.dumps(summary(), indent=2))
+    print(json.dumps(summary(folder), indent=2))
     return 0
 
 

@@ -17,7 +17,8 @@ from yolosweep.tracking import OfflineRun, read_offline_run
 
 REPO = Path(__file__).resolve().parent.parent
 # The generated demo learns in a few epochs with AdamW; SGD from scratch needs tens.
-FAST = ["--epochs", "3", "--imgsz", "64", "--batch", "8", "--device", "cpu", "--optimizer=AdamW", "--lr0=0.005", "--workers=0"]
+FAST = ["--epochs", "3", "--imgsz", "64", "--batch", "8", "--device", "cpu", "--optimizer=AdamW", "--lr0=0.005", "--workers=0",
+        "--model", "yolo11n.yaml"]  # offline: no pretrained weights, and runs never fall back to scratch
 
 
 def default_sigint() -> None:
@@ -83,14 +84,16 @@ def only_offline_run(wandb_dir: Path, settle_s: float = 15) -> OfflineRun:
 
 def shipped_sweep_yaml(folder: Path, method: str = "random", *, keep_swept: bool = True,
                        early_terminate: bool = True, **parameters: dict) -> Path:
-    """sweep_config.yaml made for CPU tests (AdamW, no dataloader workers) with `parameters` added, as a file."""
+    """sweep_config.yaml made for CPU tests (AdamW, no dataloader workers, yolo11n.yaml: no pretrained weights
+    offline) with `parameters` added, as a file."""
     config = yaml.safe_load((REPO / "sweep_config.yaml").read_text())
     config["method"] = method
     if not early_terminate:
         config.pop("early_terminate")
     if not keep_swept:
         config["parameters"] = {k: v for k, v in config["parameters"].items() if "value" in v}
-    config["parameters"].update({"optimizer": {"value": "AdamW"}, "workers": {"value": 0}, **parameters})
+    config["parameters"].update({"optimizer": {"value": "AdamW"}, "workers": {"value": 0}, "model": {"value": "yolo11n.yaml"},
+                                 **parameters})
     path = folder / "sweep.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

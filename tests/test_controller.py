@@ -26,8 +26,8 @@ def test_priors_come_first_in_order_then_the_engine(tmp_path):
     store, sweep_id = _store(tmp_path, priors=[{"x": 3}, {"x": 1}])
     agent = Agent(store, sweep_id)
     taken = [agent._next() for _ in range(3)]
-    assert [(params, prior) for _, params, prior in taken[:2]] == [({"x": 3}, True), ({"x": 1}, True)]
-    assert taken[2][2] is False and taken[2][1]["x"] in (1, 2, 3)
+    assert [(params, origin) for _, params, origin in taken[:2]] == [({"x": 3}, "prior"), ({"x": 1}, "prior")]
+    assert taken[2][2] == "search" and taken[2][1]["x"] in (1, 2, 3)
     assert [r.origin for r in store.runs(sweep_id)] == ["prior", "prior", "search"]
 
 

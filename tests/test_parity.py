@@ -24,7 +24,8 @@ def test_priors_run_first_train_metrics_are_logged_and_only_the_top_k_keep_weigh
     prior = tmp_path / "best_config.yaml"  # what analyze_sweep.py writes: fixed values too, which the sweep keeps
     prior.write_text(yaml.safe_dump({"lr0": 0.005, "mosaic": 0.5, "epochs": 99, "data": "elsewhere.yaml"}))
     sweep_id = create(shipped_sweep_yaml(tmp_path, early_terminate=False), home_env, tmp_path, "--data", str(demo_data), "--epochs", "2", *SMALL,
-                      "--train_metrics_every", "2", "--keep_top_k", "1", "--prior", "defaults", "--prior", str(prior))
+                      "--train_metrics_every", "2", "--keep_top_k", "1", "--prior", "defaults", "--prior", str(prior),
+                      "--noise-runs", "0")
     out = run_agent(sweep_id, home_env, tmp_path, count=3)
 
     runs = store_runs(home_env, sweep_id)

@@ -145,16 +145,18 @@ def test_a_version_2_store_is_upgraded_in_place_with_ended_by_and_the_process_co
     with store.transaction():
         store.add_run(sweep_id, "old00001", {"a": 1})
     store.close()
-    with sqlite3.connect(db) as conn:  # make it what version 2 wrote: no process-identity columns
+    with sqlite3.connect(db) as conn:  # make it what version 2 wrote: no process-identity columns, no prior kinds
         for column in ("ended_by", "boot_id", "agent_started", "pid_started"):
             conn.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+        conn.execute("ALTER TABLE priors DROP COLUMN kind")
         conn.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
     upgraded = Store(db)
     (run,) = upgraded.runs(sweep_id)
     assert run.id == "old00001"
-    assert upgraded.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("3",)
+    assert upgraded.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("4",)
     assert {"ended_by", "boot_id", "pid_started"} <= {row[1] for row in upgraded.db.execute("PRAGMA table_info(runs)")}
-    assert run.ended_by == "" and run.state == "running"
+    assert "kind" in {row[1] for row in upgraded.db.execute("PRAGMA table_info(priors)")}
+    assert run.ended_by == "" and run.state == "running" and run.origin == "search"
 
 
 @pytest.mark.integration

@@ -18,6 +18,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("config", help="sweep YAML, e.g. sweep_config.yaml")
     sweep.add_argument("--prior", action="append", default=[], metavar="FILE.yaml",
                        help="a configuration its agents run first (best_config.yaml, args.yaml or 'defaults'); repeatable")
+    arguments.add_noise_runs_flag(sweep)
     arguments.add_override_flags(sweep)
 
     agent = commands.add_parser("agent", help="run trials of a local sweep")
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sweep":
             from .backends.local import agent_command, create_sweep
 
-            store, sweep_id = create_sweep(args.config, arguments.overrides(args), args.prior)
+            store, sweep_id = create_sweep(args.config, arguments.overrides(args), args.prior, noise_runs=args.noise_runs)
             print(f"yolosweep: start an agent (one per GPU, any terminal): {agent_command(sweep_id, store)}")
             return 0
         if args.command == "agent":

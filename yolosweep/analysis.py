@@ -15,6 +15,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from .priors import NOISE_TAG
 from .priors import TAG as PRIOR_TAG
 from .spec import hyperband_bands, objective
 from .store import Run, Store
@@ -101,7 +102,8 @@ def wandb_record(run: Any, metric: str, history: Iterable[dict[str, Any]] | None
         history = run.scan_history(keys=[metric, "epoch"])
     rows = [{k: v for k, v in row.items() if not k.startswith("_")} for row in history]
     params = {k: v for k, v in dict(run.config).items() if not k.startswith("_")}
-    origin = "prior" if PRIOR_TAG in (getattr(run, "tags", None) or []) else "search"
+    tags = getattr(run, "tags", None) or []
+    origin = "noise" if NOISE_TAG in tags else "prior" if PRIOR_TAG in tags else "search"
     return RunRecord(run.id, state, str(summary.get("reason", "")), params, summary, rows, origin,
                      str(summary.get("ended_by", "")))
 
@@ -196,6 +198,11 @@ def success_level(best: float, baseline: float, levels: tuple[float, float, floa
                   maximize: bool = True) -> tuple[float, str]:
     """Relative gain over the baseline in %, and the level it reaches; minimizing, a gain is a decrease."""
     gain = (best - baseline if maximize else baseline - best) / abs(baseline) * 100 if baseline else math.inf
+    return gain, level_label(gain, levels)
+
+
+def level_label(gain: float, levels: tuple[float, float, float] = DEFAULT_LEVELS) -> str:
+    """The success level a gain of `gain` % reaches."""
     minimum, good, excellent = levels
     if gain >= excellent:
         label = f"excellent (>= +{excellent:g}%)"
@@ -205,7 +212,7 @@ def success_level(best: float, baseline: float, levels: tuple[float, float, floa
         label = f"minimum reached (>= +{minimum:g}%)"
     else:
         label = f"below the +{minimum:g}% minimum"
-    return gain, label
+    return label
 
 
 def hyperband_savings(table: pd.DataFrame, planned_epochs: int | None) -> dict[str, Any] | None:

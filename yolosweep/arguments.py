@@ -21,15 +21,26 @@ def overrides(namespace: argparse.Namespace) -> dict[str, Any]:
     return {k: getattr(namespace, k) for k in OVERRIDE_FLAGS if getattr(namespace, k) is not None}
 
 
-def positive_int(text: str) -> int:
-    """argparse type for counts: a whole number of at least 1."""
+def add_noise_runs_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--noise-runs", type=whole_number, default=None, metavar="N",
+                        help="run the first prior (Ultralytics' defaults) N more times with other seeds, so every gain "
+                             "is judged against the seed spread (default 2 when there is a first prior; 0 skips)")
+
+
+def whole_number(text: str, least: int = 0) -> int:
+    """argparse type for counts that may be 0."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{value} must be at least {least}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type for counts: a whole number of at least 1."""
+    return whole_number(text, least=1)
 
 
 def parse_value(text: str) -> Any:

@@ -37,6 +37,14 @@ def _clean(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
+def _noise_band(progress: Any) -> list[float] | None:
+    """The reference's mean +- its seed spread, drawn behind the curves: where a run's result is the seed's luck."""
+    spread = progress.verdict.spread if progress.verdict is not None else None
+    if spread is None or spread.std is None:
+        return None
+    return [spread.mean - spread.std, spread.mean + spread.std]
+
+
 class Dashboard:
     """What the page shows, read from the store at each request."""
 
@@ -79,6 +87,9 @@ class Dashboard:
             "metric": goal.name if goal else None, "goal": goal.goal if goal else None,
             "progress": sweep_line(progress), "swept": sweep.swept, "runs": runs, "best": best,
             "baseline": progress.baseline, "baseline_from": progress.baseline_from, "gain_pct": progress.gain_pct,
+            "gain": progress.verdict.describe(progress.baseline_from) if progress.verdict else None,
+            "noise_band": _noise_band(progress),
+            "beyond_noise": progress.verdict.beyond if progress.verdict else None,
             "importance": self._importance_rows(sweep) if goal else [],
             "importance_warning": analysis.importance_warning(sum(r["objective"] is not None for r in runs)) if goal else None,
             "running": sum(r["state"] == RunState.RUNNING for r in runs),
@@ -150,7 +161,7 @@ PAGE = """<!doctype html>
  table { border-collapse: collapse; width: 100%; font-size: 12px; }
  th, td { border-bottom: 1px solid #eee; padding: 3px 6px; text-align: right; } th:first-child, td:first-child { text-align: left; }
  .running { color: #0a6; font-weight: 600; } .stopped { color: #a60; } .failed, .crashed { color: #c22; }
- pre { margin: 0; font-size: 12px; } .warning { color: #a60; font-size: 12px; }
+ pre { margin: 0; font-size: 12px; } .warning { color: #a60; font-size: 12px; } .within { color: #a60; } .beyond { color: #0a6; }
 </style></head>
 <body>
 <h1>sweep <span id="sweep">…</span> <span class="muted" id="method"></span></h1>
@@ -176,7 +187,7 @@ async function refresh() {
   document.getElementById("progress").textContent = data.progress;
   const best = data.best;
   document.getElementById("best").innerHTML = best ? `best run <b>${esc(best.id)}</b>: ${esc(data.metric)} = <b>${fmt(best.value)}</b>` +
-    (data.gain_pct !== null ? `, ${data.gain_pct >= 0 ? "+" : ""}${data.gain_pct.toFixed(1)}% over ${esc(data.baseline_from)} (${fmt(data.baseline)})` : "") : "no result yet";
+    (data.gain ? `, <span id="gain" class="${data.beyond_noise ? "beyond" : "within"}">${esc(data.gain)}</span>` : "") : "no result yet";
   document.getElementById("config").textContent = best ? Object.entries(best.config).map(([k, v]) => `${k}: ${fmt(v)}`).join("\\n") : "";
   const head = ["run", "state", "ended by", "epochs", data.metric || "metric", ...data.swept];
   const rows = data.runs.map(r => `<tr data-run="${esc(r.id)}" data-epochs="${r.epochs}"><td>${esc(r.id)}${r.origin === "prior" ? " (prior)" : ""}</td>` +
@@ -185,7 +196,9 @@ async function refresh() {
   document.getElementById("runs").innerHTML = `<table id="runs-table"><tr>${head.map(h => `<th>${esc(h)}</th>`).join("")}</tr>${rows.join("")}</table>`;
   Plotly.react("curves", data.runs.filter(r => r.curve.length).map(r => ({x: r.curve.map(p => p[0]), y: r.curve.map(p => p[1]),
     mode: "lines+markers", name: r.id, line: {width: r.state === "running" ? 3 : 1.5}})),
-    {margin: {t: 10, r: 10, b: 40, l: 50}, xaxis: {title: {text: "epoch"}}, yaxis: {title: {text: data.metric || ""}}});
+    {margin: {t: 10, r: 10, b: 40, l: 50}, xaxis: {title: {text: "epoch"}}, yaxis: {title: {text: data.metric || ""}},
+     shapes: data.noise_band ? [{type: "rect", xref: "paper", x0: 0, x1: 1, y0: data.noise_band[0], y1: data.noise_band[1],
+       fillcolor: "#999", opacity: 0.15, line: {width: 0}, layer: "below"}] : []});
   document.getElementById("importance-warning").textContent = data.importance_warning ? "warning: " + data.importance_warning : "";
   const imp = data.importance.filter(r => r.rf_importance !== null);
   Plotly.react("importance", [{type: "bar", orientation: "h", x: imp.map(r => r.rf_importance), y: imp.map(r => r.parameter + (r.note ? " *" : "")),

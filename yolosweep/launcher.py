@@ -7,6 +7,7 @@ backends/wandb.py.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,10 @@ from typing import Any
 from . import arguments, spec
 from .backends.local import agent_command, create_sweep
 from .progress import Display, sweep_progress
+from .preflight import weights_dir
+from .resources import amp_check_env, check_slots
 from .slots import Slot, plan_slots, split_count
+from .states import RunState
 from .store import Store, StoreError, default_path
 from .supervise import run_agents
 from .tracking import has_api_key
@@ -47,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
                              "'defaults' first unless told otherwise")
     parser.add_argument("--no-prior", action="store_true",
                         help="local backend: do not run Ultralytics' defaults first")
+    arguments.add_noise_runs_flag(parser)
     parser.add_argument("--baseline", type=float, default=None,
                         help="your current model's metric: progress shows the gain over it (default: the defaults run)")
     parser.add_argument("--demo", action="store_true",
@@ -101,12 +106,15 @@ def launch(argv: list[str]) -> int:
 def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[int | None]) -> int:
     if options.sweep_id:
         store = Store(create=False)  # joining needs an existing store; never make one for a typo
-        store.sweep_config(options.sweep_id)  # fails clearly on an unknown id
+        joined = store.sweep_config(options.sweep_id)  # fails clearly on an unknown id
+        if spec.trains_yolo(joined):  # these agents' GPUs against the sweep's runs, as at creation
+            check_slots(spec.fixed_values(joined), slots)
         sweep_id = options.sweep_id
         print(f"yolosweep: joining local sweep {sweep_id}")
     else:
         overrides = _demo_overrides(options, default_path().parent) if options.demo else arguments.overrides(options)
-        store, sweep_id = create_sweep(options.config, overrides, options.prior, defaults_first=not options.no_prior)
+        store, sweep_id = create_sweep(options.config, overrides, options.prior, defaults_first=not options.no_prior,
+                                       slots=slots, noise_runs=options.noise_runs)
     print(f"yolosweep: more agents, any terminal: {agent_command(sweep_id, store)}")
     log_dir = store.path.parent / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -115,8 +123,9 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
                  f"--events={prefix}-{slot.name}.events"] for n, slot in zip(counts, slots)]
     planned = options.count or None
     display = Display(lambda: sweep_progress(store, sweep_id, baseline=options.baseline, planned=planned, agents=len(slots)))
+    env = amp_check_env(spec.fixed_values(store.sweep_config(sweep_id)), slots, weights_dir())
     try:
-        code = run_agents(commands, slots, prefix, shown=".events", display=display)
+        code = run_agents(commands, slots, prefix, shown=".events", display=display, env=env)
     finally:
         display.close()
     from .status import print_status
@@ -142,14 +151,17 @@ def _print_best(store: Store, sweep_id: str, baseline: float | None = None) -> N
         return
     best = runs[0]
     swept = {k: best.params[k] for k, v in config["parameters"].items() if "value" not in v and k in best.params}
-    print(f"\nbest run: {best.id} ({best.state}, {len(best.history)} epochs) {metric} = {objective_of(best, metric):.4f}")
+    luck = f"; the first prior again with seed {best.params.get('seed')}: a seed's luck" if best.origin == "noise" else ""
+    print(f"\nbest run: {best.id} ({best.state}, {len(best.history)} epochs{luck}) {metric} = {objective_of(best, metric):.4f}")
     print("  " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in swept.items()))
     final = sweep_progress(store, sweep_id, baseline=baseline, runs=stored)
-    if final.gain_pct is not None:  # there is a best and a non-zero baseline (the defaults run or --baseline)
-        from .analysis import success_level
+    if final.verdict is not None:  # there is a best and a non-zero baseline (the defaults or --baseline)
+        from .noise import verdict_lines
 
-        _, level = success_level(final.best, final.baseline, maximize=goal.maximize)
-        print(f"gain: {final.gain_pct:+.1f}% over {final.baseline_from} ({final.baseline:.4f}) -> {level}")
+        durations = [r.ended - r.created for r in stored if r.ended and r.state is not RunState.RUNNING]
+        print("\n".join(verdict_lines(final.verdict, final.baseline_from, sweep_id,
+                                       statistics.median(durations) if durations else None,
+                                       spec.fixed_values(config).get("epochs"))))
     print(f"offline wandb runs: {best.wandb_dir} (upload: wandb sync {best.wandb_dir}/offline-run-*)")
 
 

@@ -9,46 +9,71 @@ from typing import Any, Callable
 
 import yaml
 
+from .resources import check_slots
+from .slots import Slot
 from .spec import ConfigError, dead_parameters, first_band_after_warmup, fixed_values, trains_yolo
 
 DEFAULT_SAVE_PROJECT = "runs/sweep"
 
 
 def load_model(model: str) -> tuple[Any, str]:
-    """YOLO(model) and where its weights came from.
+    """YOLO(model) and where its weights came from: the file it loaded, or the architecture it built.
 
-    A local file or model .yaml loads as given. An official pretrained name (yolo11n.pt) that
-    cannot be downloaded here (offline) falls back to its architecture, trained from scratch,
-    with a warning: the same sweep YAML then still runs on an air-gapped machine. Any other
-    missing file is an error.
+    Never falls back to training from scratch: a sweep whose runs silently mixed pretrained and
+    from-scratch trainings would compare starting points, not hyperparameters. The weights were
+    found (or fetched) once at creation (resolve_weights); a run that still cannot load them fails.
     """
     from ultralytics import YOLO
-    from ultralytics.utils.downloads import GITHUB_ASSETS_NAMES
 
     try:
-        return YOLO(model), "as given"
+        loaded = YOLO(model)
     except (ConnectionError, FileNotFoundError) as err:
-        if Path(model).name == model and model in GITHUB_ASSETS_NAMES:
-            scratch = f"{Path(model).stem}.yaml"
-            print(
-                f"yolosweep: WARNING: pretrained {model} could not be downloaded (offline?); "
-                f"training {scratch} from scratch instead. Put {model} in the working folder for pretrained weights.",
-                flush=True,
-            )
-            return YOLO(scratch), f"scratch: {model} unavailable"
-        raise ConfigError("model", str(model), f"could not be loaded ({type(err).__name__})", _MODEL_FIX) from None
+        raise ConfigError("model", str(model), f"could not be loaded here ({type(err).__name__})",
+                          _weights_fix(str(model))) from None
+    source = getattr(loaded, "ckpt_path", None) or str(model)
+    return loaded, "architecture (from scratch)" if Path(str(model)).suffix in (".yaml", ".yml") else f"weights {source}"
 
 
-_MODEL_FIX = "check the path, or use an official name (yolo11n.pt, downloaded once) or an architecture (yolo11n.yaml)"
+def weights_dir() -> Path:
+    """Ultralytics' weights folder (its settings' weights_dir): where a bare name like yolo11n.pt is also looked up."""
+    from ultralytics.utils import SETTINGS
+
+    return Path(SETTINGS["weights_dir"])
 
 
-def check_model_source(model: str) -> None:
-    """Cheap check before a sweep starts: a weights file that is neither here nor an official name."""
-    from ultralytics.utils.downloads import GITHUB_ASSETS_NAMES
+def _weights_fix(model: str) -> str:
+    return (f"put {Path(model).name} in {weights_dir()} (Ultralytics' weights folder) or give its path, "
+            f"or use {Path(model).stem}.yaml to train from scratch")
+
+
+def resolve_weights(model: str) -> str | None:
+    """Where a sweep's pretrained weights are, found once before the sweep exists, or one line why not.
+
+    A file given by path, or an official name (yolo11n.pt) in the working folder or Ultralytics'
+    weights folder, is where each run will load it. An official name found nowhere is downloaded
+    now, once, into the weights folder when this machine is online (not YOLO_OFFLINE); offline the
+    sweep is refused: each run would otherwise retry the download (measured: about 2.5 min of
+    retries where HTTP is blocked) and then fail. Returns the file, or None for an architecture (.yaml).
+    """
+    from ultralytics.utils import is_online
+    from ultralytics.utils.downloads import GITHUB_ASSETS_NAMES, attempt_download_asset
 
     path = Path(str(model))
-    if path.suffix == ".pt" and not path.exists() and path.name not in GITHUB_ASSETS_NAMES:
-        raise ConfigError("model", str(model), "weights file not found", _MODEL_FIX)
+    if path.suffix != ".pt":
+        return None
+    for candidate in (path, weights_dir() / path.name if path.name == str(model) else None):
+        if candidate is not None and candidate.is_file():
+            return str(candidate.resolve())
+    if path.name != str(model) or path.name not in GITHUB_ASSETS_NAMES:
+        raise ConfigError("model", str(model), "weights file not found", _weights_fix(str(model)))
+    if not is_online():
+        raise ConfigError("model", str(model), "pretrained weights not found here, and this machine is offline",
+                          _weights_fix(str(model)))
+    print(f"yolosweep: downloading {model} once into {weights_dir()} (every run will load it from there)", flush=True)
+    try:
+        return str(Path(attempt_download_asset(weights_dir() / path.name)).resolve())
+    except ConnectionError:
+        raise ConfigError("model", str(model), "pretrained weights could not be downloaded", _weights_fix(str(model))) from None
 
 
 _OUTPUT_FIX = "set `project:` in the sweep YAML's parameters to a writable folder with free space"
@@ -186,18 +211,24 @@ def _check_label_file(label: Path, classes: int, data_yaml: Path, kpt_shape: lis
                               "normalise x y w h by the image width and height")
 
 
-def check_sweep(config: dict[str, Any]) -> None:
+def check_sweep(config: dict[str, Any], slots: list[Slot] | None = None) -> None:
     """What every run of a sweep will use, checked once before the sweep is stored or any agent starts.
 
+    `slots`: where the launcher will run its agents (resources.check_slots), when it is the launcher asking.
     Only for sweeps of train_sweep.py: another program's `data` or `model` mean what it says they mean.
     """
     if not trains_yolo(config):
         return
     fixed = fixed_values(config)
+    if slots:
+        check_slots(fixed, slots)
     if fixed.get("data"):
         check_labels(fixed["data"])
-    if fixed.get("model"):
-        check_model_source(fixed["model"])
+    model = config["parameters"].get("model", {})
+    for name in model.get("values", [model["value"]] if "value" in model else []):
+        weights = resolve_weights(name)
+        if weights:
+            print(f"yolosweep: pretrained weights {name}: {weights}", flush=True)
     check_output_folder(fixed.get("project") or DEFAULT_SAVE_PROJECT)
     for name, why in dead_parameters(config).items():
         print(f"yolosweep: WARNING: parameters.{name} cannot change this training: {why}", flush=True)
@@ -211,8 +242,8 @@ def check_sweep(config: dict[str, Any]) -> None:
 
 
 def ready_sweep(config_path: str | Path, overrides: dict[str, Any], prior_sources: list[str],
-                prepare: Callable[[dict[str, Any]], dict[str, Any]] = lambda config: config
-                ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                prepare: Callable[[dict[str, Any]], dict[str, Any]] = lambda config: config,
+                slots: list[Slot] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The one road from a sweep YAML to a sweep either backend can create: load and validate with the
     overrides, `prepare` (the local backend makes paths absolute), check dataset, model and output
     folder, read the priors. Every check runs before anything is written."""
@@ -220,5 +251,5 @@ def ready_sweep(config_path: str | Path, overrides: dict[str, Any], prior_source
     from .spec import load_sweep
 
     config = prepare(load_sweep(config_path, overrides))
-    check_sweep(config)
+    check_sweep(config, slots)
     return config, load_priors(prior_sources, config)

@@ -19,6 +19,7 @@ from .spec import ConfigError, check_train_args, fixed_values, trains_yolo, ultr
 
 DEFAULTS = "defaults"
 TAG = "prior"  # the wandb tag of a prior's run, on both backends
+NOISE_TAG = "noise"  # and of a seed repeat of the first prior (--noise-runs), beside TAG
 
 
 def load_priors(sources: list[str], config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -28,6 +29,12 @@ def load_priors(sources: list[str], config: dict[str, Any]) -> list[dict[str, An
         for where, values in _read(source):
             runs.append(_as_run_params(values, config, where))
     return runs
+
+
+def seed_repeats(prior: dict[str, Any], count: int) -> list[dict[str, Any]]:
+    """The prior `count` more times, each with the next seed: the same configuration, other randomness."""
+    seed = prior.get("seed", 0)
+    return [{**prior, "seed": seed + k} for k in range(1, count + 1)]
 
 
 def _read(source: str) -> list[tuple[str, dict[str, Any]]]:

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
+from .noise import Verdict, judge_best
 from .spec import Objective, fixed_values, objective
 from .states import EndedBy, RunState
 from .store import Run, Store
@@ -40,15 +41,13 @@ class SweepProgress:
     best: float | None = None
     best_run: str | None = None
     baseline: float | None = None
-    baseline_from: str = ""  # "--baseline" or the defaults run's id
+    baseline_from: str = ""  # "--baseline", the defaults run's id, or the mean of the defaults' seeds
     left_s: float | None = None
+    verdict: Verdict | None = None  # the gain against the seed spread (noise.py)
 
     @property
     def gain_pct(self) -> float | None:
-        if self.best is None or not self.baseline:
-            return None
-        change = (self.best - self.baseline) / abs(self.baseline) * 100
-        return change if self.metric is None or self.metric.maximize else -change
+        return self.verdict.gain_pct if self.verdict is not None else None
 
 
 def _value(row_or_summary: dict[str, Any], name: str) -> float | None:
@@ -91,13 +90,11 @@ def sweep_progress(store: Store, sweep_id: str, baseline: float | None = None, p
             pick = max if goal.maximize else min
             progress.best, best_run = pick(scored, key=lambda item: item[0])
             progress.best_run = best_run.id
-        if baseline is not None:
-            progress.baseline, progress.baseline_from = baseline, "--baseline"
-        else:  # a local sweep runs Ultralytics' defaults first: the natural baseline
-            prior = next((r for r in runs if r.origin == "prior" and r.state is not RunState.RUNNING
-                          and _value(r.summary, goal.name) is not None), None)
-            if prior is not None:
-                progress.baseline, progress.baseline_from = _value(prior.summary, goal.name), f"defaults run {prior.id}"
+        # a local sweep runs Ultralytics' defaults first (with other seeds): the natural baseline
+        judged = judge_best(runs, goal.name, progress.best, goal.maximize, baseline) if progress.best is not None else None
+        if judged is not None:
+            progress.verdict, progress.baseline_from = judged
+            progress.baseline = progress.verdict.reference
     durations = [r.ended - r.created for r in ended if r.ended]
     if planned and durations:
         remaining = max(planned - len(ended) - len(progress.running), 0)
@@ -123,8 +120,8 @@ def sweep_line(p: SweepProgress) -> str:
              f"{p.by_hyperband} stopped by Hyperband"]
     if p.best is not None and p.metric is not None:
         best = f"best {p.metric.name} {p.best:.4f} ({p.best_run})"
-        if p.gain_pct is not None:
-            best += f", {p.gain_pct:+.1f}% over {p.baseline_from} ({p.baseline:.4f})"
+        if p.verdict is not None:
+            best += ", " + p.verdict.describe(p.baseline_from)
         parts.append(best)
     if p.left_s is not None:
         parts.append(f"about {_duration(p.left_s)} left")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .noise import judge_best, verdict_lines
 from .spec import companion_metric, dead_parameters
-from .status import cell
+from .status import cell, reduced_batch_lines
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,6 +74,15 @@ def _band_advice(sweep: "SweepRuns") -> list[str]:
     return lines
 
 
+def _median_run_s(sweep: "SweepRuns") -> float | None:
+    """A run's wall time at this sweep's length, from the summaries of runs that trained every epoch."""
+    import statistics
+
+    times = [r.summary["wall_time_s"] for r in sweep.runs
+             if isinstance(r.summary.get("wall_time_s"), (int, float)) and r.state == "finished"]
+    return statistics.median(times) if times else None
+
+
 def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
             levels: tuple[float, float, float]) -> int:
     """Print the ranking, importance and verdict; write runs.csv, best_config.yaml, plots, report.md."""
@@ -105,11 +115,15 @@ def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
     lines = [f"sweep {sweep.sweep_id} ({sweep.config.get('method')}) from {sweep.source}: {len(table)} runs, "
              + ", ".join(f"{n} {s}" for s, n in sorted(states.items())),
              "", f"top {min(top, len(table))} by {sweep.metric}:", ranking.to_string(index=False, float_format=lambda v: f"{v:.4g}")]
-    if baseline is not None:
-        gain, label = analysis.success_level(best_value, baseline, levels, maximize=sweep.maximize)
-        lines += ["", f"best {best_value:.4f} against baseline {baseline:.4f}: {gain:+.1f}% -> {label}"]
+    judged = judge_best(sweep.runs, sweep.metric, best_value, sweep.maximize, baseline)
+    if judged is not None:  # against --baseline, else the defaults the sweep ran first (their seeds' mean)
+        verdict, named = judged
+        lines += ["", f"best {best_value:.4f}:"]
+        lines += verdict_lines(verdict, named, sweep.sweep_id, _median_run_s(sweep), sweep.config["parameters"]
+                               .get("epochs", {}).get("value"), levels)
     lines += ["", "parameter importance (correlation with the objective, random-forest importance):",
               imp.to_string(index=False, float_format=lambda v: f"{v:.3f}")]
+    lines += [f"WARNING: {line}" for line in reduced_batch_lines(sweep.runs)]
     caveat = analysis.importance_warning(scored_runs)
     if caveat:
         lines.append(f"WARNING: {caveat}")

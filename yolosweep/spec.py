@@ -85,10 +85,31 @@ def check_train_args(args: dict[str, Any], source: str) -> dict[str, Any]:
         if numeric and ((low is not None and value < low) or (high is not None and value > high)):
             span = f">= {low}" if high is None else f"between {low} and {high}"
             raise ConfigError(source, key, f"{value} is out of range", f"use a value {span}")
+    if "device" in checked:
+        check_one_gpu_per_run(checked["device"], source)
     batch = checked.get("batch")
     if batch is not None and not (batch == -1 or batch > 0):
         raise ConfigError(source, "batch", f"{batch} is not a batch size", "use a positive size, -1 or a 0-1 fraction (AutoBatch)")
     return checked
+
+
+def device_ids(device: Any) -> list[str]:
+    """The GPUs an Ultralytics `device` value names: '0,1' and [0, 1] name two, 0 and 'cuda:0' one, 'cpu' none."""
+    if device is None or isinstance(device, bool):
+        return []
+    parts = device if isinstance(device, (list, tuple)) else str(device).replace("cuda:", "").split(",")
+    ids = [str(p).strip() for p in parts if str(p).strip()]
+    return [] if ids in ([], ["cpu"], ["mps"], ["cuda"]) else ids
+
+
+def check_one_gpu_per_run(device: Any, source: str) -> None:
+    """A run trains on one device. Ultralytics' multi-GPU path (DDP) would start a torchrun of its own that
+    our callbacks cannot follow (they hold the store's connection, which cannot be pickled; rank 1+ has no
+    metrics; a stop reaches only the parent), so `device: 0,1` is refused everywhere it can appear."""
+    if len(device_ids(device)) > 1:
+        raise ConfigError(source, "device", f"{device!r} trains one run on several GPUs (DDP), which yolosweep "
+                          "does not run", "train one run per GPU: drop `device` and start one agent per GPU "
+                          "(./launch_sweep.sh --gpus 0,1)")
 
 
 def _candidate_values(name: str, entry: dict[str, Any]) -> list[Any]:

@@ -45,6 +45,7 @@ class EndedBy(_Text):
     BAD_CONFIG = "bad configuration"
     NAN_LOSS = "nan loss"
     OUT_OF_MEMORY = "out of memory"
+    SHARED_MEMORY = "shared memory"  # dataloader workers without room in /dev/shm
     DISK_FULL = "disk full"
     COULD_NOT_START = "could not start"
     ERROR = "error"  # any other failure: the reason has its first line

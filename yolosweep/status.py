@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .noise import judge_best
 from .spec import Objective, objective
 from .store import Run, Store
 
@@ -56,8 +57,21 @@ def status_report(store: Store, sweep_id: str) -> list[str]:
     runs = store.runs(sweep_id, with_history=False)  # once per --watch interval: the counts are enough
     lines = [f"sweep {sweep_id} ({config.get('method')}, {len(runs)} runs) in {store.path}",
              *status_lines(config, runs, store.epoch_counts(sweep_id))]
+    goal = objective(config)
+    best = next((v for r in ranked(runs, goal) if (v := objective_of(r, goal.name)) is not None), None) if goal else None
+    judged = judge_best(runs, goal.name, best, goal.maximize) if best is not None else None
+    if judged is not None:
+        lines.append(f"gain of the best: {judged[0].describe(judged[1])}")
     lines += [f"  {run.id} {run.state}: {run.reason}" for run in runs if run.state in ("failed", "crashed") and run.reason]
+    lines += [f"  {line}" for line in reduced_batch_lines(runs)]
     return lines
+
+
+def reduced_batch_lines(runs: Iterable[Any]) -> list[str]:
+    """Runs (store runs or analysis records: an id and a summary) that trained at a smaller batch than the sweep
+    gave them (Ultralytics' out-of-memory halving)."""
+    return [f"{run.id} trained at batch {run.summary['batch_used']}, not {run.summary['batch_reduced_from']} "
+            "(out of GPU memory): not comparable with the other runs" for run in runs if "batch_reduced_from" in run.summary]
 
 
 def print_status(store: Store, sweep_id: str) -> None:

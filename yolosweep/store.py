@@ -22,7 +22,8 @@ from typing import Any, Callable, Iterator
 
 from .states import EndedBy, RunState
 
-SCHEMA_VERSION = 3  # 2: priors; 3: ended_by, and process identity (boot id, start times) for crash marking
+SCHEMA_VERSION = 4  # 2: priors; 3: ended_by, and process identity (boot id, start times) for crash marking;
+# 4: priors.kind ('prior', or 'noise': the first prior again with another seed, to measure the seed spread)
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 _SCHEMA = """
@@ -54,6 +55,7 @@ CREATE TABLE IF NOT EXISTS priors (
     position INTEGER NOT NULL,
     params TEXT NOT NULL,
     run_id TEXT REFERENCES runs(id),
+    kind TEXT NOT NULL DEFAULT 'prior',
     PRIMARY KEY (sweep_id, position)
 );
 CREATE TABLE IF NOT EXISTS metrics (
@@ -66,7 +68,8 @@ CREATE TABLE IF NOT EXISTS metrics (
 
 
 # Columns later schema versions added to existing tables: (version, table, column, type); added where missing.
-_ADDED_COLUMNS = [(3, "runs", "ended_by", "TEXT NOT NULL DEFAULT ''"), (3, "runs", "boot_id", "TEXT"), (3, "runs", "agent_started", "TEXT"), (3, "runs", "pid_started", "TEXT")]
+_ADDED_COLUMNS = [(3, "runs", "ended_by", "TEXT NOT NULL DEFAULT ''"), (3, "runs", "boot_id", "TEXT"), (3, "runs", "agent_started", "TEXT"), (3, "runs", "pid_started", "TEXT"),
+                  (4, "priors", "kind", "TEXT NOT NULL DEFAULT 'prior'")]
 RESERVE_BYTES = 1 << 20  # freed when the store's disk is full, so a run can still be marked ended
 
 
@@ -127,7 +130,8 @@ class Run:
     pid: int | None
     wandb_dir: str | None
     history: list[dict[str, Any]]
-    origin: str = "search"  # or "prior": a configuration given with --prior, run before the search
+    origin: str = "search"  # "prior": a configuration given with --prior, run before the search; "noise": the
+    # first prior again with another seed (--noise-runs), which measures the seed spread and is hidden from the engine
     ended_by: EndedBy = EndedBy.COMPLETED
 
 
@@ -288,26 +292,30 @@ class Store:
 
     # --- sweeps ---
     @_translated
-    def create_sweep(self, config: dict[str, Any], priors: list[dict[str, Any]] = ()) -> str:
-        """A new sweep; `priors` are parameter sets that its agents run first, in order."""
+    def create_sweep(self, config: dict[str, Any], priors: list[dict[str, Any]] = (),
+                     noise: list[dict[str, Any]] = ()) -> str:
+        """A new sweep; `priors` are parameter sets that its agents run first, in order, and `noise` the first
+        prior with other seeds, run right after it."""
         sweep_id = new_id()
+        ordered = [(p, "prior") for p in priors[:1]] + [(p, "noise") for p in noise] + [(p, "prior") for p in priors[1:]]
         with self.transaction() as db:
             db.execute("INSERT INTO sweeps VALUES (?, ?, ?)", (sweep_id, json.dumps(config), time.time()))
-            db.executemany("INSERT INTO priors (sweep_id, position, params) VALUES (?, ?, ?)",
-                           [(sweep_id, i, json.dumps(p)) for i, p in enumerate(priors)])
+            db.executemany("INSERT INTO priors (sweep_id, position, params, kind) VALUES (?, ?, ?, ?)",
+                           [(sweep_id, i, json.dumps(p), kind) for i, (p, kind) in enumerate(ordered)])
         return sweep_id
 
     @_translated
-    def add_prior_run(self, sweep_id: str, run_id: str) -> dict[str, Any] | None:
-        """Start the next prior not yet run, as run `run_id`; None when all have run. Call inside a transaction."""
-        row = self.db.execute("SELECT position, params FROM priors WHERE sweep_id=? AND run_id IS NULL "
+    def add_prior_run(self, sweep_id: str, run_id: str) -> tuple[dict[str, Any], str] | None:
+        """Start the next prior not yet run, as run `run_id`: its parameters and kind ('prior' or 'noise');
+        None when all have run. Call inside a transaction."""
+        row = self.db.execute("SELECT position, params, kind FROM priors WHERE sweep_id=? AND run_id IS NULL "
                               "ORDER BY position LIMIT 1", (sweep_id,)).fetchone()
         if row is None:
             return None
         params = json.loads(row[1])
         self.add_run(sweep_id, run_id, params)
         self.db.execute("UPDATE priors SET run_id=? WHERE sweep_id=? AND position=?", (run_id, sweep_id, row[0]))
-        return params
+        return params, row[2]
 
     @_translated
     def sweep_config(self, sweep_id: str) -> dict[str, Any]:
@@ -378,7 +386,7 @@ class Store:
     def runs(self, sweep_id: str, with_history: bool = True) -> list[Run]:
         rows = self.db.execute(
             "SELECT id, r.sweep_id, r.params, state, reason, summary, created, ended, host, agent_pid, pid, wandb_dir, "
-            "p.run_id IS NOT NULL, ended_by FROM runs r LEFT JOIN priors p ON p.run_id = r.id "
+            "p.kind, ended_by FROM runs r LEFT JOIN priors p ON p.run_id = r.id "
             "WHERE r.sweep_id=? ORDER BY created", (sweep_id,)).fetchall()
         histories: dict[str, list[dict[str, Any]]] = {r[0]: [] for r in rows}
         if with_history:
@@ -389,7 +397,7 @@ class Store:
         return [
             Run(id=r[0], sweep_id=r[1], params=json.loads(r[2]), state=RunState(r[3]), reason=r[4], summary=json.loads(r[5]),
                 created=r[6], ended=r[7], host=r[8], agent_pid=r[9], pid=r[10], wandb_dir=r[11], history=histories[r[0]],
-                origin="prior" if r[12] else "search", ended_by=EndedBy(r[13]))
+                origin=r[12] or "search", ended_by=EndedBy(r[13]))
             for r in rows
         ]
 

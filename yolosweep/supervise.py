@@ -13,16 +13,17 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from .backends.local import die_with_parent
+from .processes import die_with_parent
 from .progress import Display
-from .slots import Slot
+from .slots import GPU_ORDER, Slot
 from .states import STOP_SIGNALS
 
 
 def run_agents(commands: list[list[str]], slots: list[Slot], log_prefix: Path, cwd: Path | None = None,
-                shown: str = ".log", display: Display | None = None) -> int:
+                shown: str = ".log", display: Display | None = None, env: dict[str, str] | None = None) -> int:
     """Start one agent per slot, echo their progress lines, stop them all cleanly on Ctrl+C.
 
+    env: variables every agent gets besides the parent's (resources.amp_check_env).
     shown: the file of each slot whose lines are echoed. Local agents write their own lines to
     `.events` as well as to the log, which runs share, so no run's output can pose as an agent line.
     """
@@ -30,9 +31,9 @@ def run_agents(commands: list[list[str]], slots: list[Slot], log_prefix: Path, c
     agents, logs = [], []
     for command, slot in zip(commands, slots):
         log_path = Path(f"{log_prefix}-{slot.name}.log")
-        env = {**os.environ, "CUDA_VISIBLE_DEVICES": slot.visible_devices}
+        agent_env = {**os.environ, **(env or {}), **GPU_ORDER, "CUDA_VISIBLE_DEVICES": slot.visible_devices}
         with open(log_path, "ab") as log:
-            agents.append(subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+            agents.append(subprocess.Popen(command, env=agent_env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
                                            preexec_fn=die_with_parent))
         logs.append(_LogTail(log_path.with_suffix(shown), slot.name, display.say if display else lambda line: print(line, flush=True)))
         print(f"yolosweep: agent on {slot.name} (pid {agents[-1].pid}), log {log_path}")

@@ -9,13 +9,15 @@ from __future__ import annotations
 import errno
 import math
 import os
+import shutil
 import signal
 import sys
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Iterator, Protocol
 
 from . import hygiene, preflight
 from .spec import (DEFAULT_OBJECTIVE, TRIAL_OPTIONS, ConfigError, Objective, check_train_args, default_objective,
@@ -72,11 +74,29 @@ class StopSignals:
 
     Raising only at callback boundaries means a stop never lands while Ultralytics writes a
     checkpoint, so last.pt and best.pt stay readable. A second SIGINT aborts at once.
+    Before training starts (loading the model, caching labels, AutoBatch, a download) there is no
+    checkpoint to protect and no callback for minutes, which outlasts W&B's 30 s from SIGTERM to
+    SIGKILL: inside `setup()` a stop raises at once.
     """
 
     def __init__(self) -> None:
         self.signum: int | None = None
         self._previous: dict[int, Any] = {}
+        self._in_setup = False
+
+    @contextmanager
+    def setup(self) -> Iterator[None]:
+        """The stretch before the first epoch; `training_started` (on_train_start) ends it early."""
+        self._in_setup = True
+        try:
+            self.check()
+            yield
+        finally:
+            self._in_setup = False
+
+    def training_started(self, _trainer: object = None) -> None:
+        self._in_setup = False
+        self.check()
 
     def __enter__(self) -> "StopSignals":
         for sig in STOP_SIGNALS:
@@ -91,6 +111,9 @@ class StopSignals:
         if self.signum == signal.SIGINT and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.signum = signum
+        if self._in_setup:
+            self._in_setup = False  # once: the ending is then recorded without another raise
+            raise StopRequested(signum)
 
     def check(self, _trainer: object = None) -> None:
         if self.signum is not None:
@@ -186,6 +209,19 @@ def _oom_reason(err: BaseException, args: dict[str, Any]) -> str | None:
     return f"{where} out of memory at batch={batch}, imgsz={args.get('imgsz')}. Fix: try --batch {smaller}"
 
 
+def _shared_memory_reason(err: BaseException, args: dict[str, Any]) -> str | None:
+    """A dataloader worker killed for want of /dev/shm (Docker's default is 64 MB): torch says "bus error" or
+    "out of shared memory"; as a plain error it would read as a crash of the training."""
+    message = str(err).lower()
+    if "shared memory" not in message and "bus error" not in message:
+        return None
+    from .resources import SHM
+
+    free = f"{shutil.disk_usage(SHM).free / 2**20:.0f} MB free" if SHM.is_dir() else "absent"
+    return (f"the dataloader workers ran out of shared memory ({SHM}: {free}; workers={args.get('workers', 8)}). "
+            "Fix: start the container with --shm-size=8g (Docker's default is 64 MB), or lower `workers` (0 uses none)")
+
+
 def _disk_full_reason(err: BaseException, save_dir: Path) -> str | None:
     while err is not None:
         if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -249,14 +285,37 @@ def _check_finite_loss(trainer: Any) -> None:
         )
 
 
+def batch_used(requested: Any, used: int) -> dict[str, Any]:
+    """The batch a run trained at, for its summary, and whether it is the one the sweep asked for.
+
+    On a first-epoch CUDA out-of-memory Ultralytics halves the batch (up to 3 times) and trains on;
+    with two agents per GPU the run that loses the race trains at 32 or 16 while its parameters say
+    64. Such a run is marked and said once: its result is not comparable with the others'.
+    AutoBatch (-1, or a fraction) has no size to keep, so only what it chose is recorded.
+    """
+    note: dict[str, Any] = {"batch_used": used}
+    if isinstance(requested, int) and not isinstance(requested, bool) and requested >= 1 and used != requested:
+        note["batch_reduced_from"] = requested
+        print(f"yolosweep: WARNING: this run trains at batch {used}, not {requested}: Ultralytics reduced it after "
+              f"running out of GPU memory, so its result is not comparable with runs at {requested}. Fix: lower `batch` "
+              "for every run, or fewer agents per GPU", flush=True)
+    return note
+
+
 class EpochLog:
     """The per-epoch side of a training: one history row per trained epoch to wandb and the sink."""
 
-    def __init__(self, tracker: TrialRun, sink: Sink | None, objective: Objective, train_metrics_every: int):
+    def __init__(self, tracker: TrialRun, sink: Sink | None, objective: Objective, train_metrics_every: int,
+                 requested_batch: Any = None):
         self.tracker, self.sink, self.objective, self.every = tracker, sink, objective, train_metrics_every
+        self.requested_batch = requested_batch
         self.train_split_metrics = TrainSplitMetrics() if train_metrics_every else None
         self.history: list[dict[str, Any]] = []
         self.trained: list[int] = []
+        self.batch: dict[str, Any] = {}  # the batch the run trained at, once known (see batch_used)
+
+    def summary(self) -> dict[str, Any]:
+        return {**summarize(self.history, self.objective), **self.batch}
 
     def end_training_epoch(self, trainer: Any) -> None:
         _check_finite_loss(trainer)
@@ -271,7 +330,9 @@ class EpochLog:
         if self.train_split_metrics and row["epoch"] % self.every == 0:
             row.update(self.train_split_metrics(trainer))
         self.history.append(row)
-        summary = summarize(self.history, self.objective)
+        if not self.batch:
+            self.batch = batch_used(self.requested_batch, trainer.batch_size)
+        summary = self.summary()
         self.tracker.log_epoch(row["epoch"], row, summary)
         if self.sink:
             self.sink.log_epoch(row["epoch"], row, summary)
@@ -288,9 +349,10 @@ def classify_ending(err: BaseException, args: dict[str, Any], agent_pid: int) ->
     if isinstance(err, TrialFailed):
         return RunState.FAILED, str(err), err.cause, EXIT_FAILED
     save_dir = Path(args.get("project", ".")) / str(args.get("name", ""))
-    oom, disk = _oom_reason(err, args), _disk_full_reason(err, save_dir)
-    cause = EndedBy.OUT_OF_MEMORY if oom else EndedBy.DISK_FULL if disk else EndedBy.ERROR
-    return RunState.FAILED, oom or disk or f"{type(err).__name__}: {err}".splitlines()[0], cause, EXIT_FAILED
+    shm, oom, disk = _shared_memory_reason(err, args), _oom_reason(err, args), _disk_full_reason(err, save_dir)
+    cause = (EndedBy.SHARED_MEMORY if shm else EndedBy.OUT_OF_MEMORY if oom else EndedBy.DISK_FULL if disk
+             else EndedBy.ERROR)
+    return RunState.FAILED, shm or oom or disk or f"{type(err).__name__}: {err}".splitlines()[0], cause, EXIT_FAILED
 
 
 def _prepared_model(args: dict[str, Any], tracker: TrialRun, epochs: EpochLog, stop: StopSignals) -> Any:
@@ -304,9 +366,10 @@ def _prepared_model(args: dict[str, Any], tracker: TrialRun, epochs: EpochLog, s
     model.add_callback("on_pretrain_routine_end", lambda t: tracker.record_config(vars(t.args)))
     model.add_callback("on_train_epoch_end", epochs.end_training_epoch)
     model.add_callback("on_fit_epoch_end", epochs.log_epoch)
-    for event in ("on_pretrain_routine_end", "on_train_batch_end", "on_val_batch_end", "on_fit_epoch_end"):
+    model.add_callback("on_train_start", stop.training_started)
+    for event in ("on_pretrain_routine_start", "on_pretrain_routine_end", "on_train_batch_end", "on_val_batch_end",
+                  "on_fit_epoch_end"):
         model.add_callback(event, stop.check)
-    stop.check()
     return model
 
 
@@ -345,13 +408,16 @@ def run(
         try:
             args.update(check_train_args(from_config, "wandb.config"))
             options.update({k: args.pop(k) for k in TRIAL_OPTIONS if k in args})
-            epochs = EpochLog(tracker, sink, objective, options["train_metrics_every"])
-            model = _prepared_model(args, tracker, epochs, stop)
-            model.train(**{k: v for k, v in args.items() if k != "model"})
+            epochs = EpochLog(tracker, sink, objective, options["train_metrics_every"], args.get("batch", 16))
+            with stop.setup():  # until on_train_start: a stop raises at once
+                model = _prepared_model(args, tracker, epochs, stop)
+                model.train(**{k: v for k, v in args.items() if k != "model"})
             result.state, result.reason = RunState.FINISHED, _patience_reason(model.trainer)
             result.ended_by = EndedBy.PATIENCE if result.reason else EndedBy.COMPLETED
         except Exception as err:  # StopRequested included: every ending is recorded below
-            result.state, result.reason, result.ended_by, result.exit_code = classify_ending(err, args, agent_pid)
+            trained_at = getattr(getattr(model, "trainer", None), "batch_size", None)  # after any halving
+            result.state, result.reason, result.ended_by, result.exit_code = classify_ending(
+                err, {**args, "batch": trained_at} if trained_at else args, agent_pid)
             if not isinstance(err, (StopRequested, ConfigError, TrialFailed)):  # a crash: the whole story in a file
                 _write_traceback(Path(args["project"]) / args["name"], err)
 
@@ -360,7 +426,7 @@ def run(
         result.save_dir = Path(trainer.save_dir) if trainer is not None else None
         result.history, result.epochs_done = epochs.history, len(epochs.history)
         result.summary = {
-            **summarize(epochs.history, objective),
+            **epochs.summary(),
             "state": result.state.value,
             "reason": result.reason,
             "ended_by": result.ended_by.value,

@@ -2,7 +2,9 @@
 
 It goes through the same logging path as a real trial (one wandb run, the store sink, the
 same summary and stop handling) but trains nothing, so the controller is what is tested.
-Parameters: --quality=Q (the plateau of the curve), --epochs=N, --epoch_s=seconds per epoch.
+Parameters: --quality=Q (the plateau of the curve), --epochs=N, --epoch_s=seconds per epoch,
+--seed=S with --seed_noise=A: the plateau moves by up to +-A with the seed, the same for the same seed
+(a seed's luck, as a real training's), so a sweep's seed spread can be set.
 """
 
 import sys
@@ -20,6 +22,7 @@ from yolosweep.tracking import OBJECTIVE, TrialRun  # noqa: E402
 def main() -> int:
     params = arguments.parse_params(sys.argv[1:])
     quality, epochs, epoch_s = params["quality"], int(params.get("epochs", 10)), float(params.get("epoch_s", 0.3))
+    quality += float(params.get("seed_noise", 0.0)) * ((int(params.get("seed", 0)) * 0.6180339887) % 1.0 * 2 - 1)
     sink, run, history = StoreSink.from_env(), TrialRun(config=params), []
     state, reason, ended_by = RunState.FINISHED, "", EndedBy.COMPLETED
     with trial.StopSignals() as stop:

@@ -10,7 +10,6 @@ itself (`yolosweep.sink.StoreSink`), so the controller sees them while the run i
 from __future__ import annotations
 
 import copy
-import ctypes
 import errno
 import os
 import signal
@@ -24,10 +23,12 @@ from typing import Any
 import sweeps
 
 from .. import spec
+from ..noise import DEFAULT_NOISE_RUNS
 from ..preflight import ready_sweep
-from ..priors import DEFAULTS
+from ..priors import DEFAULTS, NOISE_TAG, load_priors, seed_repeats
 from ..priors import TAG as PRIOR_TAG
-from ..priors import load_priors
+from ..processes import die_with_parent
+from ..slots import Slot
 from ..states import STOP_SIGNALS, EndedBy, RunState
 from ..store import Run, Store, StoreError, new_id
 
@@ -53,16 +54,19 @@ def prepare_sweep(config: dict[str, Any], program_dir: Path) -> dict[str, Any]:
 
 
 def create_sweep(config_path: str, overrides: dict[str, Any], prior_sources: list[str],
-                 defaults_first: bool = False) -> tuple[Store, str]:
+                 defaults_first: bool = False, slots: list[Slot] | None = None,
+                 noise_runs: int | None = None) -> tuple[Store, str]:
     """Check a sweep YAML with its overrides, dataset, model and priors, then store it.
 
     Every check runs before the store is opened, so bad input leaves nothing behind.
     `defaults_first`: with no prior given, run Ultralytics' defaults first where they lie in the
     search space (bench/search_efficiency.py: at an equal budget the same sweep found a better
     model that way in every repetition).
+    `noise_runs`: the first prior again with that many other seeds, so the sweep knows its seed
+    spread (noise.py); None: noise.DEFAULT_NOISE_RUNS when the sweep of train_sweep.py has a first prior.
     """
     folder = Path(config_path).resolve().parent
-    config, priors = ready_sweep(config_path, overrides, prior_sources, lambda c: prepare_sweep(c, folder))
+    config, priors = ready_sweep(config_path, overrides, prior_sources, lambda c: prepare_sweep(c, folder), slots)
     if (config.get("early_terminate") or {}).get("strict"):
         print("yolosweep: early_terminate.strict: the local engine (W&B's open-source `sweeps`) has no strict mode; "
               "runs are judged as W&B judges them without it", flush=True)
@@ -71,11 +75,20 @@ def create_sweep(config_path: str, overrides: dict[str, Any], prior_sources: lis
             priors, prior_sources = load_priors([DEFAULTS], config), [DEFAULTS]
         except spec.ConfigError as err:
             print(f"yolosweep: Ultralytics' defaults are not run first: {err.key} {err.problem}")
+    if noise_runs is None:
+        noise_runs = DEFAULT_NOISE_RUNS if priors and spec.trains_yolo(config) else 0
+    if noise_runs and not priors:
+        raise spec.ConfigError("--noise-runs", str(noise_runs), "repeats the sweep's first prior with other seeds, "
+                               "and this sweep has none", "drop --no-prior, or give --prior FILE (or --noise-runs 0)")
+    noise = seed_repeats(priors[0], noise_runs) if noise_runs else []
     store = Store()
-    sweep_id = store.create_sweep(config, priors)
+    sweep_id = store.create_sweep(config, priors, noise)
     print(f"yolosweep: created local sweep {sweep_id} in {store.path}")
     if priors:
         print(f"yolosweep: {len(priors)} prior configuration(s) run first: {', '.join(prior_sources)}")
+    if noise:
+        print(f"yolosweep: then {prior_sources[0]} again with seeds {', '.join(str(p['seed']) for p in noise)}: the "
+              f"seed spread every gain is judged against ({len(noise)} runs of the budget; --noise-runs 0 to skip)")
     return store, sweep_id
 
 
@@ -102,6 +115,8 @@ def _find_program(program: str, program_dir: Path) -> Path:
 def engine_runs(runs: list[Run]) -> list[sweeps.SweepRun]:
     # Aliases, not field names: sweeps 0.2.0 under pydantic 2 silently drops `history=` and
     # `summary_metrics=`, which would leave Hyperband and bayes blind.
+    # Seed repeats stay out: the engine's GP (noise term 1e-7) would see one point with several values
+    # and take their spread for signal, and Hyperband must not stop the runs that measure the noise.
     return [
         sweeps.SweepRun(
             name=run.id,
@@ -110,7 +125,7 @@ def engine_runs(runs: list[Run]) -> list[sweeps.SweepRun]:
             sampledHistory=run.history,
             summaryMetrics=run.summary,
         )
-        for run in runs
+        for run in runs if run.origin != "noise"
     ]
 
 
@@ -189,15 +204,6 @@ def _start_failure(err: BaseException) -> str:
     return f"{err.strerror or err}. Fix: correct `command` in the sweep YAML"
 
 
-def die_with_parent() -> None:
-    # If the agent is killed outright, its run gets SIGTERM and ends cleanly as `stopped`
-    # instead of training on, unwatched, on a GPU the next agent wants.
-    try:
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 class FailureCutoff:
     """When an agent gives up on a sweep whose runs keep failing, by W&B's agent's rules (wandb_agent.py).
 
@@ -259,10 +265,10 @@ class Agent:
         done, gave_up = 0, None
         try:
             while self.stop_signal is None and (self.count is None or done < self.count) and gave_up is None:
-                run_id, params, prior = self._next()
+                run_id, params, origin = self._next()
                 if run_id is None:
                     break
-                state = self._train(run_id, params, prior)
+                state = self._train(run_id, params, origin)
                 done += 1
                 gave_up = self.cutoff.record(state is RunState.FAILED, time.time())
         except StoreError:
@@ -296,30 +302,30 @@ class Agent:
             self.child.kill()
             self.child.wait()
 
-    def _next(self) -> tuple[str | None, dict[str, Any], bool]:
-        """The next run: the next --prior not yet run, else the engine's suggestion."""
+    def _next(self) -> tuple[str | None, dict[str, Any], str]:
+        """The next run and its origin: the next --prior (or seed repeat) not yet run, else the engine's suggestion."""
         self.store.room_to_end_a_run()
         with self.store.transaction():
             runs = self.store.runs(self.sweep_id)
             cap = self.config.get("run_cap")
             if cap is not None and len(runs) >= cap:
                 self._say(f"run cap {cap} reached")
-                return None, {}, False
+                return None, {}, "search"
             reached = self._target_reached(runs)
             if reached:
                 self._say(f"run {reached.id} reached the sweep's target "
                           f"{self.objective.name} {self.objective.target}: no new runs")
-                return None, {}, False
+                return None, {}, "search"
             run_id = new_id()
-            params = self.store.add_prior_run(self.sweep_id, run_id)
-            if params is not None:
-                return run_id, params, True
+            planned = self.store.add_prior_run(self.sweep_id, run_id)
+            if planned is not None:
+                return run_id, *planned
             params = suggest(self.config, runs)
             if params is None:
                 self._say("search space exhausted")
-                return None, {}, False
+                return None, {}, "search"
             self.store.add_run(self.sweep_id, run_id, params)
-        return run_id, params, False
+        return run_id, params, "search"
 
     def _target_reached(self, runs: list[Run]) -> Run | None:
         """W&B creates no new runs once any run reaches `metric.target`."""
@@ -327,11 +333,12 @@ class Agent:
             return None
         return next((r for r in runs if self.objective.reached_target(r.summary.get(self.objective.name))), None)
 
-    def _train(self, run_id: str, params: dict[str, Any], prior: bool) -> RunState:
-        """Run one trial to its end; return its final state."""
+    def _train(self, run_id: str, params: dict[str, Any], origin: str) -> RunState:
+        """Run one trial to its end; return its final state. `origin`: 'search', 'prior' or 'noise'."""
         swept = {k: v for k, v in params.items() if "value" not in self.config["parameters"].get(k, {})}
         shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={shown_value(v)}" for k, v in swept.items())
-        self._say(f"run {run_id}{' (prior)' if prior else ''}: {shown}")
+        said = {"prior": " (prior)", "noise": f" (the first prior again, seed {params.get('seed')}: the seed spread)"}
+        self._say(f"run {run_id}{said.get(origin, '')}: {shown}")
         wandb_dir = Path(os.environ.get("WANDB_DIR", ".")).resolve()
         # As `wandb agent` sets them: the run id, the sweep id, the parameter file wandb.init loads.
         param_file = wandb_dir / "wandb" / f"sweep-{self.sweep_id}" / f"config-{run_id}.yaml"
@@ -341,8 +348,9 @@ class Agent:
                "YOLOSWEEP_SWEEP_ID": self.sweep_id}
         if self.objective is not None:  # what the run's summary and keep_top_k rank by
             env.update(YOLOSWEEP_METRIC=self.objective.name, YOLOSWEEP_GOAL=self.objective.goal)
-        if prior:
-            env["WANDB_TAGS"] = ",".join(filter(None, [os.environ.get("WANDB_TAGS"), PRIOR_TAG]))
+        if origin != "search":
+            tags = [PRIOR_TAG] + ([NOISE_TAG] if origin == "noise" else [])
+            env["WANDB_TAGS"] = ",".join(filter(None, [os.environ.get("WANDB_TAGS"), *tags]))
         env.setdefault("WANDB_PROJECT", self.config.get("project") or "yolosweep")
         try:
             command = build_command(self.config, params, param_file)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import arguments, spec
-from ..preflight import ready_sweep
+from ..preflight import ready_sweep, weights_dir
+from ..resources import amp_check_env
 from ..priors import TAG as PRIOR_TAG
 from ..slots import Slot
 from ..store import new_id
@@ -25,22 +26,27 @@ def launch(options: argparse.Namespace, slots: list[Slot], counts: list[int | No
     import wandb
 
     project = options.project or os.environ.get("WANDB_PROJECT") or "yolosweep"
+    env: dict[str, str] = {}  # a joined sweep's config lives on W&B's server: its AMP check is Ultralytics' own
     if options.sweep_id:
         sweep_id = options.sweep_id
     else:
         overrides = arguments.overrides(options)
         if isinstance(overrides.get("data"), str) and Path(overrides["data"]).exists():
             overrides["data"] = str(Path(overrides["data"]).resolve())  # agents run from the repo folder
-        config, priors = ready_sweep(options.config, overrides, options.prior)
+        config, priors = ready_sweep(options.config, overrides, options.prior, slots=slots)
+        if options.noise_runs:
+            print("yolosweep: --noise-runs: the W&B backend does not run seed repeats yet (the local one does); "
+                  "gains there are shown without a measured seed spread", flush=True)
         prior_runs = _train_priors(priors, slots, project, options.entity) if priors else []
         if prior_runs is None:
             return 1
         sweep_id = wandb.sweep(config, project=project, entity=options.entity, prior_runs=prior_runs or None)
+        env = amp_check_env(spec.fixed_values(config), slots, weights_dir())
     path = wandb_sweep_path(sweep_id, project, options.entity)
     print(f"yolosweep: W&B sweep {path}; more agents, any machine: wandb agent {path}")
     commands = wandb_agent_commands(path, counts)
     # `program: train_sweep.py` is relative, as W&B expects, so agents start in this repository.
-    return run_agents(commands, slots, REPO / "wandb-agent-logs" / sweep_id.rsplit("/", 1)[-1], cwd=REPO)
+    return run_agents(commands, slots, REPO / "wandb-agent-logs" / sweep_id.rsplit("/", 1)[-1], cwd=REPO, env=env)
 
 
 def wandb_sweep_path(sweep_id: str, project: str, entity: str | None) -> str:

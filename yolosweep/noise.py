@@ -1,0 +1,158 @@
+"""Seed noise: how far one configuration's result moves with the seed alone, and whether a gain beats it.
+
+Every configuration of a sweep is judged on one training. On the value task the defaults' mAP50 over 5
+seeds was 0.364 +- 0.047 (13% relative), and a 20-epoch winner at +45% was +0.4% at 60 epochs
+(bench/results/long_runs.md): a gain from one run each is not a result until it is set against the
+spread. A sweep measures its own: the defaults run (its first prior) repeated with other seeds
+(`--noise-runs N`). A gain is then "beyond the noise" only when the best of the K searched runs is
+unlikely to be that far above the reference by the seed alone:
+
+    t = (best - reference) / (s * sqrt(1 + 1/n))      s: the seeds' std, n: their count (df n - 1)
+    p = 1 - (1 - P(T > t)) ** K                       the best of K draws, not one
+
+(against a --baseline of the user's own model, which has no seeds here, t = (best - baseline) / s).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+BEYOND_P = 0.05  # a success level is claimed only below this
+REFERENCE_ORIGINS = ("prior", "noise")  # the first prior and its repeats with other seeds
+# 2 repeats, 3 trainings of the defaults. Measured on the value task's 5 defaults seeds (std 0.047): the std from
+# 2 of them ranged 0.011-0.091 over the 10 pairs, from 3 of them 0.016-0.065, from 4 0.033-0.054; and with 2
+# trainings (1 degree of freedom) a gain needs t > 6.3 to reach p 0.05, with 3 t > 2.9. So 3 is the least that can
+# ever call a gain real; each repeat costs one run of the budget (2 of a 6-run demo, 2 of a 50-run sweep: 4%).
+DEFAULT_NOISE_RUNS = 2
+
+
+@dataclass(frozen=True)
+class SeedSpread:
+    """The reference configuration's results, one per seed."""
+
+    values: tuple[float, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.values)
+
+    @property
+    def std(self) -> float | None:
+        return statistics.stdev(self.values) if self.n > 1 else None
+
+
+def seed_spread(runs: Iterable[Any], metric: str) -> SeedSpread | None:
+    """From a sweep's runs (store runs or analysis records: origin, state, summary), in start order: the first
+    prior and its noise repeats that ended with a value. None when the sweep has no first prior."""
+    values, first_prior_seen = [], False
+    for run in runs:
+        origin = getattr(run, "origin", "search")
+        if origin == "prior" and first_prior_seen:
+            continue  # a later prior is another configuration
+        if origin not in REFERENCE_ORIGINS:
+            continue
+        first_prior_seen = first_prior_seen or origin == "prior"
+        value = run.summary.get(metric)
+        if str(run.state) != "running" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            values.append(float(value))
+    return SeedSpread(tuple(values)) if values else None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    reference: float  # what the gain is over
+    gain_pct: float
+    spread: SeedSpread | None
+    searched: int  # K: runs the best was picked from
+    p: float | None  # None: no spread measured (fewer than 2 seeds)
+    reference_is_mean: bool  # the gain is over the seeds' mean, not one run or --baseline
+
+    @property
+    def beyond(self) -> bool:
+        return self.p is not None and self.p < BEYOND_P
+
+    @property
+    def spread_pct(self) -> float | None:
+        if self.spread is None or self.spread.std is None or not self.spread.mean:
+            return None
+        return self.spread.std / abs(self.spread.mean) * 100
+
+    def describe(self, over: str) -> str:
+        """`+21.0% over OVER (0.3634) (seed spread +-13.0%, 3 trainings): within the noise (p 0.41, the best of 3 runs)`."""
+        gain = f"{self.gain_pct:+.1f}% over {over} ({self.reference:.4f})"
+        if self.p is None:
+            return f"{gain}: seed noise not measured, so not judged (--noise-runs 2 measures it)"
+        where = "beyond the noise" if self.beyond else "within the noise"
+        runs = f"the best of {self.searched} runs" if self.searched > 1 else "one run"
+        return f"{gain} (seed spread +-{self.spread_pct:.1f}%, {self.spread.n} trainings): {where} (p {self.p:.2g}, {runs})"
+
+
+def _value(summary: dict[str, Any], metric: str) -> float | None:
+    value = summary.get(metric)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def judge_best(runs: list[Any], metric: str, best: float, maximize: bool,
+               baseline: float | None = None) -> tuple[Verdict, str] | None:
+    """The sweep's best against its reference, and the reference's name: `baseline` (the user's model)
+    when given, else the mean of the first prior's seeds, else the first prior's one run. None without one."""
+    spread = seed_spread(runs, metric)
+    if baseline is not None:
+        reference, named = baseline, "--baseline"
+    elif spread is not None and spread.n > 1:
+        reference, named = spread.mean, f"the defaults (mean of {spread.n} seeds)"
+    else:
+        first = next((r for r in runs if getattr(r, "origin", "search") == "prior" and str(r.state) != "running"
+                      and _value(r.summary, metric) is not None), None)
+        if first is None:
+            return None
+        reference, named = _value(first.summary, metric), f"defaults run {first.id}"
+    if not reference:
+        return None
+    searched = sum(getattr(r, "origin", "search") == "search" and _value(r.summary, metric) is not None for r in runs)
+    verdict = judge(best, reference, spread, searched, maximize, baseline_is_reference_mean=baseline is None)
+    return verdict, named
+
+
+def judge(best: float, baseline: float, spread: SeedSpread | None, searched: int, maximize: bool = True,
+          baseline_is_reference_mean: bool = False) -> Verdict:
+    """How far `best` is from `baseline` in %, and the chance the seed alone puts the best of `searched` runs there."""
+    sign, searched = (1 if maximize else -1), max(searched, 1)  # the best may be a reference run: one draw then
+    gain_pct = sign * (best - baseline) / abs(baseline) * 100 if baseline else math.inf
+    if spread is None or spread.std is None:
+        return Verdict(baseline, gain_pct, spread, searched, None, baseline_is_reference_mean)
+    from scipy.stats import t as student_t
+
+    scale = spread.std * (math.sqrt(1 + 1 / spread.n) if baseline_is_reference_mean else 1.0)
+    t = sign * (best - baseline) / scale if scale > 0 else (math.inf if sign * (best - baseline) > 0 else -math.inf)
+    one = float(student_t.sf(t, df=spread.n - 1))
+    p = 1 - (1 - one) ** searched
+    return Verdict(baseline, gain_pct, spread, searched, p, baseline_is_reference_mean)
+
+
+def verdict_lines(verdict: Verdict, over: str, sweep_id: str, run_seconds: float | None, epochs: Any = None,
+                  levels: tuple[float, float, float] = (5.0, 9.0, 12.0)) -> list[str]:
+    """The gain as the launcher's end and the analysis print it: the verdict, then the success level it reaches
+    (only beyond the noise), or what would settle it and what that costs at this sweep's median run."""
+    from .analysis import level_label
+
+    lines = [f"gain: {verdict.describe(over)}"]
+    if verdict.beyond:
+        lines.append(f"  -> {level_label(verdict.gain_pct, levels)}")
+        return lines
+    top = 3
+    same_length = f" --epochs {epochs}" if isinstance(epochs, int) else ""
+    cost = (f", ~{top * run_seconds / 3600:.2g} h of training at this sweep's median run"
+            if run_seconds and same_length else "")
+    why = "the seed noise is not measured" if verdict.p is None else "a gain within the noise may be the seed's"
+    lines.append(f"  -> no success level claimed: {why}. Next: retrain the top {top} with another seed "
+                 f"(python train_best_config.py --sweep {sweep_id} --top {top}{same_length} --seed 1{cost}), "
+                 "or run more of the sweep")
+    return lines
