@@ -83,5 +83,5 @@ def test_the_end_of_a_sweep_claims_a_level_only_beyond_its_measured_seed_noise(t
                      r"trainings\): beyond the noise \(p 0\.0046, one run\)\n  -> excellent", beyond.stdout), beyond.stdout[-2000:]
     within = launch(_noisy_curve_sweep(tmp_path, [0.5, 0.55]), home_env, tmp_path)
     assert re.search(r"gain: \+7\.0% over the defaults \(mean of 3 seeds\) .*: within the noise", within.stdout)  # seed 1's luck
-    assert "no success level claimed" in within.stdout and "--top 3 --epochs 2 --seed 1" in within.stdout
+    assert "no success level claimed" in within.stdout and "--top 3 --seeds 2 --epochs 2" in within.stdout
     assert "excellent" not in within.stdout and "good (" not in within.stdout

@@ -110,3 +110,36 @@ def test_top_k_retrains_the_best_runs_and_says_whether_the_ranking_held(real_swe
     assert [r["sweep_rank"] for r in rows] == ["1", "2"] and sorted(r["retrain_rank"] for r in rows) == ["1", "2"]
     assert all(r["retrain_epochs"] == "3" and float(r["retrain metrics/mAP50(B)"]) >= 0 for r in rows)
     assert len(offline_runs(tmp_path)) == 2
+
+
+@pytest.mark.integration
+def test_top_k_with_seeds_hands_over_the_best_mean_and_its_gain_over_the_defaults_retrained_alike(tmp_path, home_env,
+                                                                                                   demo_data):
+    from .conftest import shipped_sweep_yaml
+    from .test_local_backend import agent, create, yolosweep
+
+    sweep_id = create(shipped_sweep_yaml(tmp_path, early_terminate=False), home_env, tmp_path, "--data", str(demo_data),
+                      "--epochs", "1", "--imgsz", "32", "--batch", "16", "--device", "cpu", "--prior", "defaults",
+                      "--noise-runs", "0")
+    proc = agent(sweep_id, home_env, tmp_path, "--count", "3")
+    assert proc.communicate(timeout=600)[0] is not None and proc.returncode == 0
+    alone = _retrain(["--sweep", sweep_id, "--seeds", "2"], home_env, tmp_path, timeout=120)
+    assert alone.returncode == 2 and "--seeds: 2: retrains the sweep's top runs" in alone.stderr
+    done = _retrain(["--sweep", sweep_id, "--top", "2", "--seeds", "2", "--epochs", "3", "--imgsz", "64", "--device", "cpu",
+                     "--no-log-model"], home_env, tmp_path)  # 3 epochs at 64 px: the defaults learn (mAP50 > 0)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with open(tmp_path / "runs" / "retrain" / f"top2x2-{sweep_id}.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["what"] for r in rows] == ["top1", "top2", "defaults"] and all(len(r["values"].split()) == 2 for r in rows)
+    assert sorted(r["retrain_rank"] for r in rows) == ["1", "2", "3"]
+    winner = min(rows, key=lambda r: int(r["retrain_rank"]))
+    line = next(line for line in done.stdout.splitlines() if line.startswith("verified by retraining:"))
+    mean = float(winner["mean"])
+    assert f"{mean:.4f}" in line and "(mean of 2 seeds, 3 epochs)" in line and float(rows[2]["mean"]) > 0
+    if winner["what"] == "defaults":
+        assert "the defaults (no searched configuration beat them)" in line
+    else:
+        assert f"run {winner['run']}" in line and "over the defaults retrained the same way" in line
+        assert re.search(r": (beyond|within) the noise \(p [\d.e-]+\)", line)
+    status = yolosweep(["status", sweep_id], home_env, tmp_path)
+    assert line in status.stdout  # kept in the store, beside the sweep's best run

@@ -149,13 +149,15 @@ def test_a_version_2_store_is_upgraded_in_place_with_ended_by_and_the_process_co
         for column in ("ended_by", "boot_id", "agent_started", "pid_started"):
             conn.execute(f"ALTER TABLE runs DROP COLUMN {column}")
         conn.execute("ALTER TABLE priors DROP COLUMN kind")
+        conn.execute("ALTER TABLE sweeps DROP COLUMN verified")
         conn.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
     upgraded = Store(db)
     (run,) = upgraded.runs(sweep_id)
     assert run.id == "old00001"
-    assert upgraded.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("4",)
+    assert upgraded.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("5",)
     assert {"ended_by", "boot_id", "pid_started"} <= {row[1] for row in upgraded.db.execute("PRAGMA table_info(runs)")}
     assert "kind" in {row[1] for row in upgraded.db.execute("PRAGMA table_info(priors)")}
+    assert upgraded.verified(sweep_id) is None
     assert run.ended_by == "" and run.state == "running" and run.origin == "search"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
@@ -88,6 +89,21 @@ def from_store(store: Store, sweep_id: str, runs: list[Run] | None = None) -> Sw
     records = [RunRecord(r.id, r.state.value, r.reason, r.params, r.summary, r.history, r.origin, r.ended_by.value)
                for r in (store.runs(sweep_id) if runs is None else runs)]
     return SweepRuns(sweep_id, config, records, source=str(store.path))
+
+
+def local_store_of(sweep: SweepRuns) -> Store | None:
+    """The local store a sweep was read from, opened for writing (a retrain's verdict goes back there); None for a
+    W&B sweep, or with a warning where the store cannot be written (an archive on a read-only share)."""
+    from .store import StoreError
+
+    path = Path(sweep.source)
+    if not path.is_file():
+        return None
+    try:
+        return Store(path, create=False)
+    except StoreError as err:
+        print(f"yolosweep: WARNING: the verdict will not be kept in the store: {err}", flush=True)
+        return None
 
 
 # W&B's run states, in ours: a run the sweep stopped shows as `killed` there.

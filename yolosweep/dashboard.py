@@ -19,6 +19,7 @@ from typing import Any
 
 from . import analysis
 from .progress import sweep_line, sweep_progress
+from .retrain import verified_line
 from .spec import dead_parameters
 from .states import RunState
 from .store import Store, StoreError
@@ -67,6 +68,7 @@ class Dashboard:
             stored = store.runs(self.sweep_id)  # one read: the table and the progress line agree
             sweep = analysis.from_store(store, self.sweep_id, stored)
             progress = sweep_progress(store, self.sweep_id, baseline=self.baseline, runs=stored)
+            verified = store.verified(self.sweep_id)
         finally:
             store.close()
         goal = progress.metric
@@ -89,6 +91,7 @@ class Dashboard:
             "baseline": progress.baseline, "baseline_from": progress.baseline_from, "gain_pct": progress.gain_pct,
             "gain": progress.verdict.describe(progress.baseline_from) if progress.verdict else None,
             "noise_band": _noise_band(progress),
+            "verified": verified_line(verified) if verified else None,
             "beyond_noise": progress.verdict.beyond if progress.verdict else None,
             "importance": self._importance_rows(sweep) if goal else [],
             "importance_warning": analysis.importance_warning(sum(r["objective"] is not None for r in runs)) if goal else None,
@@ -166,7 +169,8 @@ PAGE = """<!doctype html>
 <body>
 <h1>sweep <span id="sweep">…</span> <span class="muted" id="method"></span></h1>
 <div id="progress" class="muted">loading…</div>
-<div id="best" style="margin: 6px 0 12px"></div>
+<div id="best" style="margin: 6px 0 2px"></div>
+<div id="verified" style="margin: 0 0 12px"></div>
 <div class="grid">
  <div class="panel"><b>learning curves</b><div id="curves" style="height:320px"></div></div>
  <div class="panel"><b>parameter importance</b> <span id="importance-warning" class="warning"></span><div id="importance" style="height:320px"></div></div>
@@ -188,6 +192,7 @@ async function refresh() {
   const best = data.best;
   document.getElementById("best").innerHTML = best ? `best run <b>${esc(best.id)}</b>: ${esc(data.metric)} = <b>${fmt(best.value)}</b>` +
     (data.gain ? `, <span id="gain" class="${data.beyond_noise ? "beyond" : "within"}">${esc(data.gain)}</span>` : "") : "no result yet";
+  document.getElementById("verified").textContent = data.verified || "";
   document.getElementById("config").textContent = best ? Object.entries(best.config).map(([k, v]) => `${k}: ${fmt(v)}`).join("\\n") : "";
   const head = ["run", "state", "ended by", "epochs", data.metric || "metric", ...data.swept];
   const rows = data.runs.map(r => `<tr data-run="${esc(r.id)}" data-epochs="${r.epochs}"><td>${esc(r.id)}${r.origin === "prior" ? " (prior)" : ""}</td>` +

@@ -147,12 +147,12 @@ def verdict_lines(verdict: Verdict, over: str, sweep_id: str, run_seconds: float
     if verdict.beyond:
         lines.append(f"  -> {level_label(verdict.gain_pct, levels)}")
         return lines
-    top = 3
+    top, seeds = 3, 2
     same_length = f" --epochs {epochs}" if isinstance(epochs, int) else ""
-    cost = (f", ~{top * run_seconds / 3600:.2g} h of training at this sweep's median run"
+    cost = (f", ~{(top + 1) * seeds * run_seconds / 3600:.2g} h of training at this sweep's median run"
             if run_seconds and same_length else "")
     why = "the seed noise is not measured" if verdict.p is None else "a gain within the noise may be the seed's"
-    lines.append(f"  -> no success level claimed: {why}. Next: retrain the top {top} with another seed "
-                 f"(python train_best_config.py --sweep {sweep_id} --top {top}{same_length} --seed 1{cost}), "
-                 "or run more of the sweep")
+    lines.append(f"  -> no success level claimed: {why}. Next: retrain the top {top} and the defaults with {seeds} "
+                 f"fresh seeds each (python train_best_config.py --sweep {sweep_id} --top {top} --seeds {seeds}"
+                 f"{same_length}{cost}), or run more of the sweep")
     return lines

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import re
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import yaml
 
 from . import analysis, trial
+from .noise import BEYOND_P
 from .spec import DEFAULT_OBJECTIVE, ConfigError, Objective, companion_metric
 
 RETRAIN_PROJECT = "runs/retrain"
@@ -169,6 +171,104 @@ def top_k(sweep: analysis.SweepRuns, k: int, overrides: dict[str, Any], log_mode
     _write_csv(rows, out)
     print(f"wrote {out}")
     return code
+
+
+RETRAIN_SEED = 1000  # --seeds S retrains with seeds 1000..1000+S-1: none is the sweep's own (0) or a noise repeat's (1, 2)
+
+
+def top_k_seeded(sweep: analysis.SweepRuns, k: int, seeds: int, overrides: dict[str, Any], log_model: bool = True,
+                 store: Any = None) -> int:
+    """Retrain the sweep's best K configurations and its defaults S times each with fresh seeds; hand over the
+    best by mean, with its spread, its gain over the defaults retrained the same way (Welch's t, one-sided) and
+    whether the sweep's ranking held. The sweep's single best run is partly the seed's luck; a mean of S is less.
+    `store`: the local store, where the verdict is kept for `status` and the dashboard."""
+    from scipy.stats import spearmanr, ttest_ind
+
+    table = analysis.runs_table(sweep).dropna(subset=["objective"])
+    if table.empty:
+        raise analysis.AnalysisError(f"sweep {sweep.sweep_id}: no run has a value of {sweep.metric} yet. Fix: run the sweep first")
+    metric = Objective(sweep.metric, "maximize" if sweep.maximize else "minimize")
+    by_id = {r.id: r for r in sweep.runs}
+    reference = next((r for r in sweep.runs if r.origin == "prior"), None)  # the defaults, the sweep's first prior
+    chosen: list[analysis.RunRecord] = []
+    for run_id in table["run_id"]:  # distinct configurations other than the defaults (whose seed repeats are them)
+        run = by_id[run_id]
+        others = chosen + ([reference] if reference is not None else [])
+        if run.origin != "noise" and all(_swept(sweep, run) != _swept(sweep, c) for c in others):
+            chosen.append(run)
+        if len(chosen) == k:
+            break
+    entries = [(f"top{rank}", run) for rank, run in enumerate(chosen, start=1)]
+    entries += [("defaults", reference)] if reference is not None else []
+    results: dict[str, list[float]] = {}
+    for label, run in entries:
+        values = results.setdefault(label, [])
+        for seed in range(RETRAIN_SEED, RETRAIN_SEED + seeds):
+            params = {**analysis.best_config(sweep, run), **overrides, "seed": seed, "project": str(Path(RETRAIN_PROJECT).resolve()),
+                      "name": f"{label}-{run.id}-s{seed}", "exist_ok": True}
+            print(f"yolosweep: retraining {label} (run {run.id}) with seed {seed}: {params.get('epochs')} epochs")
+            result = trial.run(params, log_model=log_model, job_type="retrain", objective=metric,
+                               tags=["retrain", f"sweep:{sweep.sweep_id}", f"run:{run.id}", label, f"seed:{seed}"])
+            value = result.summary.get(metric.name)
+            if result.exit_code != trial.EXIT_OK or not isinstance(value, (int, float)):
+                print(f"yolosweep: {label}-{run.id}-s{seed} {result.state}: {result.reason}")
+                return result.exit_code or trial.EXIT_FAILED
+            values.append(float(value))
+    sign = 1 if metric.maximize else -1
+    rows = [{"what": label, "run": run.id, f"sweep {metric.name}": run.summary.get(metric.name),
+             "mean": statistics.fmean(results[label]), "std": statistics.stdev(results[label]) if seeds > 1 else None,
+             "seeds": seeds, "values": " ".join(f"{v:.4f}" for v in results[label])} for label, run in entries]
+    ranked = sorted(rows, key=lambda r: -sign * r["mean"])  # the defaults too: they may stay the best
+    for position, row in enumerate(ranked, start=1):
+        row["retrain_rank"] = position
+    _print_comparison(rows)
+    winner = ranked[0]
+    verdict: dict[str, Any] = {"run": winner["run"], "mean": winner["mean"], "std": winner["std"], "seeds": seeds,
+                               "epochs": overrides.get("epochs"), "sweep_best": table["run_id"].iloc[0],
+                               "metric": metric.name, "defaults": winner["what"] == "defaults"}
+    defaults = next((r for r in rows if r["what"] == "defaults"), None)
+    if defaults is not None and defaults["mean"] and winner is not defaults:
+        verdict["gain_pct"] = sign * (winner["mean"] - defaults["mean"]) / abs(defaults["mean"]) * 100
+        verdict["defaults_mean"] = defaults["mean"]
+        if seeds > 1:
+            test = ttest_ind(results[winner["what"]], results["defaults"], equal_var=False,
+                             alternative="greater" if metric.maximize else "less")
+            verdict["p"] = float(test.pvalue)
+    print("\n" + verified_line(verdict))
+    tops = [r for r in ranked if r["what"] != "defaults"]
+    if len(tops) > 1:
+        rho = float(spearmanr([int(r["what"][3:]) for r in tops], [r["retrain_rank"] for r in tops]).statistic)
+        held = tops[0]["what"] == "top1"
+        print(f"ranking {'held' if held else 'did not hold'}: the sweep's best is number "
+              f"{next(r['retrain_rank'] for r in ranked if r['what'] == 'top1')} by the mean of {seeds} seeds; "
+              f"Spearman rank correlation {rho:+.2f} over {len(tops)} configurations")
+    if store is not None:
+        store.record_verified(sweep.sweep_id, verdict)
+        print(f"kept in {store.path}: `python -m yolosweep status {sweep.sweep_id}` and the dashboard show it")
+    out = Path(RETRAIN_PROJECT).resolve() / f"top{k}x{seeds}-{sweep.sweep_id}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _write_csv(rows, out)
+    print(f"wrote {out}")
+    return trial.EXIT_OK
+
+
+def verified_line(verdict: dict[str, Any]) -> str:
+    """The retrained winner as status, the dashboard and the retrain itself say it."""
+    spread = f" +- {verdict['std']:.4f}" if verdict.get("std") is not None else ""
+    who = "the defaults (no searched configuration beat them)" if verdict.get("defaults") else f"run {verdict['run']}"
+    line = (f"verified by retraining: {who}, {verdict['metric']} {verdict['mean']:.4f}{spread} "
+            f"(mean of {verdict['seeds']} seeds" + (f", {verdict['epochs']} epochs" if verdict.get("epochs") else "") + ")")
+    if "gain_pct" in verdict:
+        line += f", {verdict['gain_pct']:+.1f}% over the defaults retrained the same way ({verdict['defaults_mean']:.4f})"
+        if "p" in verdict:
+            line += f": {'beyond' if verdict['p'] < BEYOND_P else 'within'} the noise (p {verdict['p']:.2g})"
+    if verdict["run"] != verdict["sweep_best"]:
+        line += f"; the sweep's best run was {verdict['sweep_best']}"
+    return line
+
+
+def _swept(sweep: analysis.SweepRuns, run: analysis.RunRecord) -> dict[str, Any]:
+    return {k: run.params.get(k) for k in sweep.swept}
 
 
 def _print_comparison(rows: list[dict[str, Any]]) -> None:

@@ -62,6 +62,11 @@ def status_report(store: Store, sweep_id: str) -> list[str]:
     judged = judge_best(runs, goal.name, best, goal.maximize) if best is not None else None
     if judged is not None:
         lines.append(f"gain of the best: {judged[0].describe(judged[1])}")
+    verified = store.verified(sweep_id)
+    if verified is not None:
+        from .retrain import verified_line
+
+        lines.append(verified_line(verified))
     lines += [f"  {run.id} {run.state}: {run.reason}" for run in runs if run.state in ("failed", "crashed") and run.reason]
     lines += [f"  {line}" for line in reduced_batch_lines(runs)]
     return lines

@@ -22,14 +22,15 @@ from typing import Any, Callable, Iterator
 
 from .states import EndedBy, RunState
 
-SCHEMA_VERSION = 4  # 2: priors; 3: ended_by, and process identity (boot id, start times) for crash marking;
-# 4: priors.kind ('prior', or 'noise': the first prior again with another seed, to measure the seed spread)
+SCHEMA_VERSION = 5  # 2: priors; 3: ended_by, and process identity (boot id, start times) for crash marking;
+# 4: priors.kind ('prior', or 'noise': the first prior again with another seed, to measure the seed spread);
+# 5: sweeps.verified (the winner retrained with several seeds: train_best_config.py --top K --seeds S)
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sweeps (
-    id TEXT PRIMARY KEY, config TEXT NOT NULL, created REAL NOT NULL
+    id TEXT PRIMARY KEY, config TEXT NOT NULL, created REAL NOT NULL, verified TEXT
 );
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
@@ -69,7 +70,7 @@ CREATE TABLE IF NOT EXISTS metrics (
 
 # Columns later schema versions added to existing tables: (version, table, column, type); added where missing.
 _ADDED_COLUMNS = [(3, "runs", "ended_by", "TEXT NOT NULL DEFAULT ''"), (3, "runs", "boot_id", "TEXT"), (3, "runs", "agent_started", "TEXT"), (3, "runs", "pid_started", "TEXT"),
-                  (4, "priors", "kind", "TEXT NOT NULL DEFAULT 'prior'")]
+                  (4, "priors", "kind", "TEXT NOT NULL DEFAULT 'prior'"), (5, "sweeps", "verified", "TEXT")]
 RESERVE_BYTES = 1 << 20  # freed when the store's disk is full, so a run can still be marked ended
 
 
@@ -299,7 +300,7 @@ class Store:
         sweep_id = new_id()
         ordered = [(p, "prior") for p in priors[:1]] + [(p, "noise") for p in noise] + [(p, "prior") for p in priors[1:]]
         with self.transaction() as db:
-            db.execute("INSERT INTO sweeps VALUES (?, ?, ?)", (sweep_id, json.dumps(config), time.time()))
+            db.execute("INSERT INTO sweeps (id, config, created) VALUES (?, ?, ?)", (sweep_id, json.dumps(config), time.time()))
             db.executemany("INSERT INTO priors (sweep_id, position, params, kind) VALUES (?, ?, ?, ?)",
                            [(sweep_id, i, json.dumps(p), kind) for i, (p, kind) in enumerate(ordered)])
         return sweep_id
@@ -324,6 +325,17 @@ class Store:
             known = ", ".join(self.sweep_ids()[-5:]) or "none yet"
             raise StoreError(f"{self.path}: no sweep '{sweep_id}' (known: {known}). Fix: check the id, or create one with `python -m yolosweep sweep CONFIG.yaml`")
         return json.loads(row[0])
+
+    @_translated
+    def record_verified(self, sweep_id: str, verdict: dict[str, Any]) -> None:
+        """The sweep's winner as retraining with several seeds found it (retrain.top_k_seeded)."""
+        with self.transaction() as db:
+            db.execute("UPDATE sweeps SET verified=? WHERE id=?", (json.dumps(verdict), sweep_id))
+
+    @_translated
+    def verified(self, sweep_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT verified FROM sweeps WHERE id=?", (sweep_id,)).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
 
     @_translated
     def sweep_ids(self) -> list[str]:
