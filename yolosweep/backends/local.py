@@ -23,6 +23,7 @@ from typing import Any
 import sweeps
 
 from .. import spec
+from ..logfeed import LOG_FLUSH, OfflineLogFeed
 from ..noise import DEFAULT_NOISE_RUNS
 from ..preflight import ready_sweep
 from ..priors import DEFAULTS, NOISE_TAG, load_priors, seed_repeats
@@ -352,6 +353,8 @@ class Agent:
             tags = [PRIOR_TAG] + ([NOISE_TAG] if origin == "noise" else [])
             env["WANDB_TAGS"] = ",".join(filter(None, [os.environ.get("WANDB_TAGS"), *tags]))
         env.setdefault("WANDB_PROJECT", self.config.get("project") or "yolosweep")
+        if not spec.trains_yolo(self.config):  # its offline log is what the store follows (logfeed.py)
+            env.setdefault(*LOG_FLUSH)
         try:
             command = build_command(self.config, params, param_file)
             self.child = subprocess.Popen(command, env=env, preexec_fn=die_with_parent)
@@ -361,30 +364,39 @@ class Agent:
             self._say(f"run {run_id} failed: {reason}")
             return RunState.FAILED
         self.store.set_process(run_id, self.child.pid, str(wandb_dir / "wandb"))
-        stopped = self._watch(run_id)
+        # A program other than train_sweep.py may log only with wandb.log: the store follows its offline log.
+        feed = None if spec.trains_yolo(self.config) else OfflineLogFeed(
+            self.store, self.sweep_id, run_id, wandb_dir / "wandb", self.objective.name if self.objective else None)
+        stopped = self._watch(run_id, feed)
         code = self.child.wait()
         self.child = None
-        if code == 0:
+        if feed is not None:
+            feed.poll()  # the rows and summary it logged last
+        if code == 0 or (stopped and code == -signal.SIGTERM):  # a plain program dies of the SIGTERM that stops it
             state, reason, ended_by = (RunState.STOPPED, *stopped[::-1]) if stopped else (RunState.FINISHED, "", EndedBy.COMPLETED)
         elif code < 0:
             state, reason, ended_by = RunState.CRASHED, f"killed by {signal.Signals(-code).name}", EndedBy.VANISHED
         else:
             state, reason, ended_by = RunState.FAILED, f"exit code {code}", EndedBy.ERROR
-        self.store.end_run(run_id, state, reason, ended_by=ended_by)  # no-op when the trial recorded its own ending
+        summary = feed.summary if feed is not None and feed.owner else None
+        self.store.end_run(run_id, state, reason, summary, ended_by)  # no-op when the trial recorded its own ending
         if stopped:
             self.store.explain_stop(run_id, stopped[1], stopped[0])
         final = next(r for r in self.store.runs(self.sweep_id, with_history=False) if r.id == run_id)
         self._say(f"run {run_id} {final.state}" + (f": {shown_value(final.reason)}" if final.reason else ""))
         return final.state
 
-    def _watch(self, run_id: str) -> tuple[EndedBy, str] | None:
-        """Wait for the child; after each new epoch anywhere in the sweep, ask Hyperband. Who stopped it, and why."""
+    def _watch(self, run_id: str, feed: OfflineLogFeed | None = None) -> tuple[EndedBy, str] | None:
+        """Wait for the child; after each new epoch anywhere in the sweep, ask Hyperband. Who stopped it, and why.
+        `feed`: the run's offline wandb log, fed into the store at each poll (a program without a store sink)."""
         seen, stopped, term_at = -1, None, None
         while self.child.poll() is None:
             try:
                 self.child.wait(timeout=POLL_S)  # wakes as soon as the run exits: the next run starts without a poll's delay
             except subprocess.TimeoutExpired:
                 pass
+            if feed is not None:
+                feed.poll()
             if self.stop_signal is not None and not stopped:
                 stopped, term_at = (EndedBy.USER, f"agent received {signal.Signals(self.stop_signal).name}"), time.time()
             epochs = self.store.epochs_logged(self.sweep_id)
