@@ -82,7 +82,9 @@ def test_two_cpu_agents_run_four_real_trainings(tmp_path, home_env, demo_data):
     sweep_id, runs = sweep_runs(home_env, done.stdout)
     assert len(runs) == 4 and all(r.state in TERMINAL_STATES for r in runs), [(r.id, r.state, r.reason) for r in runs]
     assert len({r.agent_pid for r in runs}) == 2  # two agents shared the sweep
-    assert sorted(r.origin for r in runs) == ["prior", "search", "search", "search"]  # Ultralytics' defaults ran first
+    # Ultralytics' defaults ran first, then again with seeds 1 and 2 (the seed spread every gain is judged against)
+    assert sorted(r.origin for r in runs) == ["noise", "noise", "prior", "search"]
+    assert sorted(r.params["seed"] for r in runs if r.origin != "search") == [0, 1, 2]
     assert "1 prior configuration(s) run first: defaults" in done.stdout
     assert all(r.state in ("finished", "stopped") and r.history for r in runs)
     wandb_ids = {p.name.rsplit("-", 1)[-1] for p in offline_runs(tmp_path)}
