@@ -1,0 +1,43 @@
+"""The product on real photographs (#25): a vendored slice of BCCD (tests/data/bccd_small: 16/8 microscope photos,
+MIT, with its licence and attribution), fine-tuned from the checkpoint made offline on the chess photos
+(bench/weights/yolo11n-chess.pt, bench/pretrain.py), through the launcher, status and the analysis."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import REPO, offline_runs, shipped_sweep_yaml
+from .test_launch import launch, sweep_runs
+from .test_local_backend import yolosweep
+
+BCCD_SMALL = REPO / "tests" / "data" / "bccd_small" / "data.yaml"
+CHESS_CHECKPOINT = REPO / "bench" / "weights" / "yolo11n-chess.pt"
+
+
+@pytest.mark.integration
+def test_a_sweep_on_real_photos_fine_tunes_the_offline_checkpoint_end_to_end(tmp_path, home_env):
+    from yolosweep.tracking import read_offline_run
+
+    done = launch(["--config", str(shipped_sweep_yaml(tmp_path)), "--backend", "local", "--gpus", "cpu", "--count", "4",
+                   "--data", str(BCCD_SMALL), "--model", str(CHESS_CHECKPOINT), "--epochs", "2", "--imgsz", "64",
+                   "--batch", "8"], home_env, tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"pretrained weights {CHESS_CHECKPOINT}: {CHESS_CHECKPOINT}" in done.stdout  # found once, at creation
+    sweep_id, runs = sweep_runs(home_env, done.stdout)
+    assert sorted(r.origin for r in runs) == ["noise", "noise", "prior", "search"]
+    assert all(r.state in ("finished", "stopped") and r.history for r in runs), [(r.id, r.state, r.reason) for r in runs]
+    assert "best run:" in done.stdout
+    reference = [r.summary.get("metrics/mAP50(B)") for r in runs if r.origin != "search"]
+    if any(reference):  # a gain is judged wherever the defaults scored (at 2 epochs of 64 px they may not)
+        assert re.search(r"gain: [+-][\d.]+% over the defaults \(mean of 3 seeds\).*(within|beyond) the noise", done.stdout)
+    for path in offline_runs(tmp_path):  # every run loaded the checkpoint: none trained from scratch
+        assert read_offline_run(path).config["weights_source"] == f"weights {CHESS_CHECKPOINT}"
+    status = yolosweep(["status", sweep_id], home_env, tmp_path)
+    assert status.returncode == 0 and "4 runs" in status.stdout
+    analysed = subprocess.run([sys.executable, str(REPO / "analyze_sweep.py"), sweep_id, "--out", str(tmp_path / "report")],
+                              env=home_env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert analysed.returncode == 0 and (tmp_path / "report" / "best_config.yaml").exists(), analysed.stderr[-2000:]
