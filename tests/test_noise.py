@@ -10,6 +10,7 @@ import yaml
 
 from yolosweep import noise
 from yolosweep.backends.local import Agent, engine_runs
+from yolosweep.spec import ConfigError
 from yolosweep.states import RunState
 from yolosweep.store import Store
 
@@ -85,3 +86,29 @@ def test_the_end_of_a_sweep_claims_a_level_only_beyond_its_measured_seed_noise(t
     assert re.search(r"gain: \+7\.0% over the defaults \(mean of 3 seeds\) .*: within the noise", within.stdout)  # seed 1's luck
     assert "no success level claimed" in within.stdout and "--top 3 --seeds 2 --epochs 2" in within.stdout
     assert "excellent" not in within.stdout and "good (" not in within.stdout
+
+
+@pytest.mark.integration
+def test_on_the_wandb_backend_the_seed_repeats_train_as_prior_runs_tagged_noise(tmp_path, offline_env, demo_data,
+                                                                              monkeypatch):
+    """W&B is taught finished runs, not configurations: the launcher trains the first prior and its repeats (offline
+    here, as `wandb agent` would log them) before wandb.sweep gets their ids as prior_runs."""
+    from yolosweep.backends.wandb import _train_priors
+    from yolosweep.priors import seed_repeats
+    from yolosweep.slots import Slot
+    from yolosweep.tracking import read_offline_run
+
+    from .conftest import offline_runs
+
+    for key, value in offline_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    prior = {"data": str(demo_data), "epochs": 1, "imgsz": 32, "batch": 8, "model": "yolo11n.yaml", "device": "cpu",
+             "workers": 0, "seed": 0, "project": str(tmp_path / "runs")}
+    noise = seed_repeats([prior], {"program": "train_sweep.py", "parameters": {}}, None)  # the default: 2
+    ids = _train_priors([prior], [Slot("cpu", "")], "yolosweep", None, noise)
+    runs = {path.name.rsplit("-", 1)[-1]: read_offline_run(path) for path in offline_runs(tmp_path)}
+    assert [runs[i].tags for i in ids] == [["prior"], ["prior", "noise"], ["prior", "noise"]]
+    assert [runs[i].config["seed"] for i in ids] == [0, 1, 2]
+    with pytest.raises(ConfigError, match="this sweep has none"):
+        seed_repeats([], {"program": "train_sweep.py", "parameters": {}}, 2)  # --noise-runs 2 with no prior to repeat

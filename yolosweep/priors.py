@@ -31,10 +31,18 @@ def load_priors(sources: list[str], config: dict[str, Any]) -> list[dict[str, An
     return runs
 
 
-def seed_repeats(prior: dict[str, Any], count: int) -> list[dict[str, Any]]:
-    """The prior `count` more times, each with the next seed: the same configuration, other randomness."""
-    seed = prior.get("seed", 0)
-    return [{**prior, "seed": seed + k} for k in range(1, count + 1)]
+def seed_repeats(priors: list[dict[str, Any]], config: dict[str, Any], requested: int | None) -> list[dict[str, Any]]:
+    """The first prior again with the next seeds (--noise-runs): the same configuration, other randomness, so the
+    sweep measures its seed spread (noise.py). `requested` None: DEFAULT_NOISE_RUNS where a sweep of
+    train_sweep.py has a first prior, else none. Both backends."""
+    from .noise import DEFAULT_NOISE_RUNS
+
+    count = requested if requested is not None else (DEFAULT_NOISE_RUNS if priors and trains_yolo(config) else 0)
+    if count and not priors:
+        raise ConfigError("--noise-runs", str(count), "repeats the sweep's first prior with other seeds, and this "
+                          "sweep has none", "drop --no-prior, or give --prior FILE (or --noise-runs 0)")
+    seed = priors[0].get("seed", 0) if count else 0
+    return [{**priors[0], "seed": seed + k} for k in range(1, count + 1)]
 
 
 def _read(source: str) -> list[tuple[str, dict[str, Any]]]:

@@ -24,7 +24,6 @@ import sweeps
 
 from .. import spec
 from ..logfeed import LOG_FLUSH, OfflineLogFeed
-from ..noise import DEFAULT_NOISE_RUNS
 from ..preflight import ready_sweep
 from ..priors import DEFAULTS, NOISE_TAG, load_priors, seed_repeats
 from ..priors import TAG as PRIOR_TAG
@@ -64,7 +63,7 @@ def create_sweep(config_path: str, overrides: dict[str, Any], prior_sources: lis
     search space (bench/search_efficiency.py: at an equal budget the same sweep found a better
     model that way in every repetition).
     `noise_runs`: the first prior again with that many other seeds, so the sweep knows its seed
-    spread (noise.py); None: noise.DEFAULT_NOISE_RUNS when the sweep of train_sweep.py has a first prior.
+    spread (priors.seed_repeats; None: its default).
     """
     folder = Path(config_path).resolve().parent
     config, priors = ready_sweep(config_path, overrides, prior_sources, lambda c: prepare_sweep(c, folder), slots)
@@ -76,12 +75,7 @@ def create_sweep(config_path: str, overrides: dict[str, Any], prior_sources: lis
             priors, prior_sources = load_priors([DEFAULTS], config), [DEFAULTS]
         except spec.ConfigError as err:
             print(f"yolosweep: Ultralytics' defaults are not run first: {err.key} {err.problem}")
-    if noise_runs is None:
-        noise_runs = DEFAULT_NOISE_RUNS if priors and spec.trains_yolo(config) else 0
-    if noise_runs and not priors:
-        raise spec.ConfigError("--noise-runs", str(noise_runs), "repeats the sweep's first prior with other seeds, "
-                               "and this sweep has none", "drop --no-prior, or give --prior FILE (or --noise-runs 0)")
-    noise = seed_repeats(priors[0], noise_runs) if noise_runs else []
+    noise = seed_repeats(priors, config, noise_runs)
     store = Store()
     sweep_id = store.create_sweep(config, priors, noise)
     print(f"yolosweep: created local sweep {sweep_id} in {store.path}")

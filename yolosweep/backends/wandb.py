@@ -14,6 +14,7 @@ from typing import Any
 from .. import arguments, spec
 from ..preflight import ready_sweep, weights_dir
 from ..resources import amp_check_env
+from ..priors import NOISE_TAG, seed_repeats
 from ..priors import TAG as PRIOR_TAG
 from ..slots import Slot
 from ..store import new_id
@@ -34,10 +35,10 @@ def launch(options: argparse.Namespace, slots: list[Slot], counts: list[int | No
         if isinstance(overrides.get("data"), str) and Path(overrides["data"]).exists():
             overrides["data"] = str(Path(overrides["data"]).resolve())  # agents run from the repo folder
         config, priors = ready_sweep(options.config, overrides, options.prior, slots=slots)
-        if options.noise_runs:
-            print("yolosweep: --noise-runs: the W&B backend does not run seed repeats yet (the local one does); "
-                  "gains there are shown without a measured seed spread", flush=True)
-        prior_runs = _train_priors(priors, slots, project, options.entity) if priors else []
+        noise = seed_repeats(priors, config, options.noise_runs)
+        # The repeats go to W&B as prior runs too, tagged `noise`: the analysis finds them among the sweep's runs.
+        # Measured with the engine W&B's server runs (sweeps.next_run, bayes): repeated points do not break it.
+        prior_runs = _train_priors(priors, slots, project, options.entity, noise) if priors else []
         if prior_runs is None:
             return 1
         sweep_id = wandb.sweep(config, project=project, entity=options.entity, prior_runs=prior_runs or None)
@@ -59,19 +60,22 @@ def wandb_agent_commands(path: str, counts: list[int | None]) -> list[list[str]]
     return [["wandb", "agent", *([f"--count={n}"] if n else []), path] for n in counts]
 
 
-def _train_priors(priors: list[dict[str, Any]], slots: list[Slot], project: str,
-                           entity: str | None) -> list[str] | None:
-    """W&B's API teaches a sweep finished runs (`prior_runs`), not configurations: train each prior
-    as a tagged run first, one per slot at a time, and return their ids (None if one failed)."""
+def _train_priors(priors: list[dict[str, Any]], slots: list[Slot], project: str, entity: str | None,
+                  noise: list[dict[str, Any]] = ()) -> list[str] | None:
+    """W&B's API teaches a sweep finished runs (`prior_runs`), not configurations: train each prior (and each
+    seed repeat of the first, tagged `noise` too) as a tagged run first, one per slot at a time, and return
+    their ids (None if one failed)."""
     run_ids = []
-    for start in range(0, len(priors), len(slots)):
-        batch = [(new_id(), params) for params in priors[start: start + len(slots)]]
-        commands = [["/usr/bin/env", f"WANDB_RUN_ID={run_id}", f"WANDB_TAGS={PRIOR_TAG}", f"WANDB_PROJECT={project}",
+    planned = [(p, PRIOR_TAG) for p in priors[:1]] + [(p, f"{PRIOR_TAG},{NOISE_TAG}") for p in noise] + \
+        [(p, PRIOR_TAG) for p in priors[1:]]
+    for start in range(0, len(planned), len(slots)):
+        batch = [(new_id(), params, tags) for params, tags in planned[start: start + len(slots)]]
+        commands = [["/usr/bin/env", f"WANDB_RUN_ID={run_id}", f"WANDB_TAGS={tags}", f"WANDB_PROJECT={project}",
                      *([f"WANDB_ENTITY={entity}"] if entity else []), sys.executable, str(REPO / spec.TRAIN_PROGRAM),
-                     *(f"--{k}={v}" for k, v in params.items())] for run_id, params in batch]
-        print(f"yolosweep: training prior run(s) {', '.join(r for r, _ in batch)} before the sweep starts")
+                     *(f"--{k}={v}" for k, v in params.items())] for run_id, params, tags in batch]
+        print(f"yolosweep: training prior run(s) {', '.join(r for r, _, _ in batch)} before the sweep starts")
         if run_agents(commands, slots, REPO / "wandb-agent-logs" / "priors") != 0:
             print("yolosweep: a prior run failed; no sweep was created (see wandb-agent-logs/priors-*.log)")
             return None
-        run_ids += [run_id for run_id, _ in batch]
+        run_ids += [run_id for run_id, _, _ in batch]
     return run_ids
