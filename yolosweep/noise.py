@@ -72,7 +72,6 @@ class Verdict:
     spread: SeedSpread | None
     searched: int  # K: runs the best was picked from
     p: float | None  # None: no spread measured (fewer than 2 seeds)
-    reference_is_mean: bool  # the gain is over the seeds' mean, not one run or --baseline
 
     @property
     def beyond(self) -> bool:
@@ -127,14 +126,14 @@ def judge(best: float, baseline: float, spread: SeedSpread | None, searched: int
     sign, searched = (1 if maximize else -1), max(searched, 1)  # the best may be a reference run: one draw then
     gain_pct = sign * (best - baseline) / abs(baseline) * 100 if baseline else math.inf
     if spread is None or spread.std is None:
-        return Verdict(baseline, gain_pct, spread, searched, None, baseline_is_reference_mean)
+        return Verdict(baseline, gain_pct, spread, searched, None)
     from scipy.stats import t as student_t
 
     scale = spread.std * (math.sqrt(1 + 1 / spread.n) if baseline_is_reference_mean else 1.0)
     t = sign * (best - baseline) / scale if scale > 0 else (math.inf if sign * (best - baseline) > 0 else -math.inf)
     one = float(student_t.sf(t, df=spread.n - 1))
     p = 1 - (1 - one) ** searched
-    return Verdict(baseline, gain_pct, spread, searched, p, baseline_is_reference_mean)
+    return Verdict(baseline, gain_pct, spread, searched, p)
 
 
 def verdict_lines(verdict: Verdict, over: str, sweep_id: str, run_seconds: float | None, epochs: Any = None,
