@@ -173,6 +173,32 @@ def run_then_retrain(search: Callable[..., list[float]], surrogate: Surrogate, r
     return points
 
 
+def run_then_smoothed(search: Callable[..., list[float]], surrogate: Surrogate, rng: np.random.Generator,
+                      limit: int) -> list[float]:
+    """Search the whole budget, then hand over not the single best run but the configuration a model of the sweep's
+    runs rates best: a 200-tree forest (the analysis' own importance model) fitted to every full run's (values ->
+    result), its prediction taken over those runs, so neighbours vote and one lucky seed counts less. Under 3
+    full runs it hands over the best run. One search per budget, as run_then_retrain."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    points = [float("nan")] * limit
+    for budget in BUDGETS:
+        if budget * EPOCHS > limit:
+            continue
+        trace = Trace(budget * EPOCHS)
+        search(surrogate, np.random.default_rng(int(rng.integers(2**31))), trace.limit, trace=trace)
+        done = trace.completed
+        if len(done) < 3:
+            points[budget * EPOCHS - 1] = trace.incumbent
+            continue
+        names = sorted(_space())
+        features = np.array([[float(params[n]) for n in names] for _, params in done])
+        forest = RandomForestRegressor(n_estimators=200, random_state=0).fit(features, [observed for observed, _ in done])
+        pick = done[int(np.argmax(forest.predict(features)))][1]
+        points[budget * EPOCHS - 1] = max(surrogate.curve(pick))
+    return points
+
+
 def run_ultralytics(surrogate: Surrogate, rng: np.random.Generator, limit: int) -> list[float]:
     from ultralytics.engine.tuner import Tuner
 
@@ -248,10 +274,20 @@ METHODS: dict[str, Callable[[Surrogate, np.random.Generator, int], list[float]]]
     "ours_then_top2": lambda s, r, n: run_then_retrain(
         lambda *a, **k: run_ours(*a, **k, defaults_first=True), s, r, n),
     "random_then_top2": lambda s, r, n: run_then_retrain(run_random, s, r, n),
+    # the hand-over rule of #24: the forest's best predicted configuration among the full runs, not the best run
+    "ours_smoothed": lambda s, r, n: run_then_smoothed(lambda *a, **k: run_ours(*a, **k, defaults_first=True), s, r, n),
+    "random_smoothed": lambda s, r, n: run_then_smoothed(run_random, s, r, n),
     "ultralytics_tuner": run_ultralytics,
     "optuna_tpe_hyperband": lambda s, r, n: run_optuna(s, r, n, "tpe"),
     "optuna_gp": lambda s, r, n: run_optuna(s, r, n, "gp"),
 }
+
+
+# How each method picks the configuration it hands over (value.json's `recommendation`, per method).
+RECOMMENDATION = {"ours_then_top2": "best mean of the top 2 full runs, each retrained once (charged to the budget)",
+                  "random_then_top2": "best mean of the top 2 full runs, each retrained once (charged to the budget)",
+                  "ours_smoothed": "best forest prediction among the full runs",
+                  "random_smoothed": "best forest prediction among the full runs"}
 
 
 def reference(surrogate: Surrogate, samples: int = 5000) -> tuple[float, float]:
@@ -309,6 +345,8 @@ def main() -> int:
     parser.add_argument("--inert", default="", metavar="P1,P2",
                         help="parameters the surrogate treats as without effect (dropout: Ultralytics' detect heads "
                              "ignore it, and the forest fitted seed noise to it); results go to value_inert_P1_P2.*")
+    parser.add_argument("--name", default=None, help="results file stem (default: value, with the --inert and "
+                        "--noise-scale suffixes); a subset of methods under its own name keeps the full table intact")
     parser.add_argument("--noise-scale", type=float, default=1.0, metavar="X",
                         help="the seed noise times X (0: every training of a configuration gives its mean curve, "
                              "so what a method still loses is search, not luck); results go to value_..._noiseX.*")
@@ -340,7 +378,7 @@ def main() -> int:
 
     methods: dict[str, Any] = {}
     for name, runs in traces.items():
-        methods[name] = {}
+        methods[name] = {"recommendation": RECOMMENDATION.get(name, "the best run seen")}
         reached = [epochs_to(points, defaults * 1.05) for points in runs]
         for budget in BUDGETS:
             values = [share(points, budget) for points in runs]
@@ -361,13 +399,15 @@ def main() -> int:
              "| method | " + " | ".join(f"{b} runs" for b in BUDGETS) + " | epochs to +5% (median) | p(ours >) at 10 |",
              "|---|" + "---|" * (len(BUDGETS) + 2)]
     for name, entries in methods.items():
-        cells = [f"{e['share_median']:.2f} [{e['share_q1']:.2f}-{e['share_q3']:.2f}]" for e in entries.values()]
+        cells = [f"{entries[str(b)]['share_median']:.2f} [{entries[str(b)]['share_q1']:.2f}-{entries[str(b)]['share_q3']:.2f}]"
+                 for b in BUDGETS]
         p10 = entries[str(BUDGETS[1])].get("p_ours_greater")
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {entries[str(BUDGETS[0])]['epochs_to_5pct']} | "
                      + (f"{p10:.3g}" if p10 is not None else "-") + " |")
     RESULTS.mkdir(exist_ok=True)
-    _anytime_plot(traces, defaults, RESULTS / f"value{name_suffix}_anytime.png")
-    write_results(f"value{name_suffix}", payload, lines)
+    stem = options.name or f"value{name_suffix}"
+    _anytime_plot(traces, defaults, RESULTS / f"{stem}_anytime.png")
+    write_results(stem, payload, lines)
     return 0
 
 
