@@ -35,3 +35,17 @@ def test_a_program_logging_only_with_wandb_is_ranked_learned_from_and_stopped(tm
     # What bayes is given: each run's metric in its summary and history.
     fed = {r.name: r for r in engine_runs(store_runs(home_env, sweep_id))}
     assert fed[best.id].summary_metrics["val/score"] == pytest.approx(0.9) and len(fed[best.id].history) == 10
+
+
+@pytest.mark.integration
+def test_a_program_logging_once_still_gets_its_row_and_summary(tmp_path, home_env):
+    """Ownership waits for two logged rows while the program runs; once it has exited, one is enough."""
+    config = {"program": str(PLAIN), "method": "grid", "metric": {"name": "val/score", "goal": "maximize"},
+              "parameters": {"quality": {"values": [0.5]}, "steps": {"value": 1}, "step_s": {"value": 0.0}}}
+    path = tmp_path / "once.yaml"
+    path.write_text(yaml.safe_dump(config))
+    sweep_id = create(path, home_env, tmp_path)
+    out, _ = agent(sweep_id, home_env, tmp_path).communicate(timeout=120)
+    (run,) = store_runs(home_env, sweep_id)
+    assert run.state == "finished" and run.history == [{"val/score": 0.5, "train/loss": 0.5}], out[-2000:]
+    assert run.summary["val/score"] == 0.5

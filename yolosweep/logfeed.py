@@ -8,7 +8,8 @@ the end the summary by W&B's rule: each key's last logged value, unless the prog
 
 Who writes a run's rows is decided once, from the program's own behaviour: a program with a store sink
 writes its first row right after logging it, before its second; so if the log holds two rows that carry
-the metric and the store still holds none, the program has no sink and the feed takes over (from row one).
+the metric (one, once the program has exited) and the store still holds none, the program has no sink and
+the feed takes over (from row one).
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ class OfflineLogFeed:
         except Exception:  # noqa: BLE001 - a log caught mid-write (or not there yet) is read again at the next poll
             return None
 
-    def poll(self) -> None:
-        """Write the rows logged since the last poll; cheap when nothing changed."""
+    def poll(self, final: bool = False) -> None:
+        """Write the rows logged since the last poll (the whole log is read again: fine for a sweep program's
+        rows, linear in them). `final`: the program has exited, so one row is enough to decide who writes."""
         if self.owner is False:
             return
         run = self._read()
@@ -50,7 +52,7 @@ class OfflineLogFeed:
         rows = [{k: v for k, v in row.items() if not k.startswith("_")} for row in run.history]
         if self.owner is None:
             with_metric = [r for r in rows if self.metric is None or self.metric in r]
-            if len(with_metric) < 2:
+            if len(with_metric) < (1 if final else 2):
                 return
             self.owner = self.store.epoch_counts(self.sweep_id).get(self.run_id, 0) == 0
             if not self.owner:

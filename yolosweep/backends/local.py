@@ -365,7 +365,7 @@ class Agent:
         code = self.child.wait()
         self.child = None
         if feed is not None:
-            feed.poll()  # the rows and summary it logged last
+            feed.poll(final=True)  # the rows and summary it logged last
         if code == 0 or (stopped and code == -signal.SIGTERM):  # a plain program dies of the SIGTERM that stops it
             state, reason, ended_by = (RunState.STOPPED, *stopped[::-1]) if stopped else (RunState.FINISHED, "", EndedBy.COMPLETED)
         elif code < 0:
