@@ -93,7 +93,8 @@ class Verdict:
         return f"{gain} (seed spread +-{self.spread_pct:.1f}%, {self.spread.n} trainings): {where} (p {self.p:.2g}, {runs})"
 
 
-def _value(summary: dict[str, Any], metric: str) -> float | None:
+def metric_value(summary: dict[str, Any], metric: str) -> float | None:
+    """A summary's or history row's number for `metric`; None when absent or not a number."""
     value = summary.get(metric)
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
@@ -109,13 +110,13 @@ def judge_best(runs: list[Any], metric: str, best: float, maximize: bool,
         reference, named = spread.mean, f"the defaults (mean of {spread.n} seeds)"
     else:
         first = next((r for r in runs if getattr(r, "origin", "search") == "prior" and str(r.state) != "running"
-                      and _value(r.summary, metric) is not None), None)
+                      and metric_value(r.summary, metric) is not None), None)
         if first is None:
             return None
-        reference, named = _value(first.summary, metric), f"defaults run {first.id}"
+        reference, named = metric_value(first.summary, metric), f"defaults run {first.id}"
     if not reference:
         return None
-    searched = sum(getattr(r, "origin", "search") == "search" and _value(r.summary, metric) is not None for r in runs)
+    searched = sum(getattr(r, "origin", "search") == "search" and metric_value(r.summary, metric) is not None for r in runs)
     verdict = judge(best, reference, spread, searched, maximize, baseline_is_reference_mean=baseline is None)
     return verdict, named
 

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
-from .noise import Verdict, judge_best
+from .noise import Verdict, judge_best, metric_value
 from .spec import Objective, fixed_values, objective
 from .states import EndedBy, RunState
 from .store import Run, Store
@@ -50,11 +50,6 @@ class SweepProgress:
         return self.verdict.gain_pct if self.verdict is not None else None
 
 
-def _value(row_or_summary: dict[str, Any], name: str) -> float | None:
-    value = row_or_summary.get(name)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
 def _run_epochs(run: Run, config: dict[str, Any]) -> int | None:
     epochs = run.params.get("epochs", fixed_values(config).get("epochs"))
     return epochs if isinstance(epochs, int) else None
@@ -81,11 +76,11 @@ def sweep_progress(store: Store, sweep_id: str, baseline: float | None = None, p
         epochs, (done, last) = _run_epochs(run, config), latest.get(run.id, (0, {}))
         per_epoch = (now - run.created) / done if done else None
         eta = per_epoch * (epochs - done) if per_epoch is not None and epochs else None
-        current = _value(last, goal.name) if goal and done else None
-        best = _value(run.summary, goal.name) if goal else None
+        current = metric_value(last, goal.name) if goal and done else None
+        best = metric_value(run.summary, goal.name) if goal else None
         progress.running.append(RunProgress(run.id, done, epochs, current, best, eta))
     if goal is not None:
-        scored = [(v, r) for r in runs if (v := _value(r.summary, goal.name)) is not None]
+        scored = [(v, r) for r in runs if (v := metric_value(r.summary, goal.name)) is not None]
         if scored:
             pick = max if goal.maximize else min
             progress.best, best_run = pick(scored, key=lambda item: item[0])
