@@ -11,6 +11,7 @@ Run: python bench/controller_scaling.py  ->  bench/results/controller_scaling.{j
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import statistics
@@ -94,6 +95,7 @@ def agent_peak_rss(folder: Path) -> dict[str, float]:
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     config = spec.load_sweep(REPO / "sweep_config.yaml")
     rng = np.random.default_rng(0)
     results = []

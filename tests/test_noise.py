@@ -14,6 +14,7 @@ from yolosweep.spec import ConfigError
 from yolosweep.states import RunState
 from yolosweep.store import Store
 
+from .conftest import REPO
 from .test_launch import launch
 from .test_local_backend import CURVE
 
@@ -106,7 +107,7 @@ def test_on_the_wandb_backend_the_seed_repeats_train_as_prior_runs_tagged_noise(
     prior = {"data": str(demo_data), "epochs": 1, "imgsz": 32, "batch": 8, "model": "yolo11n.yaml", "device": "cpu",
              "workers": 0, "seed": 0, "project": str(tmp_path / "runs")}
     noise = seed_repeats([prior], {"program": "train_sweep.py", "parameters": {}}, None)  # the default: 2
-    ids = _train_priors([prior], [Slot("cpu", "")], "yolosweep", None, noise)
+    ids = _train_priors([prior], [Slot("cpu", "")], "yolosweep", None, noise, REPO)
     runs = {path.name.rsplit("-", 1)[-1]: read_offline_run(path) for path in offline_runs(tmp_path)}
     assert [runs[i].tags for i in ids] == [["prior"], ["prior", "noise"], ["prior", "noise"]]
     assert [runs[i].config["seed"] for i in ids] == [0, 1, 2]

@@ -7,7 +7,6 @@ run real agent processes with stand-in programs.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -273,31 +272,6 @@ def test_launcher_wandb_agent_commands_parse_as_the_wandb_cli_parses_them(entity
         parts = {"name": context.params["sweep_id"]}
         assert parse_sweep_id(parts) is None and parts["name"] == path.rsplit("/", 1)[-1]
         assert parts["project"] == path.split("/")[-2]
-
-
-@pytest.mark.integration
-def test_an_installed_yolosweep_creates_and_runs_a_sweep_from_another_folder(tmp_path, offline_env):
-    source = tmp_path / "source"
-    shutil.copytree(REPO / "yolosweep", source / "yolosweep", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(REPO / "pyproject.toml", source)
-    shutil.copy(REPO / ".gitignore", source)
-    site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", str(site), str(source)], check=True, capture_output=True, timeout=300)
-    subprocess.run(["git", "init", "--quiet", str(source)], check=True)
-    untracked = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=source,
-                               capture_output=True, text=True, check=True).stdout.splitlines()
-    assert (source / "build").is_dir() and not [line for line in untracked if " build/" in line], untracked
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    env = {**offline_env, "PYTHONPATH": str(site), "YOLOSWEEP_HOME": str(elsewhere / "home")}
-    where = subprocess.run([sys.executable, "-c", "import yolosweep.backends.local as m; print(m.__file__)"],
-                           cwd=elsewhere, env=env, capture_output=True, text=True)
-    assert where.stdout.startswith(str(site)), where.stderr
-    path = _sweep_file(elsewhere, PROGRAMS / "wandb_config_reader.py", {"x": {"values": [1, 2]}})
-    sweep_id = create(path, env, elsewhere)
-    out, _ = agent(sweep_id, env, elsewhere).communicate(timeout=180)
-    assert sorted(r.state for r in store_runs(env, sweep_id)) == ["finished", "finished"], out
 
 
 @pytest.mark.integration

@@ -1,8 +1,13 @@
-"""`python -m yolosweep COMMAND`: the local backend's commands and the demo dataset."""
+"""`yolosweep COMMAND` (or `python -m yolosweep COMMAND`): every command of the package.
+
+Commands with options of their own (launch, demo, analyze, retrain, train, init) take the rest of the
+line; the scripts at the root of a clone (launch_sweep.sh, analyze_sweep.py, ...) call the same code.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -10,9 +15,26 @@ from . import arguments, spec
 from .store import Store, StoreError
 
 
+# Command -> (module in yolosweep, its main's name, what it does); each parses the rest of the line itself.
+FORWARDED = {
+    "init": ("commands.init", "main", "write a starter sweep_config.yaml and train_sweep.py into a folder"),
+    "launch": ("launcher", "main", "create or join a sweep and start one agent per GPU (= ./launch_sweep.sh)"),
+    "demo": ("launcher", "demo", "the offline demo sweep on CPU: generated data, 6 short runs (= ./launch_sweep.sh --demo)"),
+    "analyze": ("commands.analyze", "main", "rank a sweep's runs, parameter importance, best_config.yaml (= analyze_sweep.py)"),
+    "retrain": ("commands.retrain", "main", "retrain the best configuration for longer (= train_best_config.py)"),
+    "train": ("commands.train", "main", "one training with sweep parameters, as an agent runs it (= train_sweep.py)"),
+}
+
+
+def program_name() -> str:
+    return "yolosweep" if Path(sys.argv[0]).name == "yolosweep" else "python -m yolosweep"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m yolosweep")
+    parser = argparse.ArgumentParser(prog=program_name())
     commands = parser.add_subparsers(dest="command", required=True)
+    for name, (_, _, summary) in FORWARDED.items():
+        commands.add_parser(name, help=summary, add_help=False)
 
     sweep = commands.add_parser("sweep", help="validate a sweep YAML and create a local sweep")
     sweep.add_argument("config", help="sweep YAML, e.g. sweep_config.yaml")
@@ -28,7 +50,6 @@ def _parser() -> argparse.ArgumentParser:
                        help="give up after this many failed runs in a row (as `wandb agent`)")
     agent.add_argument("--events", type=Path, default=None, help=argparse.SUPPRESS)  # the launcher's copy of the agent's lines
 
-    commands.add_parser("launch", help="what launch_sweep.sh runs (see ./launch_sweep.sh --help)")
     status = commands.add_parser("status", help="the runs of a local sweep, best first")
     status.add_argument("sweep_id", nargs="?", help="default: the newest sweep")
     status.add_argument("--watch", action="store_true", help="refresh until Ctrl+C (in place on a terminal)")
@@ -52,10 +73,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["launch"]:  # launch_sweep.sh: its own options, see yolosweep/launcher.py
-        from .launcher import main as launch_main
-
-        return launch_main(argv[1:])
+    if argv[:1] and argv[0] in FORWARDED:
+        module, function, _ = FORWARDED[argv[0]]
+        return getattr(importlib.import_module(f".{module}", __package__), function)(argv[1:], f"{program_name()} {argv[0]}")
     args = _parser().parse_args(argv)
     if args.command == "demo-data":
         from .demo import write_demo_dataset

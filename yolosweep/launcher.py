@@ -23,7 +23,6 @@ from .store import Store, StoreError, default_path
 from .supervise import run_agents
 from .tracking import has_api_key
 
-REPO = Path(__file__).resolve().parent.parent
 DEMO_RUNS, DEMO_EPOCHS = 6, 20
 # Fixed values of the demo on top of sweep_config.yaml: the tunable task (demo.write_tunable_dataset)
 # at the settings of bench/value_data.py, where tuning pays: 92 of 150 sampled configurations beat
@@ -34,9 +33,10 @@ DEMO_FIXED = {"epochs": DEMO_EPOCHS, "imgsz": 96, "batch": 16, "model": "yolo11n
               "workers": 0, "optimizer": "AdamW"}
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="launch_sweep.sh", description="Create or join a sweep and run one agent per GPU.")
-    parser.add_argument("--config", default=str(REPO / "sweep_config.yaml"), help="sweep YAML (default: sweep_config.yaml)")
+def _parser(prog: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog or "launch_sweep.sh", description="Create or join a sweep and run one agent per GPU.")
+    parser.add_argument("--config", default=None,
+                        help="sweep YAML (default: sweep_config.yaml here, else the shipped one)")
     parser.add_argument("--backend", choices=("auto", "wandb", "local"), default="auto",
                         help="auto: W&B when an API key is configured, else local")
     parser.add_argument("--gpus", default="all", help="'all' (default; CPU when none), 'cpu', or ids like 0,1")
@@ -84,11 +84,12 @@ def _demo_overrides(options: argparse.Namespace, store_dir: Path) -> dict[str, A
     return {**DEMO_FIXED, "data": str(data), **arguments.overrides(options)}
 
 
-def launch(argv: list[str]) -> int:
-    options = _parser().parse_args(argv)
+def launch(argv: list[str], prog: str | None = None) -> int:
+    options = _parser(prog).parse_args(argv)
     if options.demo:
         options.backend, options.gpus = "local", "cpu"
         options.count = options.count or DEMO_RUNS
+    options.config = options.config or str(spec.STARTER / "sweep_config.yaml" if options.demo else spec.default_sweep_yaml())
     if options.sweep_id and options.prior:
         raise spec.ConfigError("--prior", " ".join(options.prior), "priors are set when a sweep is created",
                                "drop --prior when joining a sweep with --sweep-id")
@@ -165,9 +166,14 @@ def _print_best(store: Store, sweep_id: str, baseline: float | None = None) -> N
     print(f"offline wandb runs: {best.wandb_dir} (upload: wandb sync {best.wandb_dir}/offline-run-*)")
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], prog: str | None = None) -> int:
     try:
-        return launch(argv)
+        return launch(argv, prog)
     except (spec.ConfigError, StoreError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def demo(argv: list[str], prog: str | None = None) -> int:
+    """`yolosweep demo`: the launcher with --demo."""
+    return main(["--demo", *argv], prog)

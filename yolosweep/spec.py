@@ -18,6 +18,15 @@ from typing import Any
 import yaml
 
 TRAIN_PROGRAM = "train_sweep.py"
+# The shipped sweep_config.yaml and train_sweep.py live in the package, so an installed yolosweep has them
+# (in a clone they are links to the files at its root); `yolosweep init` copies them into a user's folder.
+STARTER = Path(__file__).parent / "starter"
+
+
+def default_sweep_yaml() -> Path:
+    """sweep_config.yaml in the working folder (e.g. written by `yolosweep init`), else the shipped one."""
+    here = Path("sweep_config.yaml")
+    return here if here.is_file() else STARTER / "sweep_config.yaml"
 
 # Keys the W&B server accepts that sweeps 0.2.0's JSON schema does not list.
 _SERVER_ONLY_KEYS = ("run_cap",)

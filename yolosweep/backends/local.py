@@ -89,17 +89,18 @@ def create_sweep(config_path: str, overrides: dict[str, Any], prior_sources: lis
 
 def agent_command(sweep_id: str, store: Store) -> str:
     """The exact command that adds an agent to this sweep from another terminal."""
-    command = f"cd {Path.cwd()} && " + (f"PYTHONPATH={REPO} " if Path.cwd() != REPO else "")
+    clone = (REPO / "pyproject.toml").is_file()  # run from a source folder, not an installed package
+    command = f"cd {Path.cwd()} && " + (f"PYTHONPATH={REPO} " if clone and Path.cwd() != REPO else "")
     if store.path.resolve() != (Path.cwd() / ".yolosweep" / "sweeps.db").resolve():
         command += f"YOLOSWEEP_HOME={store.path.parent.resolve()} "
-    return command + f"python -m yolosweep agent {sweep_id}"
+    return command + f"{'python -m yolosweep' if clone else 'yolosweep'} agent {sweep_id}"
 
 
 def _find_program(program: str, program_dir: Path) -> Path:
-    """The YAML's `program`, looked for next to the YAML, then here; ours when it names train_sweep.py."""
+    """The YAML's `program`, looked for next to the YAML, then here; the shipped one when it names train_sweep.py."""
     candidates = [Path(program)] if Path(program).is_absolute() else [program_dir / program, Path.cwd() / program]
     if Path(program).name == spec.TRAIN_PROGRAM:
-        candidates.append(REPO / spec.TRAIN_PROGRAM)
+        candidates.append(spec.STARTER / spec.TRAIN_PROGRAM)
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()

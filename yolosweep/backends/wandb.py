@@ -20,7 +20,7 @@ from ..slots import Slot
 from ..store import new_id
 from ..supervise import run_agents
 
-REPO = Path(__file__).resolve().parents[2]
+AGENT_LOGS = Path("wandb-agent-logs")  # in the folder the launch was started from
 
 
 def launch(options: argparse.Namespace, slots: list[Slot], counts: list[int | None]) -> int:
@@ -38,7 +38,8 @@ def launch(options: argparse.Namespace, slots: list[Slot], counts: list[int | No
         noise = seed_repeats(priors, config, options.noise_runs)
         # The repeats go to W&B as prior runs too, tagged `noise`: the analysis finds them among the sweep's runs.
         # Measured with the engine W&B's server runs (sweeps.next_run, bayes): repeated points do not break it.
-        prior_runs = _train_priors(priors, slots, project, options.entity, noise) if priors else []
+        prior_runs = (_train_priors(priors, slots, project, options.entity, noise, program_folder(options.config))
+                      if priors else [])
         if prior_runs is None:
             return 1
         sweep_id = wandb.sweep(config, project=project, entity=options.entity, prior_runs=prior_runs or None)
@@ -46,8 +47,14 @@ def launch(options: argparse.Namespace, slots: list[Slot], counts: list[int | No
     path = wandb_sweep_path(sweep_id, project, options.entity)
     print(f"yolosweep: W&B sweep {path}; more agents, any machine: wandb agent {path}")
     commands = wandb_agent_commands(path, counts)
-    # `program: train_sweep.py` is relative, as W&B expects, so agents start in this repository.
-    return run_agents(commands, slots, REPO / "wandb-agent-logs" / sweep_id.rsplit("/", 1)[-1], cwd=REPO, env=env)
+    # `program: train_sweep.py` is relative, as W&B expects, so agents start in the sweep YAML's folder.
+    return run_agents(commands, slots, AGENT_LOGS.resolve() / sweep_id.rsplit("/", 1)[-1], cwd=program_folder(options.config),
+                      env=env)
+
+
+def program_folder(config_path: str) -> Path:
+    """Where `wandb agent` finds a relative `program`: beside the sweep YAML (the shipped one: its train_sweep.py)."""
+    return Path(config_path).resolve().parent
 
 
 def wandb_sweep_path(sweep_id: str, project: str, entity: str | None) -> str:
@@ -61,7 +68,7 @@ def wandb_agent_commands(path: str, counts: list[int | None]) -> list[list[str]]
 
 
 def _train_priors(priors: list[dict[str, Any]], slots: list[Slot], project: str, entity: str | None,
-                  noise: list[dict[str, Any]] = ()) -> list[str] | None:
+                  noise: list[dict[str, Any]], folder: Path) -> list[str] | None:
     """W&B's API teaches a sweep finished runs (`prior_runs`), not configurations: train each prior (and each
     seed repeat of the first, tagged `noise` too) as a tagged run first, one per slot at a time, and return
     their ids (None if one failed)."""
@@ -71,10 +78,10 @@ def _train_priors(priors: list[dict[str, Any]], slots: list[Slot], project: str,
     for start in range(0, len(planned), len(slots)):
         batch = [(new_id(), params, tags) for params, tags in planned[start: start + len(slots)]]
         commands = [["/usr/bin/env", f"WANDB_RUN_ID={run_id}", f"WANDB_TAGS={tags}", f"WANDB_PROJECT={project}",
-                     *([f"WANDB_ENTITY={entity}"] if entity else []), sys.executable, str(REPO / spec.TRAIN_PROGRAM),
+                     *([f"WANDB_ENTITY={entity}"] if entity else []), sys.executable, str(folder / spec.TRAIN_PROGRAM),
                      *(f"--{k}={v}" for k, v in params.items())] for run_id, params, tags in batch]
         print(f"yolosweep: training prior run(s) {', '.join(r for r, _, _ in batch)} before the sweep starts")
-        if run_agents(commands, slots, REPO / "wandb-agent-logs" / "priors") != 0:
+        if run_agents(commands, slots, AGENT_LOGS.resolve() / "priors") != 0:
             print("yolosweep: a prior run failed; no sweep was created (see wandb-agent-logs/priors-*.log)")
             return None
         run_ids += [run_id for run_id, _, _ in batch]
