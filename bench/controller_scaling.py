@@ -55,9 +55,9 @@ def fill(store: Store, sweep_id: str, config: dict, n: int, rng: np.random.Gener
             row = {"epoch": epoch, OBJECTIVE: float(plateau * (1 - np.exp(-epoch / 15)) + rng.normal(0, 0.01))}
             history.append(row)
         with store.transaction() as db:
-            db.executemany("INSERT INTO metrics VALUES (?, ?, ?)", [(run_id, r["epoch"], json.dumps(r)) for r in history])
+            db.exec_driver_sql("INSERT INTO metrics VALUES (?, ?, ?)", [(run_id, r["epoch"], json.dumps(r)) for r in history])
             best = max(r[OBJECTIVE] for r in history)
-            db.execute("UPDATE runs SET summary=? WHERE id=?", (json.dumps({OBJECTIVE: best}), run_id))
+            db.exec_driver_sql("UPDATE runs SET summary=? WHERE id=?", (json.dumps({OBJECTIVE: best}), run_id))
         if i < n - 4:
             store.end_run(run_id, "finished")
 

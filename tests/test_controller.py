@@ -68,7 +68,7 @@ def test_a_dead_run_of_this_host_is_crashed_with_its_cause(tmp_path):
     store, sweep_id = _store(tmp_path)
     with store.transaction():
         store.add_run(sweep_id, "gone", {"x": 1})
-        store.db.execute("UPDATE runs SET agent_pid=?, pid=? WHERE id='gone'", (2**22 + 1, 2**22 + 2))
+        store.db.exec_driver_sql("UPDATE runs SET agent_pid=?, pid=? WHERE id='gone'", (2**22 + 1, 2**22 + 2))
     assert store.mark_crashed(sweep_id) == ["gone"]
     (run,) = store.runs(sweep_id)
     assert run.state is RunState.CRASHED and run.ended_by is EndedBy.VANISHED
@@ -95,10 +95,10 @@ def test_progress_tells_each_run_its_epoch_eta_and_the_sweep_its_best_gain_and_t
     done_run, _, _ = agent._next()
     live_run, _, _ = agent._next()
     t0 = 1000.0
-    store.db.execute("UPDATE runs SET created=?", (t0,))
+    store.db.exec_driver_sql("UPDATE runs SET created=?", (t0,))
     store.end_run(defaults_run, RunState.FINISHED, summary={"m": 0.50})
     store.end_run(done_run, RunState.STOPPED, summary={"m": 0.55}, ended_by=EndedBy.HYPERBAND)
-    store.db.execute("UPDATE runs SET ended=? WHERE state!='running'", (t0 + 100,))
+    store.db.exec_driver_sql("UPDATE runs SET ended=? WHERE state!='running'", (t0 + 100,))
     for epoch, value in [(1, 0.2), (2, 0.4), (3, 0.3)]:
         store.log_epoch(live_run, epoch, {"m": value}, {"m": max(0.2, 0.4 if epoch > 1 else 0.2)})
     progress = sweep_progress(store, sweep_id, planned=5, agents=1, now=t0 + 30)

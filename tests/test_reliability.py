@@ -55,7 +55,7 @@ def test_api_key_never_reaches_any_written_file_and_store_is_private(tmp_path, o
 def test_newer_store_schema_is_refused_with_a_clear_message(tmp_path):
     store = Store(tmp_path / "sweeps.db")
     with store.transaction() as db:
-        db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+        db.exec_driver_sql("UPDATE meta SET value='99' WHERE key='schema_version'")
     store.close()
     with pytest.raises(StoreError, match=rf"schema version 99, this yolosweep reads version {SCHEMA_VERSION}\. Fix:"):
         Store(tmp_path / "sweeps.db")
@@ -66,11 +66,11 @@ def test_version_1_store_is_upgraded_in_place_and_keeps_its_runs(tmp_path):
     sweep_id = store.create_sweep({"method": "random", "parameters": {}})
     with store.transaction() as db:
         store.add_run(sweep_id, "run00001", {"lr0": 0.01})
-        db.execute("DROP TABLE priors")  # what a version-1 store looks like
-        db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+        db.exec_driver_sql("DROP TABLE priors")  # what a version-1 store looks like
+        db.exec_driver_sql("UPDATE meta SET value='1' WHERE key='schema_version'")
     store.close()
     upgraded = Store(tmp_path / "sweeps.db")
-    assert upgraded.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+    assert upgraded.db.exec_driver_sql("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (str(SCHEMA_VERSION),)
     assert [(r.id, r.origin) for r in upgraded.runs(sweep_id)] == [("run00001", "search")]
 
 

@@ -114,7 +114,7 @@ def _running_row(store: Store, sweep_id: str, run_id: str, *, pid: int, pid_star
                  host: str | None = None, boot: str | None = None) -> None:
     with store.transaction():
         store.add_run(sweep_id, run_id, {})
-        store.db.execute("UPDATE runs SET pid=?, pid_started=?, agent_pid=NULL, host=COALESCE(?, host), "
+        store.db.exec_driver_sql("UPDATE runs SET pid=?, pid_started=?, agent_pid=NULL, host=COALESCE(?, host), "
                          "boot_id=COALESCE(?, boot_id) WHERE id=?", (pid, pid_started, host, boot, run_id))
 
 
@@ -154,9 +154,9 @@ def test_a_version_2_store_is_upgraded_in_place_with_ended_by_and_the_process_co
     upgraded = Store(db)
     (run,) = upgraded.runs(sweep_id)
     assert run.id == "old00001"
-    assert upgraded.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("5",)
-    assert {"ended_by", "boot_id", "pid_started"} <= {row[1] for row in upgraded.db.execute("PRAGMA table_info(runs)")}
-    assert "kind" in {row[1] for row in upgraded.db.execute("PRAGMA table_info(priors)")}
+    assert upgraded.db.exec_driver_sql("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("5",)
+    assert {"ended_by", "boot_id", "pid_started"} <= {row[1] for row in upgraded.db.exec_driver_sql("PRAGMA table_info(runs)")}
+    assert "kind" in {row[1] for row in upgraded.db.exec_driver_sql("PRAGMA table_info(priors)")}
     assert upgraded.verified(sweep_id) is None
     assert run.ended_by == "" and run.state == "running" and run.origin == "search"
 

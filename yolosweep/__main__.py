@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="a configuration its agents run first (best_config.yaml, args.yaml or 'defaults'); repeatable")
     arguments.add_noise_runs_flag(sweep)
     arguments.add_override_flags(sweep)
+    arguments.add_store_flag(sweep)
 
     agent = commands.add_parser("agent", help="run trials of a local sweep")
     agent.add_argument("sweep_id")
@@ -49,17 +50,20 @@ def _parser() -> argparse.ArgumentParser:
     agent.add_argument("--max-consecutive-failed-runs", type=arguments.positive_int, default=None,
                        help="give up after this many failed runs in a row (as `wandb agent`)")
     agent.add_argument("--events", type=Path, default=None, help=argparse.SUPPRESS)  # the launcher's copy of the agent's lines
+    arguments.add_store_flag(agent)
 
     status = commands.add_parser("status", help="the runs of a local sweep, best first")
     status.add_argument("sweep_id", nargs="?", help="default: the newest sweep")
     status.add_argument("--watch", action="store_true", help="refresh until Ctrl+C (in place on a terminal)")
     status.add_argument("--interval", type=float, default=5.0, help="seconds between refreshes with --watch (default 5)")
+    arguments.add_store_flag(status)
 
     board = commands.add_parser("dashboard", help="serve a local page with the sweep's runs, curves and importance")
     board.add_argument("sweep_id", nargs="?", help="default: the newest sweep")
     board.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     board.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this machine only)")
     board.add_argument("--baseline", type=float, default=None, help="your current model's metric (default: the defaults run)")
+    arguments.add_store_flag(board)
 
     demo = commands.add_parser("demo-data", help="write a small generated YOLO dataset (detect, segment, pose, obb, classify)")
     demo.add_argument("dir", help="folder to write images/, labels/ and data.yaml into")
@@ -82,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(write_demo_dataset(args.dir, n_train=args.train, n_val=args.val, seed=args.seed, task=args.task))
         return 0
+    arguments.use_store(args)
     try:
         if args.command == "sweep":
             from .backends.local import agent_command, create_sweep
@@ -96,9 +101,9 @@ def main(argv: list[str] | None = None) -> int:
                          max_consecutive_failed_runs=args.max_consecutive_failed_runs, events=args.events).run_loop()
         if args.command == "dashboard":
             from .dashboard import Dashboard, serve
-            from .store import default_path
+            from .store import default_location
 
-            board = Dashboard(default_path(), args.sweep_id, args.baseline)
+            board = Dashboard(default_location(), args.sweep_id, args.baseline)
             try:
                 server = serve(board, args.host, args.port)
             except OSError as err:
@@ -119,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             store = Store.for_reading()  # a reader: an archived store on a read-only share is fine
             sweep_id = args.sweep_id or (store.sweep_ids() or [None])[-1]
             if sweep_id is None:
-                raise StoreError(f"{store.path}: no sweeps yet. Fix: create one with `python -m yolosweep sweep sweep_config.yaml`")
+                raise StoreError(f"{store.where}: no sweeps yet. Fix: create one with `python -m yolosweep sweep sweep_config.yaml`")
             if args.watch:
                 from .progress import watch_status
                 from .status import status_report

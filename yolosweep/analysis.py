@@ -88,19 +88,18 @@ def from_store(store: Store, sweep_id: str, runs: list[Run] | None = None) -> Sw
     # The table holds text (CSV, pandas, messages), both backends alike: the enums' stored values.
     records = [RunRecord(r.id, r.state.value, r.reason, r.params, r.summary, r.history, r.origin, r.ended_by.value)
                for r in (store.runs(sweep_id) if runs is None else runs)]
-    return SweepRuns(sweep_id, config, records, source=str(store.path))
+    return SweepRuns(sweep_id, config, records, source=store.location)
 
 
 def local_store_of(sweep: SweepRuns) -> Store | None:
     """The local store a sweep was read from, opened for writing (a retrain's verdict goes back there); None for a
     W&B sweep, or with a warning where the store cannot be written (an archive on a read-only share)."""
-    from .store import StoreError
+    from .store import StoreError, is_postgres
 
-    path = Path(sweep.source)
-    if not path.is_file():
+    if not is_postgres(sweep.source) and not Path(sweep.source).is_file():
         return None
     try:
-        return Store(path, create=False)
+        return Store(sweep.source, create=False)
     except StoreError as err:
         print(f"yolosweep: WARNING: the verdict will not be kept in the store: {err}", flush=True)
         return None
@@ -138,11 +137,12 @@ def load(sweep_id: str | None, backend: str = "auto", entity: str | None = None,
          project: str | None = "yolosweep") -> SweepRuns:
     """A sweep by id from either backend. auto: the local store when it holds that id (or no id is
     given, or no W&B key is configured), else W&B. One rule for analyze_sweep.py and train_best_config.py."""
-    from .store import Store, StoreError, default_path
+    from .store import Store, StoreError, default_location, is_postgres
     from .tracking import has_api_key
 
     if backend == "auto":
-        local = Store.for_reading().sweep_ids() if default_path().exists() else []
+        location = default_location()
+        local = Store.for_reading().sweep_ids() if is_postgres(location) or Path(location).exists() else []
         backend = "local" if sweep_id is None or sweep_id in local or not has_api_key() else "wandb"
     if backend == "wandb":
         if not has_api_key():
@@ -151,7 +151,7 @@ def load(sweep_id: str | None, backend: str = "auto", entity: str | None = None,
     store = Store.for_reading()
     sweep_id = sweep_id or (store.sweep_ids() or [None])[-1]
     if sweep_id is None:
-        raise StoreError(f"{store.path}: no sweeps yet. Fix: run ./launch_sweep.sh first")
+        raise StoreError(f"{store.where}: no sweeps yet. Fix: run ./launch_sweep.sh first")
     return from_store(store, sweep_id)
 
 

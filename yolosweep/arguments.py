@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 import yaml
@@ -19,6 +20,18 @@ def add_override_flags(parser: argparse.ArgumentParser) -> None:
 
 def overrides(namespace: argparse.Namespace) -> dict[str, Any]:
     return {k: getattr(namespace, k) for k in OVERRIDE_FLAGS if getattr(namespace, k) is not None}
+
+
+def add_store_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", default=None, metavar="URL",
+                        help="the local backend's store: a SQLite path, or postgresql://USER@HOST[:PORT]/DB for agents on "
+                             "several machines (default: $YOLOSWEEP_STORE, else .yolosweep/sweeps.db under $YOLOSWEEP_HOME)")
+
+
+def use_store(namespace: argparse.Namespace) -> None:
+    """--store for this command and every process it starts (agents, runs): they read YOLOSWEEP_STORE."""
+    if getattr(namespace, "store", None):
+        os.environ["YOLOSWEEP_STORE"] = namespace.store
 
 
 def add_noise_runs_flag(parser: argparse.ArgumentParser) -> None:

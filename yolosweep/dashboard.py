@@ -22,7 +22,7 @@ from .progress import sweep_line, sweep_progress
 from .retrain import verified_line
 from .spec import dead_parameters
 from .states import RunState
-from .store import Store, StoreError
+from .store import Store, StoreError, masked
 
 REFRESH_MS = 2000
 
@@ -49,13 +49,13 @@ def _noise_band(progress: Any) -> list[float] | None:
 class Dashboard:
     """What the page shows, read from the store at each request."""
 
-    def __init__(self, store_path: Path, sweep_id: str | None, baseline: float | None = None):
-        self.store_path, self.baseline = store_path, baseline
-        store = Store.read_only(store_path)
+    def __init__(self, location: str, sweep_id: str | None, baseline: float | None = None):
+        self.location, self.baseline = location, baseline
+        store = Store.read_only(location)
         try:
             self.sweep_id = sweep_id or (store.sweep_ids() or [None])[-1]
             if self.sweep_id is None:
-                raise StoreError(f"{store_path}: no sweeps yet. Fix: create one with `python -m yolosweep sweep sweep_config.yaml`")
+                raise StoreError(f"{store.where}: no sweeps yet. Fix: create one with `python -m yolosweep sweep sweep_config.yaml`")
             store.sweep_config(self.sweep_id)  # an unknown id fails here, with the known ones
         finally:
             store.close()
@@ -63,7 +63,7 @@ class Dashboard:
         self._importance: tuple[int, list[dict[str, Any]]] = (-1, [])
 
     def snapshot(self) -> dict[str, Any]:
-        store = Store.read_only(self.store_path)
+        store = Store.read_only(self.location)
         try:
             stored = store.runs(self.sweep_id)  # one read: the table and the progress line agree
             sweep = analysis.from_store(store, self.sweep_id, stored)
@@ -85,7 +85,7 @@ class Dashboard:
             record = next(r for r in sweep.runs if r.id == progress.best_run)
             best = {"id": record.id, "value": progress.best, "config": analysis.best_config(sweep, record)}
         return _clean({
-            "sweep": self.sweep_id, "method": sweep.config.get("method"), "source": str(self.store_path),
+            "sweep": self.sweep_id, "method": sweep.config.get("method"), "source": masked(self.location),
             "metric": goal.name if goal else None, "goal": goal.goal if goal else None,
             "progress": sweep_line(progress), "swept": sweep.swept, "runs": runs, "best": best,
             "baseline": progress.baseline, "baseline_from": progress.baseline_from, "gain_pct": progress.gain_pct,

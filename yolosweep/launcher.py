@@ -19,7 +19,7 @@ from .preflight import weights_dir
 from .resources import amp_check_env, check_slots
 from .slots import Slot, plan_slots, split_count
 from .states import RunState
-from .store import Store, StoreError, default_path
+from .store import Store, StoreError, home
 from .supervise import run_agents
 from .tracking import has_api_key
 
@@ -57,6 +57,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true",
                         help=f"offline demo: generated data, {DEMO_RUNS} runs of {DEMO_EPOCHS} epochs on CPU")
     arguments.add_override_flags(parser)
+    arguments.add_store_flag(parser)
     return parser
 
 
@@ -86,6 +87,7 @@ def _demo_overrides(options: argparse.Namespace, store_dir: Path) -> dict[str, A
 
 def launch(argv: list[str], prog: str | None = None) -> int:
     options = _parser(prog).parse_args(argv)
+    arguments.use_store(options)
     if options.demo:
         options.backend, options.gpus = "local", "cpu"
         options.count = options.count or DEMO_RUNS
@@ -113,11 +115,11 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
         sweep_id = options.sweep_id
         print(f"yolosweep: joining local sweep {sweep_id}")
     else:
-        overrides = _demo_overrides(options, default_path().parent) if options.demo else arguments.overrides(options)
+        overrides = _demo_overrides(options, home()) if options.demo else arguments.overrides(options)
         store, sweep_id = create_sweep(options.config, overrides, options.prior, defaults_first=not options.no_prior,
                                        slots=slots, noise_runs=options.noise_runs)
     print(f"yolosweep: more agents, any terminal: {agent_command(sweep_id, store)}")
-    log_dir = store.path.parent / "logs"
+    log_dir = store.home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     prefix = log_dir / sweep_id
     commands = [[sys.executable, "-m", "yolosweep", "agent", sweep_id, *([f"--count={n}"] if n else []),

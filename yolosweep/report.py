@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from .noise import judge_best, verdict_lines
 from .spec import companion_metric, dead_parameters
 from .status import cell, reduced_batch_lines
+from .store import masked
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -112,7 +113,7 @@ def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
                      *(["vs_baseline", "vs_baseline_%"] if baseline is not None else []), *key_params]]
     states = table["state"].value_counts().to_dict()
     scored_runs = int(table["objective"].notna().sum())
-    lines = [f"sweep {sweep.sweep_id} ({sweep.config.get('method')}) from {sweep.source}: {len(table)} runs, "
+    lines = [f"sweep {sweep.sweep_id} ({sweep.config.get('method')}) from {masked(sweep.source)}: {len(table)} runs, "
              + ", ".join(f"{n} {s}" for s, n in sorted(states.items())),
              "", f"top {min(top, len(table))} by {sweep.metric}:", ranking.to_string(index=False, float_format=lambda v: f"{v:.4g}")]
     judged = judge_best(sweep.runs, sweep.metric, best_value, sweep.maximize, baseline)

@@ -244,7 +244,7 @@ def top_k_seeded(sweep: analysis.SweepRuns, k: int, seeds: int, overrides: dict[
               f"Spearman rank correlation {rho:+.2f} over {len(tops)} configurations")
     if store is not None:
         store.record_verified(sweep.sweep_id, verdict)
-        print(f"kept in {store.path}: `python -m yolosweep status {sweep.sweep_id}` and the dashboard show it")
+        print(f"kept in {store.where}: `python -m yolosweep status {sweep.sweep_id}` and the dashboard show it")
     out = Path(RETRAIN_PROJECT).resolve() / f"top{k}x{seeds}-{sweep.sweep_id}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     _write_csv(rows, out)

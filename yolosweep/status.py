@@ -55,7 +55,7 @@ def status_report(store: Store, sweep_id: str) -> list[str]:
     """`python -m yolosweep status`: the runs best first, then the reasons of failed and crashed runs."""
     config = store.sweep_config(sweep_id)
     runs = store.runs(sweep_id, with_history=False)  # once per --watch interval: the counts are enough
-    lines = [f"sweep {sweep_id} ({config.get('method')}, {len(runs)} runs) in {store.path}",
+    lines = [f"sweep {sweep_id} ({config.get('method')}, {len(runs)} runs) in {store.where}",
              *status_lines(config, runs, store.epoch_counts(sweep_id))]
     goal = objective(config)
     best = next((v for r in ranked(runs, goal) if (v := objective_of(r, goal.name)) is not None), None) if goal else None

@@ -1,7 +1,12 @@
-"""The local store: one SQLite file per workspace holding sweeps, runs and per-epoch metrics.
+"""The local backend's store: sweeps, runs and per-epoch metrics, in SQLite or PostgreSQL.
 
-WAL mode and a generous busy timeout let several agents (and their trials) share one file;
-every write is one transaction, so a killed process never leaves a half-written row.
+One SQL layer for both (SQLAlchemy Core; psycopg 3 for PostgreSQL), chosen by a location: a path or
+`sqlite:///PATH` (the zero-set-up default, `.yolosweep/sweeps.db`), or `postgresql://USER@HOST/DB` for
+agents on several machines (`--store` or YOLOSWEEP_STORE). SQLite: WAL mode and a generous busy timeout
+let several agents (and their trials) on one machine share one file. Every write is one transaction and
+writers take turns (SQLite's BEGIN IMMEDIATE; on PostgreSQL a transaction-scoped advisory lock, the same
+rule), so reading the runs, deciding and inserting never race and a killed process never leaves a
+half-written row.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+
 from .states import EndedBy, RunState
 
 SCHEMA_VERSION = 5  # 2: priors; 3: ended_by, and process identity (boot id, start times) for crash marking;
@@ -27,45 +36,40 @@ SCHEMA_VERSION = 5  # 2: priors; 3: ended_by, and process identity (boot id, sta
 # 5: sweeps.verified (the winner retrained with several seeds: train_best_config.py --top K --seeds S)
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sweeps (
-    id TEXT PRIMARY KEY, config TEXT NOT NULL, created REAL NOT NULL, verified TEXT
-);
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    sweep_id TEXT NOT NULL REFERENCES sweeps(id),
-    params TEXT NOT NULL,
-    state TEXT NOT NULL,
-    reason TEXT NOT NULL DEFAULT '',
-    ended_by TEXT NOT NULL DEFAULT '',
-    summary TEXT NOT NULL DEFAULT '{}',
-    created REAL NOT NULL,
-    ended REAL,
-    host TEXT NOT NULL,
-    agent_pid INTEGER,
-    pid INTEGER,
-    wandb_dir TEXT,
-    boot_id TEXT,
-    agent_started TEXT,
-    pid_started TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_by_sweep ON runs (sweep_id, created);
-CREATE TABLE IF NOT EXISTS priors (
-    sweep_id TEXT NOT NULL REFERENCES sweeps(id),
-    position INTEGER NOT NULL,
-    params TEXT NOT NULL,
-    run_id TEXT REFERENCES runs(id),
-    kind TEXT NOT NULL DEFAULT 'prior',
-    PRIMARY KEY (sweep_id, position)
-);
-CREATE TABLE IF NOT EXISTS metrics (
-    run_id TEXT NOT NULL REFERENCES runs(id),
-    epoch INTEGER NOT NULL,
-    metrics TEXT NOT NULL,
-    PRIMARY KEY (run_id, epoch)
-);
-"""
+_TABLES = sa.MetaData()
+sa.Table("meta", _TABLES, sa.Column("key", sa.Text, primary_key=True), sa.Column("value", sa.Text, nullable=False))
+sa.Table("sweeps", _TABLES, sa.Column("id", sa.Text, primary_key=True), sa.Column("config", sa.Text, nullable=False),
+         sa.Column("created", sa.Float, nullable=False), sa.Column("verified", sa.Text))
+sa.Table("runs", _TABLES,
+         sa.Column("id", sa.Text, primary_key=True),
+         sa.Column("sweep_id", sa.Text, sa.ForeignKey("sweeps.id"), nullable=False),
+         sa.Column("params", sa.Text, nullable=False),
+         sa.Column("state", sa.Text, nullable=False),
+         sa.Column("reason", sa.Text, nullable=False, server_default=""),
+         sa.Column("ended_by", sa.Text, nullable=False, server_default=""),
+         sa.Column("summary", sa.Text, nullable=False, server_default="{}"),
+         sa.Column("created", sa.Float, nullable=False),
+         sa.Column("ended", sa.Float),
+         sa.Column("host", sa.Text, nullable=False),
+         sa.Column("agent_pid", sa.Integer),
+         sa.Column("pid", sa.Integer),
+         sa.Column("wandb_dir", sa.Text),
+         sa.Column("boot_id", sa.Text),
+         sa.Column("agent_started", sa.Text),
+         sa.Column("pid_started", sa.Text),
+         sa.Index("runs_by_sweep", "sweep_id", "created"))
+sa.Table("priors", _TABLES,
+         sa.Column("sweep_id", sa.Text, sa.ForeignKey("sweeps.id"), primary_key=True),
+         sa.Column("position", sa.Integer, primary_key=True),
+         sa.Column("params", sa.Text, nullable=False),
+         sa.Column("run_id", sa.Text, sa.ForeignKey("runs.id")),
+         sa.Column("kind", sa.Text, nullable=False, server_default="prior"))
+sa.Table("metrics", _TABLES,
+         sa.Column("run_id", sa.Text, sa.ForeignKey("runs.id"), primary_key=True),
+         sa.Column("epoch", sa.Integer, primary_key=True),
+         sa.Column("metrics", sa.Text, nullable=False))
+# Every writer on PostgreSQL takes this transaction-scoped advisory lock first: one writer at a time, as in SQLite.
+_WRITE_LOCK = 0x59_4F_4C_4F  # "YOLO"
 
 
 # Columns later schema versions added to existing tables: (version, table, column, type); added where missing.
@@ -86,7 +90,11 @@ class OlderSchema(StoreError):
     """The store was written by an older yolosweep: reading it needs its upgrade, a write."""
 
 
-def explain(err: sqlite3.Error | OSError, path: Path) -> StoreError:
+class StoreUnreachable(StoreError):
+    """The database server cannot be reached (refused, closed, timed out): a wait may mend it."""
+
+
+def explain(err: BaseException, path: Path) -> StoreError:
     """A SQLite or file-system error on the store as one line: what is wrong, where, what to do."""
     text = str(err)
     if "disk is full" in text or getattr(err, "errno", None) == errno.ENOSPC:
@@ -103,15 +111,43 @@ def explain(err: sqlite3.Error | OSError, path: Path) -> StoreError:
     return StoreError(f"{path}: store error ({text}). Fix: check the disk and the file, or set a new YOLOSWEEP_HOME")
 
 
+# libpq's words for a server that cannot be reached now (as opposed to a wrong URL or password).
+_UNREACHABLE = ("connection refused", "timeout expired", "server closed the connection", "terminating connection",
+                "connection is closed", "could not receive data", "could not send data", "consuming input failed",
+                "the database system is starting up", "the database system is shutting down", "no connection to the server")
+
+
+def explain_postgres(err: BaseException, where: str) -> StoreError:
+    """A PostgreSQL error as one line: what is wrong, where, what to do. The URL is shown without its password."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    low = text.lower()
+    if "password authentication failed" in low or "no password supplied" in low:
+        fix = "put the right password in ~/.pgpass or PGPASSWORD (a password in the URL shows in `ps`)"
+    elif "role" in low and "does not exist" in low:
+        fix = "create that user on the server (`createuser NAME`) or correct the user in the URL"
+    elif "database" in low and "does not exist" in low:
+        fix = "create the database on the server (`createdb NAME`) or correct its name in the URL"
+    elif "translate host name" in low or "failed to resolve host" in low or "name or service not known" in low:
+        fix = "correct the host in the URL"
+    elif any(words in low for words in _UNREACHABLE):
+        return StoreUnreachable(f"{where}: PostgreSQL unreachable ({text}). Fix: start the server, or check the host, "
+                                "port and firewall (`pg_isready -h HOST -p PORT`)")
+    elif "read-only" in low:
+        fix = "this command only reads; writing needs a normal session"
+    else:
+        fix = "check the server's log and the URL"
+    return StoreError(f"{where}: PostgreSQL: {text}. Fix: {fix}")
+
+
 def _translated(method: Callable[..., Any]) -> Callable[..., Any]:
-    """SQLite's errors leave the store as StoreError, one line with a fix, never a traceback."""
+    """Database errors leave the store as StoreError, one line with a fix, never a traceback."""
 
     @functools.wraps(method)
     def wrapper(self: "Store", *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
-        except sqlite3.Error as err:
-            raise explain(err, self.path) from None
+        except (DBAPIError, sqlite3.Error) as err:
+            raise self.explain(err) from None
 
     return wrapper
 
@@ -136,8 +172,32 @@ class Run:
     ended_by: EndedBy = EndedBy.COMPLETED
 
 
+def home() -> Path:
+    """The workspace folder: a SQLite store's, the launcher's logs, the demo's data (YOLOSWEEP_HOME, default .yolosweep)."""
+    return Path(os.environ.get("YOLOSWEEP_HOME", ".yolosweep"))
+
+
 def default_path() -> Path:
-    return Path(os.environ.get("YOLOSWEEP_HOME", ".yolosweep")) / "sweeps.db"
+    return home() / "sweeps.db"
+
+
+def default_location() -> str:
+    """The store every command opens: YOLOSWEEP_STORE (a path or a URL; `--store` sets it), else sweeps.db in home()."""
+    return os.environ.get("YOLOSWEEP_STORE") or str(default_path())
+
+
+def is_postgres(location: str | Path) -> bool:
+    return str(location).startswith(("postgresql:", "postgres:", "postgresql+"))
+
+
+def masked(location: str | Path) -> str:
+    """A location as messages show it: a URL without its password."""
+    if not is_postgres(location):
+        return str(location)
+    try:
+        return make_url(str(location)).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "the given PostgreSQL URL"
 
 
 def new_id() -> str:
@@ -145,12 +205,27 @@ def new_id() -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
 
 
+_NO_SWEEPS = "no local sweeps here. Fix: create one with `python -m yolosweep sweep sweep_config.yaml`, or set YOLOSWEEP_HOME"
+
+
 class Store:
-    def __init__(self, path: str | Path | None = None, create: bool = True):
-        self.path = Path(path) if path else default_path()
+    """One connection to the store (per process: an agent, a run, a reader)."""
+
+    def __init__(self, location: str | Path | None = None, create: bool = True):
+        self._locate(location)
+        if self.postgres:
+            self._connect_postgres(read_only=False)
+            try:
+                if not create and not sa.inspect(self.db).has_table("meta"):
+                    raise StoreError(f"{self.where}: no sweeps in this database yet. Fix: create one with "
+                                     "`python -m yolosweep sweep sweep_config.yaml --store URL`")
+                self._migrate()
+            except BaseException:
+                self.close()
+                raise
+            return
         if not create and not self.path.exists():
-            raise StoreError(f"{self.path}: no local sweeps here. Fix: create one with "
-                             "`python -m yolosweep sweep sweep_config.yaml`, or set YOLOSWEEP_HOME")
+            raise StoreError(f"{self.path}: {_NO_SWEEPS}")
         folder = self.path.parent
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -162,19 +237,63 @@ class Store:
         if fresh and not os.access(folder, os.W_OK | os.X_OK):
             raise explain(PermissionError(errno.EACCES, "folder not writable"), self.path)
         try:
-            self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self._connect_sqlite(self.path)
             if fresh:
                 os.chmod(self.path, 0o600)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA busy_timeout=60000")
-            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.exec_driver_sql("PRAGMA journal_mode=WAL")
+            self.db.exec_driver_sql("PRAGMA foreign_keys=ON")
             self._migrate()
-        except sqlite3.Error as err:
-            raise explain(err, self.path) from None
+        except (DBAPIError, sqlite3.Error) as err:
+            raise self.explain(err) from None
         self._keep_reserve()
 
+    def _locate(self, location: str | Path | None) -> None:
+        self.location = str(location) if location else default_location()
+        self.postgres = is_postgres(self.location)
+        self.where = masked(self.location)
+        if self.postgres:
+            self.path, self.home = None, home()
+        else:
+            path = self.location[len("sqlite:///"):] if self.location.startswith("sqlite:///") else self.location
+            self.path = Path(path)
+            self.home = self.path.parent
+
+    def _connect_sqlite(self, target: str | Path, uri: bool = False) -> None:
+        def connect() -> sqlite3.Connection:
+            db = sqlite3.connect(target, uri=uri, timeout=60, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA busy_timeout=60000")
+            return db
+
+        self.engine = sa.create_engine("sqlite://", creator=connect, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+        self.db: Connection = self.engine.connect()
+
+    def _connect_postgres(self, read_only: bool) -> None:
+        try:
+            url = make_url(self.location).set(drivername="postgresql+psycopg")
+        except ArgumentError:
+            raise StoreError(f"{self.where}: not a database URL. Fix: give postgresql://USER@HOST[:PORT]/DATABASE") from None
+        connect_args: dict[str, Any] = {"connect_timeout": 10, "application_name": "yolosweep"}
+        if read_only:  # the server refuses every write of this session: a reader cannot change the sweep
+            connect_args["options"] = "-c default_transaction_read_only=on"
+        try:
+            self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT",
+                                           connect_args=connect_args)
+            self.db = self.engine.connect()
+        except ModuleNotFoundError as err:
+            raise StoreError(f"{self.where}: PostgreSQL needs {err.name}. Fix: pip install 'psycopg[binary]'") from None
+        except DBAPIError as err:
+            raise self.explain(err) from None
+
+    def explain(self, err: BaseException) -> StoreError:
+        err = getattr(err, "orig", None) or err
+        return explain_postgres(err, self.where) if self.postgres else explain(err, self.path)
+
+    def _sql(self, sql: str, params: dict[str, Any] | list[dict[str, Any]] | None = None) -> sa.CursorResult:
+        """One statement, written once for both databases (named parameters, SQL both speak)."""
+        return self.db.execute(sa.text(sql), params or {})
+
     @classmethod
-    def read_only(cls, path: str | Path | None = None) -> "Store":
+    def read_only(cls, location: str | Path | None = None) -> "Store":
         """The store opened for reading only (status, analysis, the dashboard): no migration, no reserve, no write ever.
 
         A WAL-mode store needs its -shm file to be read; on a read-only mount (an archived sweep on a
@@ -182,62 +301,71 @@ class Store:
         be writing, so the file is read as immutable: measured, mode=ro fails and immutable=1 reads.
         """
         store = cls.__new__(cls)
-        store.path = Path(path) if path else default_path()
-        if not store.path.exists():
-            raise StoreError(f"{store.path}: no local sweeps here. Fix: create one with "
-                             "`python -m yolosweep sweep sweep_config.yaml`, or set YOLOSWEEP_HOME")
+        store._locate(location)
+        if store.postgres:
+            store._connect_postgres(read_only=True)
+        elif not store.path.exists():
+            raise StoreError(f"{store.path}: {_NO_SWEEPS}")
         try:
-            try:
-                row = store._open_read_only("mode=ro")
-            except sqlite3.OperationalError as err:
-                if "unable to open" not in str(err) or os.access(store.path.parent, os.W_OK):
-                    raise
-                row = store._open_read_only("mode=ro&immutable=1")
-        except sqlite3.Error as err:
-            raise explain(err, store.path) from None
+            if store.postgres:
+                has_meta = sa.inspect(store.db).has_table("meta")
+                row = store._sql("SELECT value FROM meta WHERE key='schema_version'").fetchone() if has_meta else None
+                if row is None:
+                    store.close()
+                    raise StoreError(f"{store.where}: no sweeps in this database yet. Fix: create one with "
+                                     "`python -m yolosweep sweep sweep_config.yaml --store URL`")
+            else:
+                try:
+                    row = store._open_read_only("mode=ro")
+                except (DBAPIError, sqlite3.OperationalError) as err:
+                    if "unable to open" not in str(err) or os.access(store.path.parent, os.W_OK):
+                        raise
+                    row = store._open_read_only("mode=ro&immutable=1")
+        except (DBAPIError, sqlite3.Error) as err:
+            raise store.explain(err) from None
         if row is None or int(row[0]) > SCHEMA_VERSION:
-            raise StoreError(f"{store.path}: schema version {row[0] if row else '?'}, this yolosweep reads version "
+            store.close()
+            raise StoreError(f"{store.where}: schema version {row[0] if row else '?'}, this yolosweep reads version "
                              f"{SCHEMA_VERSION}. Fix: use the yolosweep version that wrote it")
         if int(row[0]) < SCHEMA_VERSION:
-            raise OlderSchema(f"{store.path}: schema version {row[0]}, this yolosweep reads version {SCHEMA_VERSION}. "
+            store.close()
+            raise OlderSchema(f"{store.where}: schema version {row[0]}, this yolosweep reads version {SCHEMA_VERSION}. "
                               "Fix: open it once where it can be written (`python -m yolosweep status` there upgrades "
                               "it in place), or use the yolosweep version that wrote it")
         return store
 
     def _open_read_only(self, mode: str) -> tuple[str] | None:
-        self.db = sqlite3.connect(f"file:{self.path}?{mode}", uri=True, timeout=60, isolation_level=None,
-                                  check_same_thread=False)
+        self._connect_sqlite(f"file:{self.path}?{mode}", uri=True)
         try:
-            self.db.execute("PRAGMA busy_timeout=60000")
-            return self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        except sqlite3.Error:
-            self.db.close()
+            return self._sql("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except (DBAPIError, sqlite3.Error):
+            self.close()
             raise
 
     @classmethod
-    def for_reading(cls, path: str | Path | None = None) -> "Store":
+    def for_reading(cls, location: str | Path | None = None) -> "Store":
         """What `status` and the analysis open: read-only, so a store on a read-only share can be read; a store
         of an older schema is upgraded in place first (a write), as any command did before."""
         try:
-            return cls.read_only(path)
+            return cls.read_only(location)
         except OlderSchema:
-            return cls(path, create=False)
+            return cls(location, create=False)
 
     def _migrate(self) -> None:
         with self.transaction():
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                self.db.execute(statement)
-            row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            _TABLES.create_all(self.db)  # the tables missing; existing ones are left as they are
+            row = self._sql("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is None:
-                self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                self._sql("INSERT INTO meta VALUES ('schema_version', :v)", {"v": str(SCHEMA_VERSION)})
             elif int(row[0]) < SCHEMA_VERSION:  # older stores lack tables (created above) and columns
+                inspector = sa.inspect(self.db)
                 for _version, table, column, kind in _ADDED_COLUMNS:
-                    if column not in {info[1] for info in self.db.execute(f"PRAGMA table_info({table})")}:
-                        self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-                self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+                    if column not in {info["name"] for info in inspector.get_columns(table)}:
+                        self.db.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                self._sql("UPDATE meta SET value=:v WHERE key='schema_version'", {"v": str(SCHEMA_VERSION)})
             elif int(row[0]) > SCHEMA_VERSION:
                 raise StoreError(
-                    f"{self.path}: schema version {row[0]}, this yolosweep reads version {SCHEMA_VERSION}. "
+                    f"{self.where}: schema version {row[0]}, this yolosweep reads version {SCHEMA_VERSION}. "
                     "Fix: use the yolosweep version that wrote it, or a new YOLOSWEEP_HOME"
                 )
 
@@ -246,8 +374,8 @@ class Store:
         return self.path.with_name(self.path.name + "-reserve")
 
     def _keep_reserve(self) -> bool:
-        """A 1 MB file beside the store: deleted when the disk fills, it leaves room to end the runs."""
-        if self._reserve.exists():
+        """A 1 MB file beside a SQLite store: deleted when the disk fills, it leaves room to end the runs."""
+        if self.postgres or self._reserve.exists():
             return True
         try:
             with open(self._reserve, "wb") as f:
@@ -267,29 +395,33 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+        self.engine.dispose()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE: one writer at a time, so read-decide-write steps do not race."""
+    def transaction(self) -> Iterator[Connection]:
+        """One writer at a time, so read-decide-write steps do not race: SQLite's BEGIN IMMEDIATE, and on
+        PostgreSQL one advisory lock every writer takes (held to the end of the transaction)."""
         try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as err:
-            raise explain(err, self.path) from None
+            self.db.exec_driver_sql("BEGIN" if self.postgres else "BEGIN IMMEDIATE")
+            if self.postgres:
+                self.db.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_WRITE_LOCK})")
+        except (DBAPIError, sqlite3.Error) as err:
+            self._rollback()
+            raise self.explain(err) from None
         try:
             yield self.db
-            self.db.execute("COMMIT")
+            self.db.exec_driver_sql("COMMIT")
         except BaseException as err:
             self._rollback()
-            if isinstance(err, sqlite3.Error):
-                raise explain(err, self.path) from None
+            if isinstance(err, (DBAPIError, sqlite3.Error)):
+                raise self.explain(err) from None
             raise
 
     def _rollback(self) -> None:
         try:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass  # the transaction is void either way: SQLite rolls back what it could not commit
+            self.db.exec_driver_sql("ROLLBACK")
+        except (DBAPIError, sqlite3.Error):
+            pass  # no transaction open, or the connection is gone: the transaction is void either way
 
     # --- sweeps ---
     @_translated
@@ -299,70 +431,74 @@ class Store:
         prior with other seeds, run right after it."""
         sweep_id = new_id()
         ordered = [(p, "prior") for p in priors[:1]] + [(p, "noise") for p in noise] + [(p, "prior") for p in priors[1:]]
-        with self.transaction() as db:
-            db.execute("INSERT INTO sweeps (id, config, created) VALUES (?, ?, ?)", (sweep_id, json.dumps(config), time.time()))
-            db.executemany("INSERT INTO priors (sweep_id, position, params, kind) VALUES (?, ?, ?, ?)",
-                           [(sweep_id, i, json.dumps(p), kind) for i, (p, kind) in enumerate(ordered)])
+        with self.transaction():
+            self._sql("INSERT INTO sweeps (id, config, created) VALUES (:id, :config, :created)",
+                      {"id": sweep_id, "config": json.dumps(config), "created": time.time()})
+            if ordered:
+                self._sql("INSERT INTO priors (sweep_id, position, params, kind) VALUES (:sweep, :position, :params, :kind)",
+                          [{"sweep": sweep_id, "position": i, "params": json.dumps(p), "kind": kind}
+                           for i, (p, kind) in enumerate(ordered)])
         return sweep_id
 
     @_translated
     def add_prior_run(self, sweep_id: str, run_id: str) -> tuple[dict[str, Any], str] | None:
         """Start the next prior not yet run, as run `run_id`: its parameters and kind ('prior' or 'noise');
         None when all have run. Call inside a transaction."""
-        row = self.db.execute("SELECT position, params, kind FROM priors WHERE sweep_id=? AND run_id IS NULL "
-                              "ORDER BY position LIMIT 1", (sweep_id,)).fetchone()
+        row = self._sql("SELECT position, params, kind FROM priors WHERE sweep_id=:sweep AND run_id IS NULL "
+                        "ORDER BY position LIMIT 1", {"sweep": sweep_id}).fetchone()
         if row is None:
             return None
         params = json.loads(row[1])
         self.add_run(sweep_id, run_id, params)
-        self.db.execute("UPDATE priors SET run_id=? WHERE sweep_id=? AND position=?", (run_id, sweep_id, row[0]))
+        self._sql("UPDATE priors SET run_id=:run WHERE sweep_id=:sweep AND position=:position",
+                  {"run": run_id, "sweep": sweep_id, "position": row[0]})
         return params, row[2]
 
     @_translated
     def sweep_config(self, sweep_id: str) -> dict[str, Any]:
-        row = self.db.execute("SELECT config FROM sweeps WHERE id=?", (sweep_id,)).fetchone()
+        row = self._sql("SELECT config FROM sweeps WHERE id=:id", {"id": sweep_id}).fetchone()
         if row is None:
             known = ", ".join(self.sweep_ids()[-5:]) or "none yet"
-            raise StoreError(f"{self.path}: no sweep '{sweep_id}' (known: {known}). Fix: check the id, or create one with `python -m yolosweep sweep CONFIG.yaml`")
+            raise StoreError(f"{self.where}: no sweep '{sweep_id}' (known: {known}). Fix: check the id, or create one with `python -m yolosweep sweep CONFIG.yaml`")
         return json.loads(row[0])
 
     @_translated
     def record_verified(self, sweep_id: str, verdict: dict[str, Any]) -> None:
         """The sweep's winner as retraining with several seeds found it (retrain.top_k_seeded)."""
-        with self.transaction() as db:
-            db.execute("UPDATE sweeps SET verified=? WHERE id=?", (json.dumps(verdict), sweep_id))
+        with self.transaction():
+            self._sql("UPDATE sweeps SET verified=:verdict WHERE id=:id", {"verdict": json.dumps(verdict), "id": sweep_id})
 
     @_translated
     def verified(self, sweep_id: str) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT verified FROM sweeps WHERE id=?", (sweep_id,)).fetchone()
+        row = self._sql("SELECT verified FROM sweeps WHERE id=:id", {"id": sweep_id}).fetchone()
         return json.loads(row[0]) if row and row[0] else None
 
     @_translated
     def sweep_ids(self) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT id FROM sweeps ORDER BY created")]
+        return [r[0] for r in self._sql("SELECT id FROM sweeps ORDER BY created")]
 
     # --- runs ---
     @_translated
     def add_run(self, sweep_id: str, run_id: str, params: dict[str, Any]) -> None:
         """Call inside a transaction that also read the runs the suggestion was based on."""
-        self.db.execute(
-            "INSERT INTO runs (id, sweep_id, params, state, created, host, agent_pid, boot_id, agent_started) "
-            "VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)",
-            (run_id, sweep_id, json.dumps(params), time.time(), socket.gethostname(), os.getpid(), boot_id(),
-             process_started(os.getpid())),
-        )
+        self._sql("INSERT INTO runs (id, sweep_id, params, state, created, host, agent_pid, boot_id, agent_started) "
+                  "VALUES (:id, :sweep, :params, 'running', :created, :host, :pid, :boot, :started)",
+                  {"id": run_id, "sweep": sweep_id, "params": json.dumps(params), "created": time.time(),
+                   "host": socket.gethostname(), "pid": os.getpid(), "boot": boot_id(), "started": process_started(os.getpid())})
 
     @_translated
     def set_process(self, run_id: str, pid: int, wandb_dir: str) -> None:
-        with self.transaction() as db:
-            db.execute("UPDATE runs SET pid=?, pid_started=?, wandb_dir=? WHERE id=?",
-                       (pid, process_started(pid), wandb_dir, run_id))
+        with self.transaction():
+            self._sql("UPDATE runs SET pid=:pid, pid_started=:started, wandb_dir=:dir WHERE id=:id",
+                      {"pid": pid, "started": process_started(pid), "dir": wandb_dir, "id": run_id})
 
     @_translated
     def log_epoch(self, run_id: str, epoch: int, metrics: dict[str, Any], summary: dict[str, Any]) -> None:
-        with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?)", (run_id, epoch, json.dumps(metrics)))
-            db.execute("UPDATE runs SET summary=? WHERE id=?", (json.dumps(summary), run_id))
+        with self.transaction():
+            self._sql("INSERT INTO metrics (run_id, epoch, metrics) VALUES (:run, :epoch, :metrics) "
+                      "ON CONFLICT (run_id, epoch) DO UPDATE SET metrics=excluded.metrics",
+                      {"run": run_id, "epoch": epoch, "metrics": json.dumps(metrics)})
+            self._sql("UPDATE runs SET summary=:summary WHERE id=:id", {"summary": json.dumps(summary), "id": run_id})
 
     def end_run(self, run_id: str, state: RunState, reason: str = "", summary: dict[str, Any] | None = None,
                 ended_by: EndedBy = EndedBy.COMPLETED) -> None:
@@ -373,38 +509,39 @@ class Store:
         """
         state = RunState(state)
         assert state.terminal, state
-        values = (state.value, reason, EndedBy(ended_by).value, None if summary is None else json.dumps(summary), time.time(), run_id)
+        values = {"state": state.value, "reason": reason, "ended_by": EndedBy(ended_by).value,
+                  "summary": None if summary is None else json.dumps(summary), "ended": time.time(), "id": run_id}
         try:
             self._end_run(values)
         except StoreFull:
-            if not self._reserve.exists():
+            if self.postgres or not self._reserve.exists():
                 raise
             self._reserve.unlink()
             self._end_run(values)
 
-    def _end_run(self, values: tuple[Any, ...]) -> None:
-        with self.transaction() as db:
-            db.execute("UPDATE runs SET state=?, reason=?, ended_by=?, summary=COALESCE(?, summary), ended=? "
-                       "WHERE id=? AND state='running'", values)
+    def _end_run(self, values: dict[str, Any]) -> None:
+        with self.transaction():
+            self._sql("UPDATE runs SET state=:state, reason=:reason, ended_by=:ended_by, summary=COALESCE(:summary, summary), "
+                      "ended=:ended WHERE id=:id AND state='running'", values)
 
     @_translated
     def explain_stop(self, run_id: str, reason: str, ended_by: EndedBy) -> None:
         """Who stopped a run (hyperband, the user) is known to the agent, not to the trial."""
-        with self.transaction() as db:
-            db.execute("UPDATE runs SET reason=?, ended_by=? WHERE id=? AND state='stopped'",
-                       (reason, EndedBy(ended_by).value, run_id))
+        with self.transaction():
+            self._sql("UPDATE runs SET reason=:reason, ended_by=:ended_by WHERE id=:id AND state='stopped'",
+                      {"reason": reason, "ended_by": EndedBy(ended_by).value, "id": run_id})
 
     @_translated
     def runs(self, sweep_id: str, with_history: bool = True) -> list[Run]:
-        rows = self.db.execute(
-            "SELECT id, r.sweep_id, r.params, state, reason, summary, created, ended, host, agent_pid, pid, wandb_dir, "
+        rows = self._sql(
+            "SELECT r.id, r.sweep_id, r.params, state, reason, summary, created, ended, host, agent_pid, pid, wandb_dir, "
             "p.kind, ended_by FROM runs r LEFT JOIN priors p ON p.run_id = r.id "
-            "WHERE r.sweep_id=? ORDER BY created", (sweep_id,)).fetchall()
+            "WHERE r.sweep_id=:sweep ORDER BY created", {"sweep": sweep_id}).fetchall()
         histories: dict[str, list[dict[str, Any]]] = {r[0]: [] for r in rows}
         if with_history:
-            for run_id, metrics in self.db.execute(
+            for run_id, metrics in self._sql(
                 "SELECT m.run_id, m.metrics FROM metrics m JOIN runs r ON r.id = m.run_id "
-                "WHERE r.sweep_id=? ORDER BY m.run_id, m.epoch", (sweep_id,)):
+                "WHERE r.sweep_id=:sweep ORDER BY m.run_id, m.epoch", {"sweep": sweep_id}):
                 histories[run_id].append(json.loads(metrics))
         return [
             Run(id=r[0], sweep_id=r[1], params=json.loads(r[2]), state=RunState(r[3]), reason=r[4], summary=json.loads(r[5]),
@@ -420,27 +557,28 @@ class Store:
         Reading every run's history instead took 100 ms for 100 runs of 100 epochs, once a second
         in the launcher; this reads a row per running run.
         """
-        counted = self.db.execute(
+        counted = self._sql(
             "SELECT m.run_id, COUNT(*), MAX(m.epoch) FROM metrics m JOIN runs r ON r.id = m.run_id "
-            "WHERE r.sweep_id=? AND r.state='running' GROUP BY m.run_id", (sweep_id,)).fetchall()
+            "WHERE r.sweep_id=:sweep AND r.state='running' GROUP BY m.run_id", {"sweep": sweep_id}).fetchall()
         latest = {}
         for run_id, count, epoch in counted:
-            (metrics,) = self.db.execute("SELECT metrics FROM metrics WHERE run_id=? AND epoch=?", (run_id, epoch)).fetchone()
-            latest[run_id] = (count, json.loads(metrics))
+            (metrics,) = self._sql("SELECT metrics FROM metrics WHERE run_id=:run AND epoch=:epoch",
+                                   {"run": run_id, "epoch": epoch}).fetchone()
+            latest[run_id] = (int(count), json.loads(metrics))
         return latest
 
     @_translated
     def epoch_counts(self, sweep_id: str) -> dict[str, int]:
         """Each run's count of logged epochs (runs without one are absent): the status table's column, without
         reading every history (see latest_epochs)."""
-        return dict(self.db.execute(
-            "SELECT m.run_id, COUNT(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.sweep_id=? "
-            "GROUP BY m.run_id", (sweep_id,)).fetchall())
+        return {run_id: int(count) for run_id, count in self._sql(
+            "SELECT m.run_id, COUNT(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.sweep_id=:sweep "
+            "GROUP BY m.run_id", {"sweep": sweep_id})}
 
     @_translated
     def epochs_logged(self, sweep_id: str) -> int:
-        row = self.db.execute(
-            "SELECT COUNT(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.sweep_id=?", (sweep_id,)).fetchone()
+        row = self._sql("SELECT COUNT(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.sweep_id=:sweep",
+                        {"sweep": sweep_id}).fetchone()
         return int(row[0])
 
     @_translated
@@ -452,15 +590,16 @@ class Store:
         another process. Runs of other hosts are left alone: their processes cannot be seen here.
         """
         host, boot, crashed = socket.gethostname(), boot_id(), []
-        with self.transaction() as db:
-            rows = db.execute("SELECT id, pid, pid_started, agent_pid, agent_started, boot_id FROM runs "
-                              "WHERE sweep_id=? AND state='running' AND host=?", (sweep_id, host)).fetchall()
+        with self.transaction():
+            rows = self._sql("SELECT id, pid, pid_started, agent_pid, agent_started, boot_id FROM runs "
+                             "WHERE sweep_id=:sweep AND state='running' AND host=:host", {"sweep": sweep_id, "host": host}).fetchall()
             for run_id, pid, pid_started, agent_pid, agent_started, run_boot in rows:
                 same_boot = run_boot is None or boot is None or run_boot == boot
                 if not same_boot or not any(_alive(p, started) for p, started in ((pid, pid_started), (agent_pid, agent_started)) if p):
                     why = "machine restarted" if not same_boot else "killed, or its container restarted"
-                    db.execute("UPDATE runs SET state=?, reason=?, ended_by=?, ended=? WHERE id=?",
-                               (RunState.CRASHED.value, f"process vanished ({why})", EndedBy.VANISHED.value, time.time(), run_id))
+                    self._sql("UPDATE runs SET state=:state, reason=:reason, ended_by=:ended_by, ended=:ended WHERE id=:id",
+                              {"state": RunState.CRASHED.value, "reason": f"process vanished ({why})",
+                               "ended_by": EndedBy.VANISHED.value, "ended": time.time(), "id": run_id})
                     crashed.append(run_id)
         return crashed
 

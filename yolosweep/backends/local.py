@@ -78,7 +78,7 @@ def create_sweep(config_path: str, overrides: dict[str, Any], prior_sources: lis
     noise = seed_repeats(priors, config, noise_runs)
     store = Store()
     sweep_id = store.create_sweep(config, priors, noise)
-    print(f"yolosweep: created local sweep {sweep_id} in {store.path}")
+    print(f"yolosweep: created local sweep {sweep_id} in {store.where}")
     if priors:
         print(f"yolosweep: {len(priors)} prior configuration(s) run first: {', '.join(prior_sources)}")
     if noise:
@@ -91,6 +91,8 @@ def agent_command(sweep_id: str, store: Store) -> str:
     """The exact command that adds an agent to this sweep from another terminal."""
     clone = (REPO / "pyproject.toml").is_file()  # run from a source folder, not an installed package
     command = f"cd {Path.cwd()} && " + (f"PYTHONPATH={REPO} " if clone and Path.cwd() != REPO else "")
+    if store.postgres:  # shown without a password: agents elsewhere take theirs from ~/.pgpass or PGPASSWORD
+        return command + f"{'python -m yolosweep' if clone else 'yolosweep'} agent {sweep_id} --store {store.where}"
     if store.path.resolve() != (Path.cwd() / ".yolosweep" / "sweeps.db").resolve():
         command += f"YOLOSWEEP_HOME={store.path.parent.resolve()} "
     return command + f"{'python -m yolosweep' if clone else 'yolosweep'} agent {sweep_id}"
@@ -340,7 +342,7 @@ class Agent:
         param_file = wandb_dir / "wandb" / f"sweep-{self.sweep_id}" / f"config-{run_id}.yaml"
         env = {**os.environ, "WANDB_MODE": "offline", "WANDB_RUN_ID": run_id, "WANDB_DIR": str(wandb_dir),
                "WANDB_SWEEP_ID": self.sweep_id, "WANDB_SWEEP_PARAM_PATH": str(param_file),
-               "YOLOSWEEP_RUN_ID": run_id, "YOLOSWEEP_STORE": str(self.store.path.resolve()),
+               "YOLOSWEEP_RUN_ID": run_id, "YOLOSWEEP_STORE": self.store.location if self.store.postgres else str(self.store.path.resolve()),
                "YOLOSWEEP_SWEEP_ID": self.sweep_id}
         if self.objective is not None:  # what the run's summary and keep_top_k rank by
             env.update(YOLOSWEEP_METRIC=self.objective.name, YOLOSWEEP_GOAL=self.objective.goal)

@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import analysis, report
+from .. import analysis, arguments, report
 from ..store import StoreError
 
 
@@ -31,7 +31,9 @@ def main(argv: list[str], prog: str | None = None) -> int:
                         help="%% gains over the baseline for minimum, good, excellent (default 5,9,12)")
     parser.add_argument("--top", type=int, default=10, help="runs to show (default 10)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default sweep_report/<sweep id>/)")
+    arguments.add_store_flag(parser)
     options = parser.parse_args(argv)
+    arguments.use_store(options)
     try:
         sweep = analysis.load(options.sweep_id, options.backend, options.entity, options.project)
         return report.analyze(sweep, options.out or Path("sweep_report") / sweep.sweep_id, options.baseline,

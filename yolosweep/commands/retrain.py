@@ -34,8 +34,10 @@ def main(argv: list[str], prog: str | None = None) -> int:
     parser.add_argument("--baseline", type=float, default=None, help="your current model's objective, for the comparison")
     parser.add_argument("--no-log-model", action="store_true", help="do not log best.pt as a W&B model artifact")
     arguments.add_override_flags(parser)
+    arguments.add_store_flag(parser)
     parser.set_defaults(epochs=300)
     options, rest = parser.parse_known_args(argv)
+    arguments.use_store(options)
     try:
         if options.top and not options.sweep:
             raise ConfigError("--top", str(options.top), "needs the sweep's runs", "give --sweep ID with --top")
