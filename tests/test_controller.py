@@ -3,6 +3,7 @@ Hyperband's verdict, crash marking, ending a run once, slot planning. No process
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,24 @@ def test_how_a_training_ended_is_classified(err, state, cause, code, words):
     got = trial.classify_ending(errors[err], {"batch": 16, "imgsz": 640, "project": "p", "name": "n"}, os.getppid())
     assert got[:2] == (state, got[1]) and got[2:] == (cause, code) and words in got[1] and "\n" not in got[1]
     assert got[0] is state
+
+
+def test_a_run_of_another_host_whose_lease_lapsed_is_crashed_by_status_and_a_fresh_one_is_not(tmp_path):
+    """Across machines a heartbeat tells what PIDs tell on one (#27): status, reading, marks the lapsed run."""
+    from yolosweep.status import status_report
+
+    store, sweep_id = _store(tmp_path)
+    with store.transaction():
+        for run_id in ("lapsed01", "fresh001", "ours0001"):
+            store.add_run(sweep_id, run_id, {"x": 1})
+    now = store.now()
+    for run_id, host, beat in (("lapsed01", "gpu-a", now - 61), ("fresh001", "gpu-b", now - 30), ("ours0001", None, now - 600)):
+        store.db.exec_driver_sql("UPDATE runs SET host=COALESCE(?, host), heartbeat=? WHERE id=?", (host, beat, run_id))
+    reader = Store.read_only(tmp_path / "sweeps.db")
+    assert [r[0] for r in reader.lapsed(sweep_id)] == ["lapsed01"]  # this host's own runs go by their PIDs instead
+    report = "\n".join(status_report(reader, sweep_id))
+    states = {r.id: (r.state, r.reason, r.ended_by) for r in store.runs(sweep_id)}
+    at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now - 61))
+    assert states["lapsed01"] == (RunState.CRASHED, f"host gpu-a stopped answering at {at}", EndedBy.VANISHED)
+    assert states["fresh001"][0] is RunState.RUNNING and states["ours0001"][0] is RunState.RUNNING
+    assert "host gpu-a stopped answering" in report

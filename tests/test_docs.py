@@ -31,7 +31,7 @@ SCRIPTS = {"./launch_sweep.sh": "launch", "python analyze_sweep.py": "analyze", 
 STARTS = ("yolosweep ", "python -m yolosweep ", "python bench/", "wandb ", *SCRIPTS)
 # Not this project's commands: shown for set-up only.
 OTHERS = ("python3 -m venv", ". .venv/bin/activate", "pip install", "python -m pytest", "cd ", "wandb login", "git clone",
-          "createdb ")
+          "createdb ", "export ", "sbatch ")
 # Verbs whose extra `--key=value` are Ultralytics training arguments, passed through.
 PASSES_ULTRALYTICS_ARGS = {"train", "retrain"}
 

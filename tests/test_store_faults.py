@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from yolosweep.store import Store, boot_id, process_started
+from yolosweep.store import SCHEMA_VERSION, Store, StoreError, boot_id, process_started
 
 from .conftest import REPO
 from .test_local_backend import agent, create, curve_sweep, store_runs, yolosweep
@@ -106,7 +106,7 @@ def test_the_store_disk_filling_mid_run_fails_the_run_and_stops_the_agent_in_one
     assert proc.returncode == 2 and "Traceback" not in out, out
     assert "disk full while writing the store" in out.strip().splitlines()[-1]
     (run,) = store_runs(env, sweep_id)
-    assert run.state == "failed" and run.reason.startswith(f"{disk / 'home' / 'sweeps.db'}: disk full"), run.reason
+    assert run.state == "failed" and run.reason.startswith(f"{disk / 'home' / 'sweeps.db'}: disk full"), out[-4000:]
     assert run.history  # the epochs logged before the disk filled are kept
 
 
@@ -146,7 +146,7 @@ def test_a_version_2_store_is_upgraded_in_place_with_ended_by_and_the_process_co
         store.add_run(sweep_id, "old00001", {"a": 1})
     store.close()
     with sqlite3.connect(db) as conn:  # make it what version 2 wrote: no process-identity columns, no prior kinds
-        for column in ("ended_by", "boot_id", "agent_started", "pid_started"):
+        for column in ("ended_by", "boot_id", "agent_started", "pid_started", "heartbeat", "lease"):
             conn.execute(f"ALTER TABLE runs DROP COLUMN {column}")
         conn.execute("ALTER TABLE priors DROP COLUMN kind")
         conn.execute("ALTER TABLE sweeps DROP COLUMN verified")
@@ -154,8 +154,8 @@ def test_a_version_2_store_is_upgraded_in_place_with_ended_by_and_the_process_co
     upgraded = Store(db)
     (run,) = upgraded.runs(sweep_id)
     assert run.id == "old00001"
-    assert upgraded.db.exec_driver_sql("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("5",)
-    assert {"ended_by", "boot_id", "pid_started"} <= {row[1] for row in upgraded.db.exec_driver_sql("PRAGMA table_info(runs)")}
+    assert upgraded.db.exec_driver_sql("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+    assert {"ended_by", "boot_id", "pid_started", "heartbeat", "lease"} <= {row[1] for row in upgraded.db.exec_driver_sql("PRAGMA table_info(runs)")}
     assert "kind" in {row[1] for row in upgraded.db.exec_driver_sql("PRAGMA table_info(priors)")}
     assert upgraded.verified(sweep_id) is None
     assert run.ended_by == "" and run.state == "running" and run.origin == "search"
@@ -202,3 +202,22 @@ def test_a_real_sweep_on_one_small_full_disk_ends_every_run_with_one_line(tmp_pa
     assert runs and all(run.state == "failed" and "disk full" in run.reason and "Fix:" in run.reason for run in runs), out[-3000:]
     if proc.returncode != 0:
         assert proc.returncode == 2 and "disk full while writing the store" in out.strip().splitlines()[-1]
+
+
+def test_sqlite_on_a_network_file_system_is_refused_for_writers_and_read_for_readers(tmp_path, monkeypatch):
+    """SQLite's locks do not hold on NFS and its kin (#27): the mount type of the store's folder decides."""
+    import yolosweep.store as store_module
+
+    store = Store(tmp_path / "home" / "sweeps.db")  # a local disk: fine
+    sweep_id = store.create_sweep({"method": "random", "parameters": {}})
+    store.close()
+    mounts = tmp_path / "mountinfo"
+    mounts.write_text("22 27 0:21 / /proc rw,relatime - proc proc rw\n"
+                      "27 1 8:1 / / rw,relatime - ext4 /dev/vda rw\n"
+                      f"90 27 0:50 / {tmp_path / 'home'} rw,relatime - nfs4 fileserver:/export/home rw,vers=4.2\n")
+    monkeypatch.setattr(store_module, "MOUNTINFO", mounts)
+    assert store_module.network_filesystem(tmp_path / "home") == f"nfs4 at {tmp_path / 'home'}"
+    assert store_module.network_filesystem(tmp_path) is None  # the mount above it is ext4
+    with pytest.raises(StoreError, match=r"SQLite on a network file system \(nfs4 at .*\) is unsafe .* Fix: .*postgresql://"):
+        Store(tmp_path / "home" / "sweeps.db")
+    assert Store.read_only(tmp_path / "home" / "sweeps.db").sweep_ids() == [sweep_id]  # an archive there is still read

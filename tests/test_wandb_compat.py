@@ -294,3 +294,16 @@ def test_a_local_sweep_id_is_found_locally_even_with_a_wandb_key(tmp_path, monke
     store = Store()
     sweep_id = store.create_sweep({"method": "random", "metric": {"name": "m"}, "parameters": {"a": {"values": [1]}}})
     assert analysis.load(sweep_id).source == str(store.path)
+
+
+def test_the_launcher_names_the_wandb_server_and_a_self_hosted_one_reaches_the_agents(tmp_path, monkeypatch):
+    """#27 item 8: WANDB_BASE_URL passes through to every `wandb agent` (run_agents gives them this environment)."""
+    from yolosweep.backends.wandb import server_line
+    from yolosweep.slots import Slot
+    from yolosweep.supervise import run_agents
+
+    assert server_line({}).startswith("W&B's hosted server")
+    assert "W&B server https://wandb.lab.local (WANDB_BASE_URL" in server_line({"WANDB_BASE_URL": "https://wandb.lab.local"})
+    monkeypatch.setenv("WANDB_BASE_URL", "https://wandb.lab.local")
+    code = run_agents([["sh", "-c", f"echo $WANDB_BASE_URL > {tmp_path / 'seen'}"]], [Slot("cpu", "")], tmp_path / "log")
+    assert code == 0 and (tmp_path / "seen").read_text().strip() == "https://wandb.lab.local"

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from . import arguments, spec
-from .store import Store, StoreError
+from .store import LEASE_S, Store, StoreError
 
 
 # Command -> (module in yolosweep, its main's name, what it does); each parses the rest of the line itself.
@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     agent.add_argument("--count", type=arguments.positive_int, default=None, help="runs this agent does, then exits")
     agent.add_argument("--max-consecutive-failed-runs", type=arguments.positive_int, default=None,
                        help="give up after this many failed runs in a row (as `wandb agent`)")
+    agent.add_argument("--lease", type=arguments.positive_float, default=LEASE_S, metavar="SECONDS",
+                       help=f"with agents on several machines: a run of this agent whose heartbeat is older than this is "
+                            f"marked crashed by the others (default {LEASE_S:g}; it beats every lease/6 s)")
     agent.add_argument("--events", type=Path, default=None, help=argparse.SUPPRESS)  # the launcher's copy of the agent's lines
     arguments.add_store_flag(agent)
 
@@ -64,6 +67,15 @@ def _parser() -> argparse.ArgumentParser:
     board.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this machine only)")
     board.add_argument("--baseline", type=float, default=None, help="your current model's metric (default: the defaults run)")
     arguments.add_store_flag(board)
+
+    store = commands.add_parser("store", help="move sweeps between stores (SQLite <-> PostgreSQL)")
+    store_commands = store.add_subparsers(dest="store_command", required=True)
+    copy = store_commands.add_parser("copy", help="copy sweeps with their runs, priors and metrics from SRC to DST",
+                                     description="e.g. a laptop's sweep onto the cluster's PostgreSQL, or a cluster sweep "
+                                                 "into a SQLite file to analyse offline; DST is created when missing")
+    copy.add_argument("src", help="a SQLite path or postgresql://USER@HOST/DB")
+    copy.add_argument("dst", help="a SQLite path or postgresql://USER@HOST/DB")
+    copy.add_argument("--sweep", action="append", default=[], metavar="ID", help="copy this sweep only (repeatable; default: all)")
 
     demo = commands.add_parser("demo-data", help="write a small generated YOLO dataset (detect, segment, pose, obb, classify)")
     demo.add_argument("dir", help="folder to write images/, labels/ and data.yaml into")
@@ -97,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "agent":
             from .backends.local import Agent
 
-            return Agent(Store(create=False), args.sweep_id, count=args.count,
+            return Agent(Store(create=False, lease=args.lease), args.sweep_id, count=args.count,
                          max_consecutive_failed_runs=args.max_consecutive_failed_runs, events=args.events).run_loop()
         if args.command == "dashboard":
             from .dashboard import Dashboard, serve
@@ -117,6 +129,13 @@ def main(argv: list[str] | None = None) -> int:
                 pass
             finally:
                 server.server_close()
+            return 0
+        if args.command == "store":
+            from .store import copy_sweeps
+
+            source, target = Store.for_reading(args.src), Store(args.dst)
+            sweeps, runs, epochs = copy_sweeps(source, target, args.sweep or None)
+            print(f"yolosweep: copied {sweeps} sweep(s), {runs} runs and {epochs} epochs from {source.where} to {target.where}")
             return 0
         if args.command == "status":
             from .status import print_status

@@ -51,6 +51,17 @@ def whole_number(text: str, least: int = 0) -> int:
     return value
 
 
+def positive_float(text: str) -> float:
+    """argparse type for durations: a number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value:g} must be above 0")
+    return value
+
+
 def positive_int(text: str) -> int:
     """argparse type for counts: a whole number of at least 1."""
     return whole_number(text, least=1)

@@ -8,7 +8,7 @@ from typing import Any
 
 from .noise import judge_best
 from .spec import Objective, objective
-from .store import Run, Store
+from .store import Run, Store, StoreError
 
 
 def objective_of(run: Run, metric: str) -> float | None:
@@ -51,8 +51,26 @@ def status_lines(config: dict[str, Any], runs: list[Run], epochs: Mapping[str, i
     return lines
 
 
+def expire_lapsed(store: Store, sweep_id: str) -> None:
+    """Runs of other hosts whose agent stopped answering are marked crashed by status too (#27): it reads through a
+    read-only session, so a writing one is opened only when there is one to mark, and a store that cannot be
+    written (an archive) is shown as it is."""
+    if store.lapsed(sweep_id):
+        try:
+            writer = Store(store.location, create=False)
+        except StoreError:
+            return
+        try:
+            writer.expire_leases(sweep_id)
+        except StoreError:
+            pass
+        finally:
+            writer.close()
+
+
 def status_report(store: Store, sweep_id: str) -> list[str]:
     """`python -m yolosweep status`: the runs best first, then the reasons of failed and crashed runs."""
+    expire_lapsed(store, sweep_id)
     config = store.sweep_config(sweep_id)
     runs = store.runs(sweep_id, with_history=False)  # once per --watch interval: the counts are enough
     lines = [f"sweep {sweep_id} ({config.get('method')}, {len(runs)} runs) in {store.where}",

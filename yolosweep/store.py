@@ -19,11 +19,12 @@ import secrets
 import socket
 import sqlite3
 import string
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
@@ -31,10 +32,14 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from .states import EndedBy, RunState
 
-SCHEMA_VERSION = 5  # 2: priors; 3: ended_by, and process identity (boot id, start times) for crash marking;
+SCHEMA_VERSION = 6  # 2: priors; 3: ended_by, and process identity (boot id, start times) for crash marking;
 # 4: priors.kind ('prior', or 'noise': the first prior again with another seed, to measure the seed spread);
-# 5: sweeps.verified (the winner retrained with several seeds: train_best_config.py --top K --seeds S)
+# 5: sweeps.verified (the winner retrained with several seeds: train_best_config.py --top K --seeds S);
+# 6: runs.heartbeat and runs.lease (agents on several machines: a run whose agent stops answering is crashed)
+LEASE_S = 60.0  # a running run's agent beats every lease/6 s: 5 missed beats before anyone marks it crashed
+OUTAGE_S = 300.0  # how long agents and runs wait for an unreachable PostgreSQL (a restart, a network cut) before giving up
 _ID_ALPHABET = string.ascii_lowercase + string.digits
+T = TypeVar("T")
 
 _TABLES = sa.MetaData()
 sa.Table("meta", _TABLES, sa.Column("key", sa.Text, primary_key=True), sa.Column("value", sa.Text, nullable=False))
@@ -57,6 +62,8 @@ sa.Table("runs", _TABLES,
          sa.Column("boot_id", sa.Text),
          sa.Column("agent_started", sa.Text),
          sa.Column("pid_started", sa.Text),
+         sa.Column("heartbeat", sa.Float),
+         sa.Column("lease", sa.Float),
          sa.Index("runs_by_sweep", "sweep_id", "created"))
 sa.Table("priors", _TABLES,
          sa.Column("sweep_id", sa.Text, sa.ForeignKey("sweeps.id"), primary_key=True),
@@ -74,7 +81,8 @@ _WRITE_LOCK = 0x59_4F_4C_4F  # "YOLO"
 
 # Columns later schema versions added to existing tables: (version, table, column, type); added where missing.
 _ADDED_COLUMNS = [(3, "runs", "ended_by", "TEXT NOT NULL DEFAULT ''"), (3, "runs", "boot_id", "TEXT"), (3, "runs", "agent_started", "TEXT"), (3, "runs", "pid_started", "TEXT"),
-                  (4, "priors", "kind", "TEXT NOT NULL DEFAULT 'prior'"), (5, "sweeps", "verified", "TEXT")]
+                  (4, "priors", "kind", "TEXT NOT NULL DEFAULT 'prior'"), (5, "sweeps", "verified", "TEXT"),
+                  (6, "runs", "heartbeat", "REAL"), (6, "runs", "lease", "REAL")]
 RESERVE_BYTES = 1 << 20  # freed when the store's disk is full, so a run can still be marked ended
 
 
@@ -140,14 +148,18 @@ def explain_postgres(err: BaseException, where: str) -> StoreError:
 
 
 def _translated(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Database errors leave the store as StoreError, one line with a fix, never a traceback."""
+    """Database errors leave the store as StoreError, one line with a fix, never a traceback; a PostgreSQL server
+    out of reach is waited for (Store.retrying), except inside a caller's transaction, which is retried whole."""
 
     @functools.wraps(method)
     def wrapper(self: "Store", *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except (DBAPIError, sqlite3.Error) as err:
-            raise self.explain(err) from None
+        def once() -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except (sa.exc.SQLAlchemyError, sqlite3.Error) as err:
+                raise self.explain(err) from None
+
+        return once() if self._in_transaction else self.retrying(once)
 
     return wrapper
 
@@ -200,6 +212,32 @@ def masked(location: str | Path) -> str:
         return "the given PostgreSQL URL"
 
 
+# File systems shared between machines, where SQLite's locking does not hold (Optuna's FAQ and SQLite's own:
+# never for concurrent writers on NFS). As /proc/self/mountinfo names them.
+NETWORK_FILESYSTEMS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "ceph", "fuse.ceph", "glusterfs",
+                       "fuse.glusterfs", "beegfs", "fuse.sshfs", "afs", "ocfs2", "gfs2", "9p"}
+MOUNTINFO = Path("/proc/self/mountinfo")
+
+
+def network_filesystem(folder: Path) -> str | None:
+    """'nfs4 at /shared' when `folder` lies on a network file system, else None (or where mounts cannot be read)."""
+    try:
+        lines = MOUNTINFO.read_text().splitlines()
+    except OSError:
+        return None
+    target, best = os.path.realpath(folder), ("", "")
+    for line in lines:
+        fields, _, rest = line.partition(" - ")
+        parts = fields.split()
+        if len(parts) < 5 or not rest:
+            continue
+        point = parts[4].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best[0]):
+            best = (point, rest.split()[0])
+    return f"{best[1]} at {best[0]}" if best[1] in NETWORK_FILESYSTEMS else None
+
+
 def new_id() -> str:
     """8 lowercase alphanumerics, like W&B's sweep and run ids."""
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
@@ -211,7 +249,10 @@ _NO_SWEEPS = "no local sweeps here. Fix: create one with `python -m yolosweep sw
 class Store:
     """One connection to the store (per process: an agent, a run, a reader)."""
 
-    def __init__(self, location: str | Path | None = None, create: bool = True):
+    def __init__(self, location: str | Path | None = None, create: bool = True, lease: float = LEASE_S):
+        """`lease`: seconds the runs this process starts may go without a heartbeat before any agent on
+        another host marks them crashed."""
+        self._settings(lease)
         self._locate(location)
         if self.postgres:
             self._connect_postgres(read_only=False)
@@ -233,6 +274,12 @@ class Store:
             raise StoreError(f"{folder}: is a file, not a folder (YOLOSWEEP_HOME). Fix: set YOLOSWEEP_HOME to a folder") from None
         except OSError as err:
             raise explain(err, self.path) from None
+        shared = network_filesystem(folder)
+        if shared:
+            raise StoreError(f"{self.path}: SQLite on a network file system ({shared}) is unsafe for agents on several "
+                             "hosts: its locks do not hold there. Fix: give every command a PostgreSQL store "
+                             "(--store postgresql://USER@HOST/DB), or keep the SQLite store on a local disk "
+                             "(YOLOSWEEP_HOME=/tmp/yolosweep)")
         fresh = not self.path.exists()
         if fresh and not os.access(folder, os.W_OK | os.X_OK):
             raise explain(PermissionError(errno.EACCES, "folder not writable"), self.path)
@@ -285,12 +332,53 @@ class Store:
             raise self.explain(err) from None
 
     def explain(self, err: BaseException) -> StoreError:
+        lost = getattr(err, "connection_invalidated", False) or isinstance(err, sa.exc.PendingRollbackError)
         err = getattr(err, "orig", None) or err
+        if self.postgres and lost:  # SQLAlchemy saw the connection drop, whatever libpq's words for it
+            return StoreUnreachable(f"{self.where}: PostgreSQL unreachable ({' '.join(str(err).split())}). Fix: start "
+                                    "the server, or check the host, port and firewall (`pg_isready -h HOST -p PORT`)")
         return explain_postgres(err, self.where) if self.postgres else explain(err, self.path)
 
     def _sql(self, sql: str, params: dict[str, Any] | list[dict[str, Any]] | None = None) -> sa.CursorResult:
         """One statement, written once for both databases (named parameters, SQL both speak)."""
         return self.db.execute(sa.text(sql), params or {})
+
+    def _settings(self, lease: float) -> None:
+        self.lease, self.outage_s = lease, OUTAGE_S
+        self._in_transaction = self._broken = self._said_unreachable = self._reconnected = False
+        self._connected_since = time.monotonic()
+
+    def retrying(self, attempt: Callable[[], T]) -> T:
+        """`attempt()`, again after a reconnect while PostgreSQL is unreachable, with back-off (0.5 s doubling to
+        10 s) for up to `outage_s`; then StoreUnreachable. A connection found broken is reconnected first."""
+        waited, delay = 0.0, 0.5
+        while True:
+            try:
+                if self._broken:
+                    self._reconnect()
+                return attempt()
+            except StoreUnreachable as err:
+                self._broken = True
+                if not self.postgres or waited >= self.outage_s:
+                    raise
+                if not self._said_unreachable:
+                    self._said_unreachable = True
+                    print(f"yolosweep: {err}; retrying for up to {self.outage_s:.0f} s", file=sys.stderr, flush=True)
+                time.sleep(delay)
+                waited, delay = waited + delay, min(2 * delay, 10.0)
+
+    def _reconnect(self) -> None:
+        try:
+            self.db.close()
+        except Exception:  # noqa: BLE001 - the old connection is gone either way
+            pass
+        try:
+            self.db = self.engine.connect()
+        except DBAPIError as err:
+            raise self.explain(err) from None
+        self._broken, self._said_unreachable, self._reconnected = False, False, True
+        self._connected_since = time.monotonic()
+        print("yolosweep: the store is reachable again", file=sys.stderr, flush=True)
 
     @classmethod
     def read_only(cls, location: str | Path | None = None) -> "Store":
@@ -301,6 +389,7 @@ class Store:
         be writing, so the file is read as immutable: measured, mode=ro fails and immutable=1 reads.
         """
         store = cls.__new__(cls)
+        store._settings(LEASE_S)
         store._locate(location)
         if store.postgres:
             store._connect_postgres(read_only=True)
@@ -405,23 +494,29 @@ class Store:
             self.db.exec_driver_sql("BEGIN" if self.postgres else "BEGIN IMMEDIATE")
             if self.postgres:
                 self.db.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_WRITE_LOCK})")
-        except (DBAPIError, sqlite3.Error) as err:
+        except (sa.exc.SQLAlchemyError, sqlite3.Error) as err:
             self._rollback()
             raise self.explain(err) from None
+        self._in_transaction = True
         try:
             yield self.db
             self.db.exec_driver_sql("COMMIT")
         except BaseException as err:
             self._rollback()
-            if isinstance(err, (DBAPIError, sqlite3.Error)):
+            if isinstance(err, (sa.exc.SQLAlchemyError, sqlite3.Error)):
                 raise self.explain(err) from None
             raise
+        finally:
+            self._in_transaction = False
 
     def _rollback(self) -> None:
-        try:
-            self.db.exec_driver_sql("ROLLBACK")
-        except (DBAPIError, sqlite3.Error):
-            pass  # no transaction open, or the connection is gone: the transaction is void either way
+        """The server's transaction (begun by hand) and SQLAlchemy's own state, which after a dropped connection
+        refuses every statement until rolled back."""
+        for rollback in (lambda: self.db.exec_driver_sql("ROLLBACK"), self.db.rollback):
+            try:
+                rollback()
+            except (sa.exc.SQLAlchemyError, sqlite3.Error):
+                pass  # no transaction open, or the connection is gone: the transaction is void either way
 
     # --- sweeps ---
     @_translated
@@ -481,10 +576,53 @@ class Store:
     @_translated
     def add_run(self, sweep_id: str, run_id: str, params: dict[str, Any]) -> None:
         """Call inside a transaction that also read the runs the suggestion was based on."""
-        self._sql("INSERT INTO runs (id, sweep_id, params, state, created, host, agent_pid, boot_id, agent_started) "
-                  "VALUES (:id, :sweep, :params, 'running', :created, :host, :pid, :boot, :started)",
+        self._sql("INSERT INTO runs (id, sweep_id, params, state, created, host, agent_pid, boot_id, agent_started, "
+                  "heartbeat, lease) VALUES (:id, :sweep, :params, 'running', :created, :host, :pid, :boot, :started, "
+                  ":beat, :lease)",
                   {"id": run_id, "sweep": sweep_id, "params": json.dumps(params), "created": time.time(),
-                   "host": socket.gethostname(), "pid": os.getpid(), "boot": boot_id(), "started": process_started(os.getpid())})
+                   "host": socket.gethostname(), "pid": os.getpid(), "boot": boot_id(), "started": process_started(os.getpid()),
+                   "beat": self.now(), "lease": self.lease})
+
+    def now(self) -> float:
+        """The store's clock (PostgreSQL: the server's), so heartbeats from machines whose clocks differ compare."""
+        if self.postgres:
+            return float(self._sql("SELECT EXTRACT(EPOCH FROM clock_timestamp())").scalar_one())
+        return time.time()
+
+    @_translated
+    def heartbeat(self, run_id: str) -> None:
+        """The run's agent is alive: its lease starts again."""
+        self._sql("UPDATE runs SET heartbeat=:beat WHERE id=:id AND state='running'", {"beat": self.now(), "id": run_id})
+
+    @_translated
+    def lapsed(self, sweep_id: str) -> list[tuple[str, str, float]]:
+        """Running runs of other hosts whose agent has not beaten within their lease: (run id, host, last beat).
+
+        None while the store itself may be why they missed their beats: PostgreSQL restarted within a lease, or
+        this process reconnected after losing it within a lease (every agent's beats resume by then)."""
+        if self._reconnected and time.monotonic() - self._connected_since < self.lease:
+            return []
+        if self.postgres and self._sql("SELECT EXTRACT(EPOCH FROM clock_timestamp() - pg_postmaster_start_time())"
+                                       ).scalar_one() < self.lease:
+            return []
+        return [tuple(row) for row in self._sql(
+            "SELECT id, host, heartbeat FROM runs WHERE sweep_id=:sweep AND state='running' AND host<>:host "
+            "AND heartbeat IS NOT NULL AND lease IS NOT NULL AND heartbeat + lease < :now",
+            {"sweep": sweep_id, "host": socket.gethostname(), "now": self.now()})]
+
+    @_translated
+    def expire_leases(self, sweep_id: str) -> list[tuple[str, str, float]]:
+        """Mark crashed the runs of other hosts whose lease lapsed (their host died, or lost the store): what
+        PIDs tell on one host, a heartbeat tells across hosts. The runs marked: (run id, host, last beat)."""
+        with self.transaction():
+            gone = self.lapsed(sweep_id)
+            for run_id, host, beat in gone:
+                at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(beat))
+                self._sql("UPDATE runs SET state=:state, reason=:reason, ended_by=:ended_by, ended=:ended "
+                          "WHERE id=:id AND state='running'",
+                          {"state": RunState.CRASHED.value, "reason": f"host {host} stopped answering at {at}",
+                           "ended_by": EndedBy.VANISHED.value, "ended": time.time(), "id": run_id})
+        return gone
 
     @_translated
     def set_process(self, run_id: str, pid: int, wandb_dir: str) -> None:
@@ -519,6 +657,7 @@ class Store:
             self._reserve.unlink()
             self._end_run(values)
 
+    @_translated
     def _end_run(self, values: dict[str, Any]) -> None:
         with self.transaction():
             self._sql("UPDATE runs SET state=:state, reason=:reason, ended_by=:ended_by, summary=COALESCE(:summary, summary), "
@@ -640,3 +779,35 @@ def _alive(pid: int, started: str | None = None) -> bool:
     if fields[0] == "Z":
         return False
     return started is None or len(fields) <= 19 or fields[19] == started
+
+
+def copy_sweeps(source: Store, target: Store, sweep_ids: list[str] | None = None) -> tuple[int, int, int]:
+    """Copy sweeps with their runs, priors and per-epoch metrics from one store to another (SQLite <-> PostgreSQL),
+    in one transaction of the target: all or nothing. A sweep the target holds already is refused. Returns the
+    counts copied: (sweeps, runs, epochs)."""
+    sweep_ids = sweep_ids or source.sweep_ids()
+    missing = [s for s in sweep_ids if s not in source.sweep_ids()]
+    if missing:
+        raise StoreError(f"{source.where}: no sweep {missing[0]!r}. Fix: check the id (`python -m yolosweep status --store "
+                         f"{source.where}` lists them)")
+    clash = sorted(set(sweep_ids) & set(target.sweep_ids()))
+    if clash:
+        raise StoreError(f"{target.where}: holds sweep {clash[0]} already; nothing was copied. Fix: copy into another "
+                         "store, or leave that sweep out with --sweep for each of the others")
+    sweeps, runs, priors, metrics = (_TABLES.tables[name] for name in ("sweeps", "runs", "priors", "metrics"))
+    run_ids = sa.select(runs.c.id).where(runs.c.sweep_id.in_(sweep_ids))
+    chosen = [(sweeps, sa.select(sweeps).where(sweeps.c.id.in_(sweep_ids))),
+              (runs, sa.select(runs).where(runs.c.sweep_id.in_(sweep_ids))),
+              (priors, sa.select(priors).where(priors.c.sweep_id.in_(sweep_ids))),
+              (metrics, sa.select(metrics).where(metrics.c.run_id.in_(run_ids)))]  # in the order the keys refer
+    counts = {}
+    try:
+        with target.transaction():
+            for table, query in chosen:
+                rows = [dict(row._mapping) for row in source.db.execute(query)]
+                if rows:
+                    target.db.execute(sa.insert(table), rows)
+                counts[table.name] = len(rows)
+    except (sa.exc.SQLAlchemyError, sqlite3.Error) as err:
+        raise target.explain(err) from None
+    return len(sweep_ids), counts["runs"], counts["metrics"]

@@ -202,6 +202,15 @@ def _start_failure(err: BaseException) -> str:
     return f"{err.strerror or err}. Fix: correct `command` in the sweep YAML"
 
 
+def _job_cause() -> str:
+    """Under SLURM a SIGTERM is the job's time limit drawing near (sbatch --signal) or a pre-emption: say which job."""
+    job = os.environ.get("SLURM_JOB_ID")
+    if not job:
+        return ""
+    task = os.environ.get("SLURM_ARRAY_TASK_ID")
+    return f" (SLURM job {job}{f', array task {task}' if task else ''}: its time limit is near, or it was pre-empted)"
+
+
 class FailureCutoff:
     """When an agent gives up on a sweep whose runs keep failing, by W&B's agent's rules (wandb_agent.py).
 
@@ -260,6 +269,7 @@ class Agent:
             signal.signal(sig, self._handle)
         for run_id in self.store.mark_crashed(self.sweep_id):
             self._say(f"run {run_id} was left running by a dead process: marked crashed")
+        self._expire_leases()
         done, gave_up = 0, None
         try:
             while self.stop_signal is None and (self.count is None or done < self.count) and gave_up is None:
@@ -300,9 +310,18 @@ class Agent:
             self.child.kill()
             self.child.wait()
 
+    def _expire_leases(self) -> None:
+        """Runs of other hosts whose agent stopped beating are crashed, so the search and Hyperband see them end."""
+        for run_id, host, _beat in self.store.expire_leases(self.sweep_id):
+            self._say(f"run {run_id} of host {host}: its agent stopped answering (lease {self.store.lease:g} s): marked crashed")
+
     def _next(self) -> tuple[str | None, dict[str, Any], str]:
         """The next run and its origin: the next --prior (or seed repeat) not yet run, else the engine's suggestion."""
         self.store.room_to_end_a_run()
+        self._expire_leases()
+        return self.store.retrying(self._take_next)  # the whole transaction again if the store drops mid-way
+
+    def _take_next(self) -> tuple[str | None, dict[str, Any], str]:
         with self.store.transaction():
             runs = self.store.runs(self.sweep_id)
             cap = self.config.get("run_cap")
@@ -386,7 +405,7 @@ class Agent:
     def _watch(self, run_id: str, feed: OfflineLogFeed | None = None) -> tuple[EndedBy, str] | None:
         """Wait for the child; after each new epoch anywhere in the sweep, ask Hyperband. Who stopped it, and why.
         `feed`: the run's offline wandb log, fed into the store at each poll (a program without a store sink)."""
-        seen, stopped, term_at = -1, None, None
+        seen, stopped, term_at, beat = -1, None, None, time.monotonic()
         while self.child.poll() is None:
             try:
                 self.child.wait(timeout=POLL_S)  # wakes as soon as the run exits: the next run starts without a poll's delay
@@ -394,8 +413,13 @@ class Agent:
                 pass
             if feed is not None:
                 feed.poll()
+            if time.monotonic() - beat >= self.store.lease / 6:  # five beats may be missed before the lease lapses
+                beat = time.monotonic()
+                self.store.heartbeat(run_id)
+                self._expire_leases()
             if self.stop_signal is not None and not stopped:
-                stopped, term_at = (EndedBy.USER, f"agent received {signal.Signals(self.stop_signal).name}"), time.time()
+                cause = f"agent received {signal.Signals(self.stop_signal).name}{_job_cause()}"
+                stopped, term_at = (EndedBy.USER, cause), time.time()
             epochs = self.store.epochs_logged(self.sweep_id)
             if epochs != seen and not stopped:
                 seen = epochs

@@ -27,6 +27,7 @@ def launch(options: argparse.Namespace, slots: list[Slot], counts: list[int | No
     import wandb
 
     project = options.project or os.environ.get("WANDB_PROJECT") or "yolosweep"
+    print(f"yolosweep: {server_line(os.environ)}")
     env: dict[str, str] = {}  # a joined sweep's config lives on W&B's server: its AMP check is Ultralytics' own
     if options.sweep_id:
         sweep_id = options.sweep_id
@@ -55,6 +56,14 @@ def launch(options: argparse.Namespace, slots: list[Slot], counts: list[int | No
 def program_folder(config_path: str) -> Path:
     """Where `wandb agent` finds a relative `program`: beside the sweep YAML (the shipped one: its train_sweep.py)."""
     return Path(config_path).resolve().parent
+
+
+def server_line(env: dict[str, str]) -> str:
+    """Which W&B server the sweep goes to. A self-hosted W&B Server is reached through WANDB_BASE_URL, which
+    every `wandb agent` started here inherits unchanged."""
+    if env.get("WANDB_BASE_URL"):
+        return f"W&B server {env['WANDB_BASE_URL']} (WANDB_BASE_URL; agents started here use it too)"
+    return "W&B's hosted server (set WANDB_BASE_URL, or `wandb login --host URL`, for a W&B Server of your own)"
 
 
 def wandb_sweep_path(sweep_id: str, project: str, entity: str | None) -> str:
