@@ -16,6 +16,8 @@ import yaml
 from yolosweep.demo import write_demo_dataset
 from yolosweep.tracking import OfflineRun, read_offline_run
 
+from .pgserver import NoUnprivilegedUser, PostgresServer, server_binaries
+
 REPO = Path(__file__).resolve().parent.parent
 # The generated demo learns in a few epochs with AdamW; SGD from scratch needs tens.
 FAST = ["--epochs", "3", "--imgsz", "64", "--batch", "8", "--device", "cpu", "--optimizer=AdamW", "--lr0=0.005", "--workers=0",
@@ -136,84 +138,15 @@ def real_sweep(tmp_path_factory, demo_data):
     return cwd, env, sweep_id
 
 
-class PostgresServer:
-    """A throwaway PostgreSQL cluster (Debian's `postgresql` binaries): initdb in a temporary folder, started by
-    an unprivileged user, on 127.0.0.1 over TCP with a password, as a lab's server would be reached."""
-
-    USER, PASSWORD = "yolosweep", "s3cret-pg-pass"
-
-    def __init__(self, bindir: Path):
-        import tempfile
-
-        self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="yolosweep-pg-"))  # under /tmp: the server's user must reach it
-        self.root.chmod(0o755)
-        self.as_user: list[str] = []
-        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-            import pwd
-
-            user = next((u for u in ("postgres", "nobody") if _has_user(u)), None)
-            if user is None:
-                pytest.skip("no unprivileged user to run PostgreSQL as")
-            os.chown(self.root, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
-            self.as_user = ["runuser", "-u", user, "--"]
-        (self.root / "pw").write_text(self.PASSWORD)
-        if self.as_user:
-            shutil.chown(self.root / "pw", user=self.as_user[2])
-        self.data, self.port = self.root / "data", free_port()
-        self._run("initdb", "-D", str(self.data), "-U", self.USER, f"--pwfile={self.root / 'pw'}", "--auth-local=trust",
-                  "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync")
-        self.start()
-
-    def _run(self, tool: str, *args: str) -> None:
-        done = subprocess.run([*self.as_user, str(self.bindir / tool), *args], capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, f"{tool}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
-
-    def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-w", "-o",
-                  f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", "start")
-
-    def stop(self, mode: str = "fast") -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
-
-    def url(self, database: str = "postgres", password: bool = True) -> str:
-        secret = f":{self.PASSWORD}" if password else ""
-        return f"postgresql://{self.USER}{secret}@127.0.0.1:{self.port}/{database}"
-
-    def new_database(self) -> str:
-        import psycopg
-
-        name = "t_" + os.urandom(5).hex()
-        with psycopg.connect(self.url(), autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
-        return self.url(name)
-
-
-def _has_user(name: str) -> bool:
-    import pwd
-
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def postgres_server():
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
-    bindir = found[-1].parent if found else (Path(shutil.which("initdb")).parent if shutil.which("initdb") else None)
+    bindir = server_binaries()
     if bindir is None:
         pytest.skip("the PostgreSQL server is not installed (Debian package postgresql; .ci/run installs it)")
-    server = PostgresServer(bindir)
+    try:
+        server = PostgresServer(bindir)
+    except NoUnprivilegedUser:
+        pytest.skip("no unprivileged user to run PostgreSQL as")
     try:
         yield server
     finally:

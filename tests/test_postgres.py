@@ -145,7 +145,7 @@ def test_a_host_killed_mid_run_has_its_runs_crashed_within_the_lease_and_the_oth
     import time
 
     lease = 3.0
-    created = _yolosweep(["sweep", str(_curve_sweep(tmp_path, epochs=40, epoch_s=0.25)), "--store", pg_url], offline_env, tmp_path)
+    created = _yolosweep(["sweep", str(_curve_sweep(tmp_path, epochs=40, epoch_s=0.15)), "--store", pg_url], offline_env, tmp_path)
     sweep_id = created.stdout.split("created local sweep ", 1)[1].split()[0]
 
     def agents_on(host: str, n: int, *args: str) -> list[subprocess.Popen]:
@@ -187,7 +187,7 @@ def test_a_postgresql_restart_mid_sweep_loses_no_epoch_and_crashes_no_run(tmp_pa
     url = postgres_server.new_database()
     created = _yolosweep(["sweep", str(_curve_sweep(tmp_path, epochs=30, epoch_s=0.3)), "--store", url], offline_env, tmp_path)
     sweep_id = created.stdout.split("created local sweep ", 1)[1].split()[0]
-    agents = [subprocess.Popen([sys.executable, "-m", "yolosweep", "agent", sweep_id, "--store", url, "--count", "2"],
+    agents = [subprocess.Popen([sys.executable, "-m", "yolosweep", "agent", sweep_id, "--store", url, "--count", "1"],
                                env=offline_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
               for _ in range(2)]
     store = Store.read_only(url)
@@ -205,7 +205,7 @@ def test_a_postgresql_restart_mid_sweep_loses_no_epoch_and_crashes_no_run(tmp_pa
     store = Store.read_only(url)
     runs = store.runs(sweep_id)
     store.close()
-    assert len(runs) == 4 and {r.state for r in runs} == {RunState.FINISHED}, [(r.state, r.reason) for r in runs]
+    assert len(runs) == 2 and {r.state for r in runs} == {RunState.FINISHED}, [(r.state, r.reason) for r in runs]
     assert all([row["epoch"] for row in r.history] == list(range(1, 31)) for r in runs)  # no epoch lost
 
 
