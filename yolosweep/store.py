@@ -261,6 +261,9 @@ class Store:
                     raise StoreError(f"{self.where}: no sweeps in this database yet. Fix: create one with "
                                      "`python -m yolosweep sweep sweep_config.yaml --store URL`")
                 self._migrate()
+            except sa.exc.SQLAlchemyError as err:
+                self.close()
+                raise self.explain(err) from None
             except BaseException:
                 self.close()
                 raise
@@ -614,6 +617,8 @@ class Store:
     def expire_leases(self, sweep_id: str) -> list[tuple[str, str, float]]:
         """Mark crashed the runs of other hosts whose lease lapsed (their host died, or lost the store): what
         PIDs tell on one host, a heartbeat tells across hosts. The runs marked: (run id, host, last beat)."""
+        if not self.lapsed(sweep_id):  # the common case: read only, no writer's turn taken
+            return []
         with self.transaction():
             gone = self.lapsed(sweep_id)
             for run_id, host, beat in gone:
