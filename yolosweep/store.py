@@ -308,6 +308,10 @@ class Store:
             self.path = Path(path)
             self.home = self.path.parent
 
+    def reachable_from_elsewhere(self) -> str:
+        """This store's location for another process (a run, from any folder): the URL, or the file's absolute path."""
+        return self.location if self.postgres else str(self.path.resolve())
+
     def _connect_sqlite(self, target: str | Path, uri: bool = False) -> None:
         def connect() -> sqlite3.Connection:
             db = sqlite3.connect(target, uri=uri, timeout=60, isolation_level=None, check_same_thread=False)

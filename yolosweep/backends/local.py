@@ -91,11 +91,12 @@ def agent_command(sweep_id: str, store: Store) -> str:
     """The exact command that adds an agent to this sweep from another terminal."""
     clone = (REPO / "pyproject.toml").is_file()  # run from a source folder, not an installed package
     command = f"cd {Path.cwd()} && " + (f"PYTHONPATH={REPO} " if clone and Path.cwd() != REPO else "")
+    agent = f"{'python -m yolosweep' if clone else 'yolosweep'} agent {sweep_id}"
     if store.postgres:  # shown without a password: agents elsewhere take theirs from ~/.pgpass or PGPASSWORD
-        return command + f"{'python -m yolosweep' if clone else 'yolosweep'} agent {sweep_id} --store {store.where}"
+        return command + f"{agent} --store {store.where}"
     if store.path.resolve() != (Path.cwd() / ".yolosweep" / "sweeps.db").resolve():
         command += f"YOLOSWEEP_HOME={store.path.parent.resolve()} "
-    return command + f"{'python -m yolosweep' if clone else 'yolosweep'} agent {sweep_id}"
+    return command + agent
 
 
 def _find_program(program: str, program_dir: Path) -> Path:
@@ -361,7 +362,7 @@ class Agent:
         param_file = wandb_dir / "wandb" / f"sweep-{self.sweep_id}" / f"config-{run_id}.yaml"
         env = {**os.environ, "WANDB_MODE": "offline", "WANDB_RUN_ID": run_id, "WANDB_DIR": str(wandb_dir),
                "WANDB_SWEEP_ID": self.sweep_id, "WANDB_SWEEP_PARAM_PATH": str(param_file),
-               "YOLOSWEEP_RUN_ID": run_id, "YOLOSWEEP_STORE": self.store.location if self.store.postgres else str(self.store.path.resolve()),
+               "YOLOSWEEP_RUN_ID": run_id, "YOLOSWEEP_STORE": self.store.reachable_from_elsewhere(),
                "YOLOSWEEP_SWEEP_ID": self.sweep_id}
         if self.objective is not None:  # what the run's summary and keep_top_k rank by
             env.update(YOLOSWEEP_METRIC=self.objective.name, YOLOSWEEP_GOAL=self.objective.goal)
