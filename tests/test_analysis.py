@@ -157,3 +157,28 @@ def test_bands_that_predict_results_and_too_few_full_runs_give_no_advice():
     falling = [[1 - v for v in curve] for curve in rising]  # minimizing: the same order, the other way up
     assert analysis.band_checks(_band_sweep(falling, goal="minimize"))[0].spearman == pytest.approx(1)
     assert analysis.band_checks(_band_sweep(rising[:4] + [c[:5] for c in rising[4:]])) == []  # 4 went to the end
+
+
+def test_a_sweep_with_a_verified_winner_hands_it_over_instead_of_its_best_single_run(tmp_path, capsys):
+    """best_config.yaml and train_best_config.py --sweep take the winner retrained with several seeds once it exists
+    (bench/results/value_handover.md: the top 3 retrained beat the single best run, p 0.003 at 10 runs)."""
+    from yolosweep import report, retrain
+
+    config = {"metric": {"name": OBJECTIVE, "goal": "maximize"}, "method": "bayes",
+              "parameters": {"lr0": {"min": 0.005, "max": 0.02}, "epochs": {"value": 2}, "data": {"value": "d.yaml"}}}
+    runs = [analysis.RunRecord("lucky", "finished", "", {"lr0": 0.02}, {OBJECTIVE: 0.50}, [{}, {}]),
+            analysis.RunRecord("steady", "finished", "", {"lr0": 0.007}, {OBJECTIVE: 0.45}, [{}, {}]),
+            analysis.RunRecord("third", "finished", "", {"lr0": 0.012}, {OBJECTIVE: 0.30}, [{}, {}])]
+    plain = analysis.SweepRuns("s", config, runs, "memory")
+    assert analysis.handed_over(plain, analysis.runs_table(plain)) == (runs[0], None)
+    verdict = {"run": "steady", "mean": 0.47, "std": 0.01, "seeds": 3, "epochs": 2, "sweep_best": "lucky",
+               "metric": OBJECTIVE, "defaults": False}
+    sweep = analysis.SweepRuns("s", config, runs, "memory", verified=verdict)
+    assert report.analyze(sweep, tmp_path, None, 10, analysis.DEFAULT_LEVELS) == 0
+    text = (tmp_path / "best_config.yaml").read_text()
+    assert text.startswith(f"# best configuration of sweep s: run steady, {OBJECTIVE} = 0.4500 (maximize)\n"
+                           "# handed over: the winner verified by retraining (3 seeds: mean 0.4700); "
+                           "the sweep's best single run was lucky\n")
+    assert "lr0: 0.007" in text and "best_config.yaml (run steady: the winner verified" in capsys.readouterr().out
+    handed, origin = retrain.from_sweep(sweep)
+    assert handed["lr0"] == 0.007 and origin.run_id == "steady"

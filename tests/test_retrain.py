@@ -143,3 +143,5 @@ def test_top_k_with_seeds_hands_over_the_best_mean_and_its_gain_over_the_default
         assert re.search(r": (beyond|within) the noise \(p [\d.e-]+\)", line)
     status = yolosweep(["status", sweep_id], home_env, tmp_path)
     assert line in status.stdout  # kept in the store, beside the sweep's best run
+    yolosweep(["analyze", sweep_id, "--out", str(tmp_path / "report")], home_env, tmp_path)  # hands the winner over
+    assert f": run {winner['run']}, " in (tmp_path / "report" / "best_config.yaml").read_text().splitlines()[0]

@@ -96,7 +96,7 @@ def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
         raise analysis.AnalysisError(f"sweep {sweep.sweep_id} has no runs yet. Fix: start an agent first")
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "runs.csv", index=False)
-    best = analysis.best_run(sweep, table)  # raises when no run has the metric
+    chosen, why = analysis.handed_over(sweep, table)  # raises when no run has the metric
     best_value = float(table.iloc[0]["objective"])
 
     shown = table.head(top).copy()
@@ -138,12 +138,14 @@ def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
     for _, row in failed.iterrows():
         lines.append(f"  {row['run_id']} {row['state']}: {row['reason']}")
 
-    config = analysis.best_config(sweep, best)
+    config = analysis.best_config(sweep, chosen)
     companion = companion_metric(sweep.metric)
-    beside = best.summary.get(companion) if companion else None
+    beside = chosen.summary.get(companion) if companion else None
     goal = "maximize" if sweep.maximize else "minimize"
-    header = (f"# best configuration of sweep {sweep.sweep_id}: run {best.id}, {sweep.metric} = {best_value:.4f} ({goal})\n"
-              f"# that run: epochs_done={len(best.history)}"
+    header = (f"# best configuration of sweep {sweep.sweep_id}: run {chosen.id}, {sweep.metric} = "
+              f"{float(chosen.summary.get(sweep.metric, best_value)):.4f} ({goal})\n"
+              + (f"# handed over: {why}\n" if why else "")
+              + f"# that run: epochs_done={len(chosen.history)}"
               + (f" {companion}={beside:.4f}" if isinstance(beside, (int, float)) else "") + "\n"
               f"# retrain: python train_best_config.py --from {out_dir / 'best_config.yaml'}\n")
     (out_dir / "best_config.yaml").write_text(header + yaml.safe_dump(config, sort_keys=False))
@@ -153,7 +155,7 @@ def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
         "objective against each parameter": plots.objective_vs_parameters(table, sweep, out_dir / "objective_vs_params.png"),
         "learning curves": plots.learning_curves(table, sweep, out_dir / "learning_curves.png", top=top),
     }
-    lines += ["", f"wrote {out_dir}: runs.csv, best_config.yaml (run {best.id}), report.md, "
+    lines += ["", f"wrote {out_dir}: runs.csv, best_config.yaml (run {chosen.id}{': ' + why if why else ''}), report.md, "
               + ", ".join(p.name for p in pictures.values())]
     text = "\n".join(lines)
     print(text)

@@ -67,7 +67,9 @@ def from_sweep(sweep: analysis.SweepRuns) -> tuple[dict[str, Any], Origin]:
     table = analysis.runs_table(sweep)
     if table.empty:
         raise analysis.AnalysisError(f"sweep {sweep.sweep_id} has no runs yet. Fix: run the sweep first")
-    best = analysis.best_run(sweep, table)
+    best, why = analysis.handed_over(sweep, table)
+    if why:
+        print(f"yolosweep: run {best.id}: {why}")
     metric = Objective(sweep.metric, "maximize" if sweep.maximize else "minimize")
     companion = companion_metric(metric.name)
     origin = Origin(sweep.sweep_id, best.id, best.summary.get(sweep.metric), len(best.history),
