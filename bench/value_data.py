@@ -167,7 +167,21 @@ def summary(folder: Path = CURVES) -> dict[str, Any]:
                 out["headroom_in_noise"] = (best - mean) / out["defaults_std"]
     if len(sampled_results) > 2:
         out["spearman_with_result"] = parameter_effects(curves)
+        out["spearman_epoch_with_result"] = ranking_by_epoch(curves)
     return out
+
+
+def ranking_by_epoch(curves: dict[tuple[str, int], list[dict[str, Any]]]) -> dict[int, float]:
+    """How early the metric ranks runs: Spearman of the best metric up to each epoch with the run's result (its best
+    epoch), over the sampled configurations, as analysis.band_checks judges a band. Hyperband's band is worth
+    placing only where this is high."""
+    from scipy.stats import spearmanr
+
+    runs = [rows for (run, _), rows in curves.items() if run != "defaults" and isinstance(rows[0].get(METRIC), float)]
+    epochs = min(len(rows) for rows in runs)
+    results = [final(rows) for rows in runs]
+    return {epoch: round(float(spearmanr([final(rows[:epoch]) for rows in runs], results).statistic), 3)
+            for epoch in range(1, epochs + 1)}
 
 
 def parameter_effects(curves: dict[tuple[str, int], list[dict[str, Any]]]) -> dict[str, float]:

@@ -87,7 +87,7 @@ class Verdict:
         """`+21.0% over OVER (0.3634) (seed spread +-13.0%, 3 trainings): within the noise (p 0.41, the best of 3 runs)`."""
         gain = f"{self.gain_pct:+.1f}% over {over} ({self.reference:.4f})"
         if self.p is None:
-            return f"{gain}: seed noise not measured, so not judged (--noise-runs 2 measures it)"
+            return f"{gain}: seed noise not measured, so not judged until the defaults' seed repeats have run (--noise-runs)"
         where = "beyond the noise" if self.beyond else "within the noise"
         runs = f"the best of {self.searched} runs" if self.searched > 1 else "one run"
         return f"{gain} (seed spread +-{self.spread_pct:.1f}%, {self.spread.n} trainings): {where} (p {self.p:.2g}, {runs})"
