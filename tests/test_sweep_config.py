@@ -128,3 +128,32 @@ def test_a_huge_sweep_yaml_is_refused_unread(tmp_path):
     path = _write(tmp_path, BASE + "  lr0: {values: [" + ", ".join(["0.01"] * 400_000) + "]}\n")
     with pytest.raises(spec.ConfigError, match="larger than a sweep YAML can be"):
         spec.load_sweep(path)
+
+
+def test_classes_too_rare_to_tune_or_absent_from_val_are_warned_about_at_creation(tmp_path, capsys):
+    """Real photos have them (chess: `bishop`, 1 training box, none in val): mAP50 averages over the classes val
+    has, so the sweep neither measures nor tunes such a class. Warned once, with the counts and the fix."""
+    from PIL import Image
+
+    labels = {"train": ["0 0.5 0.5 0.2 0.2\n1 0.3 0.3 0.1 0.1", "1 0.5 0.5 0.2 0.2\n2 0.4 0.4 0.2 0.2", "1 0.5 0.5 0.2 0.2",
+                        "2 0.5 0.5 0.2 0.2", "2 0.6 0.6 0.1 0.1", ""],  # class 0 once; an image without objects
+              "val": ["1 0.5 0.5 0.2 0.2", "2 0.5 0.5 0.2 0.2"]}
+    for split, files in labels.items():
+        for folder in ("images", "labels"):
+            (tmp_path / folder / split).mkdir(parents=True)
+        for i, text in enumerate(files):
+            Image.new("RGB", (64, 48)).save(tmp_path / "images" / split / f"{i}.jpg")
+            (tmp_path / "labels" / split / f"{i}.txt").write_text(text)
+    data = tmp_path / "data.yaml"
+    data.write_text(f"path: {tmp_path}\ntrain: images/train\nval: images/val\nnames: [bishop, pawn, rook]\n")
+    config = {"program": "train_sweep.py", "parameters": {"data": {"value": str(data)}, "epochs": {"value": 3},
+                                                          "project": {"value": str(tmp_path / "runs")}}}
+    preflight.check_sweep(config)
+    out = capsys.readouterr().out
+    assert (f"WARNING: {data}: 1 class(es) with under 3 training boxes: 0 'bishop' (1): no setting can learn them. "
+            "Fix: label more of them, or merge or drop the class") in out
+    assert f"WARNING: {data}: 1 class(es) with no box in val: 0 'bishop': the sweep's metric leaves them out." in out
+    (tmp_path / "labels" / "train" / "5.txt").write_text("0 0.5 0.5 0.2 0.2\n0 0.2 0.2 0.1 0.1")
+    (tmp_path / "labels" / "val" / "1.txt").write_text("2 0.5 0.5 0.2 0.2\n0 0.2 0.2 0.1 0.1")
+    preflight.check_sweep(config)
+    assert "WARNING" not in capsys.readouterr().out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
@@ -156,8 +157,13 @@ def check_dataset(data: str | None) -> None:
         _split_folders(path, spec, root, split)
 
 
-def check_labels(data: str) -> None:
+# A class with fewer training boxes than this is too rare for a sweep to tune (chess: `bishop`, 1 box of 2,108).
+RARE_CLASS_BOXES = 3
+
+
+def check_labels(data: str) -> list[str]:
     """The deeper check, once per sweep: images present, labels within the classes and the image.
+    Returns warnings about classes the metric will not reflect: too rare in train, absent from val.
 
     Ultralytics itself would skip a bad label file with a warning and train on less data.
     """
@@ -165,19 +171,48 @@ def check_labels(data: str) -> None:
         for split in _classify_splits(Path(data)):
             if not any(p.suffix.lower() in _IMAGE_SUFFIXES for p in split.rglob("*")):
                 raise ConfigError("data", str(split), "no images", "put the images in one folder per class")
-        return
+        return []
     path, spec, root = _dataset_spec(data)
     classes = len(spec["names"])
     keypoints = (spec.get("kpt_shape") or [0, 0])
+    boxes: dict[str, Counter[int]] = {}
     for split in ("train", "val"):
+        listed = True
         for folder in _split_folders(path, spec, root, split):
             if not folder.is_dir():
+                listed = False
                 continue  # a .txt list of images: Ultralytics checks those itself
             images = [p for p in folder.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES]
             if not images:
                 raise ConfigError(str(path), split, f"no images in {folder}", "put the images there or fix the path")
             for image in images:
-                _check_label_file(_label_of(image), classes, path, keypoints)
+                boxes.setdefault(split, Counter()).update(_check_label_file(_label_of(image), classes, path, keypoints))
+        if not listed:
+            boxes.pop(split, None)
+    return rare_classes(path, spec["names"], boxes.get("train"), boxes.get("val"))
+
+
+def rare_classes(data_yaml: Path, names: list[str] | dict[int, str], train: Counter[int] | None,
+                 val: Counter[int] | None) -> list[str]:
+    """One warning per kind: classes with under RARE_CLASS_BOXES training boxes, classes with no box in val (the
+    metric averages over the classes val has, so a sweep neither measures nor tunes those)."""
+    def name(c: int) -> str:
+        return f"{c} {(names.get(c, c) if isinstance(names, dict) else names[c])!r}"
+
+    ids = range(len(names))
+    found = []
+    if train is not None:
+        rare = [c for c in ids if train[c] < RARE_CLASS_BOXES]
+        if rare:
+            found.append(f"{data_yaml}: {len(rare)} class(es) with under {RARE_CLASS_BOXES} training boxes: "
+                         + ", ".join(f"{name(c)} ({train[c]})" for c in rare)
+                         + ": no setting can learn them. Fix: label more of them, or merge or drop the class")
+    if val is not None:
+        unseen = [c for c in ids if val[c] == 0]
+        if unseen:
+            found.append(f"{data_yaml}: {len(unseen)} class(es) with no box in val: " + ", ".join(name(c) for c in unseen)
+                         + ": the sweep's metric leaves them out. Fix: move some of their images to val")
+    return found
 
 
 def _label_of(image: Path) -> Path:
@@ -189,9 +224,11 @@ def _label_of(image: Path) -> Path:
     return Path(*parts).with_suffix(".txt")
 
 
-def _check_label_file(label: Path, classes: int, data_yaml: Path, kpt_shape: list[int] = (0, 0)) -> None:
+def _check_label_file(label: Path, classes: int, data_yaml: Path, kpt_shape: list[int] = (0, 0)) -> list[int]:
+    """The file's class ids, each line checked."""
     if not label.exists():
-        return  # an image without objects
+        return []  # an image without objects
+    found = []
     for number, line in enumerate(label.read_text().splitlines(), start=1):
         fields = line.split()
         if not fields:
@@ -209,6 +246,8 @@ def _check_label_file(label: Path, classes: int, data_yaml: Path, kpt_shape: lis
         if len(coords) < 4 or any(not 0.0 <= v <= 1.0 for v in coords):
             raise ConfigError(where, "box", f"coordinates {coords} are not 4+ values within 0-1",
                               "normalise x y w h by the image width and height")
+        found.append(cls)
+    return found
 
 
 def check_sweep(config: dict[str, Any], slots: list[Slot] | None = None) -> None:
@@ -223,7 +262,8 @@ def check_sweep(config: dict[str, Any], slots: list[Slot] | None = None) -> None
     if slots:
         check_slots(fixed, slots)
     if fixed.get("data"):
-        check_labels(fixed["data"])
+        for warning in check_labels(fixed["data"]):
+            print(f"yolosweep: WARNING: {warning}", flush=True)
     model = config["parameters"].get("model", {})
     for name in model.get("values", [model["value"]] if "value" in model else []):
         weights = resolve_weights(name)
