@@ -5,7 +5,8 @@ in milliseconds: a random forest over (the 13 swept values, epoch), plus seed no
 defaults trained with several seeds. bench/replay_trial.py serves these curves to the real local
 agent, so the real `sweeps` engine and Hyperband run a whole sweep in seconds.
 
-    python bench/surrogate.py          # validation on held-back configurations -> bench/results/surrogate.json
+    python bench/surrogate.py                    # validation on held-back configurations -> bench/results/surrogate.json
+    python bench/surrogate.py --regime finetune  # the same on the fine-tuning curves -> surrogate_finetune.json
 """
 
 from __future__ import annotations
@@ -106,17 +107,25 @@ def validate(curves: dict[tuple[str, int], list[dict[str, Any]]], holdout: float
 
 
 def main() -> int:
+    import argparse
+
     from harness import write_results
 
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--regime", choices=("scratch", "finetune"), default="scratch",
+                        help="the curves of bench/value_data.py's regime; finetune writes surrogate_finetune.*")
+    options = parser.parse_args()
+    value_data.use_regime(options.regime)
     curves = value_data.load_curves()
     report = validate(curves)
-    lines = ["# Surrogate of the tunable task's learning curves", "",
+    task = "tunable task's" if options.regime == "scratch" else "fine-tuning regime's (bccd from the chess checkpoint)"
+    lines = [f"# Surrogate of the {task} learning curves", "",
              f"{report['configs']} sampled configurations; {report['heldout']} held back from the fit.", "",
              "| held-back Spearman (best epoch) | MAE of the best epoch | MAE per epoch | seed std, last epoch |",
              "|---|---|---|---|",
              f"| {report['heldout_spearman']:.2f} | {report['heldout_mae_best']:.3f} | {report['heldout_mae_per_epoch']:.3f} "
              f"| {report['seed_std_at_last_epoch']:.3f} |"]
-    write_results("surrogate", report, lines)
+    write_results("surrogate" if options.regime == "scratch" else "surrogate_finetune", report, lines)
     return 0
 
 

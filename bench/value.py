@@ -21,6 +21,7 @@ hold ours back.
     python bench/value.py --reps 50 --methods ours,random --reuse random   # rerun one method, reuse another's traces
     python bench/value.py --inert dropout,copy_paste --noise-scale 0       # no seed noise: what search alone loses
     python bench/value.py --reps 100 --methods '*_pick_*' --name value_handover  # which run to hand over (#24)
+    python bench/value.py --regime finetune       # the fine-tuning regime's curves (#25) -> value_finetune.*
 
 The hand-over rules of #24 (`<search>_pick_<rule>`): one search per repetition, shared by every rule, which then
 picks one of its full runs: the best run, a forest's or a noise-aware GP's best prediction, the best mean of the top
@@ -435,7 +436,12 @@ def main() -> int:
     parser.add_argument("--noise-scale", type=float, default=1.0, metavar="X",
                         help="the seed noise times X (0: every training of a configuration gives its mean curve, "
                              "so what a method still loses is search, not luck); results go to value_..._noiseX.*")
+    parser.add_argument("--regime", choices=("scratch", "finetune"), default="scratch",
+                        help="whose curves the surrogate learns (bench/value_data.py); finetune: results value_finetune*")
     options = parser.parse_args()
+    global EPOCHS
+    value_data.use_regime(options.regime)
+    EPOCHS = value_data.TASK["epochs"]
     inert = tuple(filter(None, options.inert.split(",")))
     name_suffix = ("_inert_" + "_".join(inert) if inert else "") + \
         (f"_noise{options.noise_scale:g}" if options.noise_scale != 1.0 else "")
@@ -501,7 +507,7 @@ def main() -> int:
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {entries[str(BUDGETS[0])]['epochs_to_5pct']} | "
                      + (f"{p10:.3g}" if p10 is not None else "-") + " |")
     RESULTS.mkdir(exist_ok=True)
-    stem = options.name or f"value{name_suffix}"
+    stem = options.name or ("value" if options.regime == "scratch" else "value_finetune") + name_suffix
     _anytime_plot(traces, defaults, RESULTS / f"{stem}_anytime.png")
     write_results(stem, payload, lines)
     return 0

@@ -51,6 +51,13 @@ FINETUNE_CURVES = REPO / "bench" / "data" / "finetune_curves"
 FINETUNE_TASK = {"epochs": 15, "imgsz": 320, "batch": 16, "optimizer": "SGD", "device": "cpu", "workers": 0,
                  "model": str(REPO / "bench" / "weights" / "yolo11n-chess.pt"), "plots": False, "deterministic": True}
 FINETUNE_DATA = REPO.parent / "shared" / "data" / "bccd" / "data.yaml"
+SCRATCH = (CURVES, TASK)
+
+
+def use_regime(regime: str) -> None:
+    """Point CURVES and TASK (read by this module's functions, the surrogate and bench/value.py) at a regime's data."""
+    global CURVES, TASK
+    CURVES, TASK = {"scratch": SCRATCH, "finetune": (FINETUNE_CURVES, FINETUNE_TASK)}[regime]
 
 
 def swept_space() -> dict[str, dict[str, Any]]:
@@ -85,14 +92,14 @@ def jobs(n_configs: int, default_seeds: int) -> list[tuple[str, int, dict[str, A
     return found
 
 
-def curve_file(run: str, seed: int, folder: Path = CURVES) -> Path:
-    return folder / f"{run}-s{seed}.csv"
+def curve_file(run: str, seed: int, folder: Path | None = None) -> Path:
+    return (folder or CURVES) / f"{run}-s{seed}.csv"
 
 
-def train_one(run: str, seed: int, params: dict[str, Any], data: Path, folder: Path = CURVES,
-              epochs: int | None = None, task: dict[str, Any] = TASK) -> float:
+def train_one(run: str, seed: int, params: dict[str, Any], data: Path, folder: Path | None = None,
+              epochs: int | None = None, task: dict[str, Any] | None = None) -> float:
     """Train in a child process (Ultralytics keeps process-wide state); write its curve file; seconds taken."""
-    started = time.time()
+    started, folder, task = time.time(), folder or CURVES, task or TASK
     with tempfile.TemporaryDirectory(prefix="value-") as tmp:
         spec = {"data": str(data), "seed": seed, "project": tmp, "name": "run", **task,
                 "epochs": epochs or task["epochs"], **params}
@@ -119,9 +126,9 @@ def train_one(run: str, seed: int, params: dict[str, Any], data: Path, folder: P
     return time.time() - started
 
 
-def load_curves(folder: Path = CURVES) -> dict[tuple[str, int], list[dict[str, Any]]]:
+def load_curves(folder: Path | None = None) -> dict[tuple[str, int], list[dict[str, Any]]]:
     curves = {}
-    for path in sorted(folder.glob("*.csv")):
+    for path in sorted((folder or CURVES).glob("*.csv")):
         run, _, seed = path.stem.rpartition("-s")
         with open(path) as f:
             curves[(run, int(seed))] = [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
@@ -150,7 +157,7 @@ def final(rows: list[dict[str, Any]]) -> float:
     return max((row.get(METRIC, 0.0) for row in rows if isinstance(row.get(METRIC), float)), default=0.0)
 
 
-def summary(folder: Path = CURVES) -> dict[str, Any]:
+def summary(folder: Path | None = None) -> dict[str, Any]:
     curves = load_curves(folder)
     base = [final(rows) for (run, _), rows in curves.items() if run == "defaults"]
     sampled_results = sorted((final(rows), run) for (run, _), rows in curves.items() if run != "defaults")
@@ -204,7 +211,8 @@ def main() -> int:
     parser.add_argument("--regime", choices=("scratch", "finetune"), default="scratch",
                         help="scratch: the tunable task from scratch (default); finetune: bccd from the chess checkpoint")
     options = parser.parse_args()
-    folder, task = (FINETUNE_CURVES, FINETUNE_TASK) if options.regime == "finetune" else (CURVES, TASK)
+    use_regime(options.regime)
+    folder, task = CURVES, TASK
     if options.summary:
         print(json.dumps(summary(folder), indent=2))
         return 0
