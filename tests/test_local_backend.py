@@ -83,6 +83,24 @@ def test_engine_sees_history_and_summary_of_stored_runs():
     assert seen.state == "finished"  # a stopped run's metric counts for bayes, not the worst value
 
 
+def test_a_sweep_stores_its_dataset_and_weight_files_as_absolute_paths(tmp_path, monkeypatch):
+    """Seen on the chess photos: `--model bench/weights/yolo11n-chess.pt` from the clone's root was stored as given, and
+    a retrain started in another folder could not find it. An official name with no such file stays a name."""
+    from yolosweep.backends.local import prepare_sweep
+
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "mine.pt").write_bytes(b"")
+    (tmp_path / "data.yaml").write_text("")
+    monkeypatch.chdir(tmp_path)
+    config = {"program": "train_sweep.py", "parameters": {"data": {"value": "data.yaml"},
+                                                          "model": {"values": ["weights/mine.pt", "yolo11n.pt"]}}}
+    ready = prepare_sweep(config, REPO)
+    assert ready["parameters"]["model"]["values"] == [str(tmp_path / "weights" / "mine.pt"), "yolo11n.pt"]
+    assert ready["parameters"]["data"]["value"] == str(tmp_path / "data.yaml")
+    config["parameters"]["model"] = {"value": "weights/mine.pt"}
+    assert prepare_sweep(config, REPO)["parameters"]["model"]["value"] == str(tmp_path / "weights" / "mine.pt")
+
+
 @pytest.mark.integration
 def test_hyperband_stops_the_bad_run_and_lets_the_good_ones_finish(tmp_path, home_env):
     path = curve_sweep(tmp_path, "grid", [0.9, 0.8, 0.1], epochs=20, epoch_s=0.4,

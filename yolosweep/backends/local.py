@@ -50,6 +50,14 @@ def prepare_sweep(config: dict[str, Any], program_dir: Path) -> dict[str, Any]:
     data = spec.fixed_values(config).get("data")
     if isinstance(data, str) and Path(data).exists():
         config["parameters"]["data"] = {"value": str(Path(data).resolve())}
+    # weights given as a file here: a retrain or an agent started elsewhere failed to find them (bench/weights/x.pt
+    # from the clone's root); a name with no such file (yolo11n.pt) stays a name, for Ultralytics' weights folder
+    model = config["parameters"].get("model", {})
+    for key in ("value", "values"):
+        if key in model:
+            names = model[key] if key == "values" else [model[key]]
+            names = [str(Path(m).resolve()) if isinstance(m, str) and Path(m).is_file() else m for m in names]
+            model[key] = names if key == "values" else names[0]
     return config
 
 
