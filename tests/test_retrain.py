@@ -113,6 +113,18 @@ def test_top_k_retrains_the_best_runs_and_says_whether_the_ranking_held(real_swe
 
 
 @pytest.mark.integration
+def test_top_k_whose_retrains_fail_does_not_judge_the_ranking(real_sweep, tmp_path):
+    """Seen on the chess photos: weights the retrain could not load failed both runs, yet the table ranked them 1 and 1
+    and said "ranking held" with a Spearman of nan."""
+    cwd, env, sweep_id = real_sweep
+    done = _retrain(["--sweep", sweep_id, "--top", "2", "--epochs", "1", "--model", str(tmp_path / "gone.pt"),
+                     "--no-log-model"], {**env, "WANDB_DIR": str(tmp_path)}, tmp_path, timeout=300)
+    assert done.returncode != 0 and "gone.pt" in done.stdout
+    assert "ranking not judged: 2 of 2 retrains ended without metrics/mAP50(B)" in done.stdout, done.stdout[-2000:]
+    assert "ranking held" not in done.stdout and "Warning" not in done.stderr
+
+
+@pytest.mark.integration
 def test_top_k_with_seeds_hands_over_the_best_mean_and_its_gain_over_the_defaults_retrained_alike(tmp_path, home_env,
                                                                                                    demo_data):
     from .conftest import shipped_sweep_yaml

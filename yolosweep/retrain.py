@@ -158,12 +158,14 @@ def top_k(sweep: analysis.SweepRuns, k: int, overrides: dict[str, Any], log_mode
             if result.state == "stopped":
                 break
     sign = -1 if metric.maximize else 1
-    values = [sign * (row[f"retrain {metric.name}"] if row[f"retrain {metric.name}"] is not None else -sign * float("inf"))
-              for row in rows]
-    for row, retrain_rank in zip(rows, [sorted(values).index(v) + 1 for v in values]):
-        row["retrain_rank"] = retrain_rank
+    scored = [row for row in rows if isinstance(row[f"retrain {metric.name}"], (int, float))]
+    values = [sign * row[f"retrain {metric.name}"] for row in scored]
+    for row in rows:  # a retrain without a result has no rank
+        row["retrain_rank"] = sorted(values).index(sign * row[f"retrain {metric.name}"]) + 1 if row in scored else None
     _print_comparison(rows)
-    if len(rows) > 1:
+    if len(rows) > 1 and len(scored) < len(rows):
+        print(f"\nranking not judged: {len(rows) - len(scored)} of {len(rows)} retrains ended without {metric.name}")
+    elif len(rows) > 1:
         rho = float(spearmanr([r["sweep_rank"] for r in rows], [r["retrain_rank"] for r in rows]).statistic)
         held = rows[0]["retrain_rank"] == 1
         print(f"\nranking {'held' if held else 'did not hold'}: the sweep's best is number {rows[0]['retrain_rank']} "
