@@ -199,18 +199,21 @@ def rare_classes(data_yaml: Path, names: list[str] | dict[int, str], train: Coun
     def name(c: int) -> str:
         return f"{c} {(names.get(c, c) if isinstance(names, dict) else names[c])!r}"
 
+    def listed(classes: list[int], text: Callable[[int], str]) -> str:  # a long tail is counted, not listed
+        return ", ".join(text(c) for c in classes[:10]) + (f" and {len(classes) - 10} more" if len(classes) > 10 else "")
+
     ids = range(len(names))
     found = []
     if train is not None:
         rare = [c for c in ids if train[c] < RARE_CLASS_BOXES]
         if rare:
             found.append(f"{data_yaml}: {len(rare)} class(es) with under {RARE_CLASS_BOXES} training boxes: "
-                         + ", ".join(f"{name(c)} ({train[c]})" for c in rare)
+                         + listed(rare, lambda c: f"{name(c)} ({train[c]})")
                          + ": no setting can learn them. Fix: label more of them, or merge or drop the class")
     if val is not None:
         unseen = [c for c in ids if val[c] == 0]
         if unseen:
-            found.append(f"{data_yaml}: {len(unseen)} class(es) with no box in val: " + ", ".join(name(c) for c in unseen)
+            found.append(f"{data_yaml}: {len(unseen)} class(es) with no box in val: " + listed(unseen, name)
                          + ": the sweep's metric leaves them out. Fix: move some of their images to val")
     return found
 
