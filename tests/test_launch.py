@@ -135,6 +135,10 @@ def test_ctrl_c_stops_every_agent_and_run_cleanly(tmp_path, home_env):
     assert "stopping every agent" in out and "2 stopped" in out
 
 
+# where the defaults' own seed led, the best searched run is judged and the line says so (noise.judge_best)
+OWN_SEED_LED = "(?:the best run is one of the defaults' own seeds, no gain; the best searched run: )?"
+
+
 @pytest.mark.integration
 @pytest.mark.slow
 def test_demo_runs_offline_and_prints_the_best_run(tmp_path, home_env):
@@ -151,7 +155,7 @@ def test_demo_runs_offline_and_prints_the_best_run(tmp_path, home_env):
     seeds = [r.summary["metrics/mAP50(B)"] for r in runs if r.origin in ("prior", "noise")]
     assert [r.origin for r in runs[:3]] == ["prior", "noise", "noise"]  # the defaults, then with seeds 1 and 2
     mean = sum(seeds) / len(seeds)
-    verdict = re.search(rf"gain: [+-]\d+\.\d% over the defaults \(mean of 3 seeds\) \({mean:.4f}\) \(seed spread "
+    verdict = re.search(rf"gain: {OWN_SEED_LED}[+-]\d+\.\d% over the defaults \(mean of 3 seeds\) \({mean:.4f}\) \(seed spread "
                         r"\+-[\d.]+%, 3 trainings\): (within|beyond) the noise \(p [\d.e-]+, the best of 3 runs\)\n"
                         r"  -> (.*)", done.stdout)
     assert verdict, done.stdout[-3000:]

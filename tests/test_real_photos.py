@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from .conftest import REPO, offline_runs, shipped_sweep_yaml
-from .test_launch import launch, sweep_runs
+from .test_launch import OWN_SEED_LED, launch, sweep_runs
 from .test_local_backend import yolosweep
 
 BCCD_SMALL = REPO / "tests" / "data" / "bccd_small" / "data.yaml"
@@ -33,7 +33,7 @@ def test_a_sweep_on_real_photos_fine_tunes_the_offline_checkpoint_end_to_end(tmp
     assert "best run:" in done.stdout
     reference = [r.summary.get("metrics/mAP50(B)") for r in runs if r.origin != "search"]
     if any(reference):  # a gain is judged wherever the defaults scored (at 2 epochs of 64 px they may not)
-        assert re.search(r"gain: [+-][\d.]+% over the defaults \(mean of 3 seeds\).*(within|beyond) the noise", done.stdout)
+        assert re.search(r"gain: " + OWN_SEED_LED + r"[+-][\d.]+% over the defaults \(mean of 3 seeds\).*(within|beyond) the noise", done.stdout)
     for path in offline_runs(tmp_path):  # every run loaded the checkpoint: none trained from scratch
         assert read_offline_run(path).config["weights_source"] == f"weights {CHESS_CHECKPOINT}"
     status = yolosweep(["status", sweep_id], home_env, tmp_path)

@@ -15,6 +15,7 @@ unlikely to be that far above the reference by the seed alone:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ class Verdict:
     spread: SeedSpread | None
     searched: int  # K: runs the best was picked from
     p: float | None  # None: no spread measured (fewer than 2 seeds)
+    best_is_reference: bool = False  # the sweep's best run was one of the defaults' own: the best searched one is judged
 
     @property
     def beyond(self) -> bool:
@@ -86,6 +88,8 @@ class Verdict:
     def describe(self, over: str) -> str:
         """`+21.0% over OVER (0.3634) (seed spread +-13.0%, 3 trainings): within the noise (p 0.41, the best of 3 runs)`."""
         gain = f"{self.gain_pct:+.1f}% over {over} ({self.reference:.4f})"
+        if self.best_is_reference:  # seen on real photos: the defaults' seed 0 led, "+31% over the defaults"
+            gain = f"the best run is one of the defaults' own seeds, no gain; the best searched run: {gain}"
         if self.p is None:
             return f"{gain}: seed noise not measured, so not judged until the defaults' seed repeats have run (--noise-runs)"
         where = "beyond the noise" if self.beyond else "within the noise"
@@ -117,8 +121,26 @@ def judge_best(runs: list[Any], metric: str, best: float, maximize: bool,
     if not reference:
         return None
     searched = sum(getattr(r, "origin", "search") == "search" and metric_value(r.summary, metric) is not None for r in runs)
+    lead = False
+    if baseline is None:  # the defaults are the reference: their own lucky seed is no gain over them
+        others = [v for r in _searched_configurations(runs) if (v := metric_value(r.summary, metric)) is not None]
+        if not others:
+            return None
+        lead, best = (max if maximize else min)(others) != best, (max if maximize else min)(others)
     verdict = judge(best, reference, spread, searched, maximize, baseline_is_reference_mean=baseline is None)
-    return verdict, named
+    return (dataclasses.replace(verdict, best_is_reference=True) if lead else verdict), named
+
+
+def _searched_configurations(runs: Iterable[Any]) -> list[Any]:
+    """The runs that are not the reference (the first prior and its seed repeats), in start order."""
+    found, first_prior_seen = [], False
+    for run in runs:
+        origin = getattr(run, "origin", "search")
+        if origin == "noise" or (origin == "prior" and not first_prior_seen):
+            first_prior_seen = first_prior_seen or origin == "prior"
+            continue
+        found.append(run)
+    return found
 
 
 def judge(best: float, baseline: float, spread: SeedSpread | None, searched: int, maximize: bool = True,
