@@ -274,6 +274,10 @@ def run_then_pick(search: str, pick: str, surrogate: Surrogate, rng: np.random.G
             continue
         done = [run for run in trace.completed if run[3] <= budget * EPOCHS]
         at_budget = trace.points[budget * EPOCHS - 1]
+        if not done:  # no full run yet: what the search itself would hand over
+            points[budget * EPOCHS - 1] = at_budget
+            continue
+        # picked even under 3 full runs (then unused), so top3x2's seeds are drawn as in the recorded results
         chosen = PICKS[pick](done, surrogate, rng) if pick == "top3x2" else PICKS[pick](done)
         points[budget * EPOCHS - 1] = done[chosen][2] if len(done) >= 3 else at_budget
     return points
