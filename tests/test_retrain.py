@@ -51,7 +51,8 @@ def test_retrain_two_models_logs_offline_and_writes_the_comparison(best_config, 
         with open(tmp_path / "runs" / "retrain" / f"best-{stem}" / "comparison.csv") as f:
             rows = list(csv.DictReader(f))
         assert [r["what"] for r in rows] == ["baseline", f"sweep {sweep_id}", "retrain (finished)", "retrain (finished)"]
-        assert rows[1]["epochs"] == "2" and float(rows[1]["metrics/mAP50(B)"]) > 0
+        swept = float(re.search(r"metrics/mAP50\(B\) = ([\d.]+)", config.read_text())[1])  # the sweep's, carried over
+        assert rows[1]["epochs"] == "2" and float(rows[1]["metrics/mAP50(B)"]) == pytest.approx(swept, abs=1e-4)
     assert "retrain (finished)" in done.stdout and f"sweep {sweep_id}" in done.stdout
 
 
