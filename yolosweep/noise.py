@@ -49,20 +49,24 @@ class SeedSpread:
         return statistics.stdev(self.values) if self.n > 1 else None
 
 
+def _is_reference(runs: Iterable[Any]) -> list[tuple[Any, bool]]:
+    """Each run, in start order, with whether it is the reference: the first prior or one of its noise repeats
+    (a later prior is another configuration)."""
+    marked, first_prior_seen = [], False
+    for run in runs:
+        origin = getattr(run, "origin", "search")
+        reference = origin == "noise" or (origin == "prior" and not first_prior_seen)
+        first_prior_seen = first_prior_seen or origin == "prior"
+        marked.append((run, reference))
+    return marked
+
+
 def seed_spread(runs: Iterable[Any], metric: str) -> SeedSpread | None:
     """From a sweep's runs (store runs or analysis records: origin, state, summary), in start order: the first
     prior and its noise repeats that ended with a value. None when the sweep has no first prior."""
-    values, first_prior_seen = [], False
-    for run in runs:
-        origin = getattr(run, "origin", "search")
-        if origin == "prior" and first_prior_seen:
-            continue  # a later prior is another configuration
-        if origin not in REFERENCE_ORIGINS:
-            continue
-        first_prior_seen = first_prior_seen or origin == "prior"
-        value = run.summary.get(metric)
-        if str(run.state) != "running" and isinstance(value, (int, float)) and not isinstance(value, bool):
-            values.append(float(value))
+    values = [float(value) for run, reference in _is_reference(runs)
+              if reference and str(run.state) != "running" and isinstance(value := run.summary.get(metric), (int, float))
+              and not isinstance(value, bool)]
     return SeedSpread(tuple(values)) if values else None
 
 
@@ -123,24 +127,13 @@ def judge_best(runs: list[Any], metric: str, best: float, maximize: bool,
     searched = sum(getattr(r, "origin", "search") == "search" and metric_value(r.summary, metric) is not None for r in runs)
     lead = False
     if baseline is None:  # the defaults are the reference: their own lucky seed is no gain over them
-        others = [v for r in _searched_configurations(runs) if (v := metric_value(r.summary, metric)) is not None]
+        others = [v for r, reference in _is_reference(runs) if not reference and (v := metric_value(r.summary, metric)) is not None]
         if not others:
             return None
-        lead, best = (max if maximize else min)(others) != best, (max if maximize else min)(others)
+        top = (max if maximize else min)(others)
+        lead, best = top != best, top
     verdict = judge(best, reference, spread, searched, maximize, baseline_is_reference_mean=baseline is None)
     return (dataclasses.replace(verdict, best_is_reference=True) if lead else verdict), named
-
-
-def _searched_configurations(runs: Iterable[Any]) -> list[Any]:
-    """The runs that are not the reference (the first prior and its seed repeats), in start order."""
-    found, first_prior_seen = [], False
-    for run in runs:
-        origin = getattr(run, "origin", "search")
-        if origin == "noise" or (origin == "prior" and not first_prior_seen):
-            first_prior_seen = first_prior_seen or origin == "prior"
-            continue
-        found.append(run)
-    return found
 
 
 def judge(best: float, baseline: float, spread: SeedSpread | None, searched: int, maximize: bool = True,
