@@ -46,8 +46,9 @@ TASK = {"epochs": 20, "imgsz": 96, "batch": 16, "optimizer": "AdamW", "device": 
         "model": "yolo11n.yaml", "plots": False, "deterministic": True}
 DATA_SEED = 0
 FINETUNE_CURVES = REPO / "bench" / "data" / "finetune_curves"
-# imgsz 320 as the checkpoint was trained; 15 epochs of bccd's 205 photos take ~5 min on 2 cores (an
-# epoch ~20 s measured on chess's 202), so 100 configurations are ~9 hours, spread over sessions.
+# imgsz 320 as the checkpoint was trained; 15 epochs of bccd's 205 photos take ~6.5 min (26 s an epoch
+# measured) on ONE core: Ultralytics trains on CPU with cpu_count - 1 threads, 1 on 2 cores. So --jobs 2 on
+# 2 cores trains two at once at the same 25-26 s an epoch each: 105 trainings ~6 hours, spread over sessions.
 FINETUNE_TASK = {"epochs": 15, "imgsz": 320, "batch": 16, "optimizer": "SGD", "device": "cpu", "workers": 0,
                  "model": str(REPO / "bench" / "weights" / "yolo11n-chess.pt"), "plots": False, "deterministic": True}
 FINETUNE_DATA = REPO.parent / "shared" / "data" / "bccd" / "data.yaml"
@@ -206,7 +207,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", type=int, default=150)
     parser.add_argument("--default-seeds", type=int, default=5)
-    parser.add_argument("--jobs", type=int, default=1, help="trainings side by side (each uses the CPU's threads)")
+    parser.add_argument("--jobs", type=int, default=1, help="trainings side by side (default 1); Ultralytics trains on CPU with cpu_count - 1 threads "
+                             "(at most 8), so on 2 cores --jobs 2 doubles the throughput")
     parser.add_argument("--summary", action="store_true", help="print headroom and noise of the curves so far")
     parser.add_argument("--regime", choices=("scratch", "finetune"), default="scratch",
                         help="scratch: the tunable task from scratch (default); finetune: bccd from the chess checkpoint")
