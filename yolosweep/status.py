@@ -6,14 +6,13 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .noise import judge_best
+from .noise import judge_best, metric_value
 from .spec import Objective, objective
 from .store import Run, Store, StoreError
 
 
 def objective_of(run: Run, metric: str) -> float | None:
-    value = run.summary.get(metric)
-    return value if isinstance(value, (int, float)) else None
+    return metric_value(run.summary, metric)
 
 
 def ranked(runs: list[Run], goal: Objective | None) -> list[Run]:
