@@ -1,4 +1,4 @@
-"""A sweep program that replays the tunable task's learning curves instead of training (#16).
+"""A sweep program that replays recorded learning curves (the tunable task's, or fine-tuning's) instead of training (#16).
 
 The real local agent starts it like train_sweep.py (`--key=value` arguments); it logs, epoch by
 epoch, the curve bench/surrogate.py predicts for those values, with one seed's noise, through the
@@ -6,6 +6,7 @@ same store sink and stop handling as a real trial. So the real agent, the real `
 its Hyperband run a whole sweep in seconds:
 
     python bench/replay_trial.py --fit /tmp/surrogate.pkl        # once: fit and save the surrogate
+    python bench/replay_trial.py --fit /tmp/ft.pkl --regime finetune   # or the fine-tuning regime's (#25)
     # a sweep YAML with `program: bench/replay_trial.py`, the 13 parameters of sweep_config.yaml
     # and `metric: {name: metrics/mAP50(B), goal: maximize}`, then, with YOLOSWEEP_SURROGATE=/tmp/surrogate.pkl:
     python -m yolosweep sweep replay.yaml && python -m yolosweep agent ID
@@ -36,11 +37,20 @@ from yolosweep.states import EndedBy, RunState  # noqa: E402
 
 def main() -> int:
     if sys.argv[1:2] == ["--fit"]:
+        import argparse
+
         import value_data
         from surrogate import Surrogate
 
-        Path(sys.argv[2]).write_bytes(pickle.dumps(Surrogate.fit(value_data.load_curves())))
-        print(f"surrogate of {len(value_data.load_curves())} trainings written to {sys.argv[2]}")
+        parser = argparse.ArgumentParser(description="fit the surrogate once and save it for the replayed runs")
+        parser.add_argument("--fit", type=Path, required=True, metavar="FILE.pkl")
+        parser.add_argument("--regime", choices=("scratch", "finetune"), default="scratch",
+                            help="whose curves (bench/value_data.py); finetune: bccd from the chess checkpoint, 15 epochs")
+        options = parser.parse_args()
+        value_data.use_regime(options.regime)
+        curves = value_data.load_curves()
+        options.fit.write_bytes(pickle.dumps(Surrogate.fit(curves)))
+        print(f"surrogate of {len(curves)} {options.regime} trainings written to {options.fit}")
         return 0
     surrogate = pickle.loads(Path(os.environ["YOLOSWEEP_SURROGATE"]).read_bytes())
     params = arguments.parse_params(sys.argv[1:])
