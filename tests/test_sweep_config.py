@@ -52,7 +52,26 @@ def test_shorter_runs_keep_the_first_band_after_the_longest_warmup(capsys):
     assert spec.with_overrides(config, {"epochs": 10})["early_terminate"]["min_iter"] == 6  # not 3: inside warm-up
     assert spec.with_overrides(config, {"epochs": 5, "warmup_epochs": 1})["early_terminate"]["min_iter"] == 2
     short = spec.with_overrides(config, {"epochs": 5})  # warm-up capped at 4 epochs: the band would be the last epoch
-    assert short["early_terminate"]["min_iter"] == 5 and "no run will be stopped early" in capsys.readouterr().out
+    assert short["early_terminate"]["min_iter"] == 5
+    assert preflight.band_after_last_epoch(short, 5, spec.first_band_after_warmup(short)).endswith(
+        "Fix: no early_terminate: the warm-up lasts to epoch 4, so no band fits in 5 epochs")
+
+
+def test_a_band_at_or_after_the_last_epoch_is_warned_about(tmp_path, capsys):
+    """A YAML that fixes short runs but keeps the shipped min_iter 30: Hyperband would silently stop nothing."""
+    config = {"program": "train_sweep.py", "early_terminate": {"type": "hyperband", "min_iter": 30, "eta": 3},
+              "parameters": {"warmup_epochs": {"values": [1, 3]}, "epochs": {"value": 15},
+                             "project": {"value": str(tmp_path)}}}
+    preflight.check_sweep(config)
+    assert capsys.readouterr().out.strip() == (
+        "yolosweep: WARNING: early_terminate.min_iter 30 is not before the last of the 15 epochs a run trains: "
+        "Hyperband will stop no run early. Fix: min_iter 4 (the shipped 30 of 100, scaled), or no early_terminate")
+    del config["parameters"]["epochs"]  # Ultralytics' default: 100 epochs
+    preflight.check_sweep(config)
+    assert "WARNING" not in capsys.readouterr().out
+    config["parameters"]["epochs"] = {"values": [10, 50]}  # swept: each run's own length, not judged here
+    preflight.check_sweep(config)
+    assert "WARNING" not in capsys.readouterr().out
 
 
 def test_a_band_inside_the_warmup_is_warned_about(tmp_path, capsys):

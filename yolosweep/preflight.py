@@ -12,7 +12,7 @@ import yaml
 
 from .resources import check_slots
 from .slots import Slot
-from .spec import ConfigError, dead_parameters, first_band_after_warmup, fixed_values, trains_yolo
+from .spec import ConfigError, dead_parameters, first_band_after_warmup, fixed_values, trains_yolo, ultralytics_defaults
 
 DEFAULT_SAVE_PROJECT = "runs/sweep"
 
@@ -282,6 +282,23 @@ def check_sweep(config: dict[str, Any], slots: list[Slot] | None = None) -> None
             print(f"yolosweep: WARNING: early_terminate.min_iter {hyperband['min_iter']} judges runs while their "
                   f"learning rate still warms up (up to epoch {first - 1}); Hyperband will stop runs by chance. "
                   f"Fix: min_iter >= {first}", flush=True)
+        late = band_after_last_epoch(config, hyperband["min_iter"], first)
+        if late:
+            print(f"yolosweep: WARNING: {late}", flush=True)
+
+
+def band_after_last_epoch(config: dict[str, Any], min_iter: int, first: int) -> str | None:
+    """Why Hyperband can stop no run (its first band at or after the run's last epoch), with the fix; None if it can.
+    `first`: the first epoch after the longest warm-up, where a band may start judging."""
+    swept = config["parameters"].get("epochs", {})
+    epochs = fixed_values(config).get("epochs", None if swept else ultralytics_defaults()["epochs"])
+    if not isinstance(epochs, int) or min_iter < epochs:
+        return None
+    shipped = max(first, round(30 * epochs / 100))  # sweep_config.yaml's band: epoch 30 of 100
+    fix = (f"min_iter {shipped} (the shipped 30 of 100, scaled), or no early_terminate" if shipped < epochs
+           else f"no early_terminate: the warm-up lasts to epoch {first - 1}, so no band fits in {epochs} epochs")
+    return (f"early_terminate.min_iter {min_iter} is not before the last of the {epochs} epochs a run trains: "
+            f"Hyperband will stop no run early. Fix: {fix}")
 
 
 def ready_sweep(config_path: str | Path, overrides: dict[str, Any], prior_sources: list[str],
