@@ -22,6 +22,11 @@ hold ours back.
     python bench/value.py --inert dropout,copy_paste --noise-scale 0       # no seed noise: what search alone loses
     python bench/value.py --reps 100 --methods '*_pick_*' --name value_handover  # which run to hand over (#24)
     python bench/value.py --regime finetune       # the fine-tuning regime's curves (#25) -> value_finetune.*
+    python bench/value.py --methods ours,ours_no_hyperband --reuse ours --name value_band   # what the band is worth
+
+With ours and ours_no_hyperband both run, the results also say what Hyperband's band is worth at equal result
+(band_worth: epochs saved, or lost, for the quality ours without the band holds at each budget). 2026-11-27,
+from scratch: it saves none (57 epochs lost at 5 runs, 20 at 10; never as good within 20 runs).
 
 The hand-over rules of #24 (`<search>_pick_<rule>`): one search per repetition, shared by every rule, which then
 picks one of its full runs: the best run, a forest's or a noise-aware GP's best prediction, the best mean of the top
@@ -35,6 +40,7 @@ import argparse
 import contextlib
 import fnmatch
 import io
+import math
 import random
 import statistics
 import sys
@@ -394,6 +400,39 @@ def epochs_to(points: list[float], level: float) -> int | None:
     return next((i + 1 for i, quality in enumerate(points) if quality >= level), None)
 
 
+def band_worth(with_band: list[list[float]], without_band: list[list[float]], boot: int = 1000) -> dict[str, Any]:
+    """What Hyperband's band is worth at equal result (#25). Per budget B: the median quality ours without the
+    band holds after B full runs' epochs (the level), and the epochs ours with the band needs for it: where it holds
+    the level at that point, the first epoch from which it stays at or above the level up to it (a median that
+    touches the level and falls back, a lucky run's configuration then a worse one, does not count); where it does
+    not, the first later epoch it reaches the level within the largest budget. saved = B x EPOCHS minus that:
+    negative where the band costs epochs, None where it never gets there. [q5-q95] resampling the repetitions."""
+    on, off = np.array(with_band), np.array(without_band)
+    rng = np.random.default_rng(0)
+
+    def saved(on_rows: np.ndarray, off_rows: np.ndarray, spent: int) -> float:
+        level, curve = float(np.median(off_rows[:, spent - 1])), np.median(on_rows, axis=0)
+        if curve[spent - 1] >= level:
+            below = np.flatnonzero(curve[:spent] < level)
+            return float(spent - (below[-1] + 2 if below.size else 1))
+        later = np.flatnonzero(curve[spent:] >= level)
+        return float(-(later[0] + 1)) if later.size else -math.inf
+
+    out: dict[str, Any] = {}
+    for budget in BUDGETS:
+        spent = budget * EPOCHS
+        point = saved(on, off, spent)
+        draws = [saved(on[rng.integers(len(on), size=len(on))], off[rng.integers(len(off), size=len(off))], spent)
+                 for _ in range(boot)]
+        q5, q95 = np.percentile(draws, [5, 95])
+        out[str(budget)] = {"epochs": spent, "quality_without_band": float(np.median(off[:, spent - 1])),
+                            "quality_with_band": float(np.median(on[:, spent - 1])),
+                            "epochs_saved": point if math.isfinite(point) else None,
+                            "epochs_saved_q5": q5 if math.isfinite(q5) else None,
+                            "epochs_saved_q95": q95 if math.isfinite(q95) else None}
+    return out
+
+
 def _anytime_plot(traces: dict[str, list[list[float]]], defaults: float, path: Path) -> None:
     import matplotlib
 
@@ -499,6 +538,8 @@ def main() -> int:
     payload = {"task": {**value_data.summary(), "surrogate_defaults": defaults, "surrogate_best_known": best_known},
                "surrogate": {**validate(curves, inert=inert), "inert": list(inert),
                              "noise_scale": options.noise_scale}, "comparison": {"budgets": list(BUDGETS), "methods": methods}}
+    if "ours" in traces and "ours_no_hyperband" in traces:
+        payload["band"] = band_worth(traces["ours"], traces["ours_no_hyperband"])
     lines = ["# Value benchmark: share of the headroom captured (median [q1-q3])", "",
              *([f"Surrogate without {', '.join(inert)} (treated as without effect).", ""] if inert else []),
              *([f"Seed noise scaled by {options.noise_scale:g}.", ""] if options.noise_scale != 1.0 else []),
@@ -510,6 +551,16 @@ def main() -> int:
         p10 = entries[str(BUDGETS[1])].get("p_ours_greater")
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {entries[str(BUDGETS[0])]['epochs_to_5pct']} | "
                      + (f"{p10:.3g}" if p10 is not None else "-") + " |")
+    if "band" in payload:
+        lines += ["", "Hyperband's band at equal result (ours against ours_no_hyperband, median qualities; "
+                  "saved < 0: the band costs epochs; [q5-q95] resampling the repetitions):", "",
+                  "| budget | without band | with band | epochs saved at equal result |", "|---|---|---|---|"]
+        for budget, entry in payload["band"].items():
+            saved = ("not reached" if entry["epochs_saved"] is None else f"{entry['epochs_saved']:.0f}") + \
+                " [" + ", ".join("not reached" if entry[k] is None else f"{entry[k]:.0f}"
+                                 for k in ("epochs_saved_q5", "epochs_saved_q95")) + "]"
+            lines.append(f"| {budget} runs ({entry['epochs']} epochs) | {entry['quality_without_band']:.3f} | "
+                         f"{entry['quality_with_band']:.3f} | {saved} |")
     RESULTS.mkdir(exist_ok=True)
     stem = options.name or ("value" if options.regime == "scratch" else "value_finetune") + name_suffix
     _anytime_plot(traces, defaults, RESULTS / f"{stem}_anytime.png")

@@ -173,10 +173,20 @@ def summary(folder: Path | None = None) -> dict[str, Any]:
                        median_config=statistics.median(v for v, _ in sampled_results))
             if out["defaults_std"]:
                 out["headroom_in_noise"] = (best - mean) / out["defaults_std"]
+    if len(base) > 1:
+        out["defaults_std_by_epoch"] = seed_spread_by_epoch(curves)
     if len(sampled_results) > 2:
         out["spearman_with_result"] = parameter_effects(curves)
         out["spearman_epoch_with_result"] = ranking_by_epoch(curves)
     return out
+
+
+def seed_spread_by_epoch(curves: dict[tuple[str, int], list[dict[str, Any]]]) -> dict[int, float]:
+    """The defaults' spread across seeds (standard deviation of the metric) at each epoch: how much of a
+    band's comparison at that epoch is the seed's luck."""
+    runs = [rows for (run, _), rows in curves.items() if run == "defaults" and isinstance(rows[0].get(METRIC), float)]
+    epochs = min(len(rows) for rows in runs)
+    return {epoch: round(statistics.stdev(rows[epoch - 1][METRIC] for rows in runs), 3) for epoch in range(1, epochs + 1)}
 
 
 def ranking_by_epoch(curves: dict[tuple[str, int], list[dict[str, Any]]]) -> dict[int, float]:
