@@ -21,7 +21,8 @@ hold ours back.
     python bench/value.py --reps 50 --methods ours,random --reuse random   # rerun one method, reuse another's traces
     python bench/value.py --inert dropout,copy_paste --noise-scale 0       # no seed noise: what search alone loses
     python bench/value.py --reps 100 --methods '*_pick_*' --name value_handover  # which run to hand over (#24)
-    python bench/value.py --regime finetune       # the fine-tuning regime's curves (#25) -> value_finetune.*
+    python bench/value.py --regime finetune --methods ours,ours_no_hyperband,random,ultralytics_tuner,optuna_tpe_hyperband
+                                                  # the fine-tuning regime's curves (#25) -> value_finetune.*
     python bench/value.py --methods ours,ours_no_hyperband --reuse ours --name value_band   # what the band is worth
 
 With ours and ours_no_hyperband both run, the results also say what Hyperband's band is worth at equal result
