@@ -185,6 +185,8 @@ def seed_spread_by_epoch(curves: dict[tuple[str, int], list[dict[str, Any]]]) ->
     """The defaults' spread across seeds (standard deviation of the metric) at each epoch: how much of a
     band's comparison at that epoch is the seed's luck."""
     runs = [rows for (run, _), rows in curves.items() if run == "defaults" and isinstance(rows[0].get(METRIC), float)]
+    if len(runs) < 2:  # a failed training keeps no metric
+        return {}
     epochs = min(len(rows) for rows in runs)
     return {epoch: round(statistics.stdev(rows[epoch - 1][METRIC] for rows in runs), 3) for epoch in range(1, epochs + 1)}
 
