@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 BEYOND_P = 0.05  # a success level is claimed only below this
-REFERENCE_ORIGINS = ("prior", "noise")  # the first prior and its repeats with other seeds
 # 2 repeats, 3 trainings of the defaults. Measured on the value task's 5 defaults seeds (std 0.047): the std from
 # 2 of them ranged 0.011-0.091 over the 10 pairs, from 3 of them 0.016-0.065, from 4 0.033-0.054; and with 2
 # trainings (1 degree of freedom) a gain needs t > 6.3 to reach p 0.05, with 3 t > 2.9. So 3 is the least that can
@@ -64,9 +63,8 @@ def _is_reference(runs: Iterable[Any]) -> list[tuple[Any, bool]]:
 def seed_spread(runs: Iterable[Any], metric: str) -> SeedSpread | None:
     """From a sweep's runs (store runs or analysis records: origin, state, summary), in start order: the first
     prior and its noise repeats that ended with a value. None when the sweep has no first prior."""
-    values = [float(value) for run, reference in _is_reference(runs)
-              if reference and str(run.state) != "running" and isinstance(value := run.summary.get(metric), (int, float))
-              and not isinstance(value, bool)]
+    values = [value for run, reference in _is_reference(runs)
+              if reference and str(run.state) != "running" and (value := metric_value(run.summary, metric)) is not None]
     return SeedSpread(tuple(values)) if values else None
 
 
