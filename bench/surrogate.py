@@ -52,14 +52,8 @@ class Surrogate:
                     x.append(features(row, int(row["epoch"]), names))
                     y.append(row[value_data.METRIC])
         model = RandomForestRegressor(n_estimators=300, min_samples_leaf=3, random_state=seed, n_jobs=1).fit(x, y)
-        by_seed = [rows for (run, _), rows in curves.items() if run == "defaults"]
-        spread = np.zeros(epochs)
-        if len(by_seed) > 1:
-            table = np.array([[row.get(value_data.METRIC, 0.0) for row in rows[:epochs]] for rows in by_seed
-                              if len(rows) >= epochs])
-            if len(table) > 1:
-                spread = table.std(axis=0, ddof=1)
-        return cls(model, names, epochs, spread)
+        spread = value_data.seed_spread_by_epoch(curves)
+        return cls(model, names, epochs, np.array(spread) if spread else np.zeros(epochs))
 
     def _mean(self, params: dict[str, Any]) -> np.ndarray:
         return self.model.predict([features(params, e, self.names) for e in range(1, self.epochs + 1)])

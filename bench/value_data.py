@@ -173,22 +173,25 @@ def summary(folder: Path | None = None) -> dict[str, Any]:
                        median_config=statistics.median(v for v, _ in sampled_results))
             if out["defaults_std"]:
                 out["headroom_in_noise"] = (best - mean) / out["defaults_std"]
-    if len(base) > 1:
-        out["defaults_std_by_epoch"] = seed_spread_by_epoch(curves)
+    spread = seed_spread_by_epoch(curves)
+    if spread:
+        out["defaults_std_by_epoch"] = {epoch: round(std, 3) for epoch, std in enumerate(spread, start=1)}
     if len(sampled_results) > 2:
         out["spearman_with_result"] = parameter_effects(curves)
         out["spearman_epoch_with_result"] = ranking_by_epoch(curves)
     return out
 
 
-def seed_spread_by_epoch(curves: dict[tuple[str, int], list[dict[str, Any]]]) -> dict[int, float]:
-    """The defaults' spread across seeds (standard deviation of the metric) at each epoch: how much of a
-    band's comparison at that epoch is the seed's luck."""
-    runs = [rows for (run, _), rows in curves.items() if run == "defaults" and isinstance(rows[0].get(METRIC), float)]
-    if len(runs) < 2:  # a failed training keeps no metric
-        return {}
-    epochs = min(len(rows) for rows in runs)
-    return {epoch: round(statistics.stdev(rows[epoch - 1][METRIC] for rows in runs), 3) for epoch in range(1, epochs + 1)}
+def seed_spread_by_epoch(curves: dict[tuple[str, int], list[dict[str, Any]]]) -> list[float] | None:
+    """The defaults' spread across seeds (standard deviation of the metric) at epochs 1..TASK's, over the trainings
+    that ran them all: how much of a band's comparison at an epoch is the seed's luck, and the surrogate's noise.
+    None with fewer than two such trainings (a failed one keeps no epochs)."""
+    import numpy as np
+
+    epochs = TASK["epochs"]
+    table = [[row.get(METRIC, 0.0) for row in rows[:epochs]] for (run, _), rows in curves.items()
+             if run == "defaults" and len(rows) >= epochs]
+    return np.array(table).std(axis=0, ddof=1).tolist() if len(table) > 1 else None
 
 
 def ranking_by_epoch(curves: dict[tuple[str, int], list[dict[str, Any]]]) -> dict[int, float]:
