@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -10,7 +11,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,6 +30,31 @@ def _dom(url: str) -> str:
     return done.stdout
 
 
+@dataclass
+class Served:
+    url: str
+    output: str = ""  # everything the dashboard printed, once it has stopped
+
+
+@contextlib.contextmanager
+def served_dashboard(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[Served]:
+    """`yolosweep dashboard ARGS --port 0` serving, with its URL; stopped after with Ctrl+C, as a person stops it,
+    and required to exit cleanly."""
+    board = subprocess.Popen([sys.executable, "-m", "yolosweep", "dashboard", *args, "--port", "0"], env=env, cwd=cwd,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
+    first = board.stdout.readline()
+    try:
+        found = re.search(r"at (http://127\.0\.0\.1:\d+/)", first)
+        assert found, first
+        served = Served(found.group(1))
+        yield served
+    finally:
+        board.send_signal(signal.SIGINT)
+        out, err = board.communicate(timeout=30)
+    served.output = first + out + err
+    assert board.returncode == 0, err
+
+
 def _epochs_shown(dom: str) -> dict[str, int]:
     return {run: int(n) for run, n in re.findall(r'data-run="([a-z0-9]{8})" data-epochs="(\d+)"', dom)}
 
@@ -37,31 +65,26 @@ def test_the_dashboard_lists_the_runs_and_shows_a_new_epoch_after_it_lands(tmp_p
         pytest.skip("no chromium here (Debian package `chromium`, installed by .ci/run where apt works)")
     sweep_id = create(curve_sweep(tmp_path, "grid", [0.4, 0.8], epochs=60, epoch_s=0.4), home_env, tmp_path)
     runner = agent(sweep_id, home_env, tmp_path)
-    board = subprocess.Popen([sys.executable, "-m", "yolosweep", "dashboard", sweep_id, "--port", "0"], env=home_env,
-                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     try:
-        url = re.search(r"at (http://127\.0\.0\.1:\d+/)", board.stdout.readline()).group(1)
-        _wait_for(lambda: any(len(r.history) >= 2 for r in store_runs(home_env, sweep_id)), what="two epochs")
-        page = _dom(url)
-        first = _epochs_shown(page)
-        assert re.search(r'id="importance-warning"[^>]*>warning: only \d runs have a result', page)  # 2 runs: said on the page
-        (running,) = [r.id for r in store_runs(home_env, sweep_id) if r.state == "running"]
-        assert running in first and first[running] >= 2, first
-        time.sleep(3)  # more epochs land
-        second = _epochs_shown(_dom(url))
-        assert second[running] > first[running], (first, second)
+        with served_dashboard([sweep_id], home_env, tmp_path) as board:
+            _wait_for(lambda: any(len(r.history) >= 2 for r in store_runs(home_env, sweep_id)), what="two epochs")
+            page = _dom(board.url)
+            first = _epochs_shown(page)
+            assert re.search(r'id="importance-warning"[^>]*>warning: only \d runs have a result', page)  # 2 runs: said on the page
+            (running,) = [r.id for r in store_runs(home_env, sweep_id) if r.state == "running"]
+            assert running in first and first[running] >= 2, first
+            time.sleep(3)  # more epochs land
+            second = _epochs_shown(_dom(board.url))
+            assert second[running] > first[running], (first, second)
 
-        def fetch(_: int) -> int:  # many viewers at once
-            with urllib.request.urlopen(url + "api/sweep", timeout=30) as response:
-                return response.status if json.loads(response.read())["sweep"] == sweep_id else 0
-        with ThreadPoolExecutor(8) as pool:
-            assert list(pool.map(fetch, range(16))) == [200] * 16
+            def fetch(_: int) -> int:  # many viewers at once
+                with urllib.request.urlopen(board.url + "api/sweep", timeout=30) as response:
+                    return response.status if json.loads(response.read())["sweep"] == sweep_id else 0
+            with ThreadPoolExecutor(8) as pool:
+                assert list(pool.map(fetch, range(16))) == [200] * 16
     finally:
-        board.send_signal(signal.SIGINT)
-        board.communicate(timeout=30)
         runner.send_signal(signal.SIGINT)
         runner.communicate(timeout=60)
-    assert board.returncode == 0
 
 
 @pytest.mark.integration
@@ -71,19 +94,13 @@ def test_the_dashboard_serves_on_loopback_only_and_never_writes_the_store(tmp_pa
     home = Path(home_env["YOLOSWEEP_HOME"])
     (home / "sweeps.db-reserve").unlink()
     before = {p.name: p.stat().st_mtime_ns for p in home.iterdir()}
-    board = subprocess.Popen([sys.executable, "-m", "yolosweep", "dashboard", "--port", "0"], env=home_env, cwd=tmp_path,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
-    try:
-        url = re.search(r"at (http://127\.0\.0\.1:\d+/)", board.stdout.readline()).group(1)
-        with urllib.request.urlopen(url + "api/sweep", timeout=30) as response:
+    with served_dashboard([], home_env, tmp_path) as board:
+        with urllib.request.urlopen(board.url + "api/sweep", timeout=30) as response:
             data = json.loads(response.read())
         assert data["sweep"] == sweep_id and data["runs"][0]["state"] == "finished"
         assert data["best"]["id"] == data["runs"][0]["id"] and data["runs"][0]["curve"] == [[1, 0.25], [2, 0.5]]
-        with urllib.request.urlopen(url + "plotly.min.js", timeout=30) as response:
+        with urllib.request.urlopen(board.url + "plotly.min.js", timeout=30) as response:
             assert b"plotly" in response.read(2000).lower()
-    finally:
-        board.send_signal(signal.SIGINT)
-        board.communicate(timeout=30)
     assert {p.name: p.stat().st_mtime_ns for p in home.iterdir() if p.name in before} == before
     assert not (home / "sweeps.db-reserve").exists()
 

@@ -7,8 +7,6 @@ user, reached over TCP with a password, as a lab's server would be.
 from __future__ import annotations
 
 import json
-import re
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -20,7 +18,8 @@ import yaml
 from yolosweep.states import EndedBy, RunState
 from yolosweep.store import SCHEMA_VERSION, Store, StoreError, StoreUnreachable
 
-from .conftest import REPO, PostgresServer, default_sigint
+from .conftest import REPO, PostgresServer
+from .test_dashboard import served_dashboard
 
 CURVE = REPO / "tests" / "programs" / "curve.py"
 pytestmark = pytest.mark.integration  # each test needs the server the fixture starts
@@ -289,19 +288,10 @@ def test_store_copy_moves_a_sweep_to_postgresql_and_back_with_the_same_runs_metr
 
     def page(location) -> dict:
         """The dashboard's data, served from `location` as a person on any machine opens it."""
-        board = subprocess.Popen([sys.executable, "-m", "yolosweep", "dashboard", sweep_id, "--store", str(location),
-                                  "--port", "0"], env=offline_env, cwd=tmp_path, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
-        try:
-            first = board.stdout.readline()
-            served = re.search(r"at (http://127\.0\.0\.1:\d+/)", first)
-            assert served, first
-            with urllib.request.urlopen(served.group(1) + "api/sweep", timeout=30) as response:
+        with served_dashboard([sweep_id, "--store", str(location)], offline_env, tmp_path) as board:
+            with urllib.request.urlopen(board.url + "api/sweep", timeout=30) as response:
                 data = json.loads(response.read())
-        finally:
-            board.send_signal(signal.SIGINT)
-            out, err = board.communicate(timeout=30)
-        assert board.returncode == 0 and "s3cret" not in first + out + err + json.dumps(data), err
+        assert "s3cret" not in board.output + json.dumps(data)
         assert len(data["runs"]) == 3
         data.pop("source")  # the store's name
         return data
