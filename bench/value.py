@@ -427,11 +427,14 @@ def band_worth(with_band: list[list[float]], without_band: list[list[float]], bo
                  for _ in range(boot)]
         q5, q95 = np.percentile(draws, [5, 95])
         out[str(budget)] = {"epochs": spent, "quality_without_band": float(np.median(off[:, spent - 1])),
-                            "quality_with_band": float(np.median(on[:, spent - 1])),
-                            "epochs_saved": point if math.isfinite(point) else None,
-                            "epochs_saved_q5": q5 if math.isfinite(q5) else None,
-                            "epochs_saved_q95": q95 if math.isfinite(q95) else None}
+                            "quality_with_band": float(np.median(on[:, spent - 1])), "epochs_saved": _finite(point),
+                            "epochs_saved_q5": _finite(q5), "epochs_saved_q95": _finite(q95)}
     return out
+
+
+def _finite(value: float) -> float | None:
+    """None for "never": JSON has no infinity."""
+    return float(value) if math.isfinite(value) else None
 
 
 def _anytime_plot(traces: dict[str, list[list[float]]], defaults: float, path: Path) -> None:
@@ -557,11 +560,10 @@ def main() -> int:
                   "saved < 0: the band costs epochs; [q5-q95] resampling the repetitions):", "",
                   "| budget | without band | with band | epochs saved at equal result |", "|---|---|---|---|"]
         for budget, entry in payload["band"].items():
-            saved = ("not reached" if entry["epochs_saved"] is None else f"{entry['epochs_saved']:.0f}") + \
-                " [" + ", ".join("not reached" if entry[k] is None else f"{entry[k]:.0f}"
-                                 for k in ("epochs_saved_q5", "epochs_saved_q95")) + "]"
+            saved, q5, q95 = ("not reached" if entry[k] is None else f"{entry[k]:.0f}"
+                              for k in ("epochs_saved", "epochs_saved_q5", "epochs_saved_q95"))
             lines.append(f"| {budget} runs ({entry['epochs']} epochs) | {entry['quality_without_band']:.3f} | "
-                         f"{entry['quality_with_band']:.3f} | {saved} |")
+                         f"{entry['quality_with_band']:.3f} | {saved} [{q5}, {q95}] |")
     RESULTS.mkdir(exist_ok=True)
     stem = options.name or ("value" if options.regime == "scratch" else "value_finetune") + name_suffix
     _anytime_plot(traces, defaults, RESULTS / f"{stem}_anytime.png")
