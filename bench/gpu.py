@@ -15,19 +15,27 @@ Ultralytics training the same model, data and fixed values with validation: epoc
 validation (Ultralytics' results.csv), images/s in all, GPU utilisation, the loader alone, and our
 per-epoch overhead over plain Ultralytics. Results: bench/results/gpu_launcher.{json,md}.
   PYTHONUNBUFFERED=1 YOLO_OFFLINE=1 YOLO_CONFIG_DIR=/tmp/ucfg python3 bench/gpu.py --launcher --out $OUT
-(about 6 minutes on an H100 with the defaults: 512 images, 4 epochs; wandb and the repository's
-requirements must be importable there too.)
+(about 3.5 minutes on the H100 with the defaults, 512 images and 4 epochs: each launch is ~46 s.)
 
 Nothing downloads: models are built from their YAML (random weights: speed does not depend on them)
 and the images are generated (640x640 JPEGs with noise, so decoding costs as a photo's would;
 photos larger than imgsz cost the loader more). Ultralytics' AMP check would download yolo26n.pt,
 so the workers skip it and keep AMP on, as a passed check does.
 
-On a lent H100/H200 (torch and nvidia-ml-py are there, Ultralytics is not: carry the wheels of
-ultralytics==8.4.190 ultralytics-thop==2.2.3 ultralytics-platform==0.1.99 polars==2.1.0
-polars-runtime-32==2.1.0 in .whl/, 54 MB, as the device tool's README shows), then:
-  python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
+On a lent H100/H200 (Python 3.12 with torch, numpy, pandas, scipy, scikit-learn, nvidia-ml-py; not
+Ultralytics, wandb, sweeps or SQLAlchemy): their wheels and dependencies are 82 MB, over the 64 MiB a
+call carries, so install them here for 3.12 and carry them xz-compressed (52 MB; polars' runtime is 31):
+  pip install --no-deps --target /tmp/site312 --python-version 3.12 --implementation cp --only-binary=:all: \
+      --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+      ultralytics==8.4.190 ultralytics-thop==2.2.3 ultralytics-platform==0.1.99 polars==2.1.0 \
+      polars-runtime-32==2.1.0 wandb==0.31.0 sweeps==0.2.0 sqlalchemy==2.0.58 (and what they require that
+      the image lacks: pydantic, jsonschema, jsonref, opentelemetry-*, cwevals, ...)
+  tar -cf - -C /tmp/site312 . | xz -9 -T2 > .devsite/site312.tar.xz      # .devsite/ in .git/info/exclude
+and, in the call (carry .devsite):
+  tar -xJf .devsite/site312.tar.xz -C /tmp/site
+  echo /tmp/site > $(python3 -c 'import site; print(site.getsitepackages()[0])')/zz_bench_site.pth
   PYTHONUNBUFFERED=1 YOLO_OFFLINE=1 YOLO_CONFIG_DIR=/tmp/ucfg python3 bench/gpu.py --out $OUT
+(a .pth line, not PYTHONPATH: the launcher's runs get PYTHONPATH set to the repository.)
 Smoke run on a CPU (checks the harness, measures nothing worth keeping):
   python bench/gpu.py --device cpu --imgsz 64 --images 32 --epochs 2 --models yolo11n.yaml --out /tmp/gpu
   python bench/gpu.py --launcher --device cpu --imgsz 64 --images 32 --epochs 2 --out /tmp/gpu
@@ -38,12 +46,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -60,16 +70,40 @@ from yolosweep.demo import write_demo_dataset  # noqa: E402
 SWEEP_FIXED = ("batch", "workers", "optimizer", "deterministic", "seed")
 
 
+DRAWN_SCENES = 64  # the rest are noisy copies: a loader's cost is decoding and augmenting, not variety
+
+
 def make_dataset(root: Path, images: int, size: int) -> Path:
-    """The demo's shapes at `size`, re-encoded as noisy JPEGs: a loader decodes them as it would photos."""
-    data_yaml = write_demo_dataset(root, n_train=images, n_val=max(16, images // 16), size=size)
-    rng = np.random.default_rng(0)
-    for png in sorted(root.glob("images/*/*.png")):
-        pixels = np.asarray(Image.open(png).convert("RGB"), dtype=np.int16)
-        noisy = np.clip(pixels + rng.normal(0, 12, pixels.shape), 0, 255).astype(np.uint8)
-        Image.fromarray(noisy).save(png.with_suffix(".jpg"), quality=90)
-        png.unlink()
-    return data_yaml
+    """The demo's shapes at `size` as noisy JPEGs, each with its own noise: a loader decodes them as it would photos.
+
+    DRAWN_SCENES scenes are drawn, and the JPEGs encoded on every core: drawing and encoding all 1088 images
+    one at a time took 155 s of a 15-minute GPU lease on the H100 machine (2026-11-27).
+    """
+    drawn = write_demo_dataset(root / "drawn", n_train=min(images, DRAWN_SCENES), n_val=16, size=size)
+    jobs = []
+    for split, count in (("train", images), ("val", max(16, images // 16))):
+        scenes = sorted((root / "drawn" / "images" / split).glob("*.png"))
+        for folder in ("images", "labels"):
+            (root / folder / split).mkdir(parents=True)
+        for i in range(count):
+            scene = scenes[i % len(scenes)]
+            shutil.copy(scene.parent.parent.parent / "labels" / split / f"{scene.stem}.txt",
+                        root / "labels" / split / f"{i:05d}.txt")
+            jobs.append((scene, root / "images" / split / f"{i:05d}.jpg", len(jobs)))
+    with ProcessPoolExecutor() as pool:
+        list(pool.map(_noisy_jpeg, jobs, chunksize=16))
+    spec = yaml.safe_load(drawn.read_text())
+    spec["path"] = str(root.resolve())
+    (root / "data.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    shutil.rmtree(root / "drawn")
+    return root / "data.yaml"
+
+
+def _noisy_jpeg(job: tuple[Path, Path, int]) -> None:
+    scene, jpeg, seed = job
+    pixels = np.asarray(Image.open(scene).convert("RGB"), dtype=np.int16)
+    noisy = np.clip(pixels + np.random.default_rng(seed).normal(0, 12, pixels.shape), 0, 255).astype(np.uint8)
+    Image.fromarray(noisy).save(jpeg, quality=90)
 
 
 def train_worker(options: dict[str, Any], result_file: Path) -> None:
