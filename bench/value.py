@@ -21,7 +21,7 @@ hold ours back.
     python bench/value.py --reps 50 --methods ours,random --reuse random   # rerun one method, reuse another's traces
     python bench/value.py --inert dropout,copy_paste --noise-scale 0       # no seed noise: what search alone loses
     python bench/value.py --reps 100 --methods '*_pick_*' --name value_handover  # which run to hand over (#24)
-    python bench/value.py --regime finetune --methods ours,ours_no_hyperband,random,ultralytics_tuner,optuna_tpe_hyperband
+    python bench/value.py --regime finetune --methods ours,ours_no_hyperband,random,ultralytics_tuner,optuna_tpe_hyperband --jobs 2
                                                   # the fine-tuning regime's curves (#25) -> value_finetune.*
     python bench/value.py --methods ours,ours_no_hyperband --reuse ours --name value_band   # what the band is worth
 
@@ -42,11 +42,13 @@ import contextlib
 import fnmatch
 import io
 import math
+import multiprocessing
 import random
 import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 from unittest import mock
@@ -386,6 +388,22 @@ RECOMMENDATION = {"ours_then_top2": "best mean of the top 2 full runs, each retr
                      for search in SEARCHES for pick in PICKS}}
 
 
+_FORKED: dict[str, Any] = {}  # what repetitions() hands its worker processes, copied by fork, not pickled
+
+
+def _repetition(rep: int) -> list[float]:
+    return METHODS[_FORKED["name"]](_FORKED["surrogate"], np.random.default_rng(rep), _FORKED["limit"])
+
+
+def repetitions(name: str, surrogate: Surrogate, limit: int, reps: int, jobs: int) -> list[list[float]]:
+    """Method `name`'s traces for repetitions 0..reps-1; repetition k draws everything from default_rng(k)."""
+    if jobs <= 1:
+        return [METHODS[name](surrogate, np.random.default_rng(rep), limit) for rep in range(reps)]
+    _FORKED.update(name=name, surrogate=surrogate, limit=limit)
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(_repetition, range(reps)))
+
+
 def reference(surrogate: Surrogate, samples: int = 5000) -> tuple[float, float]:
     """The defaults' expected best and the best known configuration's, both from the surrogate's mean curves."""
     from sweeps.params import HyperParameterSet
@@ -485,6 +503,8 @@ def main() -> int:
                              "so what a method still loses is search, not luck); results go to value_..._noiseX.*")
     parser.add_argument("--regime", choices=("scratch", "finetune"), default="scratch",
                         help="whose curves the surrogate learns (bench/value_data.py); finetune: results value_finetune*")
+    parser.add_argument("--jobs", type=int, default=1, help="repetitions side by side, in processes (default 1); "
+                        "each seeds everything it draws from its repetition's number, so the traces are the same")
     options = parser.parse_args()
     global EPOCHS
     value_data.use_regime(options.regime)
@@ -511,7 +531,7 @@ def main() -> int:
             print(f"{name}: {options.reps} repetitions taken from {cached.relative_to(BENCH.parent)}", flush=True)
             continue
         started = time.monotonic()
-        traces[name] = [METHODS[name](surrogate, np.random.default_rng(rep), limit) for rep in range(options.reps)]
+        traces[name] = repetitions(name, surrogate, limit, options.reps, options.jobs)
         CACHE.mkdir(parents=True, exist_ok=True)
         np.save(cached, np.array(traces[name]))
         print(f"{name}: {options.reps} repetitions in {time.monotonic() - started:.0f} s", flush=True)
