@@ -559,7 +559,7 @@ def main() -> int:
                 entry["p_greater_than_best_run_paired"] = (
                     float(wilcoxon(differences, alternative="greater").pvalue) if differences.any() else 1.0)
             methods[name][str(budget)] = entry
-    payload = {"task": {**value_data.summary(), "surrogate_defaults": defaults, "surrogate_best_known": best_known},
+    payload = {"task": {**value_data.summary(curves=curves), "surrogate_defaults": defaults, "surrogate_best_known": best_known},
                "surrogate": {**validate(curves, inert=inert), "inert": list(inert),
                              "noise_scale": options.noise_scale}, "comparison": {"budgets": list(BUDGETS), "methods": methods}}
     if "ours" in traces and "ours_no_hyperband" in traces:

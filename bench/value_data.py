@@ -158,8 +158,9 @@ def final(rows: list[dict[str, Any]]) -> float:
     return max((row.get(METRIC, 0.0) for row in rows if isinstance(row.get(METRIC), float)), default=0.0)
 
 
-def summary(folder: Path | None = None) -> dict[str, Any]:
-    curves = load_curves(folder)
+def summary(folder: Path | None = None, curves: dict[tuple[str, int], list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """The recorded task's figures, from `curves` when given (what a surrogate was fitted to), else the folder's."""
+    curves = load_curves(folder) if curves is None else curves
     base = [final(rows) for (run, _), rows in curves.items() if run == "defaults"]
     sampled_results = sorted((final(rows), run) for (run, _), rows in curves.items() if run != "defaults")
     out: dict[str, Any] = {"runs": len(curves), "defaults_seeds": len(base), "configs": len(sampled_results)}
