@@ -392,18 +392,18 @@ RECOMMENDATION = {"ours_then_top2": "best mean of the top 2 full runs, each retr
                      for search in SEARCHES for pick in PICKS}}
 
 
-_FORKED: dict[str, Any] = {}  # what repetitions() hands its worker processes, copied by fork, not pickled
+_REPEATED: dict[str, Any] = {}  # the method _repetition runs; worker processes get it by fork, not pickled
 
 
 def _repetition(rep: int) -> list[float]:
-    return METHODS[_FORKED["name"]](_FORKED["surrogate"], np.random.default_rng(rep), _FORKED["limit"])
+    return METHODS[_REPEATED["name"]](_REPEATED["surrogate"], np.random.default_rng(rep), _REPEATED["limit"])
 
 
 def repetitions(name: str, surrogate: Surrogate, limit: int, reps: int, jobs: int) -> list[list[float]]:
     """Method `name`'s traces for repetitions 0..reps-1; repetition k draws everything from default_rng(k)."""
+    _REPEATED.update(name=name, surrogate=surrogate, limit=limit)
     if jobs <= 1:
-        return [METHODS[name](surrogate, np.random.default_rng(rep), limit) for rep in range(reps)]
-    _FORKED.update(name=name, surrogate=surrogate, limit=limit)
+        return [_repetition(rep) for rep in range(reps)]
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
         return list(pool.map(_repetition, range(reps)))
 
@@ -563,7 +563,7 @@ def main() -> int:
                 entry["p_greater_than_best_run_paired"] = (
                     float(wilcoxon(differences, alternative="greater").pvalue) if differences.any() else 1.0)
             methods[name][str(budget)] = entry
-    payload = {"task": {**value_data.summary(curves=curves), "surrogate_defaults": defaults, "surrogate_best_known": best_known},
+    payload = {"task": {**value_data.summary(curves), "surrogate_defaults": defaults, "surrogate_best_known": best_known},
                "surrogate": {**validate(curves, inert=inert), "inert": list(inert),
                              "noise_scale": options.noise_scale}, "comparison": {"budgets": list(BUDGETS), "methods": methods}}
     if "ours" in traces and "ours_no_hyperband" in traces:
