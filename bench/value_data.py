@@ -158,9 +158,8 @@ def final(rows: list[dict[str, Any]]) -> float:
     return max((row.get(METRIC, 0.0) for row in rows if isinstance(row.get(METRIC), float)), default=0.0)
 
 
-def summary(folder: Path | None = None, curves: dict[tuple[str, int], list[dict[str, Any]]] | None = None) -> dict[str, Any]:
-    """The recorded task's figures, from `curves` when given (what a surrogate was fitted to), else the folder's."""
-    curves = load_curves(folder) if curves is None else curves
+def summary(curves: dict[tuple[str, int], list[dict[str, Any]]]) -> dict[str, Any]:
+    """The recorded task's figures, from the curves given (load_curves(), or what a surrogate was fitted to)."""
     base = [final(rows) for (run, _), rows in curves.items() if run == "defaults"]
     sampled_results = sorted((final(rows), run) for (run, _), rows in curves.items() if run != "defaults")
     out: dict[str, Any] = {"runs": len(curves), "defaults_seeds": len(base), "configs": len(sampled_results)}
@@ -232,7 +231,7 @@ def main() -> int:
     use_regime(options.regime)
     folder, task = CURVES, TASK
     if options.summary:
-        print(json.dumps(summary(folder), indent=2))
+        print(json.dumps(summary(load_curves(folder)), indent=2))
         return 0
     if options.regime == "finetune":
         if not Path(task["model"]).exists():
@@ -253,7 +252,7 @@ def main() -> int:
 
     with ThreadPoolExecutor(options.jobs) as pool:
         list(pool.map(one, todo))
-    print(json.dumps(summary(folder), indent=2))
+    print(json.dumps(summary(load_curves(folder)), indent=2))
     return 0
 
 
