@@ -87,8 +87,7 @@ def make_dataset(root: Path, images: int, size: int) -> Path:
             (root / folder / split).mkdir(parents=True)
         for i in range(count):
             scene = scenes[i % len(scenes)]
-            shutil.copy(scene.parent.parent.parent / "labels" / split / f"{scene.stem}.txt",
-                        root / "labels" / split / f"{i:05d}.txt")
+            shutil.copy(root / "drawn" / "labels" / split / f"{scene.stem}.txt", root / "labels" / split / f"{i:05d}.txt")
             jobs.append((scene, root / "images" / split / f"{i:05d}.jpg", len(jobs)))
     with ProcessPoolExecutor() as pool:
         list(pool.map(_noisy_jpeg, jobs, chunksize=16))
