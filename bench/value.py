@@ -27,7 +27,9 @@ hold ours back.
 
 With ours and ours_no_hyperband both run, the results also say what Hyperband's band is worth at equal result
 (band_worth: epochs saved, or lost, for the quality ours without the band holds at each budget). 2026-11-27,
-from scratch: it saves none (57 epochs lost at 5 runs, 20 at 10; never as good within 20 runs).
+from scratch: it saves none (57 epochs lost at 5 runs, 20 at 10; never as good within 20 runs); fine-tuning
+(--regime finetune): none either (37 epochs lost at 5 runs; never as good within 20 runs, where the band left ours
+0.22 of the headroom at 10 runs against 0.59 without it).
 
 The hand-over rules of #24 (`<search>_pick_<rule>`): one search per repetition, shared by every rule, which then
 picks one of its full runs: the best run, a forest's or a noise-aware GP's best prediction, the best mean of the top
@@ -357,7 +359,7 @@ METHODS: dict[str, Callable[[Surrogate, np.random.Generator, int], list[float]]]
     # the runs' results; 0.07 at min_iter 6, where min_iter 30 of 100 lands when scaled to 20 epochs)
     "ours_band_9": lambda s, r, n: run_ours(s, r, n, defaults_first=True, first_band=9),
     # fine-tuning (--regime finetune, 15 epochs): the metric first reaches PREDICTIVE_BAND_RHO at epoch 12
-    # (Spearman 0.62 at 71 configurations), past the third of a run where the band check says to drop the
+    # (Spearman 0.64 over all 100 configurations), past the third of a run where the band check says to drop the
     # band rather than move it there; this is the band moved there anyway
     "ours_band_11": lambda s, r, n: run_ours(s, r, n, defaults_first=True, first_band=11),
     "random": run_random,

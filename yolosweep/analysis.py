@@ -31,7 +31,9 @@ MIN_RUNS_FOR_IMPORTANCE = 10
 # A Hyperband band whose metric ranks runs no better than this against their result stops runs on
 # noise. Measured on the value benchmark's 150 from-scratch 20-epoch runs (bench/value_data.py):
 # Spearman 0.07 at the band min_iter 30 of 100 becomes when scaled (6: epoch 7), 0.41 from
-# min_iter 9 (epoch 10), 0.87 at the second band (18: epoch 19).
+# min_iter 9 (epoch 10), 0.87 at the second band (18: epoch 19). Fine-tuning bccd from a checkpoint
+# (100 configurations of 15 epochs, --regime finetune): 0.12 at the scaled band (epoch 7), 0.36 at
+# epoch 11, 0.64 from epoch 12, 0.76 at 13.
 PREDICTIVE_BAND_RHO = 0.4
 MIN_RUNS_FOR_BAND_CHECK = 5
 
