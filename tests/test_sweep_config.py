@@ -74,6 +74,27 @@ def test_a_band_at_or_after_the_last_epoch_is_warned_about(tmp_path, capsys):
     assert "WARNING" not in capsys.readouterr().out
 
 
+def test_a_band_in_a_short_run_is_warned_about(tmp_path, capsys):
+    """On runs of 20 epochs or fewer the band cost the search in both regimes measured (bench/results/value_finetune.md)."""
+    config = {"program": "train_sweep.py", "early_terminate": {"type": "hyperband", "min_iter": 6, "eta": 3},
+              "parameters": {"warmup_epochs": {"values": [1, 3, 5]}, "epochs": {"value": 15},
+                             "project": {"value": str(tmp_path)}}}
+    preflight.check_sweep(config)
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("yolosweep: WARNING: early_terminate: Hyperband's first band, at epoch 7 of 15, judges runs "
+                          "before the metric ranks them")
+    assert out.endswith("Fix: drop early_terminate for a sweep this short, or keep it and let `analyze` judge the band "
+                        "on your runs") and "\n" not in out
+    for epochs in (21, 100):  # longer runs were not measured: nothing claimed
+        config["parameters"]["epochs"] = {"value": epochs}
+        preflight.check_sweep(config)
+        assert "WARNING" not in capsys.readouterr().out
+    del config["early_terminate"]
+    config["parameters"]["epochs"] = {"value": 15}
+    preflight.check_sweep(config)
+    assert "WARNING" not in capsys.readouterr().out
+
+
 def test_a_band_inside_the_warmup_is_warned_about(tmp_path, capsys):
     config = {"program": "train_sweep.py", "early_terminate": {"type": "hyperband", "min_iter": 3, "eta": 3},
               "parameters": {"warmup_epochs": {"values": [1, 5]}, "epochs": {"value": 100},
