@@ -4,6 +4,7 @@ the check at creation and the dead-parameter warnings. In-process, milliseconds.
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import yaml
@@ -62,6 +63,26 @@ def test_the_task_follows_the_model(model, task):
     config = {"parameters": {"model": {"value": model}}}
     assert spec.model_task(config) == task
     assert spec.model_task({"parameters": {"model": {"value": model}, "task": {"value": "detect"}}}) == "detect"
+
+
+def test_a_checkpoint_of_another_name_is_read_for_its_task(tmp_path, capsys):
+    """A custom best.pt says nothing by its name; the checkpoint's train_args do (the chess one is a detect model)."""
+    import torch
+
+    best = tmp_path / "best.pt"
+    shutil.copy(REPO / "bench" / "weights" / "yolo11n-chess.pt", best)
+    config = {"program": "train_sweep.py", "parameters": {"model": {"value": str(best)},
+                                                           "dropout": {"min": 0.0, "max": 0.2},
+                                                           "project": {"value": str(tmp_path / "runs")}}}
+    assert spec.model_task(config) == "detect"
+    check_sweep(config)  # so the detect-only warnings reach a custom checkpoint too
+    assert "WARNING: parameters.dropout cannot change this training" in capsys.readouterr().out
+    checkpoint = torch.load(best, map_location="cpu", weights_only=False)
+    checkpoint["train_args"]["task"] = "pose"
+    torch.save(checkpoint, best)
+    assert spec.model_task(config) == "pose"  # the file changed: read again
+    best.write_bytes(b"not a checkpoint")
+    assert spec.model_task(config) is None
 
 
 @pytest.mark.parametrize("model, metric, ok", [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -325,18 +326,35 @@ _TYPICAL_LOSSES = {"detect": ("box", "cls", "dfl"), "segment": ("box", "seg", "c
 
 
 def model_task(config: dict[str, Any]) -> str | None:
-    """The Ultralytics task a sweep trains: its fixed `task`, else the model's name (yolo11n-seg.pt: segment).
+    """The Ultralytics task a sweep trains: its fixed `task`, else the model's name (yolo11n-seg.pt: segment),
+    else, for a checkpoint of another name (a custom best.pt), the task it was trained for.
 
-    None when the name does not say (a custom best.pt): only loading it would tell.
+    None when not even the file says (not an Ultralytics checkpoint).
     """
     fixed = fixed_values(config)
     if fixed.get("task") in TASKS:
         return fixed["task"]
-    stem = Path(str(fixed.get("model", "yolo11n.pt"))).stem
+    model = Path(str(fixed.get("model", "yolo11n.pt")))
     for suffix, task in _TASK_SUFFIXES.items():
-        if suffix in stem:
+        if suffix in model.stem:
             return task
-    return "detect" if re.fullmatch(r"yolo\w*?\d+[nsmlx]?", stem) or not Path(str(fixed.get("model", ""))).is_file() else None
+    if re.fullmatch(r"yolo\w*?\d+[nsmlx]?", model.stem) or not model.is_file():
+        return "detect"
+    stat = model.stat()
+    return _checkpoint_task(str(model.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _checkpoint_task(path: str, mtime_ns: int, size: int) -> str | None:
+    """The task in an Ultralytics checkpoint's train_args (read once per file version: 0.2 s for yolo11n), or None."""
+    import torch
+
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:  # not a checkpoint torch can read: the run will say why when it loads it
+        return None
+    task = (checkpoint.get("train_args") or {}).get("task") if isinstance(checkpoint, dict) else None
+    return task if task in TASKS else None
 
 
 def task_metric_names(task: str) -> list[str]:
