@@ -197,3 +197,18 @@ def test_classes_too_rare_to_tune_or_absent_from_val_are_warned_about_at_creatio
     (tmp_path / "labels" / "val" / "1.txt").write_text("2 0.5 0.5 0.2 0.2\n0 0.2 0.2 0.1 0.1")
     preflight.check_sweep(config)
     assert "WARNING" not in capsys.readouterr().out
+
+
+def test_a_dataset_given_by_a_relative_path_is_found_where_ultralytics_finds_it(tmp_path, monkeypatch):
+    """`--data examples/bccd/data.yaml` (no `path:`): the splits lie beside the YAML, from the working folder. The
+    W&B backend checks the path as given (the local one makes it absolute first); it once looked in
+    examples/bccd/examples/bccd and refused a dataset Ultralytics trains on."""
+    from ultralytics.data.utils import check_det_dataset
+
+    monkeypatch.chdir(REPO)
+    data = "examples/bccd/data.yaml"
+    assert preflight.check_labels(data) == []
+    assert Path(check_det_dataset(data)["train"]) == (REPO / "examples" / "bccd" / "images" / "train").resolve()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(spec.ConfigError, match="dataset YAML not found"):
+        preflight.check_labels(data)

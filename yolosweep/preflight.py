@@ -117,10 +117,14 @@ def _dataset_spec(data: str) -> tuple[Path, dict[str, Any], Path]:
         raise ConfigError(str(path), "-", f"not valid YAML ({getattr(err, 'problem', err)})", "correct the YAML") from None
     if not isinstance(spec, dict) or not spec.get("names"):
         raise ConfigError(str(path), "names", "no class names", "add `names: {0: classname, ...}`")
+    # The root as Ultralytics finds it (data/utils.py, check_det_dataset): `path:`, else the YAML's folder, as given
+    # from the working folder; a relative one that is not there lies under Ultralytics' datasets folder.
     root = Path(spec.get("path") or path.parent)
-    if not root.is_absolute():
-        root = (path.parent / root).resolve()
-    return path, spec, root
+    if not root.exists() and not root.is_absolute():
+        from ultralytics.utils import DATASETS_DIR
+
+        root = DATASETS_DIR / root
+    return path, spec, root.resolve()
 
 
 def _split_folders(path: Path, spec: dict[str, Any], root: Path, split: str) -> list[Path]:
