@@ -54,3 +54,18 @@ def test_the_readme_real_photo_dataset_is_whole_licensed_and_passes_the_label_ch
         images = sorted(p.stem for p in (root / "images" / split).glob("*.jpg"))
         assert len(images) == count and images == sorted(p.stem for p in (root / "labels" / split).glob("*.txt"))
     assert preflight.check_labels(str(root / "data.yaml")) == []
+
+
+def test_the_readme_real_photo_sweep_yaml_searches_the_shipped_space_without_a_band(monkeypatch):
+    """examples/bccd/sweep.yaml is sweep_config.yaml's search at the measured run length, minus Hyperband: the same
+    13 ranges (so it cannot drift from the shipped ones), 15 epochs, no early_terminate, and it checks clean."""
+    from yolosweep import preflight, spec
+
+    monkeypatch.chdir(REPO)  # its paths are the repository's, as the README runs it
+    example = spec.load_sweep(REPO / "examples" / "bccd" / "sweep.yaml")
+    shipped = spec.load_sweep(REPO / "sweep_config.yaml")
+    searched = {name: entry for name, entry in shipped["parameters"].items() if "value" not in entry}
+    assert len(searched) == 13 and {k: example["parameters"][k] for k in searched} == searched
+    assert "early_terminate" not in example and spec.fixed_values(example)["epochs"] == 15
+    assert spec.model_task(example) == "detect"
+    preflight.check_sweep(example)
