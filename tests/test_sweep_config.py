@@ -200,9 +200,9 @@ def test_classes_too_rare_to_tune_or_absent_from_val_are_warned_about_at_creatio
 
 
 def test_a_dataset_given_by_a_relative_path_is_found_where_ultralytics_finds_it(tmp_path, monkeypatch):
-    """`--data examples/bccd/data.yaml` (no `path:`): the splits lie beside the YAML, from the working folder. The
-    W&B backend checks the path as given (the local one makes it absolute first); it once looked in
-    examples/bccd/examples/bccd and refused a dataset Ultralytics trains on."""
+    """`data: {value: examples/bccd/data.yaml}` (no `path:` in it): the splits lie beside the YAML, from the working
+    folder. The W&B backend checks a sweep YAML's `data` as given (the local one makes it absolute first); it once
+    looked in examples/bccd/examples/bccd and refused a dataset Ultralytics trains on."""
     from ultralytics.data.utils import check_det_dataset
 
     monkeypatch.chdir(REPO)
