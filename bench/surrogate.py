@@ -100,6 +100,15 @@ def validate(curves: dict[tuple[str, int], list[dict[str, Any]]], holdout: float
             "seed_std_at_last_epoch": float(surrogate.seed_std[-1])}
 
 
+def validate_holdouts(curves: dict[tuple[str, int], list[dict[str, Any]]], holdouts: int = 5,
+                      inert: tuple[str, ...] = ()) -> dict[str, Any]:
+    """validate() over several different hold-outs (seeds 0..holdouts-1): the median of each figure, and each."""
+    folds = [validate(curves, seed=seed, inert=inert) for seed in range(holdouts)]
+    keys = ("heldout_spearman", "heldout_mae_best", "heldout_mae_per_epoch", "seed_std_at_last_epoch")
+    return {"configs": folds[0]["configs"], "heldout": folds[0]["heldout"], "holdouts": folds,
+            **{key: float(np.median([fold[key] for fold in folds])) for key in keys}}
+
+
 def main() -> int:
     import argparse
 
@@ -113,10 +122,8 @@ def main() -> int:
     options = parser.parse_args()
     value_data.use_regime(options.regime)
     curves = value_data.load_curves()
-    folds = [validate(curves, seed=seed) for seed in range(options.holdouts)]
-    keys = ("heldout_spearman", "heldout_mae_best", "heldout_mae_per_epoch", "seed_std_at_last_epoch")
-    report = {"configs": folds[0]["configs"], "heldout": folds[0]["heldout"], "holdouts": folds,
-              **{key: float(np.median([fold[key] for fold in folds])) for key in keys}}
+    report = validate_holdouts(curves, options.holdouts)
+    folds = report["holdouts"]
     task = "tunable task's" if options.regime == "scratch" else "fine-tuning regime's (bccd from the chess checkpoint)"
     lines = [f"# Surrogate of the {task} learning curves", "",
              f"{report['configs']} sampled configurations; {report['heldout']} held back from the fit, "

@@ -491,7 +491,7 @@ def main() -> int:
     from scipy.stats import mannwhitneyu, wilcoxon
 
     from harness import RESULTS, write_results
-    from surrogate import validate
+    from surrogate import validate_holdouts
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=50)
@@ -566,7 +566,7 @@ def main() -> int:
                     float(wilcoxon(differences, alternative="greater").pvalue) if differences.any() else 1.0)
             methods[name][str(budget)] = entry
     payload = {"task": {**value_data.summary(curves), "surrogate_defaults": defaults, "surrogate_best_known": best_known},
-               "surrogate": {**validate(curves, inert=inert), "inert": list(inert),
+               "surrogate": {**validate_holdouts(curves, inert=inert), "inert": list(inert),
                              "noise_scale": options.noise_scale}, "comparison": {"budgets": list(BUDGETS), "methods": methods}}
     if "ours" in traces and "ours_no_hyperband" in traces:
         payload["band"] = band_worth(traces["ours"], traces["ours_no_hyperband"])
