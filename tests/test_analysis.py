@@ -183,3 +183,21 @@ def test_a_sweep_with_a_verified_winner_hands_it_over_instead_of_its_best_single
     assert "lr0: 0.007" in text and "best_config.yaml (run steady: the winner verified" in capsys.readouterr().out
     handed, origin = retrain.from_sweep(sweep)
     assert handed["lr0"] == 0.007 and origin.run_id == "steady"
+
+
+def test_hyperband_savings_are_reported_only_for_a_sweep_with_hyperband(tmp_path, capsys):
+    """A sweep without early_terminate (examples/bccd/sweep.yaml) said "Hyperband: 120 epochs trained of 120 ... (0%
+    saved)", crediting a stop rule it does not have."""
+    from yolosweep import report
+
+    config = {"metric": {"name": OBJECTIVE, "goal": "maximize"}, "method": "bayes",
+              "parameters": {"lr0": {"min": 0.005, "max": 0.02}, "epochs": {"value": 2}, "data": {"value": "d.yaml"}}}
+    runs = [analysis.RunRecord(f"r{i}", "finished", "", {"lr0": lr0}, {OBJECTIVE: value}, [{}, {}])
+            for i, (lr0, value) in enumerate([(0.02, 0.5), (0.007, 0.45), (0.012, 0.3)])]
+    assert report.analyze(analysis.SweepRuns("s", config, runs, "memory"), tmp_path / "a", None, 10,
+                          analysis.DEFAULT_LEVELS) == 0
+    assert "Hyperband:" not in capsys.readouterr().out
+    config["early_terminate"] = {"type": "hyperband", "min_iter": 1, "eta": 3}
+    assert report.analyze(analysis.SweepRuns("s", config, runs, "memory"), tmp_path / "b", None, 10,
+                          analysis.DEFAULT_LEVELS) == 0
+    assert "Hyperband: 6 epochs trained of 6 had every run gone to the end (0% saved)" in capsys.readouterr().out

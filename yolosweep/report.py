@@ -129,7 +129,7 @@ def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
     caveat = analysis.importance_warning(scored_runs)
     if caveat:
         lines.append(f"WARNING: {caveat}")
-    savings = analysis.hyperband_savings(table, sweep.planned_epochs)
+    savings = analysis.hyperband_savings(table, sweep.planned_epochs) if sweep.config.get("early_terminate") else None
     if savings:
         lines.append(f"\nHyperband: {savings['epochs_trained']} epochs trained of {savings['epochs_if_all_ran']} "
                      f"had every run gone to the end ({savings['saved_fraction']:.0%} saved)")
