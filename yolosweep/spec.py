@@ -329,7 +329,7 @@ def model_task(config: dict[str, Any]) -> str | None:
     """The Ultralytics task a sweep trains: its fixed `task`, else the model's name (yolo11n-seg.pt: segment),
     else, for a checkpoint of another name (a custom best.pt), the task it was trained for.
 
-    None when not even the file says (not an Ultralytics checkpoint).
+    None when not even the file says (not an Ultralytics checkpoint, or an architecture YAML of another name).
     """
     fixed = fixed_values(config)
     if fixed.get("task") in TASKS:
@@ -340,6 +340,8 @@ def model_task(config: dict[str, Any]) -> str | None:
             return task
     if re.fullmatch(r"yolo\w*?\d+[nsmlx]?", model.stem) or not model.is_file():
         return "detect"
+    if model.suffix != ".pt":  # a custom architecture YAML: only building it would tell
+        return None
     stat = model.stat()
     return _checkpoint_task(str(model.resolve()), stat.st_mtime_ns, stat.st_size)
 
