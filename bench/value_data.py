@@ -4,6 +4,7 @@ search space, trained on the tunable task (yolosweep.demo.write_tunable_dataset)
     python bench/value_data.py --configs 150 --default-seeds 5      # hours of CPU; resumable
     python bench/value_data.py --summary                            # headroom and noise so far
     python bench/value_data.py --regime finetune --configs 100      # real photos, pretrained (#25)
+    python bench/value_data.py --regime finetune_long --configs 60 --jobs 2   # the shipped 100 epochs (#39)
 
 Each training is one file, bench/data/value_curves/<run>-s<seed>.csv (one row per epoch: the
 swept values, then Ultralytics' per-epoch metrics), written only when the run has ended, so a
@@ -15,6 +16,10 @@ seed, trained once each. The fixed values (TASK) are the same for every run.
 --regime finetune (#25): the regime users are in. bccd's real photographs (../shared/data/bccd, MIT)
 fine-tuned from a YOLO11n checkpoint made offline on the chess photos (bench/pretrain.py), with the
 shipped YAML's optimizer (SGD), into bench/data/finetune_curves/.
+
+--regime finetune_long (#39): the shipped run shape, 100 epochs a run (bands at 30 and 90 as the YAML
+has them, the whole lrf decay and close_mosaic), fine-tuned from the same checkpoint on bccd at imgsz 160,
+into bench/data/finetune_long_curves/.
 """
 
 from __future__ import annotations
@@ -52,13 +57,20 @@ FINETUNE_CURVES = REPO / "bench" / "data" / "finetune_curves"
 FINETUNE_TASK = {"epochs": 15, "imgsz": 320, "batch": 16, "optimizer": "SGD", "device": "cpu", "workers": 0,
                  "model": str(REPO / "bench" / "weights" / "yolo11n-chess.pt"), "plots": False, "deterministic": True}
 FINETUNE_DATA = REPO.parent / "shared" / "data" / "bccd" / "data.yaml"
+# The shipped 100 epochs at imgsz 160 on examples/bccd (the same photos halved to 320x240, decoded faster, the
+# same pixels once resized to 160): 10 s an epoch on one core, two side by side, so ~17 min a training and
+# 65 trainings ~9.5 h on 2 cores. 320 would be 30 s an epoch (~27 h); `cache: ram` saved nothing (timed).
+FINETUNE_LONG_CURVES = REPO / "bench" / "data" / "finetune_long_curves"
+FINETUNE_LONG_TASK = {**FINETUNE_TASK, "epochs": 100, "imgsz": 160}
+FINETUNE_LONG_DATA = REPO / "examples" / "bccd" / "data.yaml"
 SCRATCH = (CURVES, TASK)
 
 
 def use_regime(regime: str) -> None:
     """Point CURVES and TASK (read by this module's functions, the surrogate and bench/value.py) at a regime's data."""
     global CURVES, TASK
-    CURVES, TASK = {"scratch": SCRATCH, "finetune": (FINETUNE_CURVES, FINETUNE_TASK)}[regime]
+    CURVES, TASK = {"scratch": SCRATCH, "finetune": (FINETUNE_CURVES, FINETUNE_TASK),
+                    "finetune_long": (FINETUNE_LONG_CURVES, FINETUNE_LONG_TASK)}[regime]
 
 
 def swept_space() -> dict[str, dict[str, Any]]:
@@ -225,18 +237,19 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=1, help="trainings side by side (default 1); Ultralytics trains on CPU with cpu_count - 1 threads "
                              "(at most 8), so on 2 cores --jobs 2 doubles the throughput")
     parser.add_argument("--summary", action="store_true", help="print headroom and noise of the curves so far")
-    parser.add_argument("--regime", choices=("scratch", "finetune"), default="scratch",
-                        help="scratch: the tunable task from scratch (default); finetune: bccd from the chess checkpoint")
+    parser.add_argument("--regime", choices=("scratch", "finetune", "finetune_long"), default="scratch",
+                        help="scratch: the tunable task from scratch (default); finetune: bccd from the chess checkpoint, "
+                             "15 epochs; finetune_long: the same for the shipped 100 epochs at imgsz 160")
     options = parser.parse_args()
     use_regime(options.regime)
     folder, task = CURVES, TASK
     if options.summary:
         print(json.dumps(summary(load_curves(folder)), indent=2))
         return 0
-    if options.regime == "finetune":
+    if options.regime in ("finetune", "finetune_long"):
         if not Path(task["model"]).exists():
             raise SystemExit(f"{task['model']} missing: make it with python bench/pretrain.py")
-        data = FINETUNE_DATA
+        data = FINETUNE_DATA if options.regime == "finetune" else FINETUNE_LONG_DATA
     else:
         from yolosweep.demo import write_tunable_dataset
 
