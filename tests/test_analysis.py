@@ -197,7 +197,12 @@ def test_hyperband_savings_are_reported_only_for_a_sweep_with_hyperband(tmp_path
     assert report.analyze(analysis.SweepRuns("s", config, runs, "memory"), tmp_path / "a", None, 10,
                           analysis.DEFAULT_LEVELS) == 0
     assert "Hyperband:" not in capsys.readouterr().out
-    config["early_terminate"] = {"type": "hyperband", "min_iter": 1, "eta": 3}
+    config["early_terminate"] = {"type": "hyperband", "min_iter": 1, "eta": 3}  # its band is the last epoch: no stop
     assert report.analyze(analysis.SweepRuns("s", config, runs, "memory"), tmp_path / "b", None, 10,
                           analysis.DEFAULT_LEVELS) == 0
-    assert "Hyperband: 6 epochs trained of 6 had every run gone to the end (0% saved)" in capsys.readouterr().out
+    assert "Hyperband:" not in capsys.readouterr().out  # #42: launch had said no band fits, then analyze credited one
+    config["parameters"]["epochs"] = {"value": 3}  # the band at epoch 2 of 3 could stop a run
+    runs = [analysis.RunRecord(r.id, r.state, "", r.params, r.summary, [{}, {}, {}]) for r in runs]
+    assert report.analyze(analysis.SweepRuns("s", config, runs, "memory"), tmp_path / "c", None, 10,
+                          analysis.DEFAULT_LEVELS) == 0
+    assert "Hyperband: 9 epochs trained of 9 had every run gone to the end (0% saved)" in capsys.readouterr().out

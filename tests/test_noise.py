@@ -63,8 +63,8 @@ def test_seed_repeats_run_after_the_first_prior_and_stay_hidden_from_the_engine(
     (gain,) = [line for line in status_report(store, sweep_id) if line.startswith("gain of the best:")]
     # not "+7.0% over the defaults": that is the defaults' own seed; the searched runs (0.2, 0.1) are judged instead
     assert gain == ("gain of the best: the best run is one of the defaults' own seeds, no gain; the best searched run: "
-                    "-53.5% over the defaults (mean of 3 seeds) (0.4300) (seed spread +-7.0%, 3 trainings): "
-                    "within the noise (p 0.99, one run)")
+                    "53.5% below the defaults (mean of 3 seeds) (0.4300) (seed spread +-7.0%, 3 trainings): "
+                    "a loss beyond the noise (p 0.011, one run)")
 
 
 def _noisy_curve_sweep(tmp_path, qualities: list[float]):

@@ -93,7 +93,11 @@ def test_a_built_wheel_installs_with_its_dependencies_and_tunes_from_an_empty_fo
     _run(["yolosweep", "agent", sweep_id, "--count", "2"], project, env)
     status = _run(["yolosweep", "status"], project, env)
     assert status.stdout.count(" finished ") == 2, status.stdout
-    _run(["yolosweep", "analyze"], project, env)
-    best = yaml.safe_load((project / "sweep_report" / sweep_id / "best_config.yaml").read_text())
+    analyzed = _run(["yolosweep", "analyze"], project, env)
+    text = (project / "sweep_report" / sweep_id / "best_config.yaml").read_text()
+    # #42: hints name the installed command, never a clone's script the user does not have
+    assert "# retrain: yolosweep retrain --from" in text and ".py" not in analyzed.stdout.replace("train_sweep.py", "")
+    assert _run(["yolosweep", "--version"], project, env).stdout.startswith("yolosweep ")
+    best = yaml.safe_load(text)
     assert best["data"] == str((project / "data" / "data.yaml").resolve())
     assert not (REPO / "sweep_report" / sweep_id).exists()

@@ -11,7 +11,8 @@ import importlib
 import sys
 from pathlib import Path
 
-from . import arguments, spec
+from . import __version__, arguments, spec
+from .invocation import create_hint
 from .store import LEASE_S, Store, StoreError
 
 
@@ -32,6 +33,7 @@ def program_name() -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=program_name())
+    parser.add_argument("--version", action="version", version=f"yolosweep {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, (_, _, summary) in FORWARDED.items():
         commands.add_parser(name, help=summary, add_help=False)
@@ -143,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             store = Store.for_reading()  # a reader: an archived store on a read-only share is fine
             sweep_id = args.sweep_id or (store.sweep_ids() or [None])[-1]
             if sweep_id is None:
-                raise StoreError(f"{store.where}: no sweeps yet. Fix: create one with `python -m yolosweep sweep sweep_config.yaml`")
+                raise StoreError(f"{store.where}: no sweeps yet. Fix: {create_hint()}")
             if args.watch:
                 from .progress import watch_status
                 from .status import status_report

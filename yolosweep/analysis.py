@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .priors import NOISE_TAG
+from .invocation import create_hint
 from .priors import TAG as PRIOR_TAG
 from .spec import hyperband_bands, objective
 from .store import Run, Store
@@ -26,6 +27,9 @@ BASE_COLUMNS = ["run_id", "state", "reason", "epochs_done", "best_epoch", "objec
 DEFAULT_LEVELS = (5.0, 9.0, 12.0)  # % over the baseline: minimum, good, excellent
 # Arguments that name one run's output rather than how it trains.
 _PER_RUN_ARGS = {"project", "name", "exist_ok", "resume", "mode", "save_dir"}
+# What the sweep's machine could afford, not how the model trains: the retrain's machine decides these
+# (Ultralytics' own defaults, or --device), so a 2-core retrain is not handed a GPU box's `workers: 8`.
+MACHINE_ARGS = ("device", "workers")
 # Below this many runs with a result, importance numbers are mostly noise.
 MIN_RUNS_FOR_IMPORTANCE = 10
 # A Hyperband band whose metric ranks runs no better than this against their result stops runs on
@@ -154,7 +158,7 @@ def load(sweep_id: str | None, backend: str = "auto", entity: str | None = None,
     store = Store.for_reading()
     sweep_id = sweep_id or (store.sweep_ids() or [None])[-1]
     if sweep_id is None:
-        raise StoreError(f"{store.where}: no sweeps yet. Fix: run ./launch_sweep.sh first")
+        raise StoreError(f"{store.where}: no sweeps yet. Fix: {create_hint()}")
     return from_store(store, sweep_id)
 
 
@@ -316,10 +320,10 @@ def handed_over(sweep: SweepRuns, table: pd.DataFrame) -> tuple[RunRecord, str |
 
 
 def best_config(sweep: SweepRuns, run: RunRecord) -> dict[str, Any]:
-    """The best run's full Ultralytics training configuration, fixed values included."""
+    """The best run's full Ultralytics training configuration, fixed values included, machine settings not."""
     from .spec import ultralytics_defaults, fixed_values
 
-    names = set(ultralytics_defaults()) - _PER_RUN_ARGS
+    names = set(ultralytics_defaults()) - _PER_RUN_ARGS - set(MACHINE_ARGS)
     config = {k: v for k, v in fixed_values(sweep.config).items() if k in names}
     config.update({k: v for k, v in run.params.items() if k in names})
     return config

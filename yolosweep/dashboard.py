@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import analysis
+from .invocation import create_hint
 from .progress import sweep_line, sweep_progress
 from .retrain import verified_line
 from .spec import dead_parameters
@@ -55,7 +56,7 @@ class Dashboard:
         try:
             self.sweep_id = sweep_id or (store.sweep_ids() or [None])[-1]
             if self.sweep_id is None:
-                raise StoreError(f"{store.where}: no sweeps yet. Fix: create one with `python -m yolosweep sweep sweep_config.yaml`")
+                raise StoreError(f"{store.where}: no sweeps yet. Fix: {create_hint()}")
             store.sweep_config(self.sweep_id)  # an unknown id fails here, with the known ones
         finally:
             store.close()
@@ -78,7 +79,7 @@ class Dashboard:
             curve = [[row.get("epoch", i + 1), row[goal.name]] for i, row in enumerate(run.history)
                      if goal and isinstance(row.get(goal.name), (int, float))]
             runs.append({"id": run.id, "state": str(run.state), "ended_by": run.ended_by, "origin": run.origin,
-                         "epochs": len(run.history), "objective": value if isinstance(value, (int, float)) else None,
+                         "seed": run.params.get("seed"), "epochs": len(run.history), "objective": value if isinstance(value, (int, float)) else None,
                          "params": {k: run.params.get(k) for k in sweep.swept}, "curve": curve})
         best: dict[str, Any] | None = None
         if progress.best_run is not None:
@@ -195,7 +196,7 @@ async function refresh() {
   document.getElementById("verified").textContent = data.verified || "";
   document.getElementById("config").textContent = best ? Object.entries(best.config).map(([k, v]) => `${k}: ${fmt(v)}`).join("\\n") : "";
   const head = ["run", "state", "ended by", "epochs", data.metric || "metric", ...data.swept];
-  const rows = data.runs.map(r => `<tr data-run="${esc(r.id)}" data-epochs="${r.epochs}"><td>${esc(r.id)}${r.origin === "prior" ? " (prior)" : ""}</td>` +
+  const rows = data.runs.map(r => `<tr data-run="${esc(r.id)}" data-epochs="${r.epochs}"><td>${esc(r.id)}${r.origin === "prior" ? " (prior)" : r.origin === "noise" ? ` (seed repeat, seed ${esc(r.seed)})` : ""}</td>` +
     `<td class="${esc(r.state)}">${esc(r.state)}</td><td>${esc(r.ended_by || "")}</td><td>${r.epochs}</td><td>${fmt(r.objective)}</td>` +
     data.swept.map(k => `<td>${fmt(r.params[k])}</td>`).join("") + "</tr>");
   document.getElementById("runs").innerHTML = `<table id="runs-table"><tr>${head.map(h => `<th>${esc(h)}</th>`).join("")}</tr>${rows.join("")}</table>`;

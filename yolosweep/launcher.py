@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,7 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
     else:
         overrides = _demo_overrides(options, home()) if options.demo else arguments.overrides(options)
         store, sweep_id = create_sweep(options.config, overrides, options.prior, defaults_first=not options.no_prior,
-                                       slots=slots, noise_runs=options.noise_runs)
+                                       slots=slots, noise_runs=options.noise_runs, count=options.count)
     print(f"yolosweep: more agents, any terminal: {agent_command(sweep_id, store)}")
     log_dir = store.home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -125,7 +126,9 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
     commands = [[sys.executable, "-m", "yolosweep", "agent", sweep_id, *([f"--count={n}"] if n else []),
                  f"--events={prefix}-{slot.name}.events"] for n, slot in zip(counts, slots)]
     planned = options.count or None
-    display = Display(lambda: sweep_progress(store, sweep_id, baseline=options.baseline, planned=planned, agents=len(slots)))
+    since = time.time() if options.sweep_id else None  # joining: --count counts this launch's runs, not the sweep's
+    display = Display(lambda: sweep_progress(store, sweep_id, baseline=options.baseline, planned=planned,
+                                             agents=len(slots), since=since))
     env = amp_check_env(spec.fixed_values(store.sweep_config(sweep_id)), slots, weights_dir())
     try:
         code = run_agents(commands, slots, prefix, shown=".events", display=display, env=env)

@@ -71,15 +71,20 @@ def seed_spread(runs: Iterable[Any], metric: str) -> SeedSpread | None:
 @dataclass(frozen=True)
 class Verdict:
     reference: float  # what the gain is over
-    gain_pct: float
+    gain_pct: float  # negative: a loss, the best is worse than the reference
     spread: SeedSpread | None
     searched: int  # K: runs the best was picked from
-    p: float | None  # None: no spread measured (fewer than 2 seeds)
+    p: float | None  # the seed alone putting the best of K this far up (a gain) or down (a loss); None: not judged
     best_is_reference: bool = False  # the sweep's best run was one of the defaults' own: the best searched one is judged
 
     @property
+    def loss(self) -> bool:
+        return self.gain_pct < 0
+
+    @property
     def beyond(self) -> bool:
-        return self.p is not None and self.p < BEYOND_P
+        """A gain beyond the noise: the only verdict a success level may be claimed on."""
+        return self.p is not None and self.p < BEYOND_P and not self.loss
 
     @property
     def spread_pct(self) -> float | None:
@@ -87,16 +92,34 @@ class Verdict:
             return None
         return self.spread.std / abs(self.spread.mean) * 100
 
+    def _spread_words(self) -> str:
+        assert self.spread is not None and self.spread.std is not None
+        if self.spread_pct is None:  # a mean of 0: no relative spread exists
+            return f"seed spread +-{self.spread.std:.4f}, {self.spread.n} trainings, whose mean is 0"
+        return f"seed spread +-{self.spread_pct:.1f}%, {self.spread.n} trainings"
+
     def describe(self, over: str) -> str:
-        """`+21.0% over OVER (0.3634) (seed spread +-13.0%, 3 trainings): within the noise (p 0.41, the best of 3 runs)`."""
-        gain = f"{self.gain_pct:+.1f}% over {over} ({self.reference:.4f})"
+        """`+21.0% over OVER (0.3634) (seed spread +-13.0%, 3 trainings): within the noise (p 0.41, the best of 3 runs)`,
+        or for a loss `65.4% below OVER (0.3909) (...): a loss beyond the noise (p 0.01, the best of 3 runs)`."""
+        if math.isinf(self.gain_pct):
+            gain = f"{'below' if self.loss else 'above'} {over} ({self.reference:.4f})"
+        elif self.loss:
+            gain = f"{-self.gain_pct:.1f}% below {over} ({self.reference:.4f})"
+        else:
+            gain = f"{self.gain_pct:+.1f}% over {over} ({self.reference:.4f})"
         if self.best_is_reference:  # seen on real photos: the defaults' seed 0 led, "+31% over the defaults"
             gain = f"the best run is one of the defaults' own seeds, no gain; the best searched run: {gain}"
+        if self.spread is not None and self.spread.std == 0:
+            return (f"{gain}: not judged, the {self.spread.n} trainings of the defaults all scored "
+                    f"{self.spread.mean:.4f}, so the seed noise is unknown (runs too short to learn?)")
         if self.p is None:
             return f"{gain}: seed noise not measured, so not judged until the defaults' seed repeats have run (--noise-runs)"
-        where = "beyond the noise" if self.beyond else "within the noise"
         runs = f"the best of {self.searched} runs" if self.searched > 1 else "one run"
-        return f"{gain} (seed spread +-{self.spread_pct:.1f}%, {self.spread.n} trainings): {where} (p {self.p:.2g}, {runs})"
+        if self.loss:
+            where = "a loss beyond the noise" if self.p < BEYOND_P else "a loss, within the noise"
+        else:
+            where = "beyond the noise" if self.beyond else "within the noise"
+        return f"{gain} ({self._spread_words()}): {where} (p {self.p:.2g}, {runs})"
 
 
 def metric_value(summary: dict[str, Any], metric: str) -> float | None:
@@ -143,10 +166,14 @@ def judge(best: float, baseline: float, spread: SeedSpread | None, searched: int
         return Verdict(baseline, gain_pct, spread, searched, None)
     from scipy.stats import t as student_t
 
+    if spread.std == 0:  # every seed scored the same: no noise measured, nothing to judge against
+        return Verdict(baseline, gain_pct, spread, searched, None)
     scale = spread.std * (math.sqrt(1 + 1 / spread.n) if baseline_is_reference_mean else 1.0)
-    t = sign * (best - baseline) / scale if scale > 0 else (math.inf if sign * (best - baseline) > 0 else -math.inf)
-    one = float(student_t.sf(t, df=spread.n - 1))
-    p = 1 - (1 - one) ** searched
+    t = sign * (best - baseline) / scale
+    if t >= 0:  # a gain: the chance that at least one of K seed-only draws lands this far up
+        p = 1 - (1 - float(student_t.sf(t, df=spread.n - 1))) ** searched
+    else:  # a loss: the chance that all K draws land this far down, were every configuration as good as the reference
+        p = float(student_t.cdf(t, df=spread.n - 1)) ** searched
     return Verdict(baseline, gain_pct, spread, searched, p)
 
 
@@ -155,6 +182,7 @@ def verdict_lines(verdict: Verdict, over: str, sweep_id: str, run_seconds: float
     """The gain as the launcher's end and the analysis print it: the verdict, then the success level it reaches
     (only beyond the noise), or what would settle it and what that costs at this sweep's median run."""
     from .analysis import level_label
+    from .invocation import command
 
     lines = [f"gain: {verdict.describe(over)}"]
     if verdict.beyond:
@@ -164,8 +192,12 @@ def verdict_lines(verdict: Verdict, over: str, sweep_id: str, run_seconds: float
     same_length = f" --epochs {epochs}" if isinstance(epochs, int) else ""
     cost = (f", ~{(top + 1) * seeds * run_seconds / 3600:.2g} h of training at this sweep's median run"
             if run_seconds and same_length else "")
+    if verdict.loss:
+        lines.append(f"  -> no success level: the best searched run is below {over}. Next: keep the defaults, or run "
+                     "more of the sweep (longer runs rank configurations better)")
+        return lines
     why = "the seed noise is not measured" if verdict.p is None else "a gain within the noise may be the seed's"
     lines.append(f"  -> no success level claimed: {why}. Next: retrain the top {top} and the defaults with {seeds} "
-                 f"fresh seeds each (python train_best_config.py --sweep {sweep_id} --top {top} --seeds {seeds}"
+                 f"fresh seeds each ({command('retrain')} --sweep {sweep_id} --top {top} --seeds {seeds}"
                  f"{same_length}{cost}), or run more of the sweep")
     return lines

@@ -11,8 +11,10 @@ from typing import Any, Callable
 import yaml
 
 from .resources import check_slots
+from .invocation import command
 from .slots import Slot
-from .spec import ConfigError, dead_parameters, first_band_after_warmup, fixed_values, trains_yolo, ultralytics_defaults
+from .spec import (ConfigError, dead_parameters, first_band_after_warmup, fixed_values, moved_band_line, trains_yolo,
+                   ultralytics_defaults)
 
 DEFAULT_SAVE_PROJECT = "runs/sweep"
 
@@ -39,12 +41,12 @@ def weights_dir() -> Path:
     """Ultralytics' weights folder (its settings' weights_dir): where a bare name like yolo11n.pt is also looked up."""
     from ultralytics.utils import SETTINGS
 
-    return Path(SETTINGS["weights_dir"])
+    return Path(SETTINGS["weights_dir"]).resolve()  # a relative setting is relative to the working folder
 
 
 def _weights_fix(model: str) -> str:
-    return (f"put {Path(model).name} in {weights_dir()} (Ultralytics' weights folder) or give its path, "
-            f"or use {Path(model).stem}.yaml to train from scratch")
+    return (f"put {Path(model).name} in {weights_dir()} (Ultralytics' weights folder), or pass --model PATH "
+            f"to weights you have, or --model {Path(model).stem}.yaml to train from scratch")
 
 
 def resolve_weights(model: str) -> str | None:
@@ -109,7 +111,7 @@ def _dataset_spec(data: str) -> tuple[Path, dict[str, Any], Path]:
             "data",
             str(data),
             "dataset YAML not found",
-            "pass --data path/to/data.yaml (or make a demo one: python -m yolosweep demo-data DIR)",
+            f"pass --data path/to/data.yaml (or make a demo one: {command('demo-data')} DIR)",
         )
     try:
         spec = yaml.safe_load(path.read_text())
@@ -275,7 +277,8 @@ def check_sweep(config: dict[str, Any], slots: list[Slot] | None = None) -> None
     for name in model.get("values", [model["value"]] if "value" in model else []):
         weights = resolve_weights(name)
         if weights:
-            print(f"yolosweep: pretrained weights {name}: {weights}", flush=True)
+            named = "" if Path(str(weights)) == Path(str(name)) else f" {name}"
+            print(f"yolosweep: pretrained weights{named}: {weights}", flush=True)
     check_output_folder(fixed.get("project") or DEFAULT_SAVE_PROJECT)
     for name, why in dead_parameters(config).items():
         print(f"yolosweep: WARNING: parameters.{name} cannot change this training: {why}", flush=True)
@@ -339,4 +342,7 @@ def ready_sweep(config_path: str | Path, overrides: dict[str, Any], prior_source
 
     config = prepare(load_sweep(config_path, overrides))
     check_sweep(config, slots)
+    moved = moved_band_line(config_path, config)
+    if moved:
+        print(f"yolosweep: {moved}", flush=True)
     return config, load_priors(prior_sources, config)

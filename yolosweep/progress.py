@@ -56,9 +56,11 @@ def _run_epochs(run: Run, config: dict[str, Any]) -> int | None:
 
 
 def sweep_progress(store: Store, sweep_id: str, baseline: float | None = None, planned: int | None = None,
-                   agents: int = 1, now: float | None = None, runs: list[Run] | None = None) -> SweepProgress:
+                   agents: int = 1, now: float | None = None, runs: list[Run] | None = None,
+                   since: float | None = None) -> SweepProgress:
     """Where a sweep stands: ended runs, what each running run is at, the best so far and what is left.
-    `runs`: the sweep's runs already read from `store`, so a caller that needs both reads once."""
+    `runs`: the sweep's runs already read from `store`, so a caller that needs both reads once.
+    `since`: count against `planned` only the runs created from then on (a launch that joined a sweep)."""
     now = time.time() if now is None else now
     config = store.sweep_config(sweep_id)
     goal = objective(config)
@@ -68,7 +70,8 @@ def sweep_progress(store: Store, sweep_id: str, baseline: float | None = None, p
         latest = {r.id: (len(r.history), r.history[-1]) for r in runs if r.history}
     planned = planned or config.get("run_cap")
     ended = [r for r in runs if r.state is not RunState.RUNNING]
-    progress = SweepProgress(sweep_id, goal, len(ended), planned,
+    counted = [r for r in ended if since is None or r.created >= since]
+    progress = SweepProgress(sweep_id, goal, len(counted), planned,
                              sum(r.ended_by is EndedBy.HYPERBAND for r in runs))
     for run in runs:
         if run.state is not RunState.RUNNING:
@@ -92,7 +95,8 @@ def sweep_progress(store: Store, sweep_id: str, baseline: float | None = None, p
             progress.baseline = progress.verdict.reference
     durations = [r.ended - r.created for r in ended if r.ended]
     if planned and durations:
-        remaining = max(planned - len(ended) - len(progress.running), 0)
+        started = sum(r.state is RunState.RUNNING and (since is None or r.created >= since) for r in runs)
+        remaining = max(planned - len(counted) - started, 0)
         running_left = max((p.eta_s or 0.0 for p in progress.running), default=0.0)
         progress.left_s = running_left + remaining * statistics.median(durations) / max(agents, 1)
     return progress

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .invocation import command
 from .noise import judge_best, verdict_lines
 from .spec import companion_metric, dead_parameters
 from .status import cell, reduced_batch_lines
@@ -13,7 +14,7 @@ from .store import masked
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .analysis import SweepRuns
+    from .analysis import RunRecord, SweepRuns
 
 
 def _markdown_table(frame: "pd.DataFrame") -> str:
@@ -76,6 +77,40 @@ def _band_advice(sweep: "SweepRuns") -> list[str]:
     return lines
 
 
+def _importance_lines(imp: "pd.DataFrame", table: "pd.DataFrame", swept: list[str]) -> list[str]:
+    """The importance table, or one line on why there is none (a table of NaN says nothing)."""
+    if imp["rf_importance"].notna().any():
+        return ["parameter importance (correlation with the objective, random-forest importance):",
+                imp.to_string(index=False, float_format=lambda v: f"{v:.3f}")]
+    scored = table.dropna(subset=["objective"])
+    if len(scored) >= 3 and all(scored[name].astype(str).nunique() <= 1 for name in swept if name in scored):
+        return [f"parameter importance: none, the {len(scored)} runs with a result share one configuration "
+                "(no swept parameter differs between them)"]
+    return [f"parameter importance: none yet, {len(scored)} run(s) with a result (it needs 3 that differ)"]
+
+
+def _band_fits(sweep: "SweepRuns") -> bool:
+    """Whether the sweep's Hyperband has a band before its runs' last epoch, i.e. could stop a run at all."""
+    from .spec import hyperband_bands
+
+    early = sweep.config.get("early_terminate")
+    if not early:
+        return False
+    planned = sweep.planned_epochs
+    return planned is None or any(band + 1 < planned for band in hyperband_bands(early))
+
+
+def _machine_line(sweep: "SweepRuns", run: "RunRecord") -> str:
+    """The sweep machine's settings best_config.yaml leaves out, so the retrain's machine picks its own."""
+    from .analysis import MACHINE_ARGS
+    from .spec import fixed_values
+
+    values = {**fixed_values(sweep.config), **run.params}
+    kept = [f"{k}={values[k]}" for k in MACHINE_ARGS if k in values]
+    return (f"# not carried over, the sweep's machine had: {' '.join(kept)} (the retrain's machine picks its own; "
+            "--device to choose)\n") if kept else ""
+
+
 def _median_run_s(sweep: "SweepRuns") -> float | None:
     """A run's wall time at this sweep's length, from the summaries of runs that trained every epoch."""
     import statistics
@@ -120,16 +155,15 @@ def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
     judged = judge_best(sweep.runs, sweep.metric, best_value, sweep.maximize, baseline)
     if judged is not None:  # against --baseline, else the defaults the sweep ran first (their seeds' mean)
         verdict, named = judged
-        lines += ["", f"best {best_value:.4f}:"]
+        lines += [""]
         lines += verdict_lines(verdict, named, sweep.sweep_id, _median_run_s(sweep), sweep.config["parameters"]
                                .get("epochs", {}).get("value"), levels)
-    lines += ["", "parameter importance (correlation with the objective, random-forest importance):",
-              imp.to_string(index=False, float_format=lambda v: f"{v:.3f}")]
+    lines += ["", *_importance_lines(imp, table, sweep.swept)]
     lines += [f"WARNING: {line}" for line in reduced_batch_lines(sweep.runs)]
     caveat = analysis.importance_warning(scored_runs)
     if caveat:
         lines.append(f"WARNING: {caveat}")
-    savings = analysis.hyperband_savings(table, sweep.planned_epochs) if sweep.config.get("early_terminate") else None
+    savings = analysis.hyperband_savings(table, sweep.planned_epochs) if _band_fits(sweep) else None
     if savings:
         lines.append(f"\nHyperband: {savings['epochs_trained']} epochs trained of {savings['epochs_if_all_ran']} "
                      f"had every run gone to the end ({savings['saved_fraction']:.0%} saved)")
@@ -148,7 +182,8 @@ def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
               + (f"# handed over: {why}\n" if why else "")
               + f"# that run: epochs_done={len(chosen.history)}"
               + (f" {companion}={beside:.4f}" if isinstance(beside, (int, float)) else "") + "\n"
-              f"# retrain: python train_best_config.py --from {out_dir / 'best_config.yaml'}\n")
+              + _machine_line(sweep, chosen)
+              + f"# retrain: {command('retrain')} --from {out_dir / 'best_config.yaml'}\n")
     (out_dir / "best_config.yaml").write_text(header + yaml.safe_dump(config, sort_keys=False))
     pictures = {
         "parallel coordinates": plots.parallel_coordinates(table, sweep, out_dir / "parallel_coordinates.png"),

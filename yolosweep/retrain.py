@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from . import analysis, trial
+from .invocation import command
 from .noise import BEYOND_P
 from .spec import DEFAULT_OBJECTIVE, ConfigError, Objective, companion_metric
 
@@ -42,15 +43,15 @@ def load_best_config(path: Path) -> tuple[dict[str, Any], Origin | None]:
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise ConfigError(str(path), "-", "file not found", "run analyze_sweep.py first, or pass --sweep SWEEP_ID") from None
+        raise ConfigError(str(path), "-", "file not found", f"run `{command('analyze')}` first, or pass --sweep SWEEP_ID") from None
     try:
         config = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         raise ConfigError(str(path), f"line {mark.line + 1}" if mark else "-", "not valid YAML",
-                          "regenerate it with analyze_sweep.py") from None
+                          f"regenerate it with `{command('analyze')}`") from None
     if not isinstance(config, dict) or "data" not in config:
-        raise ConfigError(str(path), "data", "not a training configuration (no `data`)", "regenerate it with analyze_sweep.py")
+        raise ConfigError(str(path), "data", "not a training configuration (no `data`)", f"regenerate it with `{command('analyze')}`")
     match = _HEADER.search(text)
     if not match:
         return config, None
@@ -248,7 +249,7 @@ def top_k_seeded(sweep: analysis.SweepRuns, k: int, seeds: int, overrides: dict[
               f"Spearman rank correlation {rho:+.2f} over {len(tops)} configurations")
     if store is not None:
         store.record_verified(sweep.sweep_id, verdict)
-        print(f"kept in {store.where}: `python -m yolosweep status {sweep.sweep_id}` and the dashboard show it")
+        print(f"kept in {store.where}: `{command('status')} {sweep.sweep_id}` and the dashboard show it")
     out = Path(RETRAIN_PROJECT).resolve() / f"top{k}x{seeds}-{sweep.sweep_id}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     _write_csv(rows, out)

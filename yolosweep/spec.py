@@ -543,9 +543,22 @@ def with_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> dict[st
     if "min_iter" in hyperband and isinstance(old_epochs, int) and isinstance(new_epochs, int) and new_epochs != old_epochs:
         floor = first_band_after_warmup(result) if trains_yolo(result) else 1
         scaled = max(floor, round(hyperband["min_iter"] * new_epochs / old_epochs))
-        print(f"yolosweep: hyperband min_iter {hyperband['min_iter']} -> {scaled} for {new_epochs} epochs a run")
         hyperband["min_iter"] = scaled  # at or after the last epoch: preflight.check_sweep warns
     return result
+
+
+def moved_band_line(path: str | Path, config: dict[str, Any]) -> str | None:
+    """What with_overrides did to the YAML's Hyperband, in epochs as the other band messages count them; None if
+    nothing moved. Said once the sweep has passed its checks, not before an error that ends it."""
+    before = (_load_yaml(Path(path)).get("early_terminate") or {}).get("min_iter")
+    hyperband = config.get("early_terminate") or {}
+    after, epochs = hyperband.get("min_iter"), fixed_values(config).get("epochs")
+    if before is None or after is None or before == after:
+        return None
+    bands = [band + 1 for band in hyperband_bands(hyperband) if isinstance(epochs, int) and band + 1 < epochs]
+    where = (f"bands at epoch{'s' if len(bands) > 1 else ''} {', '.join(map(str, bands))}" if bands
+             else "no band before the last epoch")
+    return f"hyperband min_iter {before} -> {after} for {epochs} epochs a run ({where})"
 
 
 def longest_warmup(config: dict[str, Any]) -> float:

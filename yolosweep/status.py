@@ -32,6 +32,13 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def origin_tag(run: Run) -> str:
+    """Beside a run's id: a prior, or one of the first prior's seed repeats (the noise runs), never a searched run."""
+    if run.origin == "noise":
+        return f" (seed repeat, seed {run.params.get('seed', '?')})"
+    return " (prior)" if run.origin == "prior" else ""
+
+
 def status_lines(config: dict[str, Any], runs: list[Run], epochs: Mapping[str, int]) -> list[str]:
     """The table, best first; `epochs`: each run's count of logged epochs (Store.epoch_counts)."""
     goal = objective(config)
@@ -40,7 +47,7 @@ def status_lines(config: dict[str, Any], runs: list[Run], epochs: Mapping[str, i
     rows = [header]
     for run in ranked(runs, goal):
         value = objective_of(run, goal.name) if goal else None
-        rows.append([run.id, run.state, str(epochs.get(run.id, 0)),
+        rows.append([run.id + origin_tag(run), run.state, str(epochs.get(run.id, 0)),
                      *(["-" if value is None else f"{value:.4f}"] if goal else []),
                      *(cell(run.params.get(k, "-")) for k in swept)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]

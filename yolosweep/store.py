@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from .states import EndedBy, RunState
+from .invocation import command, create_hint
 
 SCHEMA_VERSION = 6  # 2: priors; 3: ended_by, and process identity (boot id, start times) for crash marking;
 # 4: priors.kind ('prior', or 'noise': the first prior again with another seed, to measure the seed spread);
@@ -243,7 +244,8 @@ def new_id() -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
 
 
-_NO_SWEEPS = "no local sweeps here. Fix: create one with `python -m yolosweep sweep sweep_config.yaml`, or set YOLOSWEEP_HOME"
+def _no_sweeps() -> str:
+    return f"no local sweeps here. Fix: {create_hint()}, or set YOLOSWEEP_HOME"
 
 
 class Store:
@@ -259,7 +261,7 @@ class Store:
             try:
                 if not create and not sa.inspect(self.db).has_table("meta"):
                     raise StoreError(f"{self.where}: no sweeps in this database yet. Fix: create one with "
-                                     "`python -m yolosweep sweep sweep_config.yaml --store URL`")
+                                     f"{create_hint(' --store URL')}")
                 self._migrate()
             except sa.exc.SQLAlchemyError as err:
                 self.close()
@@ -269,7 +271,7 @@ class Store:
                 raise
             return
         if not create and not self.path.exists():
-            raise StoreError(f"{self.path}: {_NO_SWEEPS}")
+            raise StoreError(f"{self.path}: {_no_sweeps()}")
         folder = self.path.parent
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -401,7 +403,7 @@ class Store:
         if store.postgres:
             store._connect_postgres(read_only=True)
         elif not store.path.exists():
-            raise StoreError(f"{store.path}: {_NO_SWEEPS}")
+            raise StoreError(f"{store.path}: {_no_sweeps()}")
         try:
             if store.postgres:
                 has_meta = sa.inspect(store.db).has_table("meta")
@@ -409,7 +411,7 @@ class Store:
                 if row is None:
                     store.close()
                     raise StoreError(f"{store.where}: no sweeps in this database yet. Fix: create one with "
-                                     "`python -m yolosweep sweep sweep_config.yaml --store URL`")
+                                     f"{create_hint(' --store URL')}")
             else:
                 try:
                     row = store._open_read_only("mode=ro")
@@ -426,7 +428,7 @@ class Store:
         if int(row[0]) < SCHEMA_VERSION:
             store.close()
             raise OlderSchema(f"{store.where}: schema version {row[0]}, this yolosweep reads version {SCHEMA_VERSION}. "
-                              "Fix: open it once where it can be written (`python -m yolosweep status` there upgrades "
+                              f"Fix: open it once where it can be written (`{command('status')}` there upgrades "
                               "it in place), or use the yolosweep version that wrote it")
         return store
 
@@ -561,7 +563,7 @@ class Store:
         row = self._sql("SELECT config FROM sweeps WHERE id=:id", {"id": sweep_id}).fetchone()
         if row is None:
             known = ", ".join(self.sweep_ids()[-5:]) or "none yet"
-            raise StoreError(f"{self.where}: no sweep '{sweep_id}' (known: {known}). Fix: check the id, or create one with `python -m yolosweep sweep CONFIG.yaml`")
+            raise StoreError(f"{self.where}: no sweep '{sweep_id}' (known: {known}). Fix: check the id, or {create_hint()}")
         return json.loads(row[0])
 
     @_translated

@@ -23,6 +23,7 @@ from typing import Any
 import sweeps
 
 from .. import spec
+from ..invocation import command, in_clone
 from ..logfeed import LOG_FLUSH, OfflineLogFeed
 from ..preflight import ready_sweep
 from ..priors import DEFAULTS, NOISE_TAG, load_priors, seed_repeats
@@ -63,7 +64,7 @@ def prepare_sweep(config: dict[str, Any], program_dir: Path) -> dict[str, Any]:
 
 def create_sweep(config_path: str, overrides: dict[str, Any], prior_sources: list[str],
                  defaults_first: bool = False, slots: list[Slot] | None = None,
-                 noise_runs: int | None = None) -> tuple[Store, str]:
+                 noise_runs: int | None = None, count: int | None = None) -> tuple[Store, str]:
     """Check a sweep YAML with its overrides, dataset, model and priors, then store it.
 
     Every check runs before the store is opened, so bad input leaves nothing behind.
@@ -72,6 +73,7 @@ def create_sweep(config_path: str, overrides: dict[str, Any], prior_sources: lis
     model that way in every repetition).
     `noise_runs`: the first prior again with that many other seeds, so the sweep knows its seed
     spread (priors.seed_repeats; None: its default).
+    `count`: the runs the launch will do (--count), to say how many of them search.
     """
     folder = Path(config_path).resolve().parent
     config, priors = ready_sweep(config_path, overrides, prior_sources, lambda c: prepare_sweep(c, folder), slots)
@@ -92,19 +94,30 @@ def create_sweep(config_path: str, overrides: dict[str, Any], prior_sources: lis
     if noise:
         print(f"yolosweep: then {prior_sources[0]} again with seeds {', '.join(str(p['seed']) for p in noise)}: the "
               f"seed spread every gain is judged against ({len(noise)} runs of the budget; --noise-runs 0 to skip)")
+    if count is not None and (priors or noise):
+        print(_budget_line(count, len(priors), len(noise)))
     return store, sweep_id
+
+
+def _budget_line(count: int, priors: int, noise: int) -> str:
+    """--count N in words: W&B users read it as N searched runs, but the reference runs come out of it."""
+    reference = priors + noise
+    parts = f"{priors} prior run(s)" + (f" and {noise} seed repeat(s)" if noise else "")
+    if count <= reference:
+        return (f"yolosweep: WARNING: --count {count} is used up by {parts}: no configuration will be searched. "
+                f"Fix: --count {reference + 3} to search 3 configurations, or --noise-runs 0")
+    return f"yolosweep: --count {count}: {parts} first, then {count - reference} searched configuration(s)"
 
 
 def agent_command(sweep_id: str, store: Store) -> str:
     """The exact command that adds an agent to this sweep from another terminal."""
-    clone = (REPO / "pyproject.toml").is_file()  # run from a source folder, not an installed package
-    command = f"cd {Path.cwd()} && " + (f"PYTHONPATH={REPO} " if clone and Path.cwd() != REPO else "")
-    agent = f"{'python -m yolosweep' if clone else 'yolosweep'} agent {sweep_id}"
+    line = f"cd {Path.cwd()} && " + (f"PYTHONPATH={REPO} " if in_clone() and Path.cwd() != REPO else "")
+    agent = f"{'python -m yolosweep' if in_clone() else 'yolosweep'} agent {sweep_id}"
     if store.postgres:  # shown without a password: agents elsewhere take theirs from ~/.pgpass or PGPASSWORD
-        return command + f"{agent} --store {store.where}"
+        return line + f"{agent} --store {store.where}"
     if store.path.resolve() != (Path.cwd() / ".yolosweep" / "sweeps.db").resolve():
-        command += f"YOLOSWEEP_HOME={store.path.parent.resolve()} "
-    return command + agent
+        line += f"YOLOSWEEP_HOME={store.path.parent.resolve()} "
+    return line + agent
 
 
 def _find_program(program: str, program_dir: Path) -> Path:
@@ -294,7 +307,7 @@ class Agent:
         self._say(f"{done} run(s) done in sweep {self.sweep_id}")
         if gave_up:
             self._say(f"giving up: {gave_up}. Fix: read the failed runs' reasons "
-                      f"(python -m yolosweep status {self.sweep_id}), then start an agent again")
+                      f"({command('status')} {self.sweep_id}), then start an agent again")
             return 1
         return 130 if self.stop_signal == signal.SIGINT else 0
 
