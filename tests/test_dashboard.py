@@ -7,6 +7,8 @@ import json
 import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -70,6 +72,8 @@ def test_the_dashboard_lists_the_runs_and_shows_a_new_epoch_after_it_lands(tmp_p
             _wait_for(lambda: any(len(r.history) >= 2 for r in store_runs(home_env, sweep_id)), what="two epochs")
             page = _dom(board.url)
             first = _epochs_shown(page)
+            curves = page[page.index('id="curves"'):page.index('id="importance"')]
+            assert 'class="xtick"' in curves and not re.search(r'class="xtick"><text[^>]*>\d+\.\d', curves)  # whole epochs
             assert re.search(r'id="importance-warning"[^>]*>warning: only \d runs have a result', page)  # 2 runs: said on the page
             (running,) = [r.id for r in store_runs(home_env, sweep_id) if r.state == "running"]
             assert running in first and first[running] >= 2, first
@@ -101,6 +105,14 @@ def test_the_dashboard_serves_on_loopback_only_and_never_writes_the_store(tmp_pa
         assert data["best"]["id"] == data["runs"][0]["id"] and data["runs"][0]["curve"] == [[1, 0.25], [2, 0.5]]
         with urllib.request.urlopen(board.url + "plotly.min.js", timeout=30) as response:
             assert b"plotly" in response.read(2000).lower()
+        for _ in range(3):  # a browser that goes away mid-download (#42: a BrokenPipeError traceback in the log)
+            host, port = re.search(r"//([\d.]+):(\d+)/", board.url).groups()
+            with socket.create_connection((host, int(port)), timeout=30) as sock:
+                sock.sendall(b"GET /plotly.min.js HTTP/1.1\r\nHost: x\r\n\r\n")
+                sock.recv(100)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # reset, not a close
+        time.sleep(1)
+    assert "Traceback" not in board.output and "Error" not in board.output, board.output
     assert {p.name: p.stat().st_mtime_ns for p in home.iterdir() if p.name in before} == before
     assert not (home / "sweeps.db-reserve").exists()
 

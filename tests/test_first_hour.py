@@ -174,3 +174,30 @@ def test_version_and_a_moved_band_said_once_in_epochs(tmp_path):
 
     config = load_sweep(REPO / "sweep_config.yaml", {"epochs": 20, "model": "yolo11n.yaml"})
     assert moved_band_line(REPO / "sweep_config.yaml", config) == "hyperband min_iter 30 -> 6 for 20 epochs a run (bands at epochs 7, 19)"
+
+
+def test_bad_datasets_are_refused_in_one_line_at_creation(tmp_path):
+    """Defect 12: a symbolic link loop got a 36-line traceback; a dataset whose every training image is a 0-byte file
+    was accepted, then every run failed with Ultralytics' "No valid images found"."""
+    from yolosweep.demo import write_demo_dataset
+    from yolosweep.preflight import check_labels
+    from yolosweep.spec import ConfigError
+
+    data = write_demo_dataset(tmp_path / "d", n_train=4, n_val=2, seed=0)
+    looped = tmp_path / "looped.yaml"
+    (tmp_path / "self").symlink_to(tmp_path / "self")
+    looped.write_text(yaml.safe_dump({**yaml.safe_load(data.read_text()), "path": str(tmp_path / "self")}))
+    with pytest.raises(ConfigError, match=r"looped.yaml: path: .*self is a symbolic link loop. Fix: point `path:`"):
+        check_labels(str(looped))
+    train = sorted((tmp_path / "d" / "images" / "train").iterdir())
+    train[0].write_bytes(b"")
+    assert any("1 of 4 train images are empty (0-byte) files" in w for w in check_labels(str(data)))
+    for image in train:
+        image.write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"train: all 4 images in .* are empty \(0-byte\) files"):
+        check_labels(str(data))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "YOLOSWEEP_HOME": str(tmp_path / ".yolosweep")}
+    done = subprocess.run([sys.executable, "-m", "yolosweep", "sweep", str(REPO / "sweep_config.yaml"), "--data",
+                           str(looped), "--model", "yolo11n.yaml"], capture_output=True, text=True, env=env)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / ".yolosweep" / "sweeps.db").exists()  # nothing written

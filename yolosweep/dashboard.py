@@ -144,7 +144,10 @@ def serve(dashboard: Dashboard, host: str = "127.0.0.1", port: int = 8765) -> Th
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "max-age=3600" if cache else "no-store")
             self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the browser went away mid-answer (a closed tab, a reload): nothing to tell anyone
 
         def log_message(self, *_args: Any) -> None:  # one line per request would drown the terminal
             pass
@@ -200,22 +203,25 @@ async function refresh() {
     `<td class="${esc(r.state)}">${esc(r.state)}</td><td>${esc(r.ended_by || "")}</td><td>${r.epochs}</td><td>${fmt(r.objective)}</td>` +
     data.swept.map(k => `<td>${fmt(r.params[k])}</td>`).join("") + "</tr>");
   document.getElementById("runs").innerHTML = `<table id="runs-table"><tr>${head.map(h => `<th>${esc(h)}</th>`).join("")}</tr>${rows.join("")}</table>`;
+  const lastEpoch = Math.max(1, ...data.runs.flatMap(r => r.curve.map(p => p[0])));  // whole epochs only on the axis
   Plotly.react("curves", data.runs.filter(r => r.curve.length).map(r => ({x: r.curve.map(p => p[0]), y: r.curve.map(p => p[1]),
     mode: "lines+markers", name: r.id, line: {width: r.state === "running" ? 3 : 1.5}})),
-    {margin: {t: 10, r: 10, b: 40, l: 50}, xaxis: {title: {text: "epoch"}}, yaxis: {title: {text: data.metric || ""}},
+    {margin: {t: 10, r: 10, b: 40, l: 50}, yaxis: {title: {text: data.metric || ""}},
+     xaxis: {title: {text: "epoch"}, tickmode: "linear", tick0: 1, dtick: Math.max(1, Math.ceil(lastEpoch / 10))},
      shapes: data.noise_band ? [{type: "rect", xref: "paper", x0: 0, x1: 1, y0: data.noise_band[0], y1: data.noise_band[1],
        fillcolor: "#999", opacity: 0.15, line: {width: 0}, layer: "below"}] : []});
   document.getElementById("importance-warning").textContent = data.importance_warning ? "warning: " + data.importance_warning : "";
   const imp = data.importance.filter(r => r.rf_importance !== null);
   Plotly.react("importance", [{type: "bar", orientation: "h", x: imp.map(r => r.rf_importance), y: imp.map(r => r.parameter + (r.note ? " *" : "")),
     text: imp.map(r => r.note || `corr ${fmt(r.correlation)}`), hoverinfo: "x+text"}],
-    {margin: {t: 10, r: 10, b: 40, l: 120}, yaxis: {autorange: "reversed"}, xaxis: {title: {text: "random-forest importance (* no effect on this task)"}}});
+    {margin: {t: 10, r: 10, b: 40, l: 120}, yaxis: {autorange: "reversed"}, xaxis: {title: {text: "random-forest importance (* no effect on this task)"}}},
+    {displayModeBar: false});  // the toolbar would sit over the top bars
   const scored = data.runs.filter(r => r.objective !== null);
   const numeric = data.swept.filter(k => scored.every(r => typeof r.params[k] === "number"));
   if (scored.length) {
     Plotly.react("parcoords", [{type: "parcoords", line: {color: scored.map(r => r.objective), showscale: true,
       reversescale: data.goal === "minimize"}, dimensions: [...numeric.map(k => ({label: k, values: scored.map(r => r.params[k])})),
-      {label: data.metric, values: scored.map(r => r.objective)}]}], {margin: {t: 30, r: 40, b: 20, l: 60}});
+      {label: data.metric, values: scored.map(r => r.objective)}]}], {margin: {t: 70, r: 40, b: 20, l: 60}});  // labels sit above the axes
   }
 }
 refresh(); setInterval(refresh, __REFRESH_MS__);

@@ -126,7 +126,11 @@ def _dataset_spec(data: str) -> tuple[Path, dict[str, Any], Path]:
         from ultralytics.utils import DATASETS_DIR
 
         root = DATASETS_DIR / root
-    return path, spec, root.resolve()
+    try:
+        return path, spec, root.resolve()
+    except (RuntimeError, OSError):  # Python 3.11 raises RuntimeError("Symlink loop from ...")
+        raise ConfigError(str(path), "path", f"{root} is a symbolic link loop",
+                          "point `path:` at the dataset's real folder") from None
 
 
 def _split_folders(path: Path, spec: dict[str, Any], root: Path, split: str) -> list[Path]:
@@ -182,20 +186,43 @@ def check_labels(data: str) -> list[str]:
     classes = len(spec["names"])
     keypoints = (spec.get("kpt_shape") or [0, 0])
     boxes: dict[str, Counter[int]] = {}
+    warnings: list[str] = []
     for split in ("train", "val"):
         listed = True
         for folder in _split_folders(path, spec, root, split):
             if not folder.is_dir():
                 listed = False
                 continue  # a .txt list of images: Ultralytics checks those itself
-            images = [p for p in folder.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES]
+            images = _images_in(folder, path, split)
             if not images:
                 raise ConfigError(str(path), split, f"no images in {folder}", "put the images there or fix the path")
+            empty = [image for image in images if _size(image) == 0]
+            if len(empty) == len(images):  # Ultralytics would fail every run with "No valid images found"
+                raise ConfigError(str(path), split, f"all {len(images)} images in {folder} are empty (0-byte) files",
+                                  "copy the images again from their source")
+            if empty:
+                warnings.append(f"{path}: {len(empty)} of {len(images)} {split} images are empty (0-byte) files, e.g. "
+                                f"{empty[0]}: Ultralytics skips them. Fix: copy them again from their source")
             for image in images:
                 boxes.setdefault(split, Counter()).update(_check_label_file(_label_of(image), classes, path, keypoints))
         if not listed:
             boxes.pop(split, None)
-    return rare_classes(path, spec["names"], boxes.get("train"), boxes.get("val"))
+    return warnings + rare_classes(path, spec["names"], boxes.get("train"), boxes.get("val"))
+
+
+def _images_in(folder: Path, data_yaml: Path, split: str) -> list[Path]:
+    try:
+        return [p for p in folder.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES]
+    except (RuntimeError, OSError) as err:  # a symbolic link loop below the folder
+        raise ConfigError(str(data_yaml), split, f"cannot list {folder}: {err}",
+                          "remove the symbolic link that points back into the folder") from None
+
+
+def _size(image: Path) -> int:
+    try:
+        return image.stat().st_size
+    except OSError:  # a broken link or a loop reads as no image at all
+        return 0
 
 
 def rare_classes(data_yaml: Path, names: list[str] | dict[int, str], train: Counter[int] | None,
