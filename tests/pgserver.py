@@ -13,6 +13,10 @@ class NoUnprivilegedUser(RuntimeError):
     """Running as root with no user PostgreSQL could run as."""
 
 
+class NoLocale(RuntimeError):
+    """The locale asked for the server's messages cannot be built here."""
+
+
 def server_binaries() -> Path | None:
     """The folder of initdb and pg_ctl (Debian's newest, else on PATH); None where PostgreSQL is not installed."""
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
@@ -27,7 +31,9 @@ class PostgresServer:
 
     USER, PASSWORD = "yolosweep", "s3cret-pg-pass"
 
-    def __init__(self, bindir: Path):
+    def __init__(self, bindir: Path, messages: str | None = None):
+        """`messages`: a glibc locale (de_DE.UTF-8) for the server's lc_messages, built into the server's folder with
+        localedef (LOCPATH), so its errors come in that language as a lab's server's may."""
         import tempfile
 
         self.bindir = bindir
@@ -46,17 +52,29 @@ class PostgresServer:
         if self.as_user:
             shutil.chown(self.root / "pw", user=self.as_user[2])
         self.data, self.port = self.root / "data", free_port()
+        self.env, self.options = dict(os.environ), ""
+        if messages:
+            language, charset = messages.split(".")
+            (self.root / "locales").mkdir()
+            built = subprocess.run(["localedef", "-i", language, "-f", charset.replace("UTF8", "UTF-8"),
+                                    str(self.root / "locales" / messages)], capture_output=True, text=True)
+            if not (self.root / "locales" / messages).is_dir():
+                raise NoLocale(f"localedef {messages}: {built.stderr.strip()}")
+            self.env["LOCPATH"] = str(self.root / "locales")
+            self.options = f" -c lc_messages={messages}"
         self._run("initdb", "-D", str(self.data), "-U", self.USER, f"--pwfile={self.root / 'pw'}", "--auth-local=trust",
                   "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync")
         self.start()
 
     def _run(self, tool: str, *args: str) -> None:
-        done = subprocess.run([*self.as_user, str(self.bindir / tool), *args], capture_output=True, text=True, timeout=120)
+        done = subprocess.run([*self.as_user, str(self.bindir / tool), *args], capture_output=True, text=True, timeout=120,
+                              env=self.env)
         assert done.returncode == 0, f"{tool}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
 
     def start(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-w", "-o",
-                  f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", "start")
+                  f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200{self.options}",
+                  "start")
 
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")

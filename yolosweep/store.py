@@ -120,28 +120,55 @@ def explain(err: BaseException, path: Path) -> StoreError:
     return StoreError(f"{path}: store error ({text}). Fix: check the disk and the file, or set a new YOLOSWEEP_HOME")
 
 
-# libpq's words for a server that cannot be reached now (as opposed to a wrong URL or password).
-_UNREACHABLE = ("connection refused", "timeout expired", "server closed the connection", "terminating connection",
-                "connection is closed", "could not receive data", "could not send data", "consuming input failed",
-                "the database system is starting up", "the database system is shutting down", "no connection to the server")
+# A server that is there but cannot serve now, by SQLSTATE (PostgreSQL's errcodes, the same in every lc_messages):
+# class 08 (connection exceptions), 57P01/57P02/57P03 (shut down, crashed, starting or recovering), 53300 (too
+# many clients), 40001/40P01 (a serialization failure or deadlock: the transaction is retried whole). A wait mends them.
+_OUTAGE_CLASSES = ("08",)
+_OUTAGE_STATES = {"57P01", "57P02", "57P03", "53300", "40001", "40P01"}
+# A failure while connecting carries no SQLSTATE (libpq keeps it to itself), only the server's words in its own
+# lc_messages. These English ones are read on a first connection; once this process has connected, its URL and
+# password are proven, so any later refusal to connect is an outage whatever its words (Store._proven).
+_UNREACHABLE_WORDS = ("connection refused", "timeout expired", "server closed the connection", "terminating connection",
+                      "connection is closed", "could not receive data", "could not send data", "consuming input failed",
+                      "the database system is starting up", "the database system is shutting down",
+                      "the database system is not yet accepting connections", "the database system is in recovery mode",
+                      "too many clients", "no connection to the server")
+# Set for a run by its agent: the agent connected with this URL, so the run's own first refusal is an outage too.
+PROVEN_ENV = "YOLOSWEEP_STORE_PROVEN"
 
 
-def explain_postgres(err: BaseException, where: str) -> StoreError:
-    """A PostgreSQL error as one line: what is wrong, where, what to do. The URL is shown without its password."""
+def outage_sqlstate(sqlstate: str | None) -> bool:
+    """Whether a PostgreSQL error's SQLSTATE means "not now" rather than "not so"."""
+    return bool(sqlstate) and (sqlstate.startswith(_OUTAGE_CLASSES) or sqlstate in _OUTAGE_STATES)
+
+
+def _unreachable(where: str, text: str) -> "StoreUnreachable":
+    return StoreUnreachable(f"{where}: PostgreSQL unreachable ({text}). Fix: start the server, or check the host, "
+                            "port and firewall (`pg_isready -h HOST -p PORT`)")
+
+
+def explain_postgres(err: BaseException, where: str, proven: bool = False) -> StoreError:
+    """A PostgreSQL error as one line: what is wrong, where, what to do. The URL is shown without its password.
+    `proven`: this process has connected with the same URL before, so a refusal to connect is an outage."""
     text = " ".join(str(err).split()) or type(err).__name__
     low = text.lower()
-    if "password authentication failed" in low or "no password supplied" in low:
+    sqlstate = getattr(err, "sqlstate", None)
+    if outage_sqlstate(sqlstate):
+        return _unreachable(where, f"{sqlstate}: {text}")
+    connecting = sqlstate is None and type(err).__name__ == "OperationalError"
+    if connecting and proven:
+        return _unreachable(where, text)
+    if "password authentication failed" in low or "no password supplied" in low or sqlstate == "28P01":
         fix = "put the right password in ~/.pgpass or PGPASSWORD (a password in the URL shows in `ps`)"
-    elif "role" in low and "does not exist" in low:
+    elif ("role" in low and "does not exist" in low) or sqlstate == "28000":
         fix = "create that user on the server (`createuser NAME`) or correct the user in the URL"
-    elif "database" in low and "does not exist" in low:
+    elif ("database" in low and "does not exist" in low) or sqlstate == "3D000":
         fix = "create the database on the server (`createdb NAME`) or correct its name in the URL"
     elif "translate host name" in low or "failed to resolve host" in low or "name or service not known" in low:
         fix = "correct the host in the URL"
-    elif any(words in low for words in _UNREACHABLE):
-        return StoreUnreachable(f"{where}: PostgreSQL unreachable ({text}). Fix: start the server, or check the host, "
-                                "port and firewall (`pg_isready -h HOST -p PORT`)")
-    elif "read-only" in low:
+    elif any(words in low for words in _UNREACHABLE_WORDS):
+        return _unreachable(where, text)
+    elif "read-only" in low or sqlstate == "25006":
         fix = "this command only reads; writing needs a normal session"
     else:
         fix = "check the server's log and the URL"
@@ -335,6 +362,7 @@ class Store:
             self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT",
                                            connect_args=connect_args)
             self.db = self.engine.connect()
+            self._proven = True
         except ModuleNotFoundError as err:
             raise StoreError(f"{self.where}: PostgreSQL needs {err.name}. Fix: pip install 'psycopg[binary]'") from None
         except DBAPIError as err:
@@ -344,9 +372,8 @@ class Store:
         lost = getattr(err, "connection_invalidated", False) or isinstance(err, sa.exc.PendingRollbackError)
         err = getattr(err, "orig", None) or err
         if self.postgres and lost:  # SQLAlchemy saw the connection drop, whatever libpq's words for it
-            return StoreUnreachable(f"{self.where}: PostgreSQL unreachable ({' '.join(str(err).split())}). Fix: start "
-                                    "the server, or check the host, port and firewall (`pg_isready -h HOST -p PORT`)")
-        return explain_postgres(err, self.where) if self.postgres else explain(err, self.path)
+            return _unreachable(self.where, " ".join(str(err).split()))
+        return explain_postgres(err, self.where, self._proven) if self.postgres else explain(err, self.path)
 
     def _sql(self, sql: str, params: dict[str, Any] | list[dict[str, Any]] | None = None) -> sa.CursorResult:
         """One statement, written once for both databases (named parameters, SQL both speak)."""
@@ -355,6 +382,7 @@ class Store:
     def _settings(self, lease: float) -> None:
         self.lease, self.outage_s = lease, OUTAGE_S
         self._in_transaction = self._broken = self._said_unreachable = self._reconnected = False
+        self._proven = os.environ.get(PROVEN_ENV) == "1"  # the agent that started this run connected with this URL
         self._connected_since = time.monotonic()
 
     def retrying(self, attempt: Callable[[], T]) -> T:

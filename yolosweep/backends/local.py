@@ -23,15 +23,17 @@ from typing import Any
 import sweeps
 
 from .. import spec
+from ..heartbeat import Heartbeat
 from ..invocation import command, in_clone
 from ..logfeed import LOG_FLUSH, OfflineLogFeed
 from ..preflight import ready_sweep
 from ..priors import DEFAULTS, NOISE_TAG, load_priors, seed_repeats
 from ..priors import TAG as PRIOR_TAG
 from ..processes import die_with_parent
+from ..sink import SPOOL_ENV, replay_spool, spool_folder
 from ..slots import Slot
 from ..states import STOP_SIGNALS, EndedBy, RunState
-from ..store import Run, Store, StoreError, new_id
+from ..store import PROVEN_ENV, Run, Store, StoreError, new_id
 
 REPO = Path(__file__).resolve().parents[2]
 POLL_S = 1.0
@@ -279,6 +281,7 @@ class Agent:
         self.stop_signal: int | None = None
         self.child: subprocess.Popen | None = None
         self.cutoff = FailureCutoff(time.time(), max_consecutive_failed_runs)
+        self.spool = spool_folder()
 
     def _handle(self, signum: int, _frame: object) -> None:
         self.stop_signal = signum
@@ -289,27 +292,45 @@ class Agent:
         """Run trials until --count, the run cap, an exhausted grid or a stop signal; return an exit code."""
         for sig in STOP_SIGNALS:
             signal.signal(sig, self._handle)
+        for left in sorted(self.spool.glob("*.jsonl")) if self.spool.is_dir() else []:  # runs of an agent before this one
+            if left.stem in {r.id for r in self.store.runs(self.sweep_id, with_history=False)}:
+                self._replay(left.stem)
         for run_id in self.store.mark_crashed(self.sweep_id):
             self._say(f"run {run_id} was left running by a dead process: marked crashed")
         self._expire_leases()
         done, gave_up = 0, None
+        # Across hosts a run lives by its agent's beats: beaten apart from this loop, so a slow step here never lapses it.
+        beats = Heartbeat(self.store) if self.store.postgres else None
         try:
             while self.stop_signal is None and (self.count is None or done < self.count) and gave_up is None:
                 run_id, params, origin = self._next()
                 if run_id is None:
                     break
+                if beats is not None:
+                    beats.follow(run_id)
                 state = self._train(run_id, params, origin)
+                if beats is not None:
+                    beats.follow(None)
                 done += 1
                 gave_up = self.cutoff.record(state is RunState.FAILED, time.time())
         except StoreError:
             self._stop_child()  # the store is what failed: the run must not train on unwatched
             raise
+        finally:
+            if beats is not None:
+                beats.close()
         self._say(f"{done} run(s) done in sweep {self.sweep_id}")
         if gave_up:
             self._say(f"giving up: {gave_up}. Fix: read the failed runs' reasons "
                       f"({command('status')} {self.sweep_id}), then start an agent again")
             return 1
         return 130 if self.stop_signal == signal.SIGINT else 0
+
+    def _replay(self, run_id: str) -> None:
+        """Write a run's spooled epochs and end, waiting out an outage as every store call does."""
+        written = self.store.retrying(lambda: replay_spool(self.store, run_id, self.spool))
+        if written:
+            self._say(f"run {run_id}: wrote {written} epoch(s) it kept while the store was out of reach")
 
     def _say(self, line: str) -> None:
         """The agent's own progress line: on stdout, and in the events file the launcher shows.
@@ -384,7 +405,7 @@ class Agent:
         env = {**os.environ, "WANDB_MODE": "offline", "WANDB_RUN_ID": run_id, "WANDB_DIR": str(wandb_dir),
                "WANDB_SWEEP_ID": self.sweep_id, "WANDB_SWEEP_PARAM_PATH": str(param_file),
                "YOLOSWEEP_RUN_ID": run_id, "YOLOSWEEP_STORE": self.store.reachable_from_elsewhere(),
-               "YOLOSWEEP_SWEEP_ID": self.sweep_id}
+               "YOLOSWEEP_SWEEP_ID": self.sweep_id, PROVEN_ENV: "1", SPOOL_ENV: str(self.spool.resolve())}
         if self.objective is not None:  # what the run's summary and keep_top_k rank by
             env.update(YOLOSWEEP_METRIC=self.objective.name, YOLOSWEEP_GOAL=self.objective.goal)
         if origin != "search":
@@ -417,6 +438,7 @@ class Agent:
         else:
             state, reason, ended_by = RunState.FAILED, f"exit code {code}", EndedBy.ERROR
         summary = feed.summary if feed is not None and feed.owner else None
+        self._replay(run_id)  # what the run could not write during an outage, before its end is decided here
         self.store.end_run(run_id, state, reason, summary, ended_by)  # no-op when the trial recorded its own ending
         if stopped:
             self.store.explain_stop(run_id, stopped[1], stopped[0])

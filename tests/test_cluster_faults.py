@@ -1,0 +1,174 @@
+"""A lab cluster's faults (#40): a PostgreSQL server that crashes and recovers, in any language, a run whose
+epochs wait out the outage, a busy host whose live runs stay live.
+
+The decisions are tested in memory (milliseconds); the faults themselves on a real server in the integration tier.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import psycopg
+import pytest
+
+from yolosweep.sink import StoreSink, replay_spool
+from yolosweep.states import EndedBy, RunState
+from yolosweep.store import Store, StoreError, StoreUnreachable, explain_postgres
+
+from .conftest import REPO, server_binaries
+from .pgserver import NoLocale, NoUnprivilegedUser, PostgresServer
+
+WHERE = "postgresql://lab@db/sweeps"
+
+
+@pytest.mark.parametrize("sqlstate", ["57P01", "57P02", "57P03", "53300", "08006", "08001", "40001", "40P01"])
+def test_an_outage_is_told_by_its_sqlstate_in_any_language(sqlstate):
+    err = psycopg.errors.lookup(sqlstate)("Das Datenbanksystem nimmt noch keine Verbindungen an")
+    assert isinstance(explain_postgres(err, WHERE), StoreUnreachable)
+
+
+@pytest.mark.parametrize("sqlstate, fix", [("28P01", "right password"), ("3D000", "createdb"), ("28000", "createuser")])
+def test_a_wrong_password_user_or_database_stays_one_line_and_an_exit_in_any_language(sqlstate, fix):
+    found = explain_postgres(psycopg.errors.lookup(sqlstate)("Passwort-Authentifizierung fehlgeschlagen"), WHERE)
+    assert not isinstance(found, StoreUnreachable) and fix in str(found) and "\n" not in str(found)
+
+
+def test_a_refusal_to_connect_is_an_outage_once_this_process_has_connected_with_the_url():
+    """A failure while connecting has no SQLSTATE (libpq keeps it), only the server's words in its lc_messages: a
+    German server's "not yet accepting connections" read as a wrong URL ended every agent (exit 2)."""
+    refused = psycopg.OperationalError('connection failed: FATAL: das Datenbanksystem nimmt noch keine Verbindungen an')
+    assert not isinstance(explain_postgres(refused, WHERE), StoreUnreachable)  # a first connection: said, not waited
+    assert isinstance(explain_postgres(refused, WHERE, proven=True), StoreUnreachable)
+    english = psycopg.OperationalError("connection failed: FATAL: the database system is not yet accepting connections")
+    assert isinstance(explain_postgres(english, WHERE), StoreUnreachable)
+    crowded = psycopg.OperationalError("connection failed: FATAL: sorry, too many clients already")
+    assert isinstance(explain_postgres(crowded, WHERE), StoreUnreachable)
+
+
+def test_a_spooled_run_is_written_once_in_order_with_its_end(tmp_path, monkeypatch):
+    """What a run could not write during an outage outlives its process in the spool, and its agent writes it: epochs
+    in order, then the end; a second replay (a lost acknowledgement, an agent restart) duplicates nothing."""
+    store = Store(tmp_path / "sweeps.db")
+    sweep_id = store.create_sweep({"program": "p.py", "method": "random", "metric": {"name": "m", "goal": "maximize"},
+                                   "parameters": {"x": {"values": [1]}}})
+    store.add_run(sweep_id, "run00001", {"x": 1})
+    monkeypatch.setenv("YOLOSWEEP_SPOOL", str(tmp_path / "spool"))
+    sink = StoreSink(store, "run00001")
+    store.log_epoch("run00001", 1, {"epoch": 1, "m": 0.1}, {"m": 0.1})  # written before the outage
+    sink.waiting = [(e, {"epoch": e, "m": e / 10}, {"m": e / 10}) for e in (1, 2, 3)]  # 1 again: its ack was lost
+    sink._spool({"state": "finished", "reason": "", "summary": {"m": 0.3}, "ended_by": ""})
+    spool = tmp_path / "spool" / "run00001.jsonl"
+    assert [json.loads(line).get("epoch") for line in spool.read_text().splitlines()] == [1, 2, 3, None]
+    assert replay_spool(store, "run00001", tmp_path / "spool") == 3 and not spool.exists()
+    assert replay_spool(store, "run00001", tmp_path / "spool") == 0
+    (run,) = store.runs(sweep_id)
+    assert [row["epoch"] for row in run.history] == [1, 2, 3] and run.state is RunState.FINISHED
+    assert run.summary == {"m": 0.3} and run.ended_by is EndedBy.COMPLETED
+
+
+@pytest.fixture(scope="module")
+def german_server():
+    bindir = server_binaries()
+    if bindir is None:
+        pytest.skip("the PostgreSQL server is not installed (Debian package postgresql; .ci/run installs it)")
+    try:
+        server = PostgresServer(bindir, messages="de_DE.UTF-8")
+    except NoUnprivilegedUser:
+        pytest.skip("no unprivileged user to run PostgreSQL as")
+    except NoLocale as err:
+        pytest.skip(str(err))
+    try:
+        yield server
+    finally:
+        try:
+            server.stop("immediate")
+        except AssertionError:
+            pass
+
+
+def _busy_elsewhere(server: PostgresServer, megabytes: int) -> None:
+    """Recent writes in another database, so a crash leaves WAL to replay: seconds of recovery, as on a busy server."""
+    with psycopg.connect(server.url(), autocommit=True) as admin:
+        admin.execute("CREATE TABLE IF NOT EXISTS ballast (id bigint, pad text)")
+        admin.execute("INSERT INTO ballast SELECT i, repeat('x', 200) FROM generate_series(1, %s) AS i",
+                      (megabytes * 4000,))
+
+
+@pytest.mark.integration
+def test_a_crash_with_recovery_on_a_german_server_loses_no_epoch_and_ends_every_run(tmp_path, offline_env, german_server):
+    """The attack of #40 on its two surviving hosts: the server crashes (`pg_ctl stop -m immediate`) while runs train,
+    refuses connections in German while it replays its WAL, and comes back. Before, both agents exited 2 ("check the
+    server's log and the URL"), their runs stayed `running` and lost their last epochs."""
+    server: PostgresServer = german_server
+    with pytest.raises(StoreError, match="Passwort"):  # the server does answer in German
+        Store(server.url().replace(server.PASSWORD, "falsch"))
+    url = server.new_database()
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(json.dumps({
+        "program": str(REPO / "tests" / "programs" / "curve.py"), "method": "random",
+        "metric": {"name": "metrics/mAP50(B)", "goal": "maximize"},
+        "parameters": {"quality": {"min": 0.1, "max": 0.9}, "epochs": {"value": 25}, "epoch_s": {"value": 0.4}}}))
+    created = subprocess.run([sys.executable, "-m", "yolosweep", "sweep", str(sweep), "--store", url], env=offline_env,
+                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    sweep_id = created.stdout.split("created local sweep ", 1)[1].split()[0]
+    agents = [subprocess.Popen([sys.executable, "-m", "yolosweep", "agent", sweep_id, "--store", url, "--count", "1",
+                                "--lease", "3"], env=offline_env, cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    store = Store.read_only(url)
+    deadline = time.time() + 120
+    while not (len(runs := store.runs(sweep_id)) == 2 and all(len(r.history) >= 3 for r in runs)) and time.time() < deadline:
+        time.sleep(0.3)
+    store.close()
+    _busy_elsewhere(server, 60)
+    server.stop("immediate")  # a crash: no checkpoint, the WAL to replay at the next start
+    down = time.time()
+    server.start()  # pg_ctl -w: returns once recovery is over; clients meanwhile get 57P03, in German
+    recovery = time.time() - down
+    outputs = [a.communicate(timeout=300)[0] for a in agents]
+    assert all(a.returncode == 0 for a in agents), outputs
+    assert not any("Traceback" in out or "check the server's log" in out for out in outputs), outputs
+    assert any("reachable again" in out for out in outputs), outputs
+
+    store = Store.read_only(url)
+    runs = store.runs(sweep_id)
+    store.close()
+    assert len(runs) == 2 and {r.state for r in runs} == {RunState.FINISHED}, [(r.state, r.reason, recovery) for r in runs]
+    assert all([row["epoch"] for row in r.history] == list(range(1, 26)) for r in runs)  # no epoch lost
+    assert server.PASSWORD not in "".join(outputs)
+
+
+@pytest.mark.integration
+def test_a_run_is_beaten_for_while_its_agent_waits_on_the_write_lock(pg_url):
+    """Live runs were crashed 10 s into a sweep: their agent beat from its own loop, which waited on the store's write
+    lock (another agent suggesting on a busy CPU) and on the run's start-up. The beat now has a thread and a
+    connection of its own, from the moment the run's row exists."""
+    from yolosweep.heartbeat import Heartbeat
+
+    store = Store(pg_url, lease=0.6)  # a beat every 0.1 s
+    sweep_id = store.create_sweep({"program": "p.py", "method": "random", "parameters": {"x": {"values": [1]}}})
+    with store.transaction():
+        store.add_run(sweep_id, "run00001", {"x": 1})
+    beats = Heartbeat(store)
+    try:
+        beats.follow("run00001")
+        other = Store(pg_url)
+        with other.transaction():  # another agent holds the write lock for 2 s; this agent's loop would queue behind it
+            first = _beat(store, "run00001")
+            time.sleep(2)
+            during = _beat(store, "run00001")
+        assert during - first > 1.5, (first, during)  # beaten throughout, lock or not
+        beats.follow(None)
+        time.sleep(0.5)
+        stopped = _beat(store, "run00001")
+        time.sleep(0.5)
+        assert _beat(store, "run00001") == stopped  # no beat for a run the agent no longer follows
+    finally:
+        beats.close()
+        store.close()
+
+
+def _beat(store: Store, run_id: str) -> float:
+    return float(store.db.exec_driver_sql("SELECT heartbeat FROM runs WHERE id=%(id)s", {"id": run_id}).scalar_one())
