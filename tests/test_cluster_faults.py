@@ -172,3 +172,37 @@ def test_a_run_is_beaten_for_while_its_agent_waits_on_the_write_lock(pg_url):
 
 def _beat(store: Store, run_id: str) -> float:
     return float(store.db.exec_driver_sql("SELECT heartbeat FROM runs WHERE id=%(id)s", {"id": run_id}).scalar_one())
+
+
+@pytest.mark.integration
+def test_a_run_reports_through_its_agent_so_an_agent_holds_one_connection_not_two(tmp_path, offline_env, pg_url):
+    """32 agents held 64 connections (each agent's and each run's): a default server (100) served ~45 agents. The run
+    now relays its epochs through its agent's spool, and the heartbeat connects only for each beat."""
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(json.dumps({
+        "program": str(REPO / "tests" / "programs" / "curve.py"), "method": "random",
+        "metric": {"name": "metrics/mAP50(B)", "goal": "maximize"},
+        "parameters": {"quality": {"min": 0.1, "max": 0.9}, "epochs": {"value": 12}, "epoch_s": {"value": 0.3}}}))
+    created = subprocess.run([sys.executable, "-m", "yolosweep", "sweep", str(sweep), "--store", pg_url], env=offline_env,
+                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    sweep_id = created.stdout.split("created local sweep ", 1)[1].split()[0]
+    agent = subprocess.Popen([sys.executable, "-m", "yolosweep", "agent", sweep_id, "--store", pg_url, "--count", "1"],
+                             env=offline_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    store = Store.read_only(pg_url)
+    deadline, held = time.time() + 120, []
+    while time.time() < deadline:
+        runs = store.runs(sweep_id)
+        if runs and runs[0].state is RunState.RUNNING and len(runs[0].history) >= 2:  # training, its epochs arriving
+            held.append(store.db.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).scalar_one())
+        elif held:
+            break
+        time.sleep(0.05)
+    out = agent.communicate(timeout=120)[0]
+    (run,) = store.runs(sweep_id)
+    store.close()
+    assert agent.returncode == 0, out
+    assert len(held) > 20 and sorted(held)[len(held) // 2] == 1 and max(held) <= 2, held  # a beat's is brief
+    assert run.state is RunState.FINISHED and [row["epoch"] for row in run.history] == list(range(1, 13))
+    assert not list((tmp_path / ".yolosweep" / "spool").glob("*.jsonl"))  # relayed whole, then removed

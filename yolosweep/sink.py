@@ -7,6 +7,7 @@ environment (YOLOSWEEP_RUN_ID, YOLOSWEEP_STORE).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -19,6 +20,7 @@ from .trial import TrialFailed
 
 
 SPOOL_ENV = "YOLOSWEEP_SPOOL"  # the folder, on the run's own host, where unrecorded epochs wait (set by the agent)
+SINK_ENV = "YOLOSWEEP_SINK"  # "relay": the run reports through its agent (set by the agent for a PostgreSQL store)
 
 
 def spool_folder() -> Path:
@@ -42,8 +44,11 @@ class StoreSink:
         self.spool = spool_folder() / f"{run_id}.jsonl"
 
     @classmethod
-    def from_env(cls) -> "StoreSink | None":
+    def from_env(cls) -> "StoreSink | RelaySink | None":
+        """The sink the agent asked for: its relay (PostgreSQL: the run holds no connection), else the store itself."""
         run_id, path = os.environ.get("YOLOSWEEP_RUN_ID"), os.environ.get("YOLOSWEEP_STORE")
+        if run_id and os.environ.get(SINK_ENV) == "relay":
+            return RelaySink(run_id)
         return cls(Store(path), run_id) if run_id and path else None
 
     def log_epoch(self, epoch: int, row: dict[str, Any], summary: dict[str, Any]) -> None:
@@ -100,23 +105,78 @@ class StoreSink:
                   f"{self.run_id} yet ({problem}); kept in {self.spool} for its agent", file=sys.stderr, flush=True)
 
 
+class RelaySink:
+    """A run that reports through its agent: each epoch, then its end, appended to its spool file, which the agent
+    reads as it watches the run (SpoolReader) and writes to the store. On a PostgreSQL store the run then holds no
+    connection of its own (a server's default 100 connections served ~45 agents when every run held one), and an
+    outage costs it nothing: the file keeps every epoch until the agent gets them in."""
+
+    def __init__(self, run_id: str):
+        self.run_id, self.spool = run_id, spool_folder() / f"{run_id}.jsonl"
+
+    def log_epoch(self, epoch: int, row: dict[str, Any], summary: dict[str, Any]) -> None:
+        self._append({"epoch": epoch, "row": row, "summary": summary})
+
+    def end(self, state: RunState, reason: str, summary: dict[str, Any], ended_by: EndedBy) -> None:
+        try:
+            self._append({"end": {"state": RunState(state).value, "reason": reason, "summary": summary,
+                                  "ended_by": EndedBy(ended_by).value}})
+        except TrialFailed as err:  # its agent records the end from the exit code
+            print(f"yolosweep: {err}", file=sys.stderr, flush=True)
+
+    def _append(self, record: dict[str, Any]) -> None:
+        try:
+            self.spool.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.spool, "a") as f:  # one whole line a write: the agent reads only lines that end
+                f.write(json.dumps(record) + "\n")
+        except OSError as err:
+            raise TrialFailed(f"run {self.run_id}: cannot write {self.spool} for its agent: {err}",
+                              EndedBy.DISK_FULL if err.errno == errno.ENOSPC else EndedBy.ERROR) from None
+
+
+class SpoolReader:
+    """The agent's side of a run's spool: the records appended since the last read, written to the store in order
+    (upserts by run and epoch, so a record read twice is written once). The run's end waits in `end` until the
+    agent has decided its own (Hyperband, the user) and calls finish."""
+
+    def __init__(self, run_id: str, folder: Path | None = None):
+        self.run_id, self.path = run_id, (folder or spool_folder()) / f"{run_id}.jsonl"
+        self.offset, self.end = 0, None
+
+    def pump(self, store: Store) -> int:
+        """Write what was appended since the last call; the epochs written. Raises StoreError, keeping its place."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return 0
+        written = 0
+        for line in data[:data.rfind(b"\n") + 1].splitlines(keepends=True):
+            if line.strip():
+                try:
+                    record = json.loads(line)
+                except ValueError:  # a line cut by a crash mid-write: nothing to recover from it
+                    record = {}
+                if "epoch" in record:
+                    store.log_epoch(self.run_id, record["epoch"], record["row"], record["summary"])
+                    written += 1
+                elif "end" in record:
+                    self.end = record["end"]
+            self.offset += len(line)
+        return written
+
+    def finish(self, store: Store) -> int:
+        """The rest of the spool and the run's own end into the store, then the file removed; the epochs written."""
+        written = self.pump(store)
+        if self.end is not None:
+            end = self.end
+            store.end_run(self.run_id, RunState(end["state"]), end["reason"], end["summary"], EndedBy(end["ended_by"]))
+        self.path.unlink(missing_ok=True)
+        return written
+
+
 def replay_spool(store: Store, run_id: str, folder: Path | None = None) -> int:
     """Write what a run left in its spool (its epochs in order, then its end) and remove the file; the epochs
     written. Raises StoreError (the file kept) while the store cannot take them."""
-    path = (folder or spool_folder()) / f"{run_id}.jsonl"
-    try:
-        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    except FileNotFoundError:
-        return 0
-    except (OSError, ValueError) as err:
-        print(f"yolosweep: the spool of run {run_id} cannot be read ({err}); left in {path}", file=sys.stderr, flush=True)
-        return 0
-    epochs = [r for r in records if "epoch" in r]
-    for record in epochs:
-        store.log_epoch(run_id, record["epoch"], record["row"], record["summary"])
-    for record in records:
-        if "end" in record:
-            end = record["end"]
-            store.end_run(run_id, RunState(end["state"]), end["reason"], end["summary"], EndedBy(end["ended_by"]))
-    path.unlink(missing_ok=True)
-    return len(epochs)
+    return SpoolReader(run_id, folder).finish(store)

@@ -355,7 +355,9 @@ class Store:
             url = make_url(self.location).set(drivername="postgresql+psycopg")
         except ArgumentError:
             raise StoreError(f"{self.where}: not a database URL. Fix: give postgresql://USER@HOST[:PORT]/DATABASE") from None
-        connect_args: dict[str, Any] = {"connect_timeout": 10, "application_name": "yolosweep"}
+        # No server-side prepared statements: through PgBouncer in transaction pooling (200 agents on one server)
+        # the next transaction may run on another server connection, which never saw them.
+        connect_args: dict[str, Any] = {"connect_timeout": 10, "application_name": "yolosweep", "prepare_threshold": None}
         if read_only:  # the server refuses every write of this session: a reader cannot change the sweep
             connect_args["options"] = "-c default_transaction_read_only=on"
         try:
@@ -524,12 +526,14 @@ class Store:
         self.engine.dispose()
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def transaction(self, serialised: bool = True) -> Iterator[Connection]:
         """One writer at a time, so read-decide-write steps do not race: SQLite's BEGIN IMMEDIATE, and on
-        PostgreSQL one advisory lock every writer takes (held to the end of the transaction)."""
+        PostgreSQL one advisory lock every writer takes (held to the end of the transaction). `serialised=False`
+        for writes that decide nothing (a run's epochs, its end): on PostgreSQL they do not queue behind the
+        suggestions of every other agent."""
         try:
             self.db.exec_driver_sql("BEGIN" if self.postgres else "BEGIN IMMEDIATE")
-            if self.postgres:
+            if self.postgres and serialised:
                 self.db.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_WRITE_LOCK})")
         except (sa.exc.SQLAlchemyError, sqlite3.Error) as err:
             self._rollback()
@@ -671,7 +675,7 @@ class Store:
 
     @_translated
     def log_epoch(self, run_id: str, epoch: int, metrics: dict[str, Any], summary: dict[str, Any]) -> None:
-        with self.transaction():
+        with self.transaction(serialised=False):
             self._sql("INSERT INTO metrics (run_id, epoch, metrics) VALUES (:run, :epoch, :metrics) "
                       "ON CONFLICT (run_id, epoch) DO UPDATE SET metrics=excluded.metrics",
                       {"run": run_id, "epoch": epoch, "metrics": json.dumps(metrics)})
@@ -698,7 +702,7 @@ class Store:
 
     @_translated
     def _end_run(self, values: dict[str, Any]) -> None:
-        with self.transaction():
+        with self.transaction(serialised=False):  # one row, and only from `running`: nothing to race
             self._sql("UPDATE runs SET state=:state, reason=:reason, ended_by=:ended_by, summary=COALESCE(:summary, summary), "
                       "ended=:ended WHERE id=:id AND state='running'", values)
 

@@ -30,7 +30,7 @@ from ..preflight import ready_sweep
 from ..priors import DEFAULTS, NOISE_TAG, load_priors, seed_repeats
 from ..priors import TAG as PRIOR_TAG
 from ..processes import die_with_parent
-from ..sink import SPOOL_ENV, replay_spool, spool_folder
+from ..sink import SINK_ENV, SPOOL_ENV, SpoolReader, spool_folder
 from ..slots import Slot
 from ..states import STOP_SIGNALS, EndedBy, RunState
 from ..store import PROVEN_ENV, Run, Store, StoreError, new_id
@@ -326,10 +326,12 @@ class Agent:
             return 1
         return 130 if self.stop_signal == signal.SIGINT else 0
 
-    def _replay(self, run_id: str) -> None:
-        """Write a run's spooled epochs and end, waiting out an outage as every store call does."""
-        written = self.store.retrying(lambda: replay_spool(self.store, run_id, self.spool))
-        if written:
+    def _replay(self, run_id: str, spool: SpoolReader | None = None) -> None:
+        """Write the rest of a run's spool and its end, waiting out an outage as every store call does."""
+        reader = spool or SpoolReader(run_id, self.spool)
+        relayed = reader.offset > 0
+        written = self.store.retrying(lambda: reader.finish(self.store))
+        if written and not relayed:
             self._say(f"run {run_id}: wrote {written} epoch(s) it kept while the store was out of reach")
 
     def _say(self, line: str) -> None:
@@ -406,6 +408,8 @@ class Agent:
                "WANDB_SWEEP_ID": self.sweep_id, "WANDB_SWEEP_PARAM_PATH": str(param_file),
                "YOLOSWEEP_RUN_ID": run_id, "YOLOSWEEP_STORE": self.store.reachable_from_elsewhere(),
                "YOLOSWEEP_SWEEP_ID": self.sweep_id, PROVEN_ENV: "1", SPOOL_ENV: str(self.spool.resolve())}
+        if self.store.postgres:  # the run reports through this agent: no connection of its own to the server
+            env[SINK_ENV] = "relay"
         if self.objective is not None:  # what the run's summary and keep_top_k rank by
             env.update(YOLOSWEEP_METRIC=self.objective.name, YOLOSWEEP_GOAL=self.objective.goal)
         if origin != "search":
@@ -426,7 +430,8 @@ class Agent:
         # A program other than train_sweep.py may log only with wandb.log: the store follows its offline log.
         feed = None if spec.trains_yolo(self.config) else OfflineLogFeed(
             self.store, self.sweep_id, run_id, wandb_dir / "wandb", self.objective.name if self.objective else None)
-        stopped = self._watch(run_id, feed)
+        spool = SpoolReader(run_id, self.spool)
+        stopped = self._watch(run_id, feed, spool if self.store.postgres else None)
         code = self.child.wait()
         self.child = None
         if feed is not None:
@@ -438,7 +443,7 @@ class Agent:
         else:
             state, reason, ended_by = RunState.FAILED, f"exit code {code}", EndedBy.ERROR
         summary = feed.summary if feed is not None and feed.owner else None
-        self._replay(run_id)  # what the run could not write during an outage, before its end is decided here
+        self._replay(run_id, spool)  # what the run relayed or could not write, before its end is decided here
         self.store.end_run(run_id, state, reason, summary, ended_by)  # no-op when the trial recorded its own ending
         if stopped:
             self.store.explain_stop(run_id, stopped[1], stopped[0])
@@ -446,9 +451,11 @@ class Agent:
         self._say(f"run {run_id} {final.state}" + (f": {shown_value(final.reason)}" if final.reason else ""))
         return final.state
 
-    def _watch(self, run_id: str, feed: OfflineLogFeed | None = None) -> tuple[EndedBy, str] | None:
+    def _watch(self, run_id: str, feed: OfflineLogFeed | None = None,
+               relay: SpoolReader | None = None) -> tuple[EndedBy, str] | None:
         """Wait for the child; after each new epoch anywhere in the sweep, ask Hyperband. Who stopped it, and why.
-        `feed`: the run's offline wandb log, fed into the store at each poll (a program without a store sink)."""
+        `feed`: the run's offline wandb log, fed into the store at each poll (a program without a store sink);
+        `relay`: the run's spool, whose epochs this agent writes for it at each poll."""
         seen, stopped, term_at, beat = -1, None, None, time.monotonic()
         while self.child.poll() is None:
             try:
@@ -457,6 +464,8 @@ class Agent:
                 pass
             if feed is not None:
                 feed.poll()
+            if relay is not None:
+                relay.pump(self.store)
             if time.monotonic() - beat >= self.store.lease / 6:  # five beats may be missed before the lease lapses
                 beat = time.monotonic()
                 self.store.heartbeat(run_id)
