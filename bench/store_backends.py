@@ -4,10 +4,12 @@
    time of one bayes suggestion and of one Hyperband check, each including reading every run back from the
    store, as the agent does: SQLite file and PostgreSQL server (a throwaway cluster on this machine, TCP),
    alternated, REPEATS timings each; medians, quartiles and the PostgreSQL / SQLite ratio.
-2. Connections a PostgreSQL sweep holds with AGENTS agents, each with a running run that writes to the store
-   as a run does (a stand-in that opens the store and waits, so 32 agents fit on a small machine): counted in
-   pg_stat_activity once every run is running.
-Run: python bench/store_backends.py [--agents 32]  ->  bench/results/store_backends.{json,md}
+2. Agents on one PostgreSQL server with its default settings (max_connections 100): 10, 50 and 200 simulated
+   agents (threads of a few processes, each a real Agent with its own store connection and heartbeat, taking
+   runs under the write lock and writing replayed epochs as the agent does for a run), straight to the server
+   and through PgBouncer in transaction pooling (a pool of 20): connections the server held at most, epochs
+   written per second, the median suggestion's wait, and epochs lost (written but not in the store after).
+Run: python bench/store_backends.py [--agents 10,50,200] [--only scale]  ->  bench/results/store_backends.{json,md}
 """
 
 from __future__ import annotations
@@ -32,13 +34,13 @@ from yolosweep.backends.local import runs_to_stop, suggest  # noqa: E402
 from yolosweep.store import Store  # noqa: E402
 from yolosweep.tracking import OBJECTIVE  # noqa: E402
 
-from harness import REPO, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
+from harness import REPO, RESULTS, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
 
 SIZES = (20, 50, 100, 200)
 REPEATS = 7
 EPOCHS = 100
-# A run as the agent starts it, reduced to what matters here: it opens the store (its one connection) and waits.
-HOLDING_RUN = "import os, time; from yolosweep.store import Store; store = Store(os.environ['YOLOSWEEP_STORE']); time.sleep(600)"
+# The scale runs: each simulated agent takes RUNS_EACH runs of SCALE_EPOCHS epochs, one every EPOCH_S seconds.
+RUNS_EACH, SCALE_EPOCHS, EPOCH_S, THREADS_PER_PROCESS = 2, 5, 0.2, 25
 
 
 def fill(store: Store, sweep_id: str, config: dict, n: int, rng: np.random.Generator) -> None:
@@ -98,70 +100,151 @@ def decisions(server: PostgresServer, folder: Path, config: dict) -> list[dict]:
     return rows
 
 
-def connections(server: PostgresServer, folder: Path, agents: int) -> dict:
+def agent_worker(url: str, sweep_id: str, threads: int, out: str) -> None:
+    """`threads` agents in this process, as Agent runs them minus the child: take a run, beat for it, write its epochs
+    as a run's relay does through its agent, end it. What each saw goes to `out` as JSON."""
+    import threading
+
+    from yolosweep.backends.local import Agent
+    from yolosweep.heartbeat import Heartbeat
+    from yolosweep.states import RunState
+    from yolosweep.store import StoreError
+
+    waits: list[float] = []
+    written, errors = [0], []
+    lock = threading.Lock()
+
+    def one() -> None:
+        try:
+            store = Store(url, create=False)
+            agent = Agent(store, sweep_id)
+            beats = Heartbeat(store)
+        except StoreError as err:
+            with lock:
+                errors.append(str(err).split(" Fix:")[0][-120:])
+            return
+        try:
+            for _ in range(RUNS_EACH):
+                started = time.perf_counter()
+                run_id, _params, _origin = agent._next()
+                with lock:
+                    waits.append(time.perf_counter() - started)
+                if run_id is None:
+                    break
+                beats.follow(run_id)
+                for epoch in range(1, SCALE_EPOCHS + 1):
+                    time.sleep(EPOCH_S)
+                    row = {"epoch": epoch, OBJECTIVE: epoch / SCALE_EPOCHS}
+                    store.log_epoch(run_id, epoch, row, {OBJECTIVE: row[OBJECTIVE]})
+                    with lock:
+                        written[0] += 1
+                store.end_run(run_id, RunState.FINISHED)
+                beats.follow(None)
+        except StoreError as err:
+            with lock:
+                errors.append(str(err).split(" Fix:")[0][-120:])
+        finally:
+            beats.close()
+            store.close()
+
+    workers = [threading.Thread(target=one) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    Path(out).write_text(json.dumps({"suggest_waits": waits, "epochs_written": written[0], "errors": errors}))
+
+
+def scale(server: PostgresServer, bouncer: "PgBouncer", folder: Path, agents: int, via: str) -> dict:
     url = server.new_database()
-    program = folder / "holding_run.py"
-    program.write_text(HOLDING_RUN + "\n")
-    sweep_yaml = folder / "holding.yaml"
-    sweep_yaml.write_text(json.dumps({"program": str(program), "method": "random", "parameters": {"x": {"min": 0, "max": 1}}}))
-    env = {**offline_env(folder), "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-m", "yolosweep", "sweep", str(sweep_yaml), "--store", url], env=env, cwd=folder,
-                          capture_output=True, text=True, check=True)
-    sweep_id = done.stdout.split("created local sweep ", 1)[1].split()[0]
-    procs = [subprocess.Popen([sys.executable, "-m", "yolosweep", "agent", sweep_id, "--store", url, "--count", "1"],
-                              env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT) for _ in range(agents)]
-    # Autocommit: inside one transaction pg_stat_activity is a snapshot and would never change.
+    database = url.rsplit("/", 1)[1]
+    store = Store(url)
+    sweep_id = store.create_sweep({"program": "p.py", "method": "random", "metric": {"name": OBJECTIVE, "goal": "maximize"},
+                                   "parameters": {"x": {"min": 0.0, "max": 1.0}}})
+    store.close()
+    target = bouncer.url(database) if via == "pgbouncer" else url
+    procs, outs, left = [], [], agents
+    started = time.time()
+    while left > 0:
+        threads = min(THREADS_PER_PROCESS, left)
+        outs.append(folder / f"scale-{via}-{agents}-{len(outs)}.json")
+        procs.append(subprocess.Popen([sys.executable, __file__, "--worker", target, sweep_id, str(threads), str(outs[-1])],
+                                      env={**offline_env(folder), "PYTHONPATH": str(REPO)}))
+        left -= threads
     admin = sa.create_engine(server.url().replace("postgresql://", "postgresql+psycopg://"), poolclass=sa.pool.NullPool,
                              isolation_level="AUTOCOMMIT")
-    database = url.rsplit("/", 1)[1]
-    held, started = 0, time.time()
-    try:
-        with admin.connect() as conn:
-            while time.time() - started < 600:
-                held = conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = :db"), {"db": database}).scalar_one()
-                if held >= 2 * agents:
-                    time.sleep(3)  # settled: no more connections come
-                    held = conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = :db"),
-                                        {"db": database}).scalar_one()
-                    break
-                time.sleep(1)
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=180)
-        admin.dispose()
-    return {"agents": agents, "connections": int(held), "per_agent": held / agents, "seconds_to_settle": time.time() - started}
+    held = 0
+    with admin.connect() as conn:  # autocommit: each count is a new snapshot
+        while any(proc.poll() is None for proc in procs):
+            held = max(held, conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = :db"),
+                                          {"db": database}).scalar_one())
+            time.sleep(0.1)
+    admin.dispose()
+    seconds = time.time() - started
+    reports = [json.loads(out.read_text()) for out in outs if out.exists()]
+    check = Store.read_only(url)
+    stored = check.epochs_logged(sweep_id)
+    check.close()
+    written = sum(r["epochs_written"] for r in reports)
+    waits = [w for r in reports for w in r["suggest_waits"]]
+    errors = [e for r in reports for e in r["errors"]]
+    row = {"agents": agents, "via": via, "connections": int(held), "epochs_per_s": stored / seconds,
+           "suggest_s": quartiles(waits) if len(waits) > 1 else waits, "epochs_lost": written - stored,
+           "agents_refused": len(errors), "refusals": sorted(set(errors))[:3], "seconds": seconds,
+           "epochs_written": written, "epochs_stored": stored}
+    print(f"{agents} agents {via}: {held} server connections, {row['epochs_per_s']:.1f} epochs/s, suggestion "
+          f"{statistics.median(waits) if waits else float('nan'):.3f} s, lost {row['epochs_lost']}, refused {len(errors)}",
+          flush=True)
+    return row
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--worker"]:  # one process of simulated agents (scale)
+        url, sweep_id, threads, out = sys.argv[2:6]
+        agent_worker(url, sweep_id, int(threads), out)
+        return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--agents", type=int, default=32, help="agents for the connection count (default 32)")
+    parser.add_argument("--agents", default="10,50,200", help="simulated agents per scale row (default 10,50,200)")
+    parser.add_argument("--only", choices=("decisions", "scale"), default=None, help="one part; the other's last "
+                        "results are kept")
     options = parser.parse_args()
     bindir = server_binaries()
     if bindir is None:
         print("error: PostgreSQL is not installed. Fix: apt-get install postgresql", file=sys.stderr)
         return 2
+    from tests.pgserver import PgBouncer
+
+    previous = json.loads((RESULTS / "store_backends.json").read_text()) if (RESULTS / "store_backends.json").exists() else {}
     config = spec.load_sweep(REPO / "sweep_config.yaml")
-    server = PostgresServer(bindir)
+    server = PostgresServer(bindir, max_connections=None)  # PostgreSQL's default settings: 100 connections
+    bouncer = PgBouncer(server)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            rows = decisions(server, Path(tmp), config)
-            held = connections(server, Path(tmp), options.agents)
+            rows = decisions(server, Path(tmp), config) if options.only != "scale" else previous.get("decisions", [])
+            scaled = previous.get("connections", []) if options.only == "decisions" else [
+                scale(server, bouncer, Path(tmp), int(n), via)
+                for n in options.agents.split(",") for via in ("direct", "pgbouncer")]
     finally:
+        bouncer.stop()
         server.stop("immediate")
     lines = [f"# The store: SQLite against PostgreSQL ({time.strftime('%Y-%m-%d')}, `python bench/store_backends.py`)", "",
              f"One decision of an agent, reading every run back (sweep_config.yaml, {EPOCHS}-epoch histories); "
              f"median [quartiles] of {REPEATS} alternated timings. PostgreSQL: a local server over TCP.", "",
              "| runs | bayes suggestion, SQLite (s) | PostgreSQL (s) | ratio | Hyperband check, SQLite (s) | PostgreSQL (s) | ratio |",
              "|---|---|---|---|---|---|---|"]
-    fmt = lambda q: f"{q[1]:.3f} [{q[0]:.3f}-{q[2]:.3f}]"  # noqa: E731
+    fmt = lambda q: f"{q[1]:.3f} [{q[0]:.3f}-{q[2]:.3f}]" if len(q) == 3 else "-"  # noqa: E731
     for r in rows:
         lines.append(f"| {r['runs']} | {fmt(r['sqlite_suggest_s'])} | {fmt(r['postgresql_suggest_s'])} | {r['ratio_suggest']:.2f} | "
                      f"{fmt(r['sqlite_hyperband_s'])} | {fmt(r['postgresql_hyperband_s'])} | {r['ratio_hyperband']:.2f} |")
-    lines += ["", f"Connections with {held['agents']} agents, each with a running run: {held['connections']} "
-                  f"({held['per_agent']:.2f} per agent: the agent's and its run's)."]
-    write_results("store_backends", {"decisions": rows, "connections": held}, lines)
+    lines += ["", f"Agents on one server with default settings (max_connections 100), each taking {RUNS_EACH} runs of "
+                  f"{SCALE_EPOCHS} epochs ({EPOCH_S} s apart) as a real Agent does, its run relayed through it: "
+                  "straight to the server, and through PgBouncer in transaction pooling (pool 20).", "",
+              "| agents | via | server connections (max) | epochs/s | suggestion wait (s) | epochs lost | agents refused |",
+              "|---|---|---|---|---|---|---|"]
+    for r in scaled:
+        lines.append(f"| {r['agents']} | {r['via']} | {r['connections']} | {r['epochs_per_s']:.1f} | {fmt(r['suggest_s'])} | "
+                     f"{r['epochs_lost']} | {r['agents_refused']}" + (f": {r['refusals'][0]}" if r['refusals'] else "") + " |")
+    write_results("store_backends", {"decisions": rows, "connections": scaled}, lines)
     return 0
 
 

@@ -31,7 +31,7 @@ class PostgresServer:
 
     USER, PASSWORD = "yolosweep", "s3cret-pg-pass"
 
-    def __init__(self, bindir: Path, messages: str | None = None):
+    def __init__(self, bindir: Path, messages: str | None = None, max_connections: int | None = 200):
         """`messages`: a glibc locale (de_DE.UTF-8) for the server's lc_messages, built into the server's folder with
         localedef (LOCPATH), so its errors come in that language as a lab's server's may."""
         import tempfile
@@ -52,7 +52,8 @@ class PostgresServer:
         if self.as_user:
             shutil.chown(self.root / "pw", user=self.as_user[2])
         self.data, self.port = self.root / "data", free_port()
-        self.env, self.options = dict(os.environ), ""
+        self.env = dict(os.environ)
+        self.options = f" -c max_connections={max_connections}" if max_connections else ""  # None: the default, 100
         if messages:
             language, charset = messages.split(".")
             (self.root / "locales").mkdir()
@@ -61,7 +62,7 @@ class PostgresServer:
             if not (self.root / "locales" / messages).is_dir():
                 raise NoLocale(f"localedef {messages}: {built.stderr.strip()}")
             self.env["LOCPATH"] = str(self.root / "locales")
-            self.options = f" -c lc_messages={messages}"
+            self.options += f" -c lc_messages={messages}"
         self._run("initdb", "-D", str(self.data), "-U", self.USER, f"--pwfile={self.root / 'pw'}", "--auth-local=trust",
                   "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync")
         self.start()
@@ -73,7 +74,7 @@ class PostgresServer:
 
     def start(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-w", "-o",
-                  f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200{self.options}",
+                  f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off{self.options}",
                   "start")
 
     def stop(self, mode: str = "fast") -> None:
@@ -90,6 +91,48 @@ class PostgresServer:
         with psycopg.connect(self.url(), autocommit=True) as admin:
             admin.execute(f"CREATE DATABASE {name}")
         return self.url(name)
+
+
+class PgBouncer:
+    """Debian's pgbouncer in front of `server`, in transaction pooling: many agents' connections on a few of the
+    server's. Started as the server's unprivileged user; `url()` is the server's URL through it."""
+
+    def __init__(self, server: PostgresServer, pool_size: int = 20, max_clients: int = 1000):
+        binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        self.server, self.port = server, free_port()
+        folder = server.root / "pgbouncer"
+        folder.mkdir()
+        (folder / "users.txt").write_text(f'"{server.USER}" "{server.PASSWORD}"\n')
+        (folder / "pgbouncer.ini").write_text("\n".join([
+            "[databases]", f"* = host=127.0.0.1 port={server.port}", "[pgbouncer]", "listen_addr = 127.0.0.1",
+            f"listen_port = {self.port}", "unix_socket_dir =", "auth_type = scram-sha-256",
+            f"auth_file = {folder / 'users.txt'}", "pool_mode = transaction", f"default_pool_size = {pool_size}",
+            f"max_client_conn = {max_clients}", "ignore_startup_parameters = options", f"logfile = {folder / 'log'}",
+            f"pidfile = {folder / 'pid'}", ""]))
+        if server.as_user:
+            for path in (folder, folder / "users.txt", folder / "pgbouncer.ini"):
+                shutil.chown(path, user=server.as_user[2])
+        done = subprocess.run([*server.as_user, binary, "-d", str(folder / "pgbouncer.ini")], capture_output=True,
+                              text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        self.pidfile = folder / "pid"
+        import time
+
+        for _ in range(100):  # daemonised: listening once its pid file is there
+            if self.pidfile.exists():
+                break
+            time.sleep(0.05)
+
+    def url(self, database: str) -> str:
+        return f"postgresql://{self.server.USER}:{self.server.PASSWORD}@127.0.0.1:{self.port}/{database}"
+
+    def stop(self) -> None:
+        import signal
+
+        try:
+            os.kill(int(self.pidfile.read_text()), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
 
 
 def _has_user(name: str) -> bool:

@@ -38,8 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     for name, (_, _, summary) in FORWARDED.items():
         commands.add_parser(name, help=summary, add_help=False)
 
-    sweep = commands.add_parser("sweep", help="validate a sweep YAML and create a local sweep")
-    sweep.add_argument("config", help="sweep YAML, e.g. sweep_config.yaml")
+    sweep = commands.add_parser("sweep", help="validate a sweep YAML and create a local sweep; or control one as "
+                                "`wandb sweep` does (--pause, --resume, --stop, --cancel ID)")
+    sweep.add_argument("config", nargs="?", help="sweep YAML, e.g. sweep_config.yaml")
+    control = sweep.add_mutually_exclusive_group()
+    for action, words in (("pause", "agents start no new run; running runs go on"), ("resume", "undo --pause"),
+                          ("stop", "running runs finish, no new run starts"), ("cancel", "stop the running runs now")):
+        control.add_argument(f"--{action}", metavar="ID", help=f"{words} (W&B sweeps: passed to `wandb sweep`)")
     sweep.add_argument("--prior", action="append", default=[], metavar="FILE.yaml",
                        help="a configuration its agents run first (best_config.yaml, args.yaml or 'defaults'); repeatable")
     arguments.add_noise_runs_flag(sweep)
@@ -56,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
                             f"marked crashed by the others (default {LEASE_S:g}; it beats every lease/6 s)")
     agent.add_argument("--events", type=Path, default=None, help=argparse.SUPPRESS)  # the launcher's copy of the agent's lines
     arguments.add_store_flag(agent)
+
+    stop = commands.add_parser("stop-run", help="stop one running run (W&B's stop run); its epochs are kept")
+    stop.add_argument("run_id")
+    arguments.add_store_flag(stop)
 
     status = commands.add_parser("status", help="the runs of a local sweep, best first")
     status.add_argument("sweep_id", nargs="?", help="default: the newest sweep")
@@ -102,6 +111,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     arguments.use_store(args)
     try:
+        if args.command == "sweep" and any(getattr(args, a) for a in ("pause", "resume", "stop", "cancel")):
+            from .commands.control import control_sweep
+
+            action = next(a for a in ("pause", "resume", "stop", "cancel") if getattr(args, a))
+            return control_sweep(action, getattr(args, action))
+        if args.command == "sweep" and not args.config:
+            raise spec.ConfigError("sweep", "-", "no sweep YAML given", "pass one, e.g. `sweep sweep_config.yaml`, "
+                                   "or --pause/--resume/--stop/--cancel ID")
+        if args.command == "stop-run":
+            from .commands.control import stop_run
+
+            return stop_run(args.run_id)
         if args.command == "sweep":
             from .backends.local import agent_command, create_sweep
 

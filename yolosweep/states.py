@@ -33,6 +33,19 @@ class RunState(_Text):
 TERMINAL_STATES = tuple(state.value for state in RunState if state.terminal)
 
 
+class SweepState(_Text):
+    """A sweep as `wandb sweep --pause/--resume/--stop/--cancel` leave it (W&B's own names)."""
+
+    RUNNING = "running"
+    PAUSED = "paused"  # agents start no run until it is resumed; running runs go on
+    FINISHED = "finished"  # --stop: running runs finish, no new one starts
+    CANCELED = "canceled"  # --cancel: running runs are stopped now, no new one starts
+
+    @property
+    def takes_runs(self) -> bool:
+        return self is SweepState.RUNNING
+
+
 class EndedBy(_Text):
     """What ended a run; COMPLETED when it ran to its planned last epoch."""
 

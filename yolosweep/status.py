@@ -8,6 +8,7 @@ from typing import Any
 
 from .noise import judge_best, metric_value
 from .spec import Objective, objective
+from .states import SweepState
 from .store import Run, Store, StoreError
 
 
@@ -79,7 +80,9 @@ def status_report(store: Store, sweep_id: str) -> list[str]:
     expire_lapsed(store, sweep_id)
     config = store.sweep_config(sweep_id)
     runs = store.runs(sweep_id, with_history=False)  # once per --watch interval: the counts are enough
-    lines = [f"sweep {sweep_id} ({config.get('method')}, {len(runs)} runs) in {store.where}",
+    state = store.sweep_state(sweep_id)
+    lines = [f"sweep {sweep_id} ({config.get('method')}, {len(runs)} runs) in {store.where}"
+             + ("" if state is SweepState.RUNNING else f": {state}"),
              *status_lines(config, runs, store.epoch_counts(sweep_id))]
     goal = objective(config)
     best = next((v for r in ranked(runs, goal) if (v := objective_of(r, goal.name)) is not None), None) if goal else None

@@ -30,13 +30,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from .states import EndedBy, RunState
+from .states import EndedBy, RunState, SweepState
 from .invocation import command, create_hint
 
-SCHEMA_VERSION = 6  # 2: priors; 3: ended_by, and process identity (boot id, start times) for crash marking;
+SCHEMA_VERSION = 7  # 2: priors; 3: ended_by, and process identity (boot id, start times) for crash marking;
 # 4: priors.kind ('prior', or 'noise': the first prior again with another seed, to measure the seed spread);
 # 5: sweeps.verified (the winner retrained with several seeds: train_best_config.py --top K --seeds S);
-# 6: runs.heartbeat and runs.lease (agents on several machines: a run whose agent stops answering is crashed)
+# 6: runs.heartbeat and runs.lease (agents on several machines: a run whose agent stops answering is crashed);
+# 7: sweeps.state (paused, finished, canceled: `yolosweep sweep --pause ID`) and runs.stop_requested (stop one run)
 LEASE_S = 60.0  # a running run's agent beats every lease/6 s: 5 missed beats before anyone marks it crashed
 OUTAGE_S = 300.0  # how long agents and runs wait for an unreachable PostgreSQL (a restart, a network cut) before giving up
 _ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -45,7 +46,8 @@ T = TypeVar("T")
 _TABLES = sa.MetaData()
 sa.Table("meta", _TABLES, sa.Column("key", sa.Text, primary_key=True), sa.Column("value", sa.Text, nullable=False))
 sa.Table("sweeps", _TABLES, sa.Column("id", sa.Text, primary_key=True), sa.Column("config", sa.Text, nullable=False),
-         sa.Column("created", sa.Float, nullable=False), sa.Column("verified", sa.Text))
+         sa.Column("created", sa.Float, nullable=False), sa.Column("verified", sa.Text),
+         sa.Column("state", sa.Text, nullable=False, server_default="running"))
 sa.Table("runs", _TABLES,
          sa.Column("id", sa.Text, primary_key=True),
          sa.Column("sweep_id", sa.Text, sa.ForeignKey("sweeps.id"), nullable=False),
@@ -65,6 +67,7 @@ sa.Table("runs", _TABLES,
          sa.Column("pid_started", sa.Text),
          sa.Column("heartbeat", sa.Float),
          sa.Column("lease", sa.Float),
+         sa.Column("stop_requested", sa.Text),
          sa.Index("runs_by_sweep", "sweep_id", "created"))
 sa.Table("priors", _TABLES,
          sa.Column("sweep_id", sa.Text, sa.ForeignKey("sweeps.id"), primary_key=True),
@@ -83,7 +86,8 @@ _WRITE_LOCK = 0x59_4F_4C_4F  # "YOLO"
 # Columns later schema versions added to existing tables: (version, table, column, type); added where missing.
 _ADDED_COLUMNS = [(3, "runs", "ended_by", "TEXT NOT NULL DEFAULT ''"), (3, "runs", "boot_id", "TEXT"), (3, "runs", "agent_started", "TEXT"), (3, "runs", "pid_started", "TEXT"),
                   (4, "priors", "kind", "TEXT NOT NULL DEFAULT 'prior'"), (5, "sweeps", "verified", "TEXT"),
-                  (6, "runs", "heartbeat", "REAL"), (6, "runs", "lease", "REAL")]
+                  (6, "runs", "heartbeat", "REAL"), (6, "runs", "lease", "REAL"),
+                  (7, "sweeps", "state", "TEXT NOT NULL DEFAULT 'running'"), (7, "runs", "stop_requested", "TEXT")]
 RESERVE_BYTES = 1 << 20  # freed when the store's disk is full, so a run can still be marked ended
 
 
@@ -608,6 +612,40 @@ class Store:
     def verified(self, sweep_id: str) -> dict[str, Any] | None:
         row = self._sql("SELECT verified FROM sweeps WHERE id=:id", {"id": sweep_id}).fetchone()
         return json.loads(row[0]) if row and row[0] else None
+
+    @_translated
+    def sweep_state(self, sweep_id: str) -> SweepState:
+        row = self._sql("SELECT state FROM sweeps WHERE id=:id", {"id": sweep_id}).fetchone()
+        if row is None:
+            self.sweep_config(sweep_id)  # the one-line error with the known ids
+        return SweepState(row[0])
+
+    @_translated
+    def set_sweep_state(self, sweep_id: str, state: SweepState) -> SweepState:
+        """W&B's sweep control; the state before. A finished or canceled sweep stays so (W&B's, too)."""
+        before = self.sweep_state(sweep_id)
+        if before in (SweepState.RUNNING, SweepState.PAUSED):
+            with self.transaction(serialised=False):
+                self._sql("UPDATE sweeps SET state=:state WHERE id=:id", {"state": SweepState(state).value, "id": sweep_id})
+        return before
+
+    @_translated
+    def request_stop(self, run_id: str, reason: str) -> Run | None:
+        """Ask a running run's agent to stop it (W&B's "stop run"); the run, or None when no such run is running."""
+        with self.transaction(serialised=False):
+            found = self._sql("UPDATE runs SET stop_requested=:reason WHERE id=:id AND state='running'",
+                              {"reason": reason, "id": run_id}).rowcount
+        if not found:
+            return None
+        sweep_id = self._sql("SELECT sweep_id FROM runs WHERE id=:id", {"id": run_id}).scalar_one()
+        return next(r for r in self.runs(sweep_id, with_history=False) if r.id == run_id)
+
+    @_translated
+    def control(self, sweep_id: str, run_id: str) -> tuple[SweepState, str | None]:
+        """What a watching agent must know each poll: its sweep's state, and whether its run is asked to stop."""
+        row = self._sql("SELECT s.state, r.stop_requested FROM sweeps s JOIN runs r ON r.sweep_id = s.id "
+                        "WHERE r.id=:run", {"run": run_id}).fetchone()
+        return SweepState(row[0]), row[1]
 
     @_translated
     def sweep_ids(self) -> list[str]:

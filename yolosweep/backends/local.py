@@ -32,7 +32,7 @@ from ..priors import TAG as PRIOR_TAG
 from ..processes import die_with_parent
 from ..sink import SINK_ENV, SPOOL_ENV, SpoolReader, spool_folder
 from ..slots import Slot
-from ..states import STOP_SIGNALS, EndedBy, RunState
+from ..states import STOP_SIGNALS, EndedBy, RunState, SweepState
 from ..store import PROVEN_ENV, Run, Store, StoreError, new_id
 
 REPO = Path(__file__).resolve().parents[2]
@@ -305,6 +305,8 @@ class Agent:
             while self.stop_signal is None and (self.count is None or done < self.count) and gave_up is None:
                 run_id, params, origin = self._next()
                 if run_id is None:
+                    if origin == "paused":  # paused between the wait and the take: wait again
+                        continue
                     break
                 if beats is not None:
                     beats.follow(run_id)
@@ -364,10 +366,31 @@ class Agent:
         """The next run and its origin: the next --prior (or seed repeat) not yet run, else the engine's suggestion."""
         self.store.room_to_end_a_run()
         self._expire_leases()
+        self._wait_while_paused()
+        if self.stop_signal is not None:
+            return None, {}, "search"
         return self.store.retrying(self._take_next)  # the whole transaction again if the store drops mid-way
+
+    def _wait_while_paused(self) -> None:
+        """A paused sweep starts no run (W&B's agents wait the same); runs already training go on."""
+        said = False
+        while self.stop_signal is None and self.store.sweep_state(self.sweep_id) is SweepState.PAUSED:
+            if not said:
+                self._say(f"sweep {self.sweep_id} is paused: waiting for `{command('sweep')} --resume {self.sweep_id}`")
+                said = True
+            self._expire_leases()
+            time.sleep(POLL_S)
+        if said and self.stop_signal is None:
+            self._say(f"sweep {self.sweep_id} resumed")
 
     def _take_next(self) -> tuple[str | None, dict[str, Any], str]:
         with self.store.transaction():
+            state = self.store.sweep_state(self.sweep_id)
+            if state is SweepState.PAUSED:
+                return None, {}, "paused"
+            if not state.takes_runs:
+                self._say(f"sweep {self.sweep_id} is {state}: no new runs")
+                return None, {}, "search"
             runs = self.store.runs(self.sweep_id)
             cap = self.config.get("run_cap")
             if cap is not None and len(runs) >= cap:
@@ -473,6 +496,12 @@ class Agent:
             if self.stop_signal is not None and not stopped:
                 cause = f"agent received {signal.Signals(self.stop_signal).name}{_job_cause()}"
                 stopped, term_at = (EndedBy.USER, cause), time.time()
+            if not stopped:  # the user's stop of this run, or of the whole sweep now (--cancel)
+                state, asked = self.store.control(self.sweep_id, run_id)
+                if asked or state is SweepState.CANCELED:
+                    stopped, term_at = (EndedBy.USER, asked or f"sweep {self.sweep_id} canceled"), time.time()
+                    self._say(f"run {run_id}: stopping it ({stopped[1]})")
+                    self.child.send_signal(signal.SIGTERM)
             epochs = self.store.epochs_logged(self.sweep_id)
             if epochs != seen and not stopped:
                 seen = epochs
