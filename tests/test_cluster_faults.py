@@ -46,6 +46,7 @@ def test_a_refusal_to_connect_is_an_outage_once_this_process_has_connected_with_
     assert isinstance(explain_postgres(english, WHERE), StoreUnreachable)
     crowded = psycopg.OperationalError("connection failed: FATAL: sorry, too many clients already")
     assert isinstance(explain_postgres(crowded, WHERE), StoreUnreachable)
+    assert "Fix: put PgBouncer in front of it" in str(explain_postgres(crowded, WHERE))
 
 
 def test_a_spooled_run_is_written_once_in_order_with_its_end(tmp_path, monkeypatch):

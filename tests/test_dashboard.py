@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from .conftest import default_sigint
 from .test_local_backend import _wait_for, agent, create, curve_sweep, store_runs
@@ -138,3 +139,46 @@ def test_the_page_warns_about_importance_from_fewer_than_ten_runs_as_the_analysi
     few = finish_runs(6)
     assert few["importance"] and few["importance_warning"].startswith("only 6 runs have a result")
     assert finish_runs(4)["importance_warning"] is None  # 10 runs: the bars stand alone
+
+
+@pytest.mark.integration
+def test_a_run_page_opened_by_a_click_shows_every_metric_and_its_stop_button_ends_the_run(tmp_path, home_env):
+    """#42 item 14 as a person uses the page in Chromium: sort the runs table, click a run, see its curves and
+    parameters, press stop, see it end `stopped` (ended by the user, its epochs kept)."""
+    from .webdriver import CHROMEDRIVER, Browser
+
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        pytest.skip("no chromium/chromedriver here (Debian packages `chromium` and `chromium-driver`, installed by .ci/run)")
+    curve_sweep(tmp_path, "grid", [0.3, 0.6, 0.9], epochs=300, epoch_s=0.2)
+    config = yaml.safe_load((tmp_path / "curve_sweep.yaml").read_text())
+    config["parameters"]["extra_metrics"] = {"value": 1}
+    (tmp_path / "extra.yaml").write_text(yaml.safe_dump(config))
+    sweep_id = create(tmp_path / "extra.yaml", home_env, tmp_path)
+    runner = agent(sweep_id, home_env, tmp_path)
+    try:
+        with served_dashboard([sweep_id], home_env, tmp_path) as board, Browser() as page:
+            running = _wait_for(lambda: [r for r in store_runs(home_env, sweep_id) if len(r.history) >= 3],
+                                what="a run with epochs")[0]
+            page.open(board.url)
+            page.wait("the runs table", lambda: page.run("return document.querySelectorAll('#runs-table tr.run-row').length"))
+            page.click('#runs-table th[data-key="quality"]')  # sorted by a parameter, then the other way
+            page.click('#runs-table th[data-key="quality"]')
+            assert "\u25bc" in page.text('#runs-table th[data-key="quality"]')
+            page.click(f'#runs-table tr[data-run="{running.id}"]')
+            page.wait("the run's page", lambda: page.text("#run-id") == running.id)
+            assert page.run("return document.getElementById('sweep-view').hidden") is True
+            wanted = {"metrics/mAP50(B)", "metrics/precision(B)", "train/box_loss", "lr/pg0"}  # in three plots
+            page.wait(f"its curves {wanted}", lambda: wanted <= set(page.run(
+                "return [...document.querySelectorAll('#run-view .legendtext')].map(e => e.textContent)")))
+            assert "quality" in page.text("#run-params-table") and "offline wandb folder:" in page.text("#run-facts")
+            page.click("#stop-run")
+            page.wait("the stop to be taken", lambda: "will stop" in page.text("#run-message"))
+            page.wait("the page to show it stopped", lambda: page.text("#run-state") == "stopped", timeout=60)
+            page.wait("who stopped it", lambda: "ended by user · reason: stopped by the user (dashboard)"
+                      in page.text("#run-facts"))  # the run says SIGTERM; its agent adds who sent it
+            assert page.run("return document.getElementById('stop-run').hidden") is True
+        (run,) = [r for r in store_runs(home_env, sweep_id) if r.id == running.id]
+        assert run.state == "stopped" and run.ended_by == "user" and len(run.history) >= 3
+    finally:
+        runner.send_signal(signal.SIGINT)
+        runner.communicate(timeout=60)

@@ -157,6 +157,9 @@ def explain_postgres(err: BaseException, where: str, proven: bool = False) -> St
     text = " ".join(str(err).split()) or type(err).__name__
     low = text.lower()
     sqlstate = getattr(err, "sqlstate", None)
+    if sqlstate == "53300" or "too many clients" in low:  # waited for in flight; at a start, the fix is the pool
+        return StoreUnreachable(f"{where}: PostgreSQL has no connection left ({text}). Fix: put PgBouncer in front of "
+                                "it in transaction pooling (docs/guide.md, several machines), or raise max_connections")
     if outage_sqlstate(sqlstate):
         return _unreachable(where, f"{sqlstate}: {text}")
     connecting = sqlstate is None and type(err).__name__ == "OperationalError"
