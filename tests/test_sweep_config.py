@@ -74,25 +74,26 @@ def test_a_band_at_or_after_the_last_epoch_is_warned_about(tmp_path, capsys):
     assert "WARNING" not in capsys.readouterr().out
 
 
-def test_a_band_in_a_short_run_is_warned_about(tmp_path, capsys):
-    """On runs of 20 epochs or fewer the band cost the search in both regimes measured (bench/results/value_finetune.md)."""
+def test_a_band_in_a_short_run_steps_aside_unless_kept(tmp_path, capsys):
+    """On runs of 20 epochs or fewer the band cost the search in both regimes measured (bench/results/value_finetune.md,
+    value_band.md): the sweep is made without it, saying so; --keep-band keeps it, with the warning."""
     config = {"program": "train_sweep.py", "early_terminate": {"type": "hyperband", "min_iter": 6, "eta": 3},
               "parameters": {"warmup_epochs": {"values": [1, 3, 5]}, "epochs": {"value": 15},
                              "project": {"value": str(tmp_path)}}}
-    preflight.check_sweep(config)
+    assert "early_terminate" not in preflight.step_aside(config, keep_band=False)
     out = capsys.readouterr().out.strip()
-    assert out.startswith("yolosweep: WARNING: early_terminate: Hyperband's first band, at epoch 7 of 15, judges runs "
-                          "before the metric ranks them")
-    assert out.endswith("Fix: drop early_terminate for a sweep this short, or keep it and let `analyze` judge the band "
-                        "on your runs") and "\n" not in out
-    for epochs in (21, 100):  # longer runs were not measured: nothing claimed
+    assert out.startswith("yolosweep: early_terminate left out of this sweep: Hyperband's first band, at epoch 7 of 15, "
+                          "judges runs before the metric ranks them") and "\n" not in out
+    assert out.endswith("Every run trains to its last epoch (--keep-band keeps it)")
+    assert preflight.step_aside(config, keep_band=True) is config
+    assert capsys.readouterr().out.startswith("yolosweep: WARNING: early_terminate: Hyperband's first band")
+    for epochs in (21, 100):  # longer runs were not measured: nothing claimed, nothing dropped
         config["parameters"]["epochs"] = {"value": epochs}
-        preflight.check_sweep(config)
-        assert "WARNING" not in capsys.readouterr().out
-    del config["early_terminate"]
+        assert preflight.step_aside(config, keep_band=False) is config
+        assert capsys.readouterr().out == ""
+    config["program"] = "my_program.py"  # another program's epochs mean what it says they mean
     config["parameters"]["epochs"] = {"value": 15}
-    preflight.check_sweep(config)
-    assert "WARNING" not in capsys.readouterr().out
+    assert preflight.step_aside(config, keep_band=False) is config
 
 
 def test_a_band_inside_the_warmup_is_warned_about(tmp_path, capsys):

@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--prior", action="append", default=[], metavar="FILE.yaml",
                        help="a configuration its agents run first (best_config.yaml, args.yaml or 'defaults'); repeatable")
     arguments.add_noise_runs_flag(sweep)
+    arguments.add_keep_band_flag(sweep)
     arguments.add_override_flags(sweep)
     arguments.add_store_flag(sweep)
 
@@ -126,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sweep":
             from .backends.local import agent_command, create_sweep
 
-            store, sweep_id = create_sweep(args.config, arguments.overrides(args), args.prior, noise_runs=args.noise_runs)
+            store, sweep_id = create_sweep(args.config, arguments.overrides(args), args.prior, noise_runs=args.noise_runs,
+                                           keep_band=args.keep_band)
             print(f"yolosweep: start an agent (one per GPU, any terminal): {agent_command(sweep_id, store)}")
             return 0
         if args.command == "agent":

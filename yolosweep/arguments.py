@@ -34,6 +34,12 @@ def use_store(namespace: argparse.Namespace) -> None:
         os.environ["YOLOSWEEP_STORE"] = namespace.store
 
 
+def add_keep_band_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--keep-band", action="store_true",
+                        help="keep the YAML's Hyperband band on runs of 20 epochs or fewer, where it was measured to "
+                             "cost the search and is left out otherwise (docs/benchmarks.md)")
+
+
 def add_noise_runs_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noise-runs", type=whole_number, default=None, metavar="N",
                         help="run the first prior (Ultralytics' defaults) N more times with other seeds, so every gain "

@@ -53,6 +53,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--no-prior", action="store_true",
                         help="local backend: do not run Ultralytics' defaults first")
     arguments.add_noise_runs_flag(parser)
+    arguments.add_keep_band_flag(parser)
     parser.add_argument("--baseline", type=float, default=None,
                         help="your current model's metric: progress shows the gain over it (default: the defaults run)")
     parser.add_argument("--demo", action="store_true",
@@ -118,7 +119,8 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
     else:
         overrides = _demo_overrides(options, home()) if options.demo else arguments.overrides(options)
         store, sweep_id = create_sweep(options.config, overrides, options.prior, defaults_first=not options.no_prior,
-                                       slots=slots, noise_runs=options.noise_runs, count=options.count)
+                                       slots=slots, noise_runs=options.noise_runs, count=options.count,
+                                       keep_band=options.keep_band)
     print(f"yolosweep: more agents, any terminal: {agent_command(sweep_id, store)}")
     log_dir = store.home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)

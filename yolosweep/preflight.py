@@ -319,9 +319,6 @@ def check_sweep(config: dict[str, Any], slots: list[Slot] | None = None) -> None
         late = band_after_last_epoch(config, hyperband["min_iter"], first)
         if late:
             print(f"yolosweep: WARNING: {late}", flush=True)
-        short = band_in_short_run(config, hyperband["min_iter"])
-        if short:
-            print(f"yolosweep: WARNING: {short}", flush=True)
 
 
 def band_after_last_epoch(config: dict[str, Any], min_iter: int, first: int) -> str | None:
@@ -346,24 +343,40 @@ def band_after_last_epoch(config: dict[str, Any], min_iter: int, first: int) -> 
 SHORT_RUN_EPOCHS = 20
 
 
-def band_in_short_run(config: dict[str, Any], min_iter: int) -> str | None:
-    """Why Hyperband's band is likely to cost a sweep of short runs (SHORT_RUN_EPOCHS), with the fix; None otherwise."""
+def band_in_short_run(config: dict[str, Any]) -> str | None:
+    """Why Hyperband's band costs a sweep of short runs (SHORT_RUN_EPOCHS); None where it may not."""
+    hyperband = config.get("early_terminate") or {}
     epochs = fixed_values(config).get("epochs")
-    if not isinstance(epochs, int) or not min_iter < epochs <= SHORT_RUN_EPOCHS:
+    if "min_iter" not in hyperband or not isinstance(epochs, int) or not hyperband["min_iter"] < epochs <= SHORT_RUN_EPOCHS:
         return None
-    return (f"early_terminate: Hyperband's first band, at epoch {min_iter + 1} of {epochs}, judges runs before the "
-            f"metric ranks them: on runs of {SHORT_RUN_EPOCHS} epochs or fewer, from scratch and fine-tuning alike, "
-            f"it stopped runs by their seed and cost the search (fine-tuning: 0.22 of the headroom at 10 runs with "
-            f"the band, 0.59 without; docs/benchmarks.md). Fix: drop early_terminate for a sweep this short, or "
-            f"keep it and let `analyze` judge the band on your runs")
+    return (f"Hyperband's first band, at epoch {hyperband['min_iter'] + 1} of {epochs}, judges runs before the metric "
+            f"ranks them: on runs of {SHORT_RUN_EPOCHS} epochs or fewer, from scratch and fine-tuning alike, it stopped "
+            f"runs by their seed and cost the search (fine-tuning: 0.22 of the headroom at 10 runs with the band, 0.59 "
+            f"without; docs/benchmarks.md)")
+
+
+def step_aside(config: dict[str, Any], keep_band: bool) -> dict[str, Any]:
+    """The sweep without its Hyperband band where the band was measured to cost the search (short runs), saying so;
+    kept, with the warning, when the user asks (--keep-band). Longer runs keep their band: unmeasured, not judged."""
+    why = band_in_short_run(config) if trains_yolo(config) else None
+    if why is None:
+        return config
+    if keep_band:
+        print(f"yolosweep: WARNING: early_terminate: {why}. Fix: drop --keep-band, and let `analyze` judge "
+              "the band on your runs", flush=True)
+        return config
+    print(f"yolosweep: early_terminate left out of this sweep: {why}. Every run trains to its last epoch "
+          "(--keep-band keeps it)", flush=True)
+    return {k: v for k, v in config.items() if k != "early_terminate"}
 
 
 def ready_sweep(config_path: str | Path, overrides: dict[str, Any], prior_sources: list[str],
                 prepare: Callable[[dict[str, Any]], dict[str, Any]] = lambda config: config,
-                slots: list[Slot] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                slots: list[Slot] | None = None, keep_band: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The one road from a sweep YAML to a sweep either backend can create: load and validate with the
     overrides, `prepare` (the local backend makes paths absolute), check dataset, model and output
-    folder, read the priors. Every check runs before anything is written."""
+    folder, read the priors, drop a band where it was measured to cost (step_aside). Every check runs
+    before anything is written."""
     from .priors import load_priors
     from .spec import load_sweep
 
@@ -372,4 +385,5 @@ def ready_sweep(config_path: str | Path, overrides: dict[str, Any], prior_source
     moved = moved_band_line(config_path, config)
     if moved:
         print(f"yolosweep: {moved}", flush=True)
+    config = step_aside(config, keep_band)
     return config, load_priors(prior_sources, config)

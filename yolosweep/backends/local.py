@@ -66,7 +66,7 @@ def prepare_sweep(config: dict[str, Any], program_dir: Path) -> dict[str, Any]:
 
 def create_sweep(config_path: str, overrides: dict[str, Any], prior_sources: list[str],
                  defaults_first: bool = False, slots: list[Slot] | None = None,
-                 noise_runs: int | None = None, count: int | None = None) -> tuple[Store, str]:
+                 noise_runs: int | None = None, count: int | None = None, keep_band: bool = False) -> tuple[Store, str]:
     """Check a sweep YAML with its overrides, dataset, model and priors, then store it.
 
     Every check runs before the store is opened, so bad input leaves nothing behind.
@@ -76,9 +76,11 @@ def create_sweep(config_path: str, overrides: dict[str, Any], prior_sources: lis
     `noise_runs`: the first prior again with that many other seeds, so the sweep knows its seed
     spread (priors.seed_repeats; None: its default).
     `count`: the runs the launch will do (--count), to say how many of them search.
+    `keep_band`: keep a Hyperband band where it was measured to cost the search (preflight.step_aside).
     """
     folder = Path(config_path).resolve().parent
-    config, priors = ready_sweep(config_path, overrides, prior_sources, lambda c: prepare_sweep(c, folder), slots)
+    config, priors = ready_sweep(config_path, overrides, prior_sources, lambda c: prepare_sweep(c, folder), slots,
+                                 keep_band)
     if (config.get("early_terminate") or {}).get("strict"):
         print("yolosweep: early_terminate.strict: the local engine (W&B's open-source `sweeps`) has no strict mode; "
               "runs are judged as W&B judges them without it", flush=True)

@@ -35,7 +35,7 @@ def launch(options: argparse.Namespace, slots: list[Slot], counts: list[int | No
         overrides = arguments.overrides(options)
         if isinstance(overrides.get("data"), str) and Path(overrides["data"]).exists():
             overrides["data"] = str(Path(overrides["data"]).resolve())  # agents run from the repo folder
-        config, priors = ready_sweep(options.config, overrides, options.prior, slots=slots)
+        config, priors = ready_sweep(options.config, overrides, options.prior, slots=slots, keep_band=options.keep_band)
         noise = seed_repeats(priors, config, options.noise_runs)
         # The repeats go to W&B as prior runs too, tagged `noise`: the analysis finds them among the sweep's runs.
         # Measured with the engine W&B's server runs (sweeps.next_run, bayes): repeated points do not break it.
