@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import shutil
 import statistics
@@ -65,6 +66,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 
 from harness import REPO, write_results  # noqa: E402
+
 from yolosweep.demo import write_demo_dataset  # noqa: E402
 
 SWEEP_FIXED = ("batch", "workers", "optimizer", "deterministic", "seed")
@@ -87,7 +89,9 @@ def make_dataset(root: Path, images: int, size: int) -> Path:
             (root / folder / split).mkdir(parents=True)
         for i in range(count):
             scene = scenes[i % len(scenes)]
-            shutil.copy(root / "drawn" / "labels" / split / f"{scene.stem}.txt", root / "labels" / split / f"{i:05d}.txt")
+            shutil.copy(
+                root / "drawn" / "labels" / split / f"{scene.stem}.txt", root / "labels" / split / f"{i:05d}.txt"
+            )
             jobs.append((scene, root / "images" / split / f"{i:05d}.jpg", len(jobs)))
     with ProcessPoolExecutor() as pool:
         list(pool.map(_noisy_jpeg, jobs, chunksize=16))
@@ -150,10 +154,22 @@ def train_worker(options: dict[str, Any], result_file: Path) -> None:
     model.add_callback("on_fit_epoch_end" if validate else "on_train_epoch_end", epoch_end)
     # close_mosaic=0: with a few epochs Ultralytics would turn mosaic off from the first one; a
     # 100-epoch sweep run trains 90 of them with mosaic, so that is what is timed.
-    model.train(data=options["data"], model=options["model"], imgsz=options["imgsz"], epochs=options["epochs"],
-                device=options["device"], amp=True, val=validate, plots=False, close_mosaic=0, verbose=False,
-                project=options["project"], name=options["name"], exist_ok=True,
-                **{k: options[k] for k in SWEEP_FIXED})
+    model.train(
+        data=options["data"],
+        model=options["model"],
+        imgsz=options["imgsz"],
+        epochs=options["epochs"],
+        device=options["device"],
+        amp=True,
+        val=validate,
+        plots=False,
+        close_mosaic=0,
+        verbose=False,
+        project=options["project"],
+        name=options["name"],
+        exist_ok=True,
+        **{k: options[k] for k in SWEEP_FIXED},
+    )
     result_file.write_text(json.dumps(times))
 
 
@@ -184,8 +200,12 @@ class GpuSampler:
         if not inside:
             return {"gpu_util_median": None, "gpu_util_q1": None, "gpu_util_q3": None, "gpu_mem_used_gib": None}
         utils = sorted(u for u, _ in inside)
-        return {"gpu_util_median": statistics.median(utils), "gpu_util_q1": utils[len(utils) // 4],
-                "gpu_util_q3": utils[(3 * len(utils)) // 4], "gpu_mem_used_gib": round(max(m for _, m in inside), 2)}
+        return {
+            "gpu_util_median": statistics.median(utils),
+            "gpu_util_q1": utils[len(utils) // 4],
+            "gpu_util_q3": utils[(3 * len(utils)) // 4],
+            "gpu_mem_used_gib": round(max(m for _, m in inside), 2),
+        }
 
     def close(self) -> None:
         self._stop.set()
@@ -200,44 +220,68 @@ def run_agents(count: int, options: dict[str, Any], folder: Path, sampler: GpuSa
         result_file = folder / f"{options['name']}-{count}x{i}.json"
         worker_options = {**options, "name": f"{options['name']}-{count}x{i}", "agents": count, "barrier": str(barrier)}
         with open(result_file.with_suffix(".log"), "w") as log:  # Ultralytics' progress bars stay out of the table
-            procs.append(subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(worker_options),
-                                           str(result_file)], cwd=folder, stdout=log, stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, __file__, "--worker", json.dumps(worker_options), str(result_file)],
+                    cwd=folder,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
         files.append(result_file)
     for proc, result_file in zip(procs, files):
         if proc.wait() != 0:
             tail = result_file.with_suffix(".log").read_text(errors="replace").splitlines()[-30:]
-            raise SystemExit("\n".join(tail) + f"\ngpu bench: a training of {options['model']} failed "
-                             f"(exit {proc.returncode}); the end of its output is above")
+            raise SystemExit(
+                "\n".join(tail) + f"\ngpu bench: a training of {options['model']} failed "
+                f"(exit {proc.returncode}); the end of its output is above"
+            )
     agents = [json.loads(f.read_text()) for f in files]
     per_agent = []
     for times in agents:  # the first epoch warms up (cuDNN autotune, worker start, allocator): not timed
         epoch_s = [end - start for start, end in zip(times["epoch_start"][1:], times["epoch_end"][1:])]
-        per_agent.append({"epoch_s_median": statistics.median(epoch_s), "epoch_s_min": min(epoch_s),
-                          "epoch_s_max": max(epoch_s), "images_per_s": times["loader"]["images"] / statistics.median(epoch_s),
-                          "loader_alone_images_per_s": times["loader"]["images"] / times["loader"]["s"],
-                          "gpu_mem_reserved_gib": round(times.get("gpu_mem_gib", 0.0), 2)})
+        per_agent.append(
+            {
+                "epoch_s_median": statistics.median(epoch_s),
+                "epoch_s_min": min(epoch_s),
+                "epoch_s_max": max(epoch_s),
+                "images_per_s": times["loader"]["images"] / statistics.median(epoch_s),
+                "loader_alone_images_per_s": times["loader"]["images"] / times["loader"]["s"],
+                "gpu_mem_reserved_gib": round(times.get("gpu_mem_gib", 0.0), 2),
+            }
+        )
     timed_from = max(t["epoch_start"][1] for t in agents)
     timed_to = min(t["epoch_end"][-1] for t in agents)
     spans = [t["epoch_end"][-1] - t["epoch_start"][1] for t in agents]
-    return {"agents": count, "per_agent": per_agent,
-            "images_per_s_total": sum(a["images_per_s"] for a in per_agent),
-            # the share of each agent's timed epochs during which all agents were training
-            "overlap": round(max(0.0, timed_to - timed_from) / max(spans), 2),
-            **sampler.between(timed_from, timed_to)}
+    return {
+        "agents": count,
+        "per_agent": per_agent,
+        "images_per_s_total": sum(a["images_per_s"] for a in per_agent),
+        # the share of each agent's timed epochs during which all agents were training
+        "overlap": round(max(0.0, timed_to - timed_from) / max(spans), 2),
+        **sampler.between(timed_from, timed_to),
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="yolo11n.yaml,yolo11s.yaml")
     parser.add_argument("--imgsz", type=int, default=640)
-    parser.add_argument("--images", type=int, default=None, help="training images (val: 1/16 of them; default 1024, "
-                        "512 with --launcher)")
+    parser.add_argument(
+        "--images",
+        type=int,
+        default=None,
+        help="training images (val: 1/16 of them; default 1024, 512 with --launcher)",
+    )
     parser.add_argument("--epochs", type=int, default=4, help="the first is warm-up and not timed")
     parser.add_argument("--device", default="0")
     parser.add_argument("--agents", default="1,2", help="agents per GPU to compare")
     parser.add_argument("--out", type=Path, help="write gpu.json/.md here instead of bench/results")
-    parser.add_argument("--launcher", action="store_true", help="time the real launcher against plain Ultralytics "
-                        "(defaults there: yolo11n.yaml, 512 images, 4 epochs)")
+    parser.add_argument(
+        "--launcher",
+        action="store_true",
+        help="time the real launcher against plain Ultralytics (defaults there: yolo11n.yaml, 512 images, 4 epochs)",
+    )
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -259,23 +303,46 @@ def main() -> int:
         folder = Path(tmp)
         started = time.time()
         data_yaml = make_dataset(folder / "data", args.images, args.imgsz)
-        print(f"gpu bench: {args.images} generated {args.imgsz}px images in {time.time() - started:.0f} s; "
-              f"card {card}; sweep_config.yaml's {fixed}", flush=True)
+        print(
+            f"gpu bench: {args.images} generated {args.imgsz}px images in {time.time() - started:.0f} s; "
+            f"card {card}; sweep_config.yaml's {fixed}",
+            flush=True,
+        )
         for model in args.models.split(","):
-            options = {"model": model, "data": str(data_yaml), "imgsz": args.imgsz, "epochs": args.epochs,
-                       "device": args.device, "project": str(folder / "runs"), "name": Path(model).stem, **fixed}
+            options = {
+                "model": model,
+                "data": str(data_yaml),
+                "imgsz": args.imgsz,
+                "epochs": args.epochs,
+                "device": args.device,
+                "project": str(folder / "runs"),
+                "name": Path(model).stem,
+                **fixed,
+            }
             results[model] = {}
             for count in (int(c) for c in args.agents.split(",")):
                 measured = run_agents(count, options, folder, sampler)
                 results[model][str(count)] = measured
                 util = measured["gpu_util_median"]
-                print(f"gpu bench: {model}, {count} agent(s): {measured['images_per_s_total']:.0f} images/s in all"
-                      + (f", GPU util {util}%" if util is not None else ""), flush=True)
+                print(
+                    f"gpu bench: {model}, {count} agent(s): {measured['images_per_s_total']:.0f} images/s in all"
+                    + (f", GPU util {util}%" if util is not None else ""),
+                    flush=True,
+                )
     sampler.close()
-    payload = {"card": card, "machine": f"{card}, torch {torch.__version__}, CUDA {torch.version.cuda}",
-               "settings": {"imgsz": args.imgsz, "images": args.images, "epochs": args.epochs, "amp": True,
-                            "mosaic": "on (close_mosaic=0)", **fixed},
-               "models": results}
+    payload = {
+        "card": card,
+        "machine": f"{card}, torch {torch.__version__}, CUDA {torch.version.cuda}",
+        "settings": {
+            "imgsz": args.imgsz,
+            "images": args.images,
+            "epochs": args.epochs,
+            "amp": True,
+            "mosaic": "on (close_mosaic=0)",
+            **fixed,
+        },
+        "models": results,
+    }
     lines = report(payload)
     if args.out is None:
         write_results("gpu", payload, lines)
@@ -288,13 +355,17 @@ def main() -> int:
 
 
 def _sweep_fixed() -> dict[str, Any]:
-    return {k: v["value"] for k, v in yaml.safe_load((REPO / "sweep_config.yaml").read_text())["parameters"].items()
-            if k in SWEEP_FIXED}
+    return {
+        k: v["value"]
+        for k, v in yaml.safe_load((REPO / "sweep_config.yaml").read_text())["parameters"].items()
+        if k in SWEEP_FIXED
+    }
 
 
-def run_launcher(count: int, model: str, data_yaml: Path, args: argparse.Namespace, folder: Path,
-                 sampler: GpuSampler) -> dict[str, Any]:
-    """`./launch_sweep.sh --gpus DEVICE --agents-per-gpu COUNT`: a grid sweep of COUNT runs, one per agent, all at once."""
+def run_launcher(
+    count: int, model: str, data_yaml: Path, args: argparse.Namespace, folder: Path, sampler: GpuSampler
+) -> dict[str, Any]:
+    """`./launch_sweep.sh --gpus DEVICE --agents-per-gpu COUNT`: a grid sweep of COUNT runs, one per agent, at once."""
     from harness import offline_env
 
     work = folder / f"launcher-{count}"
@@ -306,34 +377,70 @@ def run_launcher(count: int, model: str, data_yaml: Path, args: argparse.Namespa
     config["parameters"]["lr0"] = {"values": [round(0.01 + 0.001 * i, 4) for i in range(count)]}
     (work / "sweep.yaml").write_text(yaml.safe_dump(config))
     cpu = args.device == "cpu"
-    command = [sys.executable, "-m", "yolosweep", "launch", "--backend", "local", "--config", str(work / "sweep.yaml"),
-               "--gpus", "cpu" if cpu else args.device, "--agents-per-gpu", str(count), "--count", str(count),
-               "--no-prior", "--data", str(data_yaml), "--epochs", str(args.epochs), "--imgsz", str(args.imgsz),
-               "--model", model, *(["--device", "cpu"] if cpu else [])]
+    command = [
+        sys.executable,
+        "-m",
+        "yolosweep",
+        "launch",
+        "--backend",
+        "local",
+        "--config",
+        str(work / "sweep.yaml"),
+        "--gpus",
+        "cpu" if cpu else args.device,
+        "--agents-per-gpu",
+        str(count),
+        "--count",
+        str(count),
+        "--no-prior",
+        "--data",
+        str(data_yaml),
+        "--epochs",
+        str(args.epochs),
+        "--imgsz",
+        str(args.imgsz),
+        "--model",
+        model,
+        *(["--device", "cpu"] if cpu else []),
+    ]
     started = time.monotonic()
-    done = subprocess.run(command, cwd=work, env=offline_env(work, YOLOSWEEP_HOME=str(work / "home")),
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        command, cwd=work, env=offline_env(work, YOLOSWEEP_HOME=str(work / "home")), capture_output=True, text=True
+    )
     ended = time.monotonic()
     curves = sorted(work.glob("runs/sweep/*/*/results.csv"))
     if done.returncode != 0 or len(curves) != count:
-        raise SystemExit(done.stdout[-3000:] + done.stderr[-3000:] + f"\ngpu bench: the launcher with {count} agent(s) "
-                         f"failed (exit {done.returncode}, {len(curves)} of {count} runs wrote results)")
+        raise SystemExit(
+            done.stdout[-3000:] + done.stderr[-3000:] + f"\ngpu bench: the launcher with {count} agent(s) "
+            f"failed (exit {done.returncode}, {len(curves)} of {count} runs wrote results)"
+        )
     per_run, windows = [], []
     wall_to_monotonic = time.monotonic() - time.time()
     for curve in curves:  # Ultralytics' `time`: seconds since its training started, at each epoch's end (val included)
         with open(curve) as f:
             elapsed = [float(row["time"]) for row in csv.DictReader(f)]
-        epoch_s = [b - a for a, b in zip(elapsed, elapsed[1:])]  # from the second epoch: the first warms up
-        per_run.append({"epoch_s_median": statistics.median(epoch_s), "epoch_s_min": min(epoch_s),
-                        "epoch_s_max": max(epoch_s), "images_per_s": args.images / statistics.median(epoch_s)})
+        epoch_s = [b - a for a, b in itertools.pairwise(elapsed)]  # from the second epoch: the first warms up
+        per_run.append(
+            {
+                "epoch_s_median": statistics.median(epoch_s),
+                "epoch_s_min": min(epoch_s),
+                "epoch_s_max": max(epoch_s),
+                "images_per_s": args.images / statistics.median(epoch_s),
+            }
+        )
         # results.csv is last written at the last epoch's end: that places the timed epochs on the clock
         last_end = curve.stat().st_mtime + wall_to_monotonic
         windows.append((last_end - (elapsed[-1] - elapsed[0]), last_end))
     # GPU utilisation over the timed epochs all runs share; over the whole launch, ~40 s of its 46 are
     # start-up, and it read 0% (H100, 2026-11-27)
     shared = (max(w[0] for w in windows), min(w[1] for w in windows))
-    return {"agents": count, "per_run": per_run, "images_per_s_total": sum(r["images_per_s"] for r in per_run),
-            "launch_s": round(ended - started, 1), **sampler.between(*shared)}
+    return {
+        "agents": count,
+        "per_run": per_run,
+        "images_per_s_total": sum(r["images_per_s"] for r in per_run),
+        "launch_s": round(ended - started, 1),
+        **sampler.between(*shared),
+    }
 
 
 def launcher_bench(args: argparse.Namespace) -> int:
@@ -347,23 +454,48 @@ def launcher_bench(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         data_yaml = make_dataset(folder / "data", args.images, args.imgsz)
-        options = {"model": model, "data": str(data_yaml), "imgsz": args.imgsz, "epochs": args.epochs, "val": True,
-                   "device": args.device, "project": str(folder / "runs"), "name": Path(model).stem, **fixed}
+        options = {
+            "model": model,
+            "data": str(data_yaml),
+            "imgsz": args.imgsz,
+            "epochs": args.epochs,
+            "val": True,
+            "device": args.device,
+            "project": str(folder / "runs"),
+            "name": Path(model).stem,
+            **fixed,
+        }
         results["plain"] = run_agents(1, options, folder, sampler)
-        print(f"gpu bench: plain Ultralytics {model}, with validation: "
-              f"{results['plain']['per_agent'][0]['epoch_s_median']:.2f} s an epoch", flush=True)
+        print(
+            f"gpu bench: plain Ultralytics {model}, with validation: "
+            f"{results['plain']['per_agent'][0]['epoch_s_median']:.2f} s an epoch",
+            flush=True,
+        )
         for count in (int(c) for c in args.agents.split(",")):
             results[f"launcher_{count}"] = run_launcher(count, model, data_yaml, args, folder, sampler)
-            print(f"gpu bench: launcher, {count} agent(s) on the GPU: "
-                  f"{results[f'launcher_{count}']['images_per_s_total']:.0f} images/s in all", flush=True)
+            print(
+                f"gpu bench: launcher, {count} agent(s) on the GPU: "
+                f"{results[f'launcher_{count}']['images_per_s_total']:.0f} images/s in all",
+                flush=True,
+            )
     sampler.close()
     plain_epoch = results["plain"]["per_agent"][0]["epoch_s_median"]
     one = results.get("launcher_1")
-    payload = {"card": sampler.card, "machine": f"{sampler.card}, torch {torch.__version__}, CUDA {torch.version.cuda}",
-               "settings": {"model": model, "imgsz": args.imgsz, "images": args.images, "epochs": args.epochs,
-                            "validation": True, "amp": "on (check skipped offline)", **fixed},
-               "results": results,
-               "overhead_per_epoch": round(one["per_run"][0]["epoch_s_median"] / plain_epoch - 1, 3) if one else None}
+    payload = {
+        "card": sampler.card,
+        "machine": f"{sampler.card}, torch {torch.__version__}, CUDA {torch.version.cuda}",
+        "settings": {
+            "model": model,
+            "imgsz": args.imgsz,
+            "images": args.images,
+            "epochs": args.epochs,
+            "validation": True,
+            "amp": "on (check skipped offline)",
+            **fixed,
+        },
+        "results": results,
+        "overhead_per_epoch": round(one["per_run"][0]["epoch_s_median"] / plain_epoch - 1, 3) if one else None,
+    }
     lines = launcher_report(payload)
     out = args.out or (REPO / "bench" / "results")
     out.mkdir(parents=True, exist_ok=True)
@@ -376,56 +508,82 @@ def launcher_bench(args: argparse.Namespace) -> int:
 def launcher_report(payload: dict[str, Any]) -> list[str]:
     s, r = payload["settings"], payload["results"]
     plain = r["plain"]["per_agent"][0]
-    lines = [f"# The launcher on a GPU: {payload['machine']}", "",
-             f"{s['model']}, imgsz {s['imgsz']}, batch {s['batch']}, workers {s['workers']} per run, {s['images']} "
-             f"generated JPEGs, {s['epochs']} epochs with validation (the first untimed), AMP {s['amp']}.", "",
-             "| what | runs at once | images/s (all runs) | epoch s with validation, median [min-max] per run "
-             "| GPU util % median [q1-q3] |", "|---|---|---|---|---|",
-             f"| plain Ultralytics | 1 | {plain['images_per_s']:.0f} | {plain['epoch_s_median']:.2f} "
-             f"[{plain['epoch_s_min']:.2f}-{plain['epoch_s_max']:.2f}] | {_util(r['plain'])} |"]
+    lines = [
+        f"# The launcher on a GPU: {payload['machine']}",
+        "",
+        f"{s['model']}, imgsz {s['imgsz']}, batch {s['batch']}, workers {s['workers']} per run, {s['images']} "
+        f"generated JPEGs, {s['epochs']} epochs with validation (the first untimed), AMP {s['amp']}.",
+        "",
+        "| what | runs at once | images/s (all runs) | epoch s with validation, median [min-max] per run "
+        "| GPU util % median [q1-q3] |",
+        "|---|---|---|---|---|",
+        f"| plain Ultralytics | 1 | {plain['images_per_s']:.0f} | {plain['epoch_s_median']:.2f} "
+        f"[{plain['epoch_s_min']:.2f}-{plain['epoch_s_max']:.2f}] | {_util(r['plain'])} |",
+    ]
     for key, m in r.items():
         if key.startswith("launcher_"):
-            epochs = "; ".join(f"{p['epoch_s_median']:.2f} [{p['epoch_s_min']:.2f}-{p['epoch_s_max']:.2f}]"
-                               for p in m["per_run"])
-            lines.append(f"| launcher, --agents-per-gpu {m['agents']} | {m['agents']} | {m['images_per_s_total']:.0f} "
-                         f"| {epochs} | {_util(m)} |")
+            epochs = "; ".join(
+                f"{p['epoch_s_median']:.2f} [{p['epoch_s_min']:.2f}-{p['epoch_s_max']:.2f}]" for p in m["per_run"]
+            )
+            lines.append(
+                f"| launcher, --agents-per-gpu {m['agents']} | {m['agents']} | {m['images_per_s_total']:.0f} "
+                f"| {epochs} | {_util(m)} |"
+            )
     launches = ", ".join(str(m["launch_s"]) for key, m in r.items() if key.startswith("launcher_"))
     overhead = payload["overhead_per_epoch"]
-    lines += ["", f"Loader alone (plain run, two passes from the first batch): "
-              f"{plain['loader_alone_images_per_s']:.0f} images/s. Our per-epoch overhead over plain Ultralytics "
-              f"(one agent): {f'{overhead:+.1%}' if overhead is not None else '-'}.",
-              "GPU utilisation: over the timed epochs (for the launcher, those all its runs share); the launches "
-              f"took {launches} s, start-up included."]
+    lines += [
+        "",
+        f"Loader alone (plain run, two passes from the first batch): "
+        f"{plain['loader_alone_images_per_s']:.0f} images/s. Our per-epoch overhead over plain Ultralytics "
+        f"(one agent): {f'{overhead:+.1%}' if overhead is not None else '-'}.",
+        "GPU utilisation: over the timed epochs (for the launcher, those all its runs share); the launches "
+        f"took {launches} s, start-up included.",
+    ]
     return lines
 
 
 def _util(m: dict[str, Any]) -> str:
-    return f"{m['gpu_util_median']} [{m['gpu_util_q1']}-{m['gpu_util_q3']}]" if m["gpu_util_median"] is not None else "-"
+    return (
+        f"{m['gpu_util_median']} [{m['gpu_util_q1']}-{m['gpu_util_q3']}]" if m["gpu_util_median"] is not None else "-"
+    )
 
 
 def report(payload: dict[str, Any]) -> list[str]:
     """The table: per model and agent count, throughput, speed-up over one agent, utilisation, loader."""
     s = payload["settings"]
-    lines = [f"# GPU throughput: {payload['machine']}", "",
-             f"imgsz {s['imgsz']}, AMP, batch {s['batch']}, workers {s['workers']} per agent, {s['images']} "
-             f"generated JPEGs, {s['epochs']} epochs (first untimed), deterministic {s['deterministic']}.", "",
-             "| model | agents | images/s (all agents) | vs one agent | epoch s, median [min-max] per agent "
-             "| loader alone, images/s per agent | GPU util % median [q1-q3] | GPU memory used GiB |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# GPU throughput: {payload['machine']}",
+        "",
+        f"imgsz {s['imgsz']}, AMP, batch {s['batch']}, workers {s['workers']} per agent, {s['images']} "
+        f"generated JPEGs, {s['epochs']} epochs (first untimed), deterministic {s['deterministic']}.",
+        "",
+        "| model | agents | images/s (all agents) | vs one agent | epoch s, median [min-max] per agent "
+        "| loader alone, images/s per agent | GPU util % median [q1-q3] | GPU memory used GiB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for model, by_count in payload["models"].items():
         one = by_count.get("1", {}).get("images_per_s_total")
         for count, m in by_count.items():
-            epochs = "; ".join(f"{a['epoch_s_median']:.2f} [{a['epoch_s_min']:.2f}-{a['epoch_s_max']:.2f}]"
-                               for a in m["per_agent"])
+            epochs = "; ".join(
+                f"{a['epoch_s_median']:.2f} [{a['epoch_s_min']:.2f}-{a['epoch_s_max']:.2f}]" for a in m["per_agent"]
+            )
             loader = "; ".join(f"{a['loader_alone_images_per_s']:.0f}" for a in m["per_agent"])
             ratio = f"{m['images_per_s_total'] / one:.2f}x" if one else "-"
-            util = (f"{m['gpu_util_median']} [{m['gpu_util_q1']}-{m['gpu_util_q3']}]"
-                    if m["gpu_util_median"] is not None else "-")
+            util = (
+                f"{m['gpu_util_median']} [{m['gpu_util_q1']}-{m['gpu_util_q3']}]"
+                if m["gpu_util_median"] is not None
+                else "-"
+            )
             agents = count if m["overlap"] >= 0.8 else f"{count} (overlapped {m['overlap']:.0%} only)"
-            lines.append(f"| {model} | {agents} | {m['images_per_s_total']:.0f} | {ratio} | {epochs} | {loader} "
-                         f"| {util} | {m['gpu_mem_used_gib'] if m['gpu_mem_used_gib'] is not None else '-'} |")
-    lines += ["", "The loader bounds a run when its images/s alone is near the training's (within ~1.2x): "
-              "more workers, `cache: ram` or smaller source images help there; a faster GPU does not."]
+            lines.append(
+                f"| {model} | {agents} | {m['images_per_s_total']:.0f} | {ratio} | {epochs} | {loader} "
+                f"| {util} | {m['gpu_mem_used_gib'] if m['gpu_mem_used_gib'] is not None else '-'} |"
+            )
+    lines += [
+        "",
+        "The loader bounds a run when its images/s alone is near the training's (within ~1.2x): "
+        "more workers, `cache: ram` or smaller source images help there; a faster GPU does not.",
+    ]
     return lines
 
 

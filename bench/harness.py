@@ -16,8 +16,14 @@ RESULTS = REPO / "bench" / "results"
 def offline_env(folder: Path, **extra: str) -> dict[str, str]:
     """The environment a trial runs in under the local agent: offline wandb and Ultralytics, files under `folder`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
-    env.update(WANDB_MODE="offline", WANDB_DIR=str(folder), YOLO_OFFLINE="1", PYTHONPATH=str(REPO),
-               YOLO_CONFIG_DIR=str(folder / "ucfg"), **extra)
+    env.update(
+        WANDB_MODE="offline",
+        WANDB_DIR=str(folder),
+        YOLO_OFFLINE="1",
+        PYTHONPATH=str(REPO),
+        YOLO_CONFIG_DIR=str(folder / "ucfg"),
+        **extra,
+    )
     return env
 
 
@@ -28,8 +34,9 @@ class AgentStandIn:
         from yolosweep.store import Store
 
         self.store = Store(folder / "sweeps.db")
-        self.sweep_id = self.store.create_sweep({"method": "random", "metric": {"name": "metrics/mAP50(B)"},
-                                                 "parameters": {}})
+        self.sweep_id = self.store.create_sweep(
+            {"method": "random", "metric": {"name": "metrics/mAP50(B)"}, "parameters": {}}
+        )
 
     def run_env(self, env: dict[str, str], run_id: str) -> dict[str, str]:
         """Register run `run_id` in the store; the environment the agent would give its process."""
@@ -47,8 +54,14 @@ def create_local_sweep(config: dict[str, Any], folder: Path, env: dict[str, str]
 
     path = folder / "sweep.yaml"
     path.write_text(yaml.safe_dump(config))
-    created = subprocess.run([sys.executable, "-m", "yolosweep", "sweep", str(path), *flags], env=env, cwd=folder,
-                             capture_output=True, text=True, check=True)
+    created = subprocess.run(
+        [sys.executable, "-m", "yolosweep", "sweep", str(path), *flags],
+        env=env,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return created.stdout.split("created local sweep ")[1].split()[0]
 
 

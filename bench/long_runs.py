@@ -44,22 +44,35 @@ def report() -> tuple[dict[str, Any], list[str]]:
     short_mean: dict[str, list[float]] = {}
     for (run, _), rows in short.items():
         short_mean.setdefault(run, []).append(value_data.final(rows))
-    pairs = [(run, sum(short_mean[run]) / len(short_mean[run]), value_data.final(rows))
-             for (run, _), rows in sorted(long.items())]
+    pairs = [
+        (run, sum(short_mean[run]) / len(short_mean[run]), value_data.final(rows))
+        for (run, _), rows in sorted(long.items())
+    ]
     by_short = [run for run, _, _ in sorted(pairs, key=lambda p: -p[1])]
     by_long = [run for run, _, _ in sorted(pairs, key=lambda p: -p[2])]
     rho = spearmanr([p[1] for p in pairs], [p[2] for p in pairs]).statistic if len(pairs) > 2 else float("nan")
-    payload = {"epochs_short": value_data.TASK["epochs"], "epochs_long": value_data.TASK["epochs"] * FACTOR,
-               "configs": len(pairs), "spearman": float(rho), "best_short": by_short[0] if pairs else None,
-               "best_long": by_long[0] if pairs else None, "best_short_rank_long": by_long.index(by_short[0]) + 1 if pairs else None,
-               "top3_overlap": len(set(by_short[:3]) & set(by_long[:3])),
-               "runs": {run: {"short": s, "long": l} for run, s, l in pairs}}
-    lines = [f"# Short-run ranking against {FACTOR}x longer runs (mAP50, best epoch)", "",
-             f"{len(pairs)} configurations; Spearman {rho:.2f}; the 20-epoch winner ({payload['best_short']}) "
-             f"ranks {payload['best_short_rank_long']} at {payload['epochs_long']} epochs; "
-             f"top-3 overlap {payload['top3_overlap']} of 3.", "",
-             f"| run | {payload['epochs_short']} epochs | {payload['epochs_long']} epochs |", "|---|---|---|"]
-    lines += [f"| {run} | {s:.3f} | {l:.3f} |" for run, s, l in sorted(pairs, key=lambda p: -p[1])]
+    payload = {
+        "epochs_short": value_data.TASK["epochs"],
+        "epochs_long": value_data.TASK["epochs"] * FACTOR,
+        "configs": len(pairs),
+        "spearman": float(rho),
+        "best_short": by_short[0] if pairs else None,
+        "best_long": by_long[0] if pairs else None,
+        "best_short_rank_long": by_long.index(by_short[0]) + 1 if pairs else None,
+        "top3_overlap": len(set(by_short[:3]) & set(by_long[:3])),
+        "runs": {run: {"short": short, "long": long} for run, short, long in pairs},
+    }
+    lines = [
+        f"# Short-run ranking against {FACTOR}x longer runs (mAP50, best epoch)",
+        "",
+        f"{len(pairs)} configurations; Spearman {rho:.2f}; the 20-epoch winner ({payload['best_short']}) "
+        f"ranks {payload['best_short_rank_long']} at {payload['epochs_long']} epochs; "
+        f"top-3 overlap {payload['top3_overlap']} of 3.",
+        "",
+        f"| run | {payload['epochs_short']} epochs | {payload['epochs_long']} epochs |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {run} | {short:.3f} | {long:.3f} |" for run, short, long in sorted(pairs, key=lambda p: -p[1])]
     return payload, lines
 
 

@@ -23,9 +23,9 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from yolosweep.demo import write_demo_dataset  # noqa: E402
-
 from harness import AgentStandIn, machine, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
+
+from yolosweep.demo import write_demo_dataset  # noqa: E402
 
 PLAIN = """
 import sys
@@ -75,21 +75,52 @@ def main() -> int:
             for kind in ("plain", "yolosweep"):
                 project = tmp / f"{kind}{repeat}"
                 if kind == "plain":
-                    command = [sys.executable, "-c", PLAIN, str(data), str(options.epochs), str(options.imgsz), str(project)]
+                    command = [
+                        sys.executable,
+                        "-c",
+                        PLAIN,
+                        str(data),
+                        str(options.epochs),
+                        str(options.imgsz),
+                        str(project),
+                    ]
                     run_env = env
                 else:
                     run_id = f"bench{repeat:03d}"
-                    command = [sys.executable, str(REPO / "train_sweep.py"), "--data", str(data), "--epochs",
-                               str(options.epochs), "--imgsz", str(options.imgsz), "--batch", "16", "--device", "cpu",
-                               "--model", "yolo11n.yaml", "--workers=0", "--optimizer=AdamW", "--lr0=0.005",
-                               f"--project={project}", "--name=plain", "--no-log-model"]
+                    command = [
+                        sys.executable,
+                        str(REPO / "train_sweep.py"),
+                        "--data",
+                        str(data),
+                        "--epochs",
+                        str(options.epochs),
+                        "--imgsz",
+                        str(options.imgsz),
+                        "--batch",
+                        "16",
+                        "--device",
+                        "cpu",
+                        "--model",
+                        "yolo11n.yaml",
+                        "--workers=0",
+                        "--optimizer=AdamW",
+                        "--lr0=0.005",
+                        f"--project={project}",
+                        "--name=plain",
+                        "--no-log-model",
+                    ]
                     run_env = agent.run_env(env, run_id)
                 wall, peak = run_measured(command, run_env, tmp)
                 epochs = epoch_times(project / "plain" / "results.csv")
                 startup = wall - sum(epochs)
-                samples[kind].append({"wall_s": wall, "epoch_s": epochs, "outside_epochs_s": startup, "peak_rss_mb": peak / 2**20})
-                print(f"{kind:9s} repeat {repeat}: wall {wall:.1f}s, epochs {[round(e, 2) for e in epochs]}, "
-                      f"outside epochs {startup:.1f}s, peak {peak / 2**20:.0f} MB", flush=True)
+                samples[kind].append(
+                    {"wall_s": wall, "epoch_s": epochs, "outside_epochs_s": startup, "peak_rss_mb": peak / 2**20}
+                )
+                print(
+                    f"{kind:9s} repeat {repeat}: wall {wall:.1f}s, epochs {[round(e, 2) for e in epochs]}, "
+                    f"outside epochs {startup:.1f}s, peak {peak / 2**20:.0f} MB",
+                    flush=True,
+                )
 
     def per_epoch(kind: str) -> float:
         return statistics.median(e for s in samples[kind] for e in s["epoch_s"][1:])
@@ -105,16 +136,23 @@ def main() -> int:
     }
     payload = {"options": vars(options), "summary": summary, "samples": samples}
     s = summary
-    lines = [f"# Overhead of train_sweep.py against plain Ultralytics ({time.strftime('%Y-%m-%d')}, {machine()})", "",
-             f"YOLO11n from scratch on the generated dataset, imgsz {options.imgsz}, batch 16, {options.epochs} epochs, "
-             f"{options.repeats} alternated repeats each; medians.", "",
-             "| | plain Ultralytics | train_sweep.py | ratio |", "|---|---|---|---|",
-             f"| per-epoch wall time (s) | {s['per_epoch_s']['plain']:.2f} | {s['per_epoch_s']['yolosweep']:.2f} | "
-             f"{s['per_epoch_ratio']:.3f} |",
-             f"| time outside epochs: start-up, final validation, exit (s) | {s['outside_epochs_s']['plain']:.1f} | "
-             f"{s['outside_epochs_s']['yolosweep']:.1f} | {s['outside_epochs_s']['yolosweep'] / s['outside_epochs_s']['plain']:.2f} |",
-             f"| peak RSS of the process tree (MB) | {s['peak_rss_mb']['plain']:.0f} | {s['peak_rss_mb']['yolosweep']:.0f} | "
-             f"{s['peak_rss_mb']['yolosweep'] / s['peak_rss_mb']['plain']:.2f} |"]
+    lines = [
+        f"# Overhead of train_sweep.py against plain Ultralytics ({time.strftime('%Y-%m-%d')}, {machine()})",
+        "",
+        f"YOLO11n from scratch on the generated dataset, imgsz {options.imgsz}, batch 16, {options.epochs} epochs, "
+        f"{options.repeats} alternated repeats each; medians.",
+        "",
+        "| | plain Ultralytics | train_sweep.py | ratio |",
+        "|---|---|---|---|",
+        f"| per-epoch wall time (s) | {s['per_epoch_s']['plain']:.2f} | {s['per_epoch_s']['yolosweep']:.2f} | "
+        f"{s['per_epoch_ratio']:.3f} |",
+        f"| time outside epochs: start-up, final validation, exit (s) | {s['outside_epochs_s']['plain']:.1f} | "
+        f"{s['outside_epochs_s']['yolosweep']:.1f} | "
+        f"{s['outside_epochs_s']['yolosweep'] / s['outside_epochs_s']['plain']:.2f} |",
+        f"| peak RSS of the process tree (MB) | {s['peak_rss_mb']['plain']:.0f} | "
+        f"{s['peak_rss_mb']['yolosweep']:.0f} | "
+        f"{s['peak_rss_mb']['yolosweep'] / s['peak_rss_mb']['plain']:.2f} |",
+    ]
     write_results("overhead", payload, lines)
     return 0
 

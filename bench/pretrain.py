@@ -31,10 +31,27 @@ CACHE = REPO / "bench" / ".cache" / "pretrain"
 RESULTS = REPO / "bench" / "results" / "pretrain.json"
 # imgsz 320: an epoch of chess's 202 photos takes ~20 s on this machine's 2 cores (measured), so 150
 # epochs fit an hour; 640 would take four times as long.
-PRETRAIN = {"epochs": 150, "imgsz": 320, "batch": 16, "workers": 2, "device": "cpu", "seed": 0,
-            "deterministic": True, "plots": False, "amp": False}
-CHECK = {"epochs": 10, "imgsz": 320, "batch": 16, "workers": 2, "device": "cpu", "deterministic": True,
-         "plots": False, "amp": False}
+PRETRAIN = {
+    "epochs": 150,
+    "imgsz": 320,
+    "batch": 16,
+    "workers": 2,
+    "device": "cpu",
+    "seed": 0,
+    "deterministic": True,
+    "plots": False,
+    "amp": False,
+}
+CHECK = {
+    "epochs": 10,
+    "imgsz": 320,
+    "batch": 16,
+    "workers": 2,
+    "device": "cpu",
+    "deterministic": True,
+    "plots": False,
+    "amp": False,
+}
 METRIC = "metrics/mAP50(B)"
 
 
@@ -42,7 +59,9 @@ def _train(model: str, spec: dict[str, Any]) -> subprocess.CompletedProcess:
     """One Ultralytics training in a child process (it keeps process-wide state), offline."""
     code = "import json, sys; from ultralytics import YOLO; s = json.loads(sys.argv[2]); YOLO(sys.argv[1]).train(**s)"
     env = {**os.environ, "YOLO_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-c", code, model, json.dumps(spec)], env=env, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-c", code, model, json.dumps(spec)], env=env, capture_output=True, text=True
+    )
 
 
 def _results(run_dir: Path) -> list[dict[str, float]]:
@@ -59,16 +78,24 @@ def pretrain(data: Path, epochs: int) -> dict[str, Any]:
             done = _train(str(last), {"resume": True})
         else:
             shutil.rmtree(run_dir, ignore_errors=True)
-            done = _train("yolo11n.yaml", {"data": str(data), **PRETRAIN, "epochs": epochs, "project": str(CACHE),
-                                           "name": "chess"})
+            done = _train(
+                "yolo11n.yaml",
+                {"data": str(data), **PRETRAIN, "epochs": epochs, "project": str(CACHE), "name": "chess"},
+            )
         if done.returncode != 0:
             raise SystemExit(f"pretraining failed: {done.stderr.strip().splitlines()[-3:]}")
     rows = _results(run_dir)
     WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(run_dir / "weights" / "best.pt", WEIGHTS)
-    return {"data": "chess", "epochs": len(rows), "imgsz": PRETRAIN["imgsz"], "seconds_this_call": round(time.time() - started),
-            "best_mAP50": max(r[METRIC] for r in rows), "best_mAP50_95": max(r["metrics/mAP50-95(B)"] for r in rows),
-            "checkpoint_bytes": WEIGHTS.stat().st_size}
+    return {
+        "data": "chess",
+        "epochs": len(rows),
+        "imgsz": PRETRAIN["imgsz"],
+        "seconds_this_call": round(time.time() - started),
+        "best_mAP50": max(r[METRIC] for r in rows),
+        "best_mAP50_95": max(r["metrics/mAP50-95(B)"] for r in rows),
+        "checkpoint_bytes": WEIGHTS.stat().st_size,
+    }
 
 
 def check(data: Path, seeds: int) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""A sweep program that replays recorded learning curves (the tunable task's, or fine-tuning's) instead of training (#16).
+"""A sweep program that replays recorded learning curves (the tunable task's, or fine-tuning's), not training (#16).
 
 The real local agent starts it like train_sweep.py (`--key=value` arguments); it logs, epoch by
 epoch, the curve bench/surrogate.py predicts for those values, with one seed's noise, through the
@@ -44,8 +44,12 @@ def main() -> int:
 
         parser = argparse.ArgumentParser(description="fit the surrogate once and save it for the replayed runs")
         parser.add_argument("--fit", type=Path, required=True, metavar="FILE.pkl")
-        parser.add_argument("--regime", choices=("scratch", "finetune"), default="scratch",
-                            help="whose curves (bench/value_data.py); finetune: bccd from the chess checkpoint, 15 epochs")
+        parser.add_argument(
+            "--regime",
+            choices=("scratch", "finetune"),
+            default="scratch",
+            help="whose curves (bench/value_data.py); finetune: bccd from the chess checkpoint, 15 epochs",
+        )
         options = parser.parse_args()
         value_data.use_regime(options.regime)
         curves = value_data.load_curves()

@@ -23,9 +23,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from yolosweep.demo import write_demo_dataset  # noqa: E402
-
 from harness import AgentStandIn, machine, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
+
+from yolosweep.demo import write_demo_dataset  # noqa: E402
 
 # phase -> (file suffix, function name) of the call whose cumulative time is that phase
 PHASES = {
@@ -64,13 +64,37 @@ def main() -> int:
         for repeat in range(options.repeats):
             run_id = f"start{repeat:03d}"
             profile = tmp / f"{run_id}.prof"
-            command = [sys.executable, "-m", "cProfile", "-o", str(profile), str(REPO / "train_sweep.py"),
-                       "--data", str(data), "--epochs", str(options.epochs), "--imgsz", "64", "--batch", "16",
-                       "--device", "cpu", "--model", "yolo11n.yaml", "--workers=0", "--optimizer=AdamW",
-                       "--lr0=0.005", f"--project={tmp / 'runs'}", f"--name={run_id}", "--no-log-model"]
+            command = [
+                sys.executable,
+                "-m",
+                "cProfile",
+                "-o",
+                str(profile),
+                str(REPO / "train_sweep.py"),
+                "--data",
+                str(data),
+                "--epochs",
+                str(options.epochs),
+                "--imgsz",
+                "64",
+                "--batch",
+                "16",
+                "--device",
+                "cpu",
+                "--model",
+                "yolo11n.yaml",
+                "--workers=0",
+                "--optimizer=AdamW",
+                "--lr0=0.005",
+                f"--project={tmp / 'runs'}",
+                f"--name={run_id}",
+                "--no-log-model",
+            ]
             run_env = agent.run_env(env, run_id)
             start = time.perf_counter()
-            subprocess.run(command, env=run_env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            subprocess.run(
+                command, env=run_env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True
+            )
             times = {**phase_times(profile), "process wall time": time.perf_counter() - start}
             samples.append(times)
             print(f"repeat {repeat}: " + ", ".join(f"{k} {v:.2f}s" for k, v in times.items()), flush=True)
@@ -83,19 +107,29 @@ def main() -> int:
     # but the loop's epochs and what follows the loop (final validation, wandb finish).
     before = median["whole script"] - loop + setup - median["wandb finish"]
     after = final + median["wandb finish"] + median["process wall time"] - median["whole script"]
-    payload = {"options": vars(options), "median_s": median,
-               "before_first_step_s": before, "training_epochs_s": epochs, "after_last_epoch_s": after,
-               "samples": samples}
-    lines = [f"# A sweep run's time outside training ({time.strftime('%Y-%m-%d')}, {machine()})", "",
-             f"train_sweep.py as the local agent starts it (store sink, offline wandb), YOLO11n from scratch, "
-             f"imgsz 64, {options.epochs} epochs, under cProfile; medians of {options.repeats} runs. "
-             "Phases overlap where one calls another (imports happen inside the others too), and cProfile inflates "
-             "Python-heavy phases such as imports: read the split, not the absolute seconds.", "",
-             "| phase | seconds |", "|---|---|",
-             *(f"| {phase} | {median[phase]:.2f} |" for phase in median),
-             f"| **before the first training step** (script start to the loop's first batch) | **{before:.2f}** |",
-             f"| training epochs, each with its validation | {epochs:.2f} |",
-             f"| **after the last epoch** (final validation, wandb finish, exit with wandb's teardown) | **{after:.2f}** |"]
+    payload = {
+        "options": vars(options),
+        "median_s": median,
+        "before_first_step_s": before,
+        "training_epochs_s": epochs,
+        "after_last_epoch_s": after,
+        "samples": samples,
+    }
+    lines = [
+        f"# A sweep run's time outside training ({time.strftime('%Y-%m-%d')}, {machine()})",
+        "",
+        f"train_sweep.py as the local agent starts it (store sink, offline wandb), YOLO11n from scratch, "
+        f"imgsz 64, {options.epochs} epochs, under cProfile; medians of {options.repeats} runs. "
+        "Phases overlap where one calls another (imports happen inside the others too), and cProfile inflates "
+        "Python-heavy phases such as imports: read the split, not the absolute seconds.",
+        "",
+        "| phase | seconds |",
+        "|---|---|",
+        *(f"| {phase} | {median[phase]:.2f} |" for phase in median),
+        f"| **before the first training step** (script start to the loop's first batch) | **{before:.2f}** |",
+        f"| training epochs, each with its validation | {epochs:.2f} |",
+        f"| **after the last epoch** (final validation, wandb finish, exit with wandb's teardown) | **{after:.2f}** |",
+    ]
     write_results("run_startup", payload, lines)
     return 0
 

@@ -44,19 +44,31 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import value_data  # noqa: E402
+from harness import create_local_sweep, machine, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
+
 from yolosweep.store import Store  # noqa: E402
 from yolosweep.tracking import OBJECTIVE  # noqa: E402
-
-from harness import create_local_sweep, machine, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
-import value_data  # noqa: E402
 
 METHODS = ("ours", "ours+prior", "random", "ultralytics", "optuna")
 # The fixed values of each task's runs. demo: the first demo's task (colour-coded classes, where the
 # defaults are near the best; 12 parameters searched). tunable: the value benchmark's task and today's
 # demo (bench/value_data.py: 96 shifted training images, imgsz 96, 20 epochs; all 13 searched).
-TASKS = {"demo": {"imgsz": 64, "batch": 16, "model": "yolo11n.yaml", "device": "cpu", "workers": 0, "optimizer": "AdamW",
-                  "warmup_epochs": 1, "seed": 0, "deterministic": True, "plots": False},
-         "tunable": {**{k: v for k, v in value_data.TASK.items() if k != "epochs"}, "seed": 0}}
+TASKS = {
+    "demo": {
+        "imgsz": 64,
+        "batch": 16,
+        "model": "yolo11n.yaml",
+        "device": "cpu",
+        "workers": 0,
+        "optimizer": "AdamW",
+        "warmup_epochs": 1,
+        "seed": 0,
+        "deterministic": True,
+        "plots": False,
+    },
+    "tunable": {**{k: v for k, v in value_data.TASK.items() if k != "epochs"}, "seed": 0},
+}
 FIXED = TASKS["demo"]  # main() sets the task's
 
 
@@ -66,6 +78,7 @@ def search_space() -> dict[str, dict[str, Any]]:
 
 
 # --- one repetition of one method, in its own process (python bench/search_efficiency.py --job ...) ---
+
 
 def job_local_backend(method: str, data: Path, work: Path, budget: int, epochs: int) -> list[float]:
     config = yaml.safe_load((REPO / "sweep_config.yaml").read_text())
@@ -79,10 +92,18 @@ def job_local_backend(method: str, data: Path, work: Path, budget: int, epochs: 
     sweep_id = create_local_sweep(config, work, env, "--data", str(data), "--epochs", str(epochs), *prior)
     store = Store(work / "home" / "sweeps.db")
     while store.epochs_logged(sweep_id) < budget:
-        subprocess.run([sys.executable, "-m", "yolosweep", "agent", sweep_id, "--count=1"], env=env, cwd=work,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "yolosweep", "agent", sweep_id, "--count=1"],
+            env=env,
+            cwd=work,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+        )
     runs = store.runs(sweep_id)
-    (work / "runs.json").write_text(json.dumps({"runs": len(runs), "stopped": sum(r.ended_by.value == "hyperband" for r in runs)}))
+    (work / "runs.json").write_text(
+        json.dumps({"runs": len(runs), "stopped": sum(r.ended_by.value == "hyperband" for r in runs)})
+    )
     return [row.get(OBJECTIVE, 0.0) for run in runs for row in run.history]
 
 
@@ -93,8 +114,15 @@ def job_ultralytics(data: Path, work: Path, budget: int, epochs: int) -> list[fl
     for name, entry in search_space().items():
         low, high = (min(entry["values"]), max(entry["values"])) if "values" in entry else (entry["min"], entry["max"])
         space[name] = (float(low), float(high))
-    args = {**FIXED, "data": str(data), "epochs": epochs, "project": str(work), "name": "tune", "space": space,
-            "mode": "train"}
+    args = {
+        **FIXED,
+        "data": str(data),
+        "epochs": epochs,
+        "project": str(work),
+        "name": "tune",
+        "space": space,
+        "mode": "train",
+    }
     Tuner(args=args)(iterations=math.ceil(budget / epochs), cleanup=False)
     stream = []
     with open(work / "tune" / "tune_results.ndjson") as f:
@@ -134,14 +162,24 @@ def job_optuna(data: Path, work: Path, budget: int, epochs: int, seed: int) -> l
 
         trial_values: list[float] = []
         model.add_callback("on_fit_epoch_end", report)
-        model.train(**FIXED, **params, data=str(data), epochs=epochs, project=str(work), name=f"t{trial.number}",
-                    exist_ok=True, val=True)
+        model.train(
+            **FIXED,
+            **params,
+            data=str(data),
+            epochs=epochs,
+            project=str(work),
+            name=f"t{trial.number}",
+            exist_ok=True,
+            val=True,
+        )
         return max(trial_values)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize",
-                                sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=3),
-                                pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=3))
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=3),
+        pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=3),
+    )
     while len(stream) < budget:
         study.optimize(objective, n_trials=1, catch=())
     return stream
@@ -152,8 +190,24 @@ def run_job(method: str, repeat: int, data: Path, work: Path, options: argparse.
     work.mkdir(parents=True)
     out = work / "result.json"
     env = offline_env(work, OMP_NUM_THREADS=str(options.threads))
-    command = [sys.executable, __file__, "--job", method, "--seed", str(repeat), "--data", str(data), "--work", str(work),
-               "--budget", str(options.budget), "--epochs", str(options.epochs), "--task", options.task]
+    command = [
+        sys.executable,
+        __file__,
+        "--job",
+        method,
+        "--seed",
+        str(repeat),
+        "--data",
+        str(data),
+        "--work",
+        str(work),
+        "--budget",
+        str(options.budget),
+        "--epochs",
+        str(options.epochs),
+        "--task",
+        options.task,
+    ]
     start = time.perf_counter()
     with open(work / "job.log", "w") as log:
         subprocess.run(command, env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT, check=True)
@@ -161,8 +215,11 @@ def run_job(method: str, repeat: int, data: Path, work: Path, options: argparse.
     result = {"method": method, "repeat": repeat, "wall_s": round(time.perf_counter() - start, 1), "stream": stream}
     if (work / "runs.json").exists():  # the local backend's: runs started and how many Hyperband stopped
         result.update(json.loads((work / "runs.json").read_text()))
-    print(f"{method:11s} repeat {repeat}: best {max(stream[:options.budget]):.3f} in {len(stream)} epochs, "
-          f"{result['wall_s']:.0f}s", flush=True)
+    print(
+        f"{method:11s} repeat {repeat}: best {max(stream[: options.budget]):.3f} in {len(stream)} epochs, "
+        f"{result['wall_s']:.0f}s",
+        flush=True,
+    )
     return result
 
 
@@ -173,8 +230,13 @@ def summarize(results: list[dict[str, Any]], budget: int, targets: list[float]) 
         if not runs:
             continue
         best = [max(r["stream"][:budget]) for r in runs]
-        summary[method] = {"best_median": statistics.median(best), "best_min": min(best), "best_max": max(best),
-                           "wall_s_median": statistics.median(r["wall_s"] for r in runs), "targets": {}}
+        summary[method] = {
+            "best_median": statistics.median(best),
+            "best_min": min(best),
+            "best_max": max(best),
+            "wall_s_median": statistics.median(r["wall_s"] for r in runs),
+            "targets": {},
+        }
         if all("runs" in r for r in runs):
             summary[method].update(runs=sum(r["runs"] for r in runs), stopped=sum(r["stopped"] for r in runs))
         for target in targets:
@@ -195,10 +257,14 @@ def main() -> int:
     parser.add_argument("--targets", default="0.7,0.9", help="mAP50 values whose first epoch counts as reached")
     parser.add_argument("--parallel", type=int, default=2, help="repetitions side by side")
     parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--task", choices=TASKS, default="demo",
-                        help="demo: the first demo's colour-coded task (default, as in search_efficiency.md); tunable: "
-                             "the value benchmark's and today's demo, where tuning pays (use --epochs 20; results "
-                             "go to search_efficiency_tunable)")
+    parser.add_argument(
+        "--task",
+        choices=TASKS,
+        default="demo",
+        help="demo: the first demo's colour-coded task (default, as in search_efficiency.md); tunable: "
+        "the value benchmark's and today's demo, where tuning pays (use --epochs 20; results "
+        "go to search_efficiency_tunable)",
+    )
     parser.add_argument("--job", choices=METHODS, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -231,28 +297,48 @@ def main() -> int:
             results = [f.result() for f in futures]
     targets = [float(t) for t in options.targets.split(",")]
     summary = summarize(results, options.budget, targets)
-    payload = {"options": {k: v for k, v in vars(options).items() if k not in ("job", "seed", "data", "work")},
-               "summary": summary, "results": results}
-    lines = [f"# Search efficiency at an equal budget of {options.budget} trained epochs "
-             f"({time.strftime('%Y-%m-%d')}, {machine()})", "",
-             (f"YOLO11n from scratch on the generated dataset (320/40 images, imgsz 64), runs of {options.epochs} epochs, "
-              if options.task == "demo" else
-              f"YOLO11n from scratch on the tunable task (96/80 shifted images, imgsz 96, AdamW), runs of {options.epochs} epochs, ")
-             + f"the {len(search_space())} searched parameters, {options.repeats} repetitions per method; "
-             "epochs to a target: trained epochs until its first validated epoch at or above it.", "",
-             "| method | best mAP50 at the budget: median (min-max) | "
-             + "".join(f"epochs to {t} (median, reached) | " for t in targets) + "wall time per repetition (s) |",
-             "|---|---|" + "---|" * len(targets) + "---|"]
+    payload = {
+        "options": {k: v for k, v in vars(options).items() if k not in ("job", "seed", "data", "work")},
+        "summary": summary,
+        "results": results,
+    }
+    lines = [
+        f"# Search efficiency at an equal budget of {options.budget} trained epochs "
+        f"({time.strftime('%Y-%m-%d')}, {machine()})",
+        "",
+        (
+            f"YOLO11n from scratch on the generated dataset (320/40 images, imgsz 64), "
+            f"runs of {options.epochs} epochs, "
+            if options.task == "demo"
+            else f"YOLO11n from scratch on the tunable task (96/80 shifted images, imgsz 96, AdamW), "
+            f"runs of {options.epochs} epochs, "
+        )
+        + f"the {len(search_space())} searched parameters, {options.repeats} repetitions per method; "
+        "epochs to a target: trained epochs until its first validated epoch at or above it.",
+        "",
+        "| method | best mAP50 at the budget: median (min-max) | "
+        + "".join(f"epochs to {t} (median, reached) | " for t in targets)
+        + "wall time per repetition (s) |",
+        "|---|---|" + "---|" * len(targets) + "---|",
+    ]
     for method, s in summary.items():
         cells = []
         for target in s["targets"].values():
             median = target["epochs_median"]
             cells.append(f"{'not reached' if math.isinf(median) else f'{median:g}'}, {target['reached']}")
-        lines.append(f"| {method} | {s['best_median']:.3f} ({s['best_min']:.3f}-{s['best_max']:.3f}) | "
-                     + "".join(f"{c} | " for c in cells) + f"{s['wall_s_median']:.0f} |")
-    lines += [""] + [f"{method}: {s['runs']} runs started in all, {s['stopped']} stopped by Hyperband"
-                     for method, s in summary.items() if "runs" in s]
-    write_results("search_efficiency" if options.task == "demo" else f"search_efficiency_{options.task}", payload, lines)
+        lines.append(
+            f"| {method} | {s['best_median']:.3f} ({s['best_min']:.3f}-{s['best_max']:.3f}) | "
+            + "".join(f"{c} | " for c in cells)
+            + f"{s['wall_s_median']:.0f} |"
+        )
+    lines += [""] + [
+        f"{method}: {s['runs']} runs started in all, {s['stopped']} stopped by Hyperband"
+        for method, s in summary.items()
+        if "runs" in s
+    ]
+    write_results(
+        "search_efficiency" if options.task == "demo" else f"search_efficiency_{options.task}", payload, lines
+    )
     return 0
 
 

@@ -28,13 +28,13 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.pgserver import PostgresServer, server_binaries  # noqa: E402
-from yolosweep import spec  # noqa: E402
-from yolosweep.backends.local import runs_to_stop, suggest  # noqa: E402
-from yolosweep.store import Store  # noqa: E402
-from yolosweep.tracking import OBJECTIVE  # noqa: E402
+from harness import REPO, RESULTS, offline_env, write_results
 
-from harness import REPO, RESULTS, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
+from tests.pgserver import PgBouncer, PostgresServer, server_binaries
+from yolosweep import spec
+from yolosweep.backends.local import runs_to_stop, suggest
+from yolosweep.store import Store
+from yolosweep.tracking import OBJECTIVE
 
 SIZES = (20, 50, 100, 200)
 REPEATS = 7
@@ -49,13 +49,20 @@ def fill(store: Store, sweep_id: str, config: dict, n: int, rng: np.random.Gener
         params = suggest({**config, "method": "random"}, [])
         run_id = f"{sweep_id[:4]}{i:04d}"
         plateau, epochs = rng.uniform(0.3, 0.8), EPOCHS if i < n - 4 else EPOCHS // 2
-        rows = [{"epoch": e, OBJECTIVE: float(plateau * (1 - np.exp(-e / 15)) + rng.normal(0, 0.01))} for e in range(1, epochs + 1)]
+        rows = [
+            {"epoch": e, OBJECTIVE: float(plateau * (1 - np.exp(-e / 15)) + rng.normal(0, 0.01))}
+            for e in range(1, epochs + 1)
+        ]
         with store.transaction():
             store.add_run(sweep_id, run_id, params)
-            store.db.execute(sa.text("INSERT INTO metrics (run_id, epoch, metrics) VALUES (:run, :epoch, :metrics)"),
-                             [{"run": run_id, "epoch": r["epoch"], "metrics": json.dumps(r)} for r in rows])
-            store.db.execute(sa.text("UPDATE runs SET summary=:summary WHERE id=:id"),
-                             {"summary": json.dumps({OBJECTIVE: max(r[OBJECTIVE] for r in rows)}), "id": run_id})
+            store.db.execute(
+                sa.text("INSERT INTO metrics (run_id, epoch, metrics) VALUES (:run, :epoch, :metrics)"),
+                [{"run": run_id, "epoch": r["epoch"], "metrics": json.dumps(r)} for r in rows],
+            )
+            store.db.execute(
+                sa.text("UPDATE runs SET summary=:summary WHERE id=:id"),
+                {"summary": json.dumps({OBJECTIVE: max(r[OBJECTIVE] for r in rows)}), "id": run_id},
+            )
         if i < n - 4:
             store.end_run(run_id, "finished")
 
@@ -93,8 +100,11 @@ def decisions(server: PostgresServer, folder: Path, config: dict) -> list[dict]:
         row["ratio_suggest"] = row["postgresql_suggest_s"][1] / row["sqlite_suggest_s"][1]
         row["ratio_hyperband"] = row["postgresql_hyperband_s"][1] / row["sqlite_hyperband_s"][1]
         rows.append(row)
-        print(f"{n} runs: suggest {row['sqlite_suggest_s'][1]:.3f} s vs {row['postgresql_suggest_s'][1]:.3f} s, "
-              f"hyperband {row['sqlite_hyperband_s'][1]:.3f} s vs {row['postgresql_hyperband_s'][1]:.3f} s", flush=True)
+        print(
+            f"{n} runs: suggest {row['sqlite_suggest_s'][1]:.3f} s vs {row['postgresql_suggest_s'][1]:.3f} s, "
+            f"hyperband {row['sqlite_hyperband_s'][1]:.3f} s vs {row['postgresql_hyperband_s'][1]:.3f} s",
+            flush=True,
+        )
         for store in stores.values():
             store.close()
     return rows
@@ -155,12 +165,18 @@ def agent_worker(url: str, sweep_id: str, threads: int, out: str) -> None:
     Path(out).write_text(json.dumps({"suggest_waits": waits, "epochs_written": written[0], "errors": errors}))
 
 
-def scale(server: PostgresServer, bouncer: "PgBouncer", folder: Path, agents: int, via: str) -> dict:
+def scale(server: PostgresServer, bouncer: PgBouncer, folder: Path, agents: int, via: str) -> dict:
     url = server.new_database()
     database = url.rsplit("/", 1)[1]
     store = Store(url)
-    sweep_id = store.create_sweep({"program": "p.py", "method": "random", "metric": {"name": OBJECTIVE, "goal": "maximize"},
-                                   "parameters": {"x": {"min": 0.0, "max": 1.0}}})
+    sweep_id = store.create_sweep(
+        {
+            "program": "p.py",
+            "method": "random",
+            "metric": {"name": OBJECTIVE, "goal": "maximize"},
+            "parameters": {"x": {"min": 0.0, "max": 1.0}},
+        }
+    )
     store.close()
     target = bouncer.url(database) if via == "pgbouncer" else url
     procs, outs, left = [], [], agents
@@ -168,16 +184,27 @@ def scale(server: PostgresServer, bouncer: "PgBouncer", folder: Path, agents: in
     while left > 0:
         threads = min(THREADS_PER_PROCESS, left)
         outs.append(folder / f"scale-{via}-{agents}-{len(outs)}.json")
-        procs.append(subprocess.Popen([sys.executable, __file__, "--worker", target, sweep_id, str(threads), str(outs[-1])],
-                                      env={**offline_env(folder), "PYTHONPATH": str(REPO)}))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, __file__, "--worker", target, sweep_id, str(threads), str(outs[-1])],
+                env={**offline_env(folder), "PYTHONPATH": str(REPO)},
+            )
+        )
         left -= threads
-    admin = sa.create_engine(server.url().replace("postgresql://", "postgresql+psycopg://"), poolclass=sa.pool.NullPool,
-                             isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(
+        server.url().replace("postgresql://", "postgresql+psycopg://"),
+        poolclass=sa.pool.NullPool,
+        isolation_level="AUTOCOMMIT",
+    )
     held = 0
     with admin.connect() as conn:  # autocommit: each count is a new snapshot
         while any(proc.poll() is None for proc in procs):
-            held = max(held, conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = :db"),
-                                          {"db": database}).scalar_one())
+            held = max(
+                held,
+                conn.execute(
+                    sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = :db"), {"db": database}
+                ).scalar_one(),
+            )
             time.sleep(0.1)
     admin.dispose()
     seconds = time.time() - started
@@ -188,13 +215,25 @@ def scale(server: PostgresServer, bouncer: "PgBouncer", folder: Path, agents: in
     written = sum(r["epochs_written"] for r in reports)
     waits = [w for r in reports for w in r["suggest_waits"]]
     errors = [e for r in reports for e in r["errors"]]
-    row = {"agents": agents, "via": via, "connections": int(held), "epochs_per_s": stored / seconds,
-           "suggest_s": quartiles(waits) if len(waits) > 1 else waits, "epochs_lost": written - stored,
-           "agents_refused": len(errors), "refusals": sorted(set(errors))[:3], "seconds": seconds,
-           "epochs_written": written, "epochs_stored": stored}
-    print(f"{agents} agents {via}: {held} server connections, {row['epochs_per_s']:.1f} epochs/s, suggestion "
-          f"{statistics.median(waits) if waits else float('nan'):.3f} s, lost {row['epochs_lost']}, refused {len(errors)}",
-          flush=True)
+    row = {
+        "agents": agents,
+        "via": via,
+        "connections": int(held),
+        "epochs_per_s": stored / seconds,
+        "suggest_s": quartiles(waits) if len(waits) > 1 else waits,
+        "epochs_lost": written - stored,
+        "agents_refused": len(errors),
+        "refusals": sorted(set(errors))[:3],
+        "seconds": seconds,
+        "epochs_written": written,
+        "epochs_stored": stored,
+    }
+    print(
+        f"{agents} agents {via}: {held} server connections, {row['epochs_per_s']:.1f} epochs/s, suggestion "
+        f"{statistics.median(waits) if waits else float('nan'):.3f} s, lost {row['epochs_lost']}, "
+        f"refused {len(errors)}",
+        flush=True,
+    )
     return row
 
 
@@ -205,45 +244,66 @@ def main() -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", default="10,50,200", help="simulated agents per scale row (default 10,50,200)")
-    parser.add_argument("--only", choices=("decisions", "scale"), default=None, help="one part; the other's last "
-                        "results are kept")
+    parser.add_argument(
+        "--only", choices=("decisions", "scale"), default=None, help="one part; the other's last results are kept"
+    )
     options = parser.parse_args()
     bindir = server_binaries()
     if bindir is None:
         print("error: PostgreSQL is not installed. Fix: apt-get install postgresql", file=sys.stderr)
         return 2
-    from tests.pgserver import PgBouncer
-
-    previous = json.loads((RESULTS / "store_backends.json").read_text()) if (RESULTS / "store_backends.json").exists() else {}
+    previous = (
+        json.loads((RESULTS / "store_backends.json").read_text()) if (RESULTS / "store_backends.json").exists() else {}
+    )
     config = spec.load_sweep(REPO / "sweep_config.yaml")
     server = PostgresServer(bindir, max_connections=None)  # PostgreSQL's default settings: 100 connections
     bouncer = PgBouncer(server)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             rows = decisions(server, Path(tmp), config) if options.only != "scale" else previous.get("decisions", [])
-            scaled = previous.get("connections", []) if options.only == "decisions" else [
-                scale(server, bouncer, Path(tmp), int(n), via)
-                for n in options.agents.split(",") for via in ("direct", "pgbouncer")]
+            scaled = (
+                previous.get("connections", [])
+                if options.only == "decisions"
+                else [
+                    scale(server, bouncer, Path(tmp), int(n), via)
+                    for n in options.agents.split(",")
+                    for via in ("direct", "pgbouncer")
+                ]
+            )
     finally:
         bouncer.stop()
         server.stop("immediate")
-    lines = [f"# The store: SQLite against PostgreSQL ({time.strftime('%Y-%m-%d')}, `python bench/store_backends.py`)", "",
-             f"One decision of an agent, reading every run back (sweep_config.yaml, {EPOCHS}-epoch histories); "
-             f"median [quartiles] of {REPEATS} alternated timings. PostgreSQL: a local server over TCP.", "",
-             "| runs | bayes suggestion, SQLite (s) | PostgreSQL (s) | ratio | Hyperband check, SQLite (s) | PostgreSQL (s) | ratio |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# The store: SQLite against PostgreSQL ({time.strftime('%Y-%m-%d')}, `python bench/store_backends.py`)",
+        "",
+        f"One decision of an agent, reading every run back (sweep_config.yaml, {EPOCHS}-epoch histories); "
+        f"median [quartiles] of {REPEATS} alternated timings. PostgreSQL: a local server over TCP.",
+        "",
+        "| runs | bayes suggestion, SQLite (s) | PostgreSQL (s) | ratio | Hyperband check, SQLite (s) | "
+        "PostgreSQL (s) | ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
     fmt = lambda q: f"{q[1]:.3f} [{q[0]:.3f}-{q[2]:.3f}]" if len(q) == 3 else "-"  # noqa: E731
     for r in rows:
-        lines.append(f"| {r['runs']} | {fmt(r['sqlite_suggest_s'])} | {fmt(r['postgresql_suggest_s'])} | {r['ratio_suggest']:.2f} | "
-                     f"{fmt(r['sqlite_hyperband_s'])} | {fmt(r['postgresql_hyperband_s'])} | {r['ratio_hyperband']:.2f} |")
-    lines += ["", f"Agents on one server with default settings (max_connections 100), each taking {RUNS_EACH} runs of "
-                  f"{SCALE_EPOCHS} epochs ({EPOCH_S} s apart) as a real Agent does, its run relayed through it: "
-                  "straight to the server, and through PgBouncer in transaction pooling (pool 20).", "",
-              "| agents | via | server connections (max) | epochs/s | suggestion wait (s) | epochs lost | agents refused |",
-              "|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {r['runs']} | {fmt(r['sqlite_suggest_s'])} | {fmt(r['postgresql_suggest_s'])} | "
+            f"{r['ratio_suggest']:.2f} | "
+            f"{fmt(r['sqlite_hyperband_s'])} | {fmt(r['postgresql_hyperband_s'])} | {r['ratio_hyperband']:.2f} |"
+        )
+    lines += [
+        "",
+        f"Agents on one server with default settings (max_connections 100), each taking {RUNS_EACH} runs of "
+        f"{SCALE_EPOCHS} epochs ({EPOCH_S} s apart) as a real Agent does, its run relayed through it: "
+        "straight to the server, and through PgBouncer in transaction pooling (pool 20).",
+        "",
+        "| agents | via | server connections (max) | epochs/s | suggestion wait (s) | epochs lost | agents refused |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in scaled:
-        lines.append(f"| {r['agents']} | {r['via']} | {r['connections']} | {r['epochs_per_s']:.1f} | {fmt(r['suggest_s'])} | "
-                     f"{r['epochs_lost']} | {r['agents_refused']}" + (f": {r['refusals'][0]}" if r['refusals'] else "") + " |")
+        lines.append(
+            f"| {r['agents']} | {r['via']} | {r['connections']} | {r['epochs_per_s']:.1f} | {fmt(r['suggest_s'])} | "
+            f"{r['epochs_lost']} | {r['agents_refused']}" + (f": {r['refusals'][0]}" if r["refusals"] else "") + " |"
+        )
     write_results("store_backends", {"decisions": rows, "connections": scaled}, lines)
     return 0
 

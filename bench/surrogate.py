@@ -5,7 +5,7 @@ in milliseconds: a random forest over (the 13 swept values, epoch), plus seed no
 defaults trained with several seeds. bench/replay_trial.py serves these curves to the real local
 agent, so the real `sweeps` engine and Hyperband run a whole sweep in seconds.
 
-    python bench/surrogate.py                    # validation on held-back configurations -> bench/results/surrogate.json
+    python bench/surrogate.py                    # validation on held-back configurations -> results/surrogate.json
     python bench/surrogate.py --regime finetune  # the same on the fine-tuning curves -> surrogate_finetune.json
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import value_data  # noqa: E402
+import value_data
 
 LOG_SCALED = ("lr0", "lrf", "weight_decay")  # swept on a log scale: the forest sees their logarithm
 
@@ -38,8 +38,9 @@ class Surrogate:
     seed_std: np.ndarray  # per epoch: the spread of the defaults across seeds
 
     @classmethod
-    def fit(cls, curves: dict[tuple[str, int], list[dict[str, Any]]], seed: int = 0,
-            inert: tuple[str, ...] = ()) -> "Surrogate":
+    def fit(
+        cls, curves: dict[tuple[str, int], list[dict[str, Any]]], seed: int = 0, inert: tuple[str, ...] = ()
+    ) -> Surrogate:
         """inert: parameters the forest does not see, known to have no effect (it would fit seed noise to them)."""
         from sklearn.ensemble import RandomForestRegressor
 
@@ -76,8 +77,12 @@ def _clipped(values: np.ndarray) -> list[float]:
     return [float(min(max(v, 0.0), 1.0)) for v in values]
 
 
-def validate(curves: dict[tuple[str, int], list[dict[str, Any]]], holdout: float = 0.2, seed: int = 0,
-             inert: tuple[str, ...] = ()) -> dict[str, Any]:
+def validate(
+    curves: dict[tuple[str, int], list[dict[str, Any]]],
+    holdout: float = 0.2,
+    seed: int = 0,
+    inert: tuple[str, ...] = (),
+) -> dict[str, Any]:
     """Fit on most configurations, predict the held-back ones' best epoch: rank correlation and error."""
     from scipy.stats import spearmanr
 
@@ -94,19 +99,28 @@ def validate(curves: dict[tuple[str, int], list[dict[str, Any]]], holdout: float
             predicted.append(max(curve))
             final_error += [abs(c - r[value_data.METRIC]) for c, r in zip(curve, rows)]
     rho = spearmanr(actual, predicted).statistic if len(actual) > 2 else float("nan")
-    return {"configs": len(configs), "heldout": len(actual), "heldout_spearman": float(rho),
-            "heldout_mae_best": float(np.mean(np.abs(np.array(actual) - np.array(predicted)))),
-            "heldout_mae_per_epoch": float(np.mean(final_error)),
-            "seed_std_at_last_epoch": float(surrogate.seed_std[-1])}
+    return {
+        "configs": len(configs),
+        "heldout": len(actual),
+        "heldout_spearman": float(rho),
+        "heldout_mae_best": float(np.mean(np.abs(np.array(actual) - np.array(predicted)))),
+        "heldout_mae_per_epoch": float(np.mean(final_error)),
+        "seed_std_at_last_epoch": float(surrogate.seed_std[-1]),
+    }
 
 
-def validate_holdouts(curves: dict[tuple[str, int], list[dict[str, Any]]], holdouts: int = 5,
-                      inert: tuple[str, ...] = ()) -> dict[str, Any]:
+def validate_holdouts(
+    curves: dict[tuple[str, int], list[dict[str, Any]]], holdouts: int = 5, inert: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """validate() over several different hold-outs (seeds 0..holdouts-1): the median of each figure, and each."""
     folds = [validate(curves, seed=seed, inert=inert) for seed in range(holdouts)]
     keys = ("heldout_spearman", "heldout_mae_best", "heldout_mae_per_epoch", "seed_std_at_last_epoch")
-    return {"configs": folds[0]["configs"], "heldout": folds[0]["heldout"], "holdouts": folds,
-            **{key: float(np.median([fold[key] for fold in folds])) for key in keys}}
+    return {
+        "configs": folds[0]["configs"],
+        "heldout": folds[0]["heldout"],
+        "holdouts": folds,
+        **{key: float(np.median([fold[key] for fold in folds])) for key in keys},
+    }
 
 
 def main() -> int:
@@ -115,24 +129,38 @@ def main() -> int:
     from harness import write_results
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--regime", choices=("scratch", "finetune"), default="scratch",
-                        help="the curves of bench/value_data.py's regime; finetune writes surrogate_finetune.*")
-    parser.add_argument("--holdouts", type=int, default=5,
-                        help="how many different 20%% hold-outs to validate on (on the fine-tuning curves one alone gave 0.51 to 0.70)")
+    parser.add_argument(
+        "--regime",
+        choices=("scratch", "finetune"),
+        default="scratch",
+        help="the curves of bench/value_data.py's regime; finetune writes surrogate_finetune.*",
+    )
+    parser.add_argument(
+        "--holdouts",
+        type=int,
+        default=5,
+        help="how many different 20%% hold-outs to validate on (on the fine-tuning curves one alone gave 0.51 to 0.70)",
+    )
     options = parser.parse_args()
     value_data.use_regime(options.regime)
     curves = value_data.load_curves()
     report = validate_holdouts(curves, options.holdouts)
     folds = report["holdouts"]
     task = "tunable task's" if options.regime == "scratch" else "fine-tuning regime's (bccd from the chess checkpoint)"
-    lines = [f"# Surrogate of the {task} learning curves", "",
-             f"{report['configs']} sampled configurations; {report['heldout']} held back from the fit, "
-             f"{len(folds)} times (hold-out seeds 0-{len(folds) - 1}).", "",
-             "| hold-out | held-back Spearman (best epoch) | MAE of the best epoch | MAE per epoch | seed std, last epoch |",
-             "|---|---|---|---|---|"]
+    lines = [
+        f"# Surrogate of the {task} learning curves",
+        "",
+        f"{report['configs']} sampled configurations; {report['heldout']} held back from the fit, "
+        f"{len(folds)} times (hold-out seeds 0-{len(folds) - 1}).",
+        "",
+        "| hold-out | held-back Spearman (best epoch) | MAE of the best epoch | MAE per epoch | seed std, last epoch |",
+        "|---|---|---|---|---|",
+    ]
     for name, row in [*((str(seed), fold) for seed, fold in enumerate(folds)), ("median", report)]:
-        lines.append(f"| {name} | {row['heldout_spearman']:.2f} | {row['heldout_mae_best']:.3f} "
-                     f"| {row['heldout_mae_per_epoch']:.3f} | {row['seed_std_at_last_epoch']:.3f} |")
+        lines.append(
+            f"| {name} | {row['heldout_spearman']:.2f} | {row['heldout_mae_best']:.3f} "
+            f"| {row['heldout_mae_per_epoch']:.3f} | {row['seed_std_at_last_epoch']:.3f} |"
+        )
     write_results("surrogate" if options.regime == "scratch" else "surrogate_finetune", report, lines)
     return 0
 

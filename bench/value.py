@@ -21,7 +21,8 @@ hold ours back.
     python bench/value.py --reps 50 --methods ours,random --reuse random   # rerun one method, reuse another's traces
     python bench/value.py --inert dropout,copy_paste --noise-scale 0       # no seed noise: what search alone loses
     python bench/value.py --reps 100 --methods '*_pick_*' --name value_handover  # which run to hand over (#24)
-    python bench/value.py --regime finetune --methods ours,ours_no_hyperband,ours_band_11,random,ultralytics_tuner,optuna_tpe_hyperband --jobs 2
+    python bench/value.py --regime finetune --jobs 2 \
+        --methods ours,ours_no_hyperband,ours_band_11,random,ultralytics_tuner,optuna_tpe_hyperband
                                                   # the fine-tuning regime's curves (#25) -> value_finetune.*
     python bench/value.py --methods ours,ours_no_hyperband --reuse ours --name value_band   # what the band is worth
 
@@ -42,6 +43,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fnmatch
+import functools
 import io
 import math
 import multiprocessing
@@ -50,9 +52,10 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from unittest import mock
 
 import numpy as np
@@ -115,9 +118,16 @@ def sweep_config(hyperband: bool = True, first_band: int | None = None, fix_dead
     return config
 
 
-def run_ours(surrogate: Surrogate, rng: np.random.Generator, limit: int, defaults_first: bool,
-             hyperband: bool = True, first_band: int | None = None, trace: Trace | None = None,
-             fix_dead: bool = False) -> list[float]:
+def run_ours(
+    surrogate: Surrogate,
+    rng: np.random.Generator,
+    limit: int,
+    defaults_first: bool,
+    hyperband: bool = True,
+    first_band: int | None = None,
+    trace: Trace | None = None,
+    fix_dead: bool = False,
+) -> list[float]:
     from yolosweep.backends.local import Agent, runs_to_stop
     from yolosweep.states import EndedBy, RunState
     from yolosweep.store import Store
@@ -146,18 +156,25 @@ def run_ours(surrogate: Surrogate, rng: np.random.Generator, limit: int, default
                     break
             if epoch == EPOCHS and not stopped:
                 trace.completed.append((best, params, quality, trace.spent))
-            store.end_run(run_id, RunState.STOPPED if stopped else RunState.FINISHED, summary={METRIC: best},
-                          ended_by=EndedBy.HYPERBAND if stopped else EndedBy.COMPLETED)
+            store.end_run(
+                run_id,
+                RunState.STOPPED if stopped else RunState.FINISHED,
+                summary={METRIC: best},
+                ended_by=EndedBy.HYPERBAND if stopped else EndedBy.COMPLETED,
+            )
         store.close()
     return trace.points
 
 
-def run_random(surrogate: Surrogate, rng: np.random.Generator, limit: int, trace: Trace | None = None,
-               fix_dead: bool = False) -> list[float]:
+def run_random(
+    surrogate: Surrogate, rng: np.random.Generator, limit: int, trace: Trace | None = None, fix_dead: bool = False
+) -> list[float]:
     from sweeps.params import HyperParameterSet
 
     space = _space()
-    fixed = {k: v["value"] for k, v in sweep_config(fix_dead=fix_dead)["parameters"].items() if "value" in v and k in space}
+    fixed = {
+        k: v["value"] for k, v in sweep_config(fix_dead=fix_dead)["parameters"].items() if "value" in v and k in space
+    }
     trace = trace or Trace(limit)
     params = HyperParameterSet.from_config({k: v for k, v in space.items() if k not in fixed})
     random.seed(int(rng.integers(2**31)))
@@ -170,8 +187,9 @@ def run_random(surrogate: Surrogate, rng: np.random.Generator, limit: int, trace
         trace.completed.append((max(curve), config, quality, trace.spent))
 
 
-def run_then_retrain(search: Callable[..., list[float]], surrogate: Surrogate, rng: np.random.Generator, limit: int,
-                     top: int = 2) -> list[float]:
+def run_then_retrain(
+    search: Callable[..., list[float]], surrogate: Surrogate, rng: np.random.Generator, limit: int, top: int = 2
+) -> list[float]:
     """Search with all but `top` runs of each budget, then retrain the `top` best full runs once each with
     another seed (train_best_config.py --top K) and hand over the best mean of a configuration's two trainings.
 
@@ -203,8 +221,11 @@ def searched(search: str, surrogate: Surrogate, rng: np.random.Generator, limit:
     seed = int(rng.integers(2**31))
     if (search, seed) not in _SEARCHES:
         trace = Trace(limit)
-        run = {"ours": lambda *a, **k: run_ours(*a, **k, defaults_first=True), "random": run_random,
-               "ours_no_hyperband": lambda *a, **k: run_ours(*a, **k, defaults_first=True, hyperband=False)}[search]
+        run = {
+            "ours": lambda *a, **k: run_ours(*a, **k, defaults_first=True),
+            "random": run_random,
+            "ours_no_hyperband": lambda *a, **k: run_ours(*a, **k, defaults_first=True, hyperband=False),
+        }[search]
         run(surrogate, np.random.default_rng(seed), limit, trace=trace)
         _SEARCHES[search, seed] = trace
     return _SEARCHES[search, seed]
@@ -246,8 +267,9 @@ def pick_gp(done: list[tuple[float, dict[str, Any], float, int]]) -> int:
     from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
     x = _unit_features([params for _, params, *_ in done])
-    kernel = ConstantKernel(1.0) * Matern(length_scale=np.ones(x.shape[1]), length_scale_bounds=(0.05, 20.0), nu=2.5) \
-        + WhiteKernel(0.1, noise_level_bounds=(1e-4, 10.0))
+    kernel = ConstantKernel(1.0) * Matern(
+        length_scale=np.ones(x.shape[1]), length_scale_bounds=(0.05, 20.0), nu=2.5
+    ) + WhiteKernel(0.1, noise_level_bounds=(1e-4, 10.0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=2, random_state=0)
@@ -261,17 +283,29 @@ def pick_oracle(done: list[tuple[float, dict[str, Any], float, int]]) -> int:
     return int(np.argmax([quality for _, _, quality, _ in done]))
 
 
-def pick_retrained(done: list[tuple[float, dict[str, Any], float, int]], surrogate: Surrogate,
-                   rng: np.random.Generator, top: int = 3, seeds: int = 2) -> int:
+def pick_retrained(
+    done: list[tuple[float, dict[str, Any], float, int]],
+    surrogate: Surrogate,
+    rng: np.random.Generator,
+    top: int = 3,
+    seeds: int = 2,
+) -> int:
     """train_best_config.py --top 3 --seeds 2 after the sweep: the 3 best full runs trained twice more with fresh
     seeds; the best mean of each one's 3 trainings. Not charged to the budget: it costs top x seeds more runs."""
     ranked = sorted(range(len(done)), key=lambda i: -done[i][0])[:top]
-    means = [(done[i][0] + sum(max(surrogate.curve(done[i][1], rng)) for _ in range(seeds))) / (1 + seeds) for i in ranked]
+    means = [
+        (done[i][0] + sum(max(surrogate.curve(done[i][1], rng)) for _ in range(seeds))) / (1 + seeds) for i in ranked
+    ]
     return ranked[int(np.argmax(means))]
 
 
-PICKS = {"best_run": pick_best_run, "forest": pick_forest, "gp": pick_gp, "oracle": pick_oracle,
-         "top3x2": pick_retrained}
+PICKS = {
+    "best_run": pick_best_run,
+    "forest": pick_forest,
+    "gp": pick_gp,
+    "oracle": pick_oracle,
+    "top3x2": pick_retrained,
+}
 
 
 def run_then_pick(search: str, pick: str, surrogate: Surrogate, rng: np.random.Generator, limit: int) -> list[float]:
@@ -297,8 +331,10 @@ def run_then_pick(search: str, pick: str, surrogate: Surrogate, rng: np.random.G
 def run_ultralytics(surrogate: Surrogate, rng: np.random.Generator, limit: int) -> list[float]:
     from ultralytics.engine.tuner import Tuner
 
-    space = {name: ((min(e["values"]), max(e["values"])) if "values" in e else (e["min"], e["max"]))
-             for name, e in _space().items()}
+    space = {
+        name: ((min(e["values"]), max(e["values"])) if "values" in e else (e["min"], e["max"]))
+        for name, e in _space().items()
+    }
     trace = Trace(limit)
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
         tuner = Tuner(args={"model": "yolo11n.yaml", "space": space, "project": tmp, "name": "tune"}, model=object())
@@ -320,12 +356,17 @@ def run_optuna(surrogate: Surrogate, rng: np.random.Generator, limit: int, sampl
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     seed = int(rng.integers(2**31))
-    samplers = {"tpe": lambda: optuna.samplers.TPESampler(seed=seed, n_startup_trials=3),
-                "gp": lambda: optuna.samplers.GPSampler(seed=seed, n_startup_trials=3)}
+    samplers = {
+        "tpe": lambda: optuna.samplers.TPESampler(seed=seed, n_startup_trials=3),
+        "gp": lambda: optuna.samplers.GPSampler(seed=seed, n_startup_trials=3),
+    }
     # the pruner assigns a trial's bracket by a hash of the study's name, a random one unless given
-    study = optuna.create_study(study_name=f"value-{seed}", direction="maximize", sampler=samplers[sampler](),
-                                pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=EPOCHS,
-                                                                      reduction_factor=3))
+    study = optuna.create_study(
+        study_name=f"value-{seed}",
+        direction="maximize",
+        sampler=samplers[sampler](),
+        pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=EPOCHS, reduction_factor=3),
+    )
     trace = Trace(limit)
 
     def objective(trial: optuna.Trial) -> float:
@@ -368,14 +409,16 @@ METHODS: dict[str, Callable[[Surrogate, np.random.Generator, int], list[float]]]
     "random_fixed_dead": lambda s, r, n: run_random(s, r, n, fix_dead=True),
     # both pieces of advice yolosweep gives on this task: the dead parameters fixed, and no Hyperband (its band
     # check finds the metric at the first band does not rank the runs: Spearman 0.07 at epoch 7 of 20)
-    "ours_fixed_dead_no_hyperband": lambda s, r, n: run_ours(s, r, n, defaults_first=True, hyperband=False, fix_dead=True),
+    "ours_fixed_dead_no_hyperband": lambda s, r, n: run_ours(
+        s, r, n, defaults_first=True, hyperband=False, fix_dead=True
+    ),
     # the hand-over the README advises (retrain the top few), at the same budget: does it pay more than search?
-    "ours_then_top2": lambda s, r, n: run_then_retrain(
-        lambda *a, **k: run_ours(*a, **k, defaults_first=True), s, r, n),
+    "ours_then_top2": lambda s, r, n: run_then_retrain(lambda *a, **k: run_ours(*a, **k, defaults_first=True), s, r, n),
     "random_then_top2": lambda s, r, n: run_then_retrain(run_random, s, r, n),
     # the hand-over rules of #24, each on the same search per repetition (paired): which full run to hand over
-    **{f"{search}_pick_{pick}": (lambda search, pick: lambda s, r, n: run_then_pick(search, pick, s, r, n))(search, pick)
-       for search in SEARCHES for pick in PICKS},
+    **{
+        f"{search}_pick_{pick}": functools.partial(run_then_pick, search, pick) for search in SEARCHES for pick in PICKS
+    },
     "ultralytics_tuner": run_ultralytics,
     "optuna_tpe_hyperband": lambda s, r, n: run_optuna(s, r, n, "tpe"),
     "optuna_gp": lambda s, r, n: run_optuna(s, r, n, "gp"),
@@ -383,15 +426,21 @@ METHODS: dict[str, Callable[[Surrogate, np.random.Generator, int], list[float]]]
 
 
 # How each method picks the configuration it hands over (value.json's `recommendation`, per method).
-RECOMMENDATION = {"ours_then_top2": "best mean of the top 2 full runs, each retrained once (charged to the budget)",
-                  "random_then_top2": "best mean of the top 2 full runs, each retrained once (charged to the budget)",
-                  **{f"{search}_pick_{pick}": {"best_run": "the best full run (as the best run seen, on the same search)",
-                                               "forest": "best forest prediction among the full runs",
-                                               "gp": "best posterior mean of a GP with a noise term, among the full runs",
-                                               "oracle": "the truly best full run (a ceiling, not a rule)",
-                                               "top3x2": "best mean of the top 3 full runs, each retrained with 2 more "
-                                                         "seeds (6 runs beyond the budget)"}[pick]
-                     for search in SEARCHES for pick in PICKS}}
+RECOMMENDATION = {
+    "ours_then_top2": "best mean of the top 2 full runs, each retrained once (charged to the budget)",
+    "random_then_top2": "best mean of the top 2 full runs, each retrained once (charged to the budget)",
+    **{
+        f"{search}_pick_{pick}": {
+            "best_run": "the best full run (as the best run seen, on the same search)",
+            "forest": "best forest prediction among the full runs",
+            "gp": "best posterior mean of a GP with a noise term, among the full runs",
+            "oracle": "the truly best full run (a ceiling, not a rule)",
+            "top3x2": "best mean of the top 3 full runs, each retrained with 2 more seeds (6 runs beyond the budget)",
+        }[pick]
+        for search in SEARCHES
+        for pick in PICKS
+    },
+}
 
 
 _REPEATED: dict[str, Any] = {}  # the method _repetition runs; worker processes get it by fork, not pickled
@@ -416,8 +465,10 @@ def reference(surrogate: Surrogate, samples: int = 5000) -> tuple[float, float]:
 
     params = HyperParameterSet.from_config(_space())
     random.seed(12345)
-    best = max(max(surrogate.curve({p.name: (v.item() if hasattr(v := p.sample(), "item") else v) for p in params}))
-               for _ in range(samples))
+    best = max(
+        max(surrogate.curve({p.name: (v.item() if hasattr(v := p.sample(), "item") else v) for p in params}))
+        for _ in range(samples)
+    )
     return max(surrogate.curve(value_data.defaults())), best
 
 
@@ -447,12 +498,19 @@ def band_worth(with_band: list[list[float]], without_band: list[list[float]], bo
     for budget in BUDGETS:
         spent = budget * EPOCHS
         point = saved(on, off, spent)
-        draws = [saved(on[rng.integers(len(on), size=len(on))], off[rng.integers(len(off), size=len(off))], spent)
-                 for _ in range(boot)]
+        draws = [
+            saved(on[rng.integers(len(on), size=len(on))], off[rng.integers(len(off), size=len(off))], spent)
+            for _ in range(boot)
+        ]
         q5, q95 = np.percentile(draws, [5, 95])
-        out[str(budget)] = {"epochs": spent, "quality_without_band": float(np.median(off[:, spent - 1])),
-                            "quality_with_band": float(np.median(on[:, spent - 1])), "epochs_saved": _finite(point),
-                            "epochs_saved_q5": _finite(q5), "epochs_saved_q95": _finite(q95)}
+        out[str(budget)] = {
+            "epochs": spent,
+            "quality_without_band": float(np.median(off[:, spent - 1])),
+            "quality_with_band": float(np.median(on[:, spent - 1])),
+            "epochs_saved": _finite(point),
+            "epochs_saved_q5": _finite(q5),
+            "epochs_saved_q95": _finite(q95),
+        }
     return out
 
 
@@ -488,36 +546,62 @@ def _anytime_plot(traces: dict[str, list[list[float]]], defaults: float, path: P
 
 
 def main() -> int:
-    from scipy.stats import mannwhitneyu, wilcoxon
-
     from harness import RESULTS, write_results
+    from scipy.stats import mannwhitneyu, wilcoxon
     from surrogate import validate_holdouts
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=50)
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated names or patterns ('*_pick_*')")
-    parser.add_argument("--reuse", default="", metavar="M1,M2",
-                        help="methods whose traces to take from an earlier run with the same data and reps "
-                             "(bench/.cache/value); only for methods whose code has not changed since")
-    parser.add_argument("--inert", default="", metavar="P1,P2",
-                        help="parameters the surrogate treats as without effect (dropout: Ultralytics' detect heads "
-                             "ignore it, and the forest fitted seed noise to it); results go to value_inert_P1_P2.*")
-    parser.add_argument("--name", default=None, help="results file stem (default: value, with the --inert and "
-                        "--noise-scale suffixes); a subset of methods under its own name keeps the full table intact")
-    parser.add_argument("--noise-scale", type=float, default=1.0, metavar="X",
-                        help="the seed noise times X (0: every training of a configuration gives its mean curve, "
-                             "so what a method still loses is search, not luck); results go to value_..._noiseX.*")
-    parser.add_argument("--regime", choices=("scratch", "finetune"), default="scratch",
-                        help="whose curves the surrogate learns (bench/value_data.py); finetune: results value_finetune*")
-    parser.add_argument("--jobs", type=int, default=1, help="repetitions side by side, in processes (default 1); "
-                        "each seeds everything it draws from its repetition's number, so the traces are the same")
+    parser.add_argument(
+        "--reuse",
+        default="",
+        metavar="M1,M2",
+        help="methods whose traces to take from an earlier run with the same data and reps "
+        "(bench/.cache/value); only for methods whose code has not changed since",
+    )
+    parser.add_argument(
+        "--inert",
+        default="",
+        metavar="P1,P2",
+        help="parameters the surrogate treats as without effect (dropout: Ultralytics' detect heads "
+        "ignore it, and the forest fitted seed noise to it); results go to value_inert_P1_P2.*",
+    )
+    parser.add_argument(
+        "--name",
+        default=None,
+        help="results file stem (default: value, with the --inert and "
+        "--noise-scale suffixes); a subset of methods under its own name keeps the full table intact",
+    )
+    parser.add_argument(
+        "--noise-scale",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="the seed noise times X (0: every training of a configuration gives its mean curve, "
+        "so what a method still loses is search, not luck); results go to value_..._noiseX.*",
+    )
+    parser.add_argument(
+        "--regime",
+        choices=("scratch", "finetune"),
+        default="scratch",
+        help="whose curves the surrogate learns (bench/value_data.py); finetune: results value_finetune*",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="repetitions side by side, in processes (default 1); "
+        "each seeds everything it draws from its repetition's number, so the traces are the same",
+    )
     options = parser.parse_args()
     global EPOCHS
     value_data.use_regime(options.regime)
     EPOCHS = value_data.TASK["epochs"]
     inert = tuple(filter(None, options.inert.split(",")))
-    name_suffix = ("_inert_" + "_".join(inert) if inert else "") + \
-        (f"_noise{options.noise_scale:g}" if options.noise_scale != 1.0 else "")
+    name_suffix = ("_inert_" + "_".join(inert) if inert else "") + (
+        f"_noise{options.noise_scale:g}" if options.noise_scale != 1.0 else ""
+    )
     curves = value_data.load_curves()
     surrogate = Surrogate.fit(curves, inert=inert)
     surrogate.seed_std = surrogate.seed_std * options.noise_scale
@@ -552,9 +636,14 @@ def main() -> int:
         for budget in BUDGETS:
             values = [share(points, budget) for points in runs]
             q1, median, q3 = np.percentile(values, [25, 50, 75])
-            entry = {"share_median": median, "share_q1": q1, "share_q3": q3, "reps": len(values),
-                     "epochs_to_5pct": statistics.median([r for r in reached if r is not None]) if any(reached) else None,
-                     "reached_5pct": sum(r is not None for r in reached)}
+            entry = {
+                "share_median": median,
+                "share_q1": q1,
+                "share_q3": q3,
+                "reps": len(values),
+                "epochs_to_5pct": statistics.median([r for r in reached if r is not None]) if any(reached) else None,
+                "reached_5pct": sum(r is not None for r in reached),
+            }
             if name != "ours" and "ours" in traces:  # one-sided: does ours capture more of the headroom?
                 ours = [share(points, budget) for points in traces["ours"]]
                 entry["p_ours_greater"] = float(mannwhitneyu(ours, values, alternative="greater").pvalue)
@@ -563,33 +652,60 @@ def main() -> int:
                 base = [share(points, budget) for points in traces[paired_with]]
                 differences = np.array(values) - np.array(base)
                 entry["p_greater_than_best_run_paired"] = (
-                    float(wilcoxon(differences, alternative="greater").pvalue) if differences.any() else 1.0)
+                    float(wilcoxon(differences, alternative="greater").pvalue) if differences.any() else 1.0
+                )
             methods[name][str(budget)] = entry
-    payload = {"task": {**value_data.summary(curves), "surrogate_defaults": defaults, "surrogate_best_known": best_known},
-               "surrogate": {**validate_holdouts(curves, inert=inert), "inert": list(inert),
-                             "noise_scale": options.noise_scale}, "comparison": {"budgets": list(BUDGETS), "methods": methods}}
+    payload = {
+        "task": {**value_data.summary(curves), "surrogate_defaults": defaults, "surrogate_best_known": best_known},
+        "surrogate": {
+            **validate_holdouts(curves, inert=inert),
+            "inert": list(inert),
+            "noise_scale": options.noise_scale,
+        },
+        "comparison": {"budgets": list(BUDGETS), "methods": methods},
+    }
     if "ours" in traces and "ours_no_hyperband" in traces:
         payload["band"] = band_worth(traces["ours"], traces["ours_no_hyperband"])
-    lines = ["# Value benchmark: share of the headroom captured (median [q1-q3])", "",
-             *([f"Surrogate without {', '.join(inert)} (treated as without effect).", ""] if inert else []),
-             *([f"Seed noise scaled by {options.noise_scale:g}.", ""] if options.noise_scale != 1.0 else []),
-             "| method | " + " | ".join(f"{b} runs" for b in BUDGETS) + " | epochs to +5% (median) | p(ours >) at 10 |",
-             "|---|" + "---|" * (len(BUDGETS) + 2)]
+    lines = [
+        "# Value benchmark: share of the headroom captured (median [q1-q3])",
+        "",
+        *([f"Surrogate without {', '.join(inert)} (treated as without effect).", ""] if inert else []),
+        *([f"Seed noise scaled by {options.noise_scale:g}.", ""] if options.noise_scale != 1.0 else []),
+        "| method | " + " | ".join(f"{b} runs" for b in BUDGETS) + " | epochs to +5% (median) | p(ours >) at 10 |",
+        "|---|" + "---|" * (len(BUDGETS) + 2),
+    ]
     for name, entries in methods.items():
-        cells = [f"{entries[str(b)]['share_median']:.2f} [{entries[str(b)]['share_q1']:.2f}-{entries[str(b)]['share_q3']:.2f}]"
-                 for b in BUDGETS]
+        cells = [
+            f"{entries[str(b)]['share_median']:.2f} "
+            f"[{entries[str(b)]['share_q1']:.2f}-{entries[str(b)]['share_q3']:.2f}]"
+            for b in BUDGETS
+        ]
         p10 = entries[str(BUDGETS[1])].get("p_ours_greater")
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {entries[str(BUDGETS[0])]['epochs_to_5pct']} | "
-                     + (f"{p10:.3g}" if p10 is not None else "-") + " |")
+        lines.append(
+            f"| {name} | "
+            + " | ".join(cells)
+            + f" | {entries[str(BUDGETS[0])]['epochs_to_5pct']} | "
+            + (f"{p10:.3g}" if p10 is not None else "-")
+            + " |"
+        )
     if "band" in payload:
-        lines += ["", "Hyperband's band at equal result (ours against ours_no_hyperband, median qualities; "
-                  "saved < 0: the band costs epochs; [q5-q95] resampling the repetitions):", "",
-                  "| budget | without band | with band | epochs saved at equal result |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "Hyperband's band at equal result (ours against ours_no_hyperband, median qualities; "
+            "saved < 0: the band costs epochs; [q5-q95] resampling the repetitions):",
+            "",
+            "| budget | without band | with band | epochs saved at equal result |",
+            "|---|---|---|---|",
+        ]
         for budget, entry in payload["band"].items():
-            saved, q5, q95 = ("not reached" if entry[k] is None else f"{entry[k]:.0f}"
-                              for k in ("epochs_saved", "epochs_saved_q5", "epochs_saved_q95"))
-            lines.append(f"| {budget} runs ({entry['epochs']} epochs) | {entry['quality_without_band']:.3f} | "
-                         f"{entry['quality_with_band']:.3f} | {saved} [{q5}, {q95}] |")
+            saved, q5, q95 = (
+                "not reached" if entry[k] is None else f"{entry[k]:.0f}"
+                for k in ("epochs_saved", "epochs_saved_q5", "epochs_saved_q95")
+            )
+            lines.append(
+                f"| {budget} runs ({entry['epochs']} epochs) | {entry['quality_without_band']:.3f} | "
+                f"{entry['quality_with_band']:.3f} | {saved} [{q5}, {q95}] |"
+            )
     RESULTS.mkdir(exist_ok=True)
     stem = options.name or ("value" if options.regime == "scratch" else "value_finetune") + name_suffix
     _anytime_plot(traces, defaults, RESULTS / f"{stem}_anytime.png")

@@ -47,15 +47,33 @@ CURVES = REPO / "bench" / "data" / "value_curves"
 METRIC = "metrics/mAP50(B)"
 # The task's fixed values. AdamW as in the demo (SGD from scratch needs tens of epochs to move mAP);
 # 20 epochs of 6 steps on 96 training images: short enough to train 150 configurations on a CPU.
-TASK = {"epochs": 20, "imgsz": 96, "batch": 16, "optimizer": "AdamW", "device": "cpu", "workers": 0,
-        "model": "yolo11n.yaml", "plots": False, "deterministic": True}
+TASK = {
+    "epochs": 20,
+    "imgsz": 96,
+    "batch": 16,
+    "optimizer": "AdamW",
+    "device": "cpu",
+    "workers": 0,
+    "model": "yolo11n.yaml",
+    "plots": False,
+    "deterministic": True,
+}
 DATA_SEED = 0
 FINETUNE_CURVES = REPO / "bench" / "data" / "finetune_curves"
 # imgsz 320 as the checkpoint was trained; 15 epochs of bccd's 205 photos take ~6.5 min (26 s an epoch
 # measured) on ONE core: Ultralytics trains on CPU with cpu_count - 1 threads, 1 on 2 cores. So --jobs 2 on
 # 2 cores trains two at once at the same 25-26 s an epoch each: 105 trainings ~6 hours, spread over sessions.
-FINETUNE_TASK = {"epochs": 15, "imgsz": 320, "batch": 16, "optimizer": "SGD", "device": "cpu", "workers": 0,
-                 "model": str(REPO / "bench" / "weights" / "yolo11n-chess.pt"), "plots": False, "deterministic": True}
+FINETUNE_TASK = {
+    "epochs": 15,
+    "imgsz": 320,
+    "batch": 16,
+    "optimizer": "SGD",
+    "device": "cpu",
+    "workers": 0,
+    "model": str(REPO / "bench" / "weights" / "yolo11n-chess.pt"),
+    "plots": False,
+    "deterministic": True,
+}
 FINETUNE_DATA = REPO.parent / "shared" / "data" / "bccd" / "data.yaml"
 # The shipped 100 epochs at imgsz 160 on examples/bccd (the same photos halved to 320x240, decoded faster, the
 # same pixels once resized to 160): 10 s an epoch on one core, two side by side, so ~17 min a training and
@@ -69,8 +87,11 @@ SCRATCH = (CURVES, TASK)
 def use_regime(regime: str) -> None:
     """Point CURVES and TASK (read by this module's functions, the surrogate and bench/value.py) at a regime's data."""
     global CURVES, TASK
-    CURVES, TASK = {"scratch": SCRATCH, "finetune": (FINETUNE_CURVES, FINETUNE_TASK),
-                    "finetune_long": (FINETUNE_LONG_CURVES, FINETUNE_LONG_TASK)}[regime]
+    CURVES, TASK = {
+        "scratch": SCRATCH,
+        "finetune": (FINETUNE_CURVES, FINETUNE_TASK),
+        "finetune_long": (FINETUNE_LONG_CURVES, FINETUNE_LONG_TASK),
+    }[regime]
 
 
 def swept_space() -> dict[str, dict[str, Any]]:
@@ -109,15 +130,31 @@ def curve_file(run: str, seed: int, folder: Path | None = None) -> Path:
     return (folder or CURVES) / f"{run}-s{seed}.csv"
 
 
-def train_one(run: str, seed: int, params: dict[str, Any], data: Path, folder: Path | None = None,
-              epochs: int | None = None, task: dict[str, Any] | None = None) -> float:
+def train_one(
+    run: str,
+    seed: int,
+    params: dict[str, Any],
+    data: Path,
+    folder: Path | None = None,
+    epochs: int | None = None,
+    task: dict[str, Any] | None = None,
+) -> float:
     """Train in a child process (Ultralytics keeps process-wide state); write its curve file; seconds taken."""
     started, folder, task = time.time(), folder or CURVES, task or TASK
     with tempfile.TemporaryDirectory(prefix="value-") as tmp:
-        spec = {"data": str(data), "seed": seed, "project": tmp, "name": "run", **task,
-                "epochs": epochs or task["epochs"], **params}
-        code = ("import json, sys; from ultralytics import YOLO; spec = json.loads(sys.argv[1]); "
-                "YOLO(spec.pop('model')).train(verbose=False, **spec)")
+        spec = {
+            "data": str(data),
+            "seed": seed,
+            "project": tmp,
+            "name": "run",
+            **task,
+            "epochs": epochs or task["epochs"],
+            **params,
+        }
+        code = (
+            "import json, sys; from ultralytics import YOLO; spec = json.loads(sys.argv[1]); "
+            "YOLO(spec.pop('model')).train(verbose=False, **spec)"
+        )
         env = {**os.environ, "YOLO_OFFLINE": "1", "YOLO_CONFIG_DIR": str(Path(tmp) / "ucfg")}
         done = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], env=env, capture_output=True, text=True)
         results = Path(tmp) / "run" / "results.csv"
@@ -180,9 +217,13 @@ def summary(curves: dict[tuple[str, int], list[dict[str, Any]]]) -> dict[str, An
         out.update(defaults_mean=mean, defaults_std=statistics.stdev(base) if len(base) > 1 else None)
         if sampled_results:
             best, best_run = sampled_results[-1]
-            out.update(best=best, best_run=best_run, headroom_rel=(best - mean) / mean if mean else None,
-                       better_than_defaults=sum(v > mean for v, _ in sampled_results),
-                       median_config=statistics.median(v for v, _ in sampled_results))
+            out.update(
+                best=best,
+                best_run=best_run,
+                headroom_rel=(best - mean) / mean if mean else None,
+                better_than_defaults=sum(v > mean for v, _ in sampled_results),
+                median_config=statistics.median(v for v, _ in sampled_results),
+            )
             if out["defaults_std"]:
                 out["headroom_in_noise"] = (best - mean) / out["defaults_std"]
     spread = seed_spread_by_epoch(curves)
@@ -201,8 +242,11 @@ def seed_spread_by_epoch(curves: dict[tuple[str, int], list[dict[str, Any]]]) ->
     import numpy as np
 
     epochs = TASK["epochs"]
-    table = [[row.get(METRIC, 0.0) for row in rows[:epochs]] for (run, _), rows in curves.items()
-             if run == "defaults" and len(rows) >= epochs]
+    table = [
+        [row.get(METRIC, 0.0) for row in rows[:epochs]]
+        for (run, _), rows in curves.items()
+        if run == "defaults" and len(rows) >= epochs
+    ]
     return np.array(table).std(axis=0, ddof=1).tolist() if len(table) > 1 else None
 
 
@@ -215,8 +259,10 @@ def ranking_by_epoch(curves: dict[tuple[str, int], list[dict[str, Any]]]) -> dic
     runs = [rows for (run, _), rows in curves.items() if run != "defaults" and isinstance(rows[0].get(METRIC), float)]
     epochs = min(len(rows) for rows in runs)
     results = [final(rows) for rows in runs]
-    return {epoch: round(float(spearmanr([final(rows[:epoch]) for rows in runs], results).statistic), 3)
-            for epoch in range(1, epochs + 1)}
+    return {
+        epoch: round(float(spearmanr([final(rows[:epoch]) for rows in runs], results).statistic), 3)
+        for epoch in range(1, epochs + 1)
+    }
 
 
 def parameter_effects(curves: dict[tuple[str, int], list[dict[str, Any]]]) -> dict[str, float]:
@@ -226,20 +272,31 @@ def parameter_effects(curves: dict[tuple[str, int], list[dict[str, Any]]]) -> di
 
     runs = [rows for (run, _), rows in curves.items() if run != "defaults" and isinstance(rows[0].get(METRIC), float)]
     results = [final(rows) for rows in runs]
-    return {name: round(float(spearmanr([float(rows[0][name]) for rows in runs], results).statistic), 3)
-            for name in sorted(swept_space())}
+    return {
+        name: round(float(spearmanr([float(rows[0][name]) for rows in runs], results).statistic), 3)
+        for name in sorted(swept_space())
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", type=int, default=150)
     parser.add_argument("--default-seeds", type=int, default=5)
-    parser.add_argument("--jobs", type=int, default=1, help="trainings side by side (default 1); Ultralytics trains on CPU with cpu_count - 1 threads "
-                             "(at most 8), so on 2 cores --jobs 2 doubles the throughput")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="trainings side by side (default 1); Ultralytics trains on CPU with cpu_count - 1 threads "
+        "(at most 8), so on 2 cores --jobs 2 doubles the throughput",
+    )
     parser.add_argument("--summary", action="store_true", help="print headroom and noise of the curves so far")
-    parser.add_argument("--regime", choices=("scratch", "finetune", "finetune_long"), default="scratch",
-                        help="scratch: the tunable task from scratch (default); finetune: bccd from the chess checkpoint, "
-                             "15 epochs; finetune_long: the same for the shipped 100 epochs at imgsz 160")
+    parser.add_argument(
+        "--regime",
+        choices=("scratch", "finetune", "finetune_long"),
+        default="scratch",
+        help="scratch: the tunable task from scratch (default); finetune: bccd from the chess checkpoint, "
+        "15 epochs; finetune_long: the same for the shipped 100 epochs at imgsz 160",
+    )
     options = parser.parse_args()
     use_regime(options.regime)
     folder, task = CURVES, TASK
@@ -254,7 +311,9 @@ def main() -> int:
         from yolosweep.demo import write_tunable_dataset
 
         data = write_tunable_dataset(Path(tempfile.mkdtemp(prefix="value-data-")), seed=DATA_SEED)
-    todo = [job for job in jobs(options.configs, options.default_seeds) if not curve_file(job[0], job[1], folder).exists()]
+    todo = [
+        job for job in jobs(options.configs, options.default_seeds) if not curve_file(job[0], job[1], folder).exists()
+    ]
     print(f"value data: {len(todo)} trainings to go, {options.jobs} at a time, into {folder}", flush=True)
 
     def one(job: tuple[str, int, dict[str, Any]]) -> None:

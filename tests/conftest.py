@@ -20,8 +20,21 @@ from .pgserver import NoUnprivilegedUser, PostgresServer, server_binaries
 
 REPO = Path(__file__).resolve().parent.parent
 # The generated demo learns in a few epochs with AdamW; SGD from scratch needs tens.
-FAST = ["--epochs", "3", "--imgsz", "64", "--batch", "8", "--device", "cpu", "--optimizer=AdamW", "--lr0=0.005", "--workers=0",
-        "--model", "yolo11n.yaml"]  # offline: no pretrained weights, and runs never fall back to scratch
+FAST = [
+    "--epochs",
+    "3",
+    "--imgsz",
+    "64",
+    "--batch",
+    "8",
+    "--device",
+    "cpu",
+    "--optimizer=AdamW",
+    "--lr0=0.005",
+    "--workers=0",
+    "--model",
+    "yolo11n.yaml",
+]  # offline: no pretrained weights, and runs never fall back to scratch
 
 
 def default_sigint() -> None:
@@ -61,7 +74,9 @@ def train_sweep_cmd(*args: str) -> list[str]:
     return [sys.executable, str(REPO / "train_sweep.py"), *args]
 
 
-def run_train_sweep(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
+def run_train_sweep(
+    args: list[str], cwd: Path, env: dict[str, str], timeout: float = 300
+) -> subprocess.CompletedProcess:
     return subprocess.run(train_sweep_cmd(*args), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -85,8 +100,9 @@ def only_offline_run(wandb_dir: Path, settle_s: float = 15) -> OfflineRun:
     return run
 
 
-def shipped_sweep_yaml(folder: Path, method: str = "random", *, keep_swept: bool = True,
-                       early_terminate: bool = True, **parameters: dict) -> Path:
+def shipped_sweep_yaml(
+    folder: Path, method: str = "random", *, keep_swept: bool = True, early_terminate: bool = True, **parameters: dict
+) -> Path:
     """sweep_config.yaml made for CPU tests (AdamW, no dataloader workers, yolo11n.yaml: no pretrained weights
     offline) with `parameters` added, as a file."""
     config = yaml.safe_load((REPO / "sweep_config.yaml").read_text())
@@ -95,8 +111,9 @@ def shipped_sweep_yaml(folder: Path, method: str = "random", *, keep_swept: bool
         config.pop("early_terminate")
     if not keep_swept:
         config["parameters"] = {k: v for k, v in config["parameters"].items() if "value" in v}
-    config["parameters"].update({"optimizer": {"value": "AdamW"}, "workers": {"value": 0}, "model": {"value": "yolo11n.yaml"},
-                                 **parameters})
+    config["parameters"].update(
+        {"optimizer": {"value": "AdamW"}, "workers": {"value": 0}, "model": {"value": "yolo11n.yaml"}, **parameters}
+    )
     path = folder / "sweep.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -110,7 +127,9 @@ def tmpfs(tmp_path):
     def mount(options: str) -> Path:
         folder = tmp_path / f"disk{len(mounted)}"
         folder.mkdir()
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True
+        )
         if done.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); run as root to test a real full disk")
         mounted.append(folder)
@@ -128,10 +147,31 @@ def real_sweep(tmp_path_factory, demo_data):
 
     cwd = tmp_path_factory.mktemp("real_sweep")
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
-    env.update(WANDB_MODE="offline", WANDB_DIR=str(cwd), YOLO_CONFIG_DIR=str(cwd / "ucfg"), YOLO_OFFLINE="1",
-               PYTHONPATH=str(REPO), YOLOSWEEP_HOME=str(cwd / "home"))
-    sweep_id = create(shipped_sweep_yaml(cwd), env, cwd, "--data", str(demo_data), "--epochs", "2", "--imgsz", "64", "--batch", "16",
-                      "--model", "yolo11n.yaml", "--device", "cpu")
+    env.update(
+        WANDB_MODE="offline",
+        WANDB_DIR=str(cwd),
+        YOLO_CONFIG_DIR=str(cwd / "ucfg"),
+        YOLO_OFFLINE="1",
+        PYTHONPATH=str(REPO),
+        YOLOSWEEP_HOME=str(cwd / "home"),
+    )
+    sweep_id = create(
+        shipped_sweep_yaml(cwd),
+        env,
+        cwd,
+        "--data",
+        str(demo_data),
+        "--epochs",
+        "2",
+        "--imgsz",
+        "64",
+        "--batch",
+        "16",
+        "--model",
+        "yolo11n.yaml",
+        "--device",
+        "cpu",
+    )
     proc = agent(sweep_id, env, cwd, "--count", "3")
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out

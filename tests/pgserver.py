@@ -57,25 +57,55 @@ class PostgresServer:
         if messages:
             language, charset = messages.split(".")
             (self.root / "locales").mkdir()
-            built = subprocess.run(["localedef", "-i", language, "-f", charset.replace("UTF8", "UTF-8"),
-                                    str(self.root / "locales" / messages)], capture_output=True, text=True)
+            built = subprocess.run(
+                [
+                    "localedef",
+                    "-i",
+                    language,
+                    "-f",
+                    charset.replace("UTF8", "UTF-8"),
+                    str(self.root / "locales" / messages),
+                ],
+                capture_output=True,
+                text=True,
+            )
             if not (self.root / "locales" / messages).is_dir():
                 raise NoLocale(f"localedef {messages}: {built.stderr.strip()}")
             self.env["LOCPATH"] = str(self.root / "locales")
             self.options += f" -c lc_messages={messages}"
-        self._run("initdb", "-D", str(self.data), "-U", self.USER, f"--pwfile={self.root / 'pw'}", "--auth-local=trust",
-                  "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            self.USER,
+            f"--pwfile={self.root / 'pw'}",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         self.start()
 
     def _run(self, tool: str, *args: str) -> None:
-        done = subprocess.run([*self.as_user, str(self.bindir / tool), *args], capture_output=True, text=True, timeout=120,
-                              env=self.env)
+        done = subprocess.run(
+            [*self.as_user, str(self.bindir / tool), *args], capture_output=True, text=True, timeout=120, env=self.env
+        )
         assert done.returncode == 0, f"{tool}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
 
     def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-w", "-o",
-                  f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off{self.options}",
-                  "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off{self.options}",
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
@@ -103,17 +133,33 @@ class PgBouncer:
         folder = server.root / "pgbouncer"
         folder.mkdir()
         (folder / "users.txt").write_text(f'"{server.USER}" "{server.PASSWORD}"\n')
-        (folder / "pgbouncer.ini").write_text("\n".join([
-            "[databases]", f"* = host=127.0.0.1 port={server.port}", "[pgbouncer]", "listen_addr = 127.0.0.1",
-            f"listen_port = {self.port}", "unix_socket_dir =", "auth_type = scram-sha-256",
-            f"auth_file = {folder / 'users.txt'}", "pool_mode = transaction", f"default_pool_size = {pool_size}",
-            f"max_client_conn = {max_clients}", "ignore_startup_parameters = options", f"logfile = {folder / 'log'}",
-            f"pidfile = {folder / 'pid'}", ""]))
+        (folder / "pgbouncer.ini").write_text(
+            "\n".join(
+                [
+                    "[databases]",
+                    f"* = host=127.0.0.1 port={server.port}",
+                    "[pgbouncer]",
+                    "listen_addr = 127.0.0.1",
+                    f"listen_port = {self.port}",
+                    "unix_socket_dir =",
+                    "auth_type = scram-sha-256",
+                    f"auth_file = {folder / 'users.txt'}",
+                    "pool_mode = transaction",
+                    f"default_pool_size = {pool_size}",
+                    f"max_client_conn = {max_clients}",
+                    "ignore_startup_parameters = options",
+                    f"logfile = {folder / 'log'}",
+                    f"pidfile = {folder / 'pid'}",
+                    "",
+                ]
+            )
+        )
         if server.as_user:
             for path in (folder, folder / "users.txt", folder / "pgbouncer.ini"):
                 shutil.chown(path, user=server.as_user[2])
-        done = subprocess.run([*server.as_user, binary, "-d", str(folder / "pgbouncer.ini")], capture_output=True,
-                              text=True, timeout=30)
+        done = subprocess.run(
+            [*server.as_user, binary, "-d", str(folder / "pgbouncer.ini")], capture_output=True, text=True, timeout=30
+        )
         assert done.returncode == 0, done.stderr
         self.pidfile = folder / "pid"
         import time

@@ -22,8 +22,14 @@ from .test_local_backend import agent, create, curve_sweep
 
 
 def analyze(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "analyze_sweep.py"), *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(REPO / "analyze_sweep.py"), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.integration
@@ -34,7 +40,7 @@ def test_analysis_of_a_real_sweep_writes_table_config_plots_and_report(real_swee
     assert done.returncode == 0, done.stderr[-3000:]
     out = cwd / "report"
     table = pd.read_csv(out / "runs.csv")
-    assert len(table) == 3 and list(table.columns[:len(analysis.BASE_COLUMNS)]) == analysis.BASE_COLUMNS
+    assert len(table) == 3 and list(table.columns[: len(analysis.BASE_COLUMNS)]) == analysis.BASE_COLUMNS
     store = Store(cwd / "home" / "sweeps.db")
     runs = store.runs(sweep_id)
     # ties (a 2-epoch sweep may score 0 everywhere: seen in CI) break by run id, as the table does
@@ -50,7 +56,9 @@ def test_analysis_of_a_real_sweep_writes_table_config_plots_and_report(real_swee
         assert f"({picture})" in (out / "report.md").read_text()
     assert "parameter importance" in done.stdout and "WARNING: only 3 runs" in done.stdout
     # No seed spread in this sweep (no defaults run, no repeats): the gain is said, not judged, and no level claimed.
-    assert re.search(r"gain: [+-][\d.]+% over --baseline \(0\.2000\): seed noise not measured, so not judged", done.stdout)
+    assert re.search(
+        r"gain: [+-][\d.]+% over --baseline \(0\.2000\): seed noise not measured, so not judged", done.stdout
+    )
     assert "no success level claimed" in done.stdout
     assert "Hyperband:" in done.stdout and best.id in done.stdout
 
@@ -64,10 +72,18 @@ def test_wandb_side_table_has_the_same_columns_as_the_store_side(real_sweep):
     for folder in offline_runs(cwd):  # the real wandb runs these trials wrote, as wandb's own public Run type
         logged = read_offline_run(folder)
         run_id = folder.name.rsplit("-", 1)[-1]
-        public = WandbRun(None, "entity", "yolosweep", run_id, attrs={
-            "name": run_id, "state": "finished",
-            "config": json.dumps({k: {"value": v} for k, v in logged.config.items()}),
-            "summaryMetrics": json.dumps(logged.summary)})
+        public = WandbRun(
+            None,
+            "entity",
+            "yolosweep",
+            run_id,
+            attrs={
+                "name": run_id,
+                "state": "finished",
+                "config": json.dumps({k: {"value": v} for k, v in logged.config.items()}),
+                "summaryMetrics": json.dumps(logged.summary),
+            },
+        )
         records.append(analysis.wandb_record(public, OBJECTIVE, history=logged.history))
     wandb_side = analysis.SweepRuns(sweep_id, store_side.config, records, source="wandb")
     from_store, from_wandb = analysis.runs_table(store_side), analysis.runs_table(wandb_side)
@@ -101,12 +117,16 @@ def test_empty_and_all_failed_sweeps_exit_nonzero_with_a_message(tmp_path, offli
 
 
 def test_table_columns_and_ranking_do_not_depend_on_run_order():
-    config = {"metric": {"name": OBJECTIVE, "goal": "maximize"},
-              "parameters": {"lr0": {"min": 0.005, "max": 0.02}, "epochs": {"value": 2}}}
-    runs = [analysis.RunRecord("bbbbbbbb", "finished", "", {"lr0": 0.01}, {OBJECTIVE: 0.0, "metrics/recall(B)": 0.1}, [{}]),
-            analysis.RunRecord("aaaaaaaa", "stopped", "hyperband", {"lr0": 0.02}, {OBJECTIVE: 0.0}, [{}]),
-            analysis.RunRecord("cccccccc", "failed", "exit code 1", {"lr0": 0.005}, {}, []),
-            analysis.RunRecord("dddddddd", "finished", "", {"lr0": 0.007}, {OBJECTIVE: 0.4}, [{}, {}])]
+    config = {
+        "metric": {"name": OBJECTIVE, "goal": "maximize"},
+        "parameters": {"lr0": {"min": 0.005, "max": 0.02}, "epochs": {"value": 2}},
+    }
+    runs = [
+        analysis.RunRecord("bbbbbbbb", "finished", "", {"lr0": 0.01}, {OBJECTIVE: 0.0, "metrics/recall(B)": 0.1}, [{}]),
+        analysis.RunRecord("aaaaaaaa", "stopped", "hyperband", {"lr0": 0.02}, {OBJECTIVE: 0.0}, [{}]),
+        analysis.RunRecord("cccccccc", "failed", "exit code 1", {"lr0": 0.005}, {}, []),
+        analysis.RunRecord("dddddddd", "finished", "", {"lr0": 0.007}, {OBJECTIVE: 0.4}, [{}, {}]),
+    ]
     one = analysis.runs_table(analysis.SweepRuns("s", config, runs, "a"))
     other = analysis.runs_table(analysis.SweepRuns("s", config, runs[::-1], "b"))
     assert list(one.columns) == list(other.columns) == analysis.BASE_COLUMNS + ["lr0", "metrics/recall(B)"]
@@ -115,16 +135,23 @@ def test_table_columns_and_ranking_do_not_depend_on_run_order():
 
 
 def _band_sweep(curves: list[list[float]], min_iter: int = 3, goal: str = "maximize") -> analysis.SweepRuns:
-    config = {"metric": {"name": OBJECTIVE, "goal": goal}, "early_terminate": {"type": "hyperband", "min_iter": min_iter, "eta": 3},
-              "parameters": {"lr0": {"min": 0.005, "max": 0.02}, "epochs": {"value": len(curves[0])}}}
-    runs = [analysis.RunRecord(f"r{i}", "finished", "", {"lr0": 0.01}, {OBJECTIVE: max(c)}, [{OBJECTIVE: v} for v in c])
-            for i, c in enumerate(curves)]
+    config = {
+        "metric": {"name": OBJECTIVE, "goal": goal},
+        "early_terminate": {"type": "hyperband", "min_iter": min_iter, "eta": 3},
+        "parameters": {"lr0": {"min": 0.005, "max": 0.02}, "epochs": {"value": len(curves[0])}},
+    }
+    runs = [
+        analysis.RunRecord(f"r{i}", "finished", "", {"lr0": 0.01}, {OBJECTIVE: max(c)}, [{OBJECTIVE: v} for v in c])
+        for i, c in enumerate(curves)
+    ]
     return analysis.SweepRuns("s", config, runs, "memory")
 
 
 def _reversed_until(epochs: int, turn: int) -> list[list[float]]:
-    """8 runs: until epoch `turn` the weakest finishers lead (the order is reversed), then the metric follows each result."""
-    return [[(7 - i) / 100 if epoch < turn else i / 10 * epoch / (epochs - 1) for epoch in range(epochs)] for i in range(8)]
+    """8 runs: until epoch `turn` the weakest finishers lead (order reversed), then the metric follows each result."""
+    return [
+        [(7 - i) / 100 if epoch < turn else i / 10 * epoch / (epochs - 1) for epoch in range(epochs)] for i in range(8)
+    ]
 
 
 def test_a_band_that_ranks_runs_against_their_results_is_named_with_where_to_move_it():
@@ -165,21 +192,36 @@ def test_a_sweep_with_a_verified_winner_hands_it_over_instead_of_its_best_single
     (bench/results/value_handover.md: the top 3 retrained beat the single best run, p 0.003 at 10 runs)."""
     from yolosweep import report, retrain
 
-    config = {"metric": {"name": OBJECTIVE, "goal": "maximize"}, "method": "bayes",
-              "parameters": {"lr0": {"min": 0.005, "max": 0.02}, "epochs": {"value": 2}, "data": {"value": "d.yaml"}}}
-    runs = [analysis.RunRecord("lucky", "finished", "", {"lr0": 0.02}, {OBJECTIVE: 0.50}, [{}, {}]),
-            analysis.RunRecord("steady", "finished", "", {"lr0": 0.007}, {OBJECTIVE: 0.45}, [{}, {}]),
-            analysis.RunRecord("third", "finished", "", {"lr0": 0.012}, {OBJECTIVE: 0.30}, [{}, {}])]
+    config = {
+        "metric": {"name": OBJECTIVE, "goal": "maximize"},
+        "method": "bayes",
+        "parameters": {"lr0": {"min": 0.005, "max": 0.02}, "epochs": {"value": 2}, "data": {"value": "d.yaml"}},
+    }
+    runs = [
+        analysis.RunRecord("lucky", "finished", "", {"lr0": 0.02}, {OBJECTIVE: 0.50}, [{}, {}]),
+        analysis.RunRecord("steady", "finished", "", {"lr0": 0.007}, {OBJECTIVE: 0.45}, [{}, {}]),
+        analysis.RunRecord("third", "finished", "", {"lr0": 0.012}, {OBJECTIVE: 0.30}, [{}, {}]),
+    ]
     plain = analysis.SweepRuns("s", config, runs, "memory")
     assert analysis.handed_over(plain, analysis.runs_table(plain)) == (runs[0], None)
-    verdict = {"run": "steady", "mean": 0.47, "std": 0.01, "seeds": 3, "epochs": 2, "sweep_best": "lucky",
-               "metric": OBJECTIVE, "defaults": False}
+    verdict = {
+        "run": "steady",
+        "mean": 0.47,
+        "std": 0.01,
+        "seeds": 3,
+        "epochs": 2,
+        "sweep_best": "lucky",
+        "metric": OBJECTIVE,
+        "defaults": False,
+    }
     sweep = analysis.SweepRuns("s", config, runs, "memory", verified=verdict)
     assert report.analyze(sweep, tmp_path, None, 10, analysis.DEFAULT_LEVELS) == 0
     text = (tmp_path / "best_config.yaml").read_text()
-    assert text.startswith(f"# best configuration of sweep s: run steady, {OBJECTIVE} = 0.4500 (maximize)\n"
-                           "# handed over: the winner verified by retraining (3 seeds: mean 0.4700); "
-                           "the sweep's best single run was lucky\n")
+    assert text.startswith(
+        f"# best configuration of sweep s: run steady, {OBJECTIVE} = 0.4500 (maximize)\n"
+        "# handed over: the winner verified by retraining (3 seeds: mean 0.4700); "
+        "the sweep's best single run was lucky\n"
+    )
     assert "lr0: 0.007" in text and "best_config.yaml (run steady: the winner verified" in capsys.readouterr().out
     handed, origin = retrain.from_sweep(sweep)
     assert handed["lr0"] == 0.007 and origin.run_id == "steady"
@@ -190,19 +232,36 @@ def test_hyperband_savings_are_reported_only_for_a_sweep_with_hyperband(tmp_path
     saved)", crediting a stop rule it does not have."""
     from yolosweep import report
 
-    config = {"metric": {"name": OBJECTIVE, "goal": "maximize"}, "method": "bayes",
-              "parameters": {"lr0": {"min": 0.005, "max": 0.02}, "epochs": {"value": 2}, "data": {"value": "d.yaml"}}}
-    runs = [analysis.RunRecord(f"r{i}", "finished", "", {"lr0": lr0}, {OBJECTIVE: value}, [{}, {}])
-            for i, (lr0, value) in enumerate([(0.02, 0.5), (0.007, 0.45), (0.012, 0.3)])]
-    assert report.analyze(analysis.SweepRuns("s", config, runs, "memory"), tmp_path / "a", None, 10,
-                          analysis.DEFAULT_LEVELS) == 0
+    config = {
+        "metric": {"name": OBJECTIVE, "goal": "maximize"},
+        "method": "bayes",
+        "parameters": {"lr0": {"min": 0.005, "max": 0.02}, "epochs": {"value": 2}, "data": {"value": "d.yaml"}},
+    }
+    runs = [
+        analysis.RunRecord(f"r{i}", "finished", "", {"lr0": lr0}, {OBJECTIVE: value}, [{}, {}])
+        for i, (lr0, value) in enumerate([(0.02, 0.5), (0.007, 0.45), (0.012, 0.3)])
+    ]
+    assert (
+        report.analyze(
+            analysis.SweepRuns("s", config, runs, "memory"), tmp_path / "a", None, 10, analysis.DEFAULT_LEVELS
+        )
+        == 0
+    )
     assert "Hyperband:" not in capsys.readouterr().out
     config["early_terminate"] = {"type": "hyperband", "min_iter": 1, "eta": 3}  # its band is the last epoch: no stop
-    assert report.analyze(analysis.SweepRuns("s", config, runs, "memory"), tmp_path / "b", None, 10,
-                          analysis.DEFAULT_LEVELS) == 0
+    assert (
+        report.analyze(
+            analysis.SweepRuns("s", config, runs, "memory"), tmp_path / "b", None, 10, analysis.DEFAULT_LEVELS
+        )
+        == 0
+    )
     assert "Hyperband:" not in capsys.readouterr().out  # #42: launch had said no band fits, then analyze credited one
     config["parameters"]["epochs"] = {"value": 3}  # the band at epoch 2 of 3 could stop a run
     runs = [analysis.RunRecord(r.id, r.state, "", r.params, r.summary, [{}, {}, {}]) for r in runs]
-    assert report.analyze(analysis.SweepRuns("s", config, runs, "memory"), tmp_path / "c", None, 10,
-                          analysis.DEFAULT_LEVELS) == 0
+    assert (
+        report.analyze(
+            analysis.SweepRuns("s", config, runs, "memory"), tmp_path / "c", None, 10, analysis.DEFAULT_LEVELS
+        )
+        == 0
+    )
     assert "Hyperband: 9 epochs trained of 9 had every run gone to the end (0% saved)" in capsys.readouterr().out

@@ -39,7 +39,7 @@ def test_a_wrong_password_user_or_database_stays_one_line_and_an_exit_in_any_lan
 def test_a_refusal_to_connect_is_an_outage_once_this_process_has_connected_with_the_url():
     """A failure while connecting has no SQLSTATE (libpq keeps it), only the server's words in its lc_messages: a
     German server's "not yet accepting connections" read as a wrong URL ended every agent (exit 2)."""
-    refused = psycopg.OperationalError('connection failed: FATAL: das Datenbanksystem nimmt noch keine Verbindungen an')
+    refused = psycopg.OperationalError("connection failed: FATAL: das Datenbanksystem nimmt noch keine Verbindungen an")
     assert not isinstance(explain_postgres(refused, WHERE), StoreUnreachable)  # a first connection: said, not waited
     assert isinstance(explain_postgres(refused, WHERE, proven=True), StoreUnreachable)
     english = psycopg.OperationalError("connection failed: FATAL: the database system is not yet accepting connections")
@@ -53,8 +53,14 @@ def test_a_spooled_run_is_written_once_in_order_with_its_end(tmp_path, monkeypat
     """What a run could not write during an outage outlives its process in the spool, and its agent writes it: epochs
     in order, then the end; a second replay (a lost acknowledgement, an agent restart) duplicates nothing."""
     store = Store(tmp_path / "sweeps.db")
-    sweep_id = store.create_sweep({"program": "p.py", "method": "random", "metric": {"name": "m", "goal": "maximize"},
-                                   "parameters": {"x": {"values": [1]}}})
+    sweep_id = store.create_sweep(
+        {
+            "program": "p.py",
+            "method": "random",
+            "metric": {"name": "m", "goal": "maximize"},
+            "parameters": {"x": {"values": [1]}},
+        }
+    )
     store.add_run(sweep_id, "run00001", {"x": 1})
     monkeypatch.setenv("YOLOSWEEP_SPOOL", str(tmp_path / "spool"))
     sink = StoreSink(store, "run00001")
@@ -94,12 +100,15 @@ def _busy_elsewhere(server: PostgresServer, megabytes: int) -> None:
     """Recent writes in another database, so a crash leaves WAL to replay: seconds of recovery, as on a busy server."""
     with psycopg.connect(server.url(), autocommit=True) as admin:
         admin.execute("CREATE TABLE IF NOT EXISTS ballast (id bigint, pad text)")
-        admin.execute("INSERT INTO ballast SELECT i, repeat('x', 200) FROM generate_series(1, %s) AS i",
-                      (megabytes * 4000,))
+        admin.execute(
+            "INSERT INTO ballast SELECT i, repeat('x', 200) FROM generate_series(1, %s) AS i", (megabytes * 4000,)
+        )
 
 
 @pytest.mark.integration
-def test_a_crash_with_recovery_on_a_german_server_loses_no_epoch_and_ends_every_run(tmp_path, offline_env, german_server):
+def test_a_crash_with_recovery_on_a_german_server_loses_no_epoch_and_ends_every_run(
+    tmp_path, offline_env, german_server
+):
     """The attack of #40 on its two surviving hosts: the server crashes (`pg_ctl stop -m immediate`) while runs train,
     refuses connections in German while it replays its WAL, and comes back. Before, both agents exited 2 ("check the
     server's log and the URL"), their runs stayed `running` and lost their last epochs."""
@@ -108,19 +117,42 @@ def test_a_crash_with_recovery_on_a_german_server_loses_no_epoch_and_ends_every_
         Store(server.url().replace(server.PASSWORD, "falsch"))
     url = server.new_database()
     sweep = tmp_path / "sweep.yaml"
-    sweep.write_text(json.dumps({
-        "program": str(REPO / "tests" / "programs" / "curve.py"), "method": "random",
-        "metric": {"name": "metrics/mAP50(B)", "goal": "maximize"},
-        "parameters": {"quality": {"min": 0.1, "max": 0.9}, "epochs": {"value": 25}, "epoch_s": {"value": 0.4}}}))
-    created = subprocess.run([sys.executable, "-m", "yolosweep", "sweep", str(sweep), "--store", url], env=offline_env,
-                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    sweep.write_text(
+        json.dumps(
+            {
+                "program": str(REPO / "tests" / "programs" / "curve.py"),
+                "method": "random",
+                "metric": {"name": "metrics/mAP50(B)", "goal": "maximize"},
+                "parameters": {"quality": {"min": 0.1, "max": 0.9}, "epochs": {"value": 25}, "epoch_s": {"value": 0.4}},
+            }
+        )
+    )
+    created = subprocess.run(
+        [sys.executable, "-m", "yolosweep", "sweep", str(sweep), "--store", url],
+        env=offline_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     sweep_id = created.stdout.split("created local sweep ", 1)[1].split()[0]
-    agents = [subprocess.Popen([sys.executable, "-m", "yolosweep", "agent", sweep_id, "--store", url, "--count", "1",
-                                "--lease", "3"], env=offline_env, cwd=tmp_path, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    agents = [
+        subprocess.Popen(
+            [sys.executable, "-m", "yolosweep", "agent", sweep_id, "--store", url, "--count", "1", "--lease", "3"],
+            env=offline_env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     store = Store.read_only(url)
     deadline = time.time() + 120
-    while not (len(runs := store.runs(sweep_id)) == 2 and all(len(r.history) >= 3 for r in runs)) and time.time() < deadline:
+    while (
+        not (len(runs := store.runs(sweep_id)) == 2 and all(len(r.history) >= 3 for r in runs))
+        and time.time() < deadline
+    ):
         time.sleep(0.3)
     store.close()
     _busy_elsewhere(server, 60)
@@ -136,7 +168,9 @@ def test_a_crash_with_recovery_on_a_german_server_loses_no_epoch_and_ends_every_
     store = Store.read_only(url)
     runs = store.runs(sweep_id)
     store.close()
-    assert len(runs) == 2 and {r.state for r in runs} == {RunState.FINISHED}, [(r.state, r.reason, recovery) for r in runs]
+    assert len(runs) == 2 and {r.state for r in runs} == {RunState.FINISHED}, [
+        (r.state, r.reason, recovery) for r in runs
+    ]
     assert all([row["epoch"] for row in r.history] == list(range(1, 26)) for r in runs)  # no epoch lost
     assert server.PASSWORD not in "".join(outputs)
 
@@ -180,23 +214,44 @@ def test_a_run_reports_through_its_agent_so_an_agent_holds_one_connection_not_tw
     """32 agents held 64 connections (each agent's and each run's): a default server (100) served ~45 agents. The run
     now relays its epochs through its agent's spool, and the heartbeat connects only for each beat."""
     sweep = tmp_path / "sweep.yaml"
-    sweep.write_text(json.dumps({
-        "program": str(REPO / "tests" / "programs" / "curve.py"), "method": "random",
-        "metric": {"name": "metrics/mAP50(B)", "goal": "maximize"},
-        "parameters": {"quality": {"min": 0.1, "max": 0.9}, "epochs": {"value": 12}, "epoch_s": {"value": 0.3}}}))
-    created = subprocess.run([sys.executable, "-m", "yolosweep", "sweep", str(sweep), "--store", pg_url], env=offline_env,
-                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    sweep.write_text(
+        json.dumps(
+            {
+                "program": str(REPO / "tests" / "programs" / "curve.py"),
+                "method": "random",
+                "metric": {"name": "metrics/mAP50(B)", "goal": "maximize"},
+                "parameters": {"quality": {"min": 0.1, "max": 0.9}, "epochs": {"value": 12}, "epoch_s": {"value": 0.3}},
+            }
+        )
+    )
+    created = subprocess.run(
+        [sys.executable, "-m", "yolosweep", "sweep", str(sweep), "--store", pg_url],
+        env=offline_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     sweep_id = created.stdout.split("created local sweep ", 1)[1].split()[0]
-    agent = subprocess.Popen([sys.executable, "-m", "yolosweep", "agent", sweep_id, "--store", pg_url, "--count", "1"],
-                             env=offline_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "yolosweep", "agent", sweep_id, "--store", pg_url, "--count", "1"],
+        env=offline_env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     store = Store.read_only(pg_url)
     deadline, held = time.time() + 120, []
     while time.time() < deadline:
         runs = store.runs(sweep_id)
         if runs and runs[0].state is RunState.RUNNING and len(runs[0].history) >= 2:  # training, its epochs arriving
-            held.append(store.db.exec_driver_sql(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            ).scalar_one())
+            held.append(
+                store.db.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                ).scalar_one()
+            )
         elif held:
             break
         time.sleep(0.05)

@@ -17,8 +17,9 @@ from .test_postgres import _on_host, hosts  # noqa: F401 (the fixture)
 
 
 def _yolosweep(env: dict[str, str], cwd, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "yolosweep", *args], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "yolosweep", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_a_sweeps_state_follows_wandbs_control_and_a_finished_one_stays_finished(tmp_path):
@@ -48,16 +49,20 @@ def test_pause_resume_stop_one_run_and_cancel_a_local_sweep(tmp_path, home_env):
     assert paused.returncode == 0 and "paused" in paused.stdout, paused.stderr
     stopped = _yolosweep(home_env, tmp_path, "stop-run", first.id)
     assert stopped.returncode == 0, stopped.stderr
-    _wait_for(lambda: next(r for r in store_runs(home_env, sweep_id) if r.id == first.id).state is RunState.STOPPED,
-              what="the stopped run to end")
+    _wait_for(
+        lambda: next(r for r in store_runs(home_env, sweep_id) if r.id == first.id).state is RunState.STOPPED,
+        what="the stopped run to end",
+    )
     time.sleep(3)  # paused: no new run in three polls
     runs = store_runs(home_env, sweep_id)
     assert len(runs) == 1 and runs[0].ended_by is EndedBy.USER and runs[0].reason == "stopped by the user"
     assert len(runs[0].history) >= 2  # its epochs kept
     assert _yolosweep(home_env, tmp_path, "status").stdout.splitlines()[0].endswith(": paused")
     assert _yolosweep(home_env, tmp_path, "sweep", "--resume", sweep_id).returncode == 0
-    second = _wait_for(lambda: [r for r in store_runs(home_env, sweep_id) if r.id != first.id and len(r.history) >= 2],
-                       what="a run after the resume")[0]
+    second = _wait_for(
+        lambda: [r for r in store_runs(home_env, sweep_id) if r.id != first.id and len(r.history) >= 2],
+        what="a run after the resume",
+    )[0]
     cancel = _yolosweep(home_env, tmp_path, "sweep", "--cancel", sweep_id)
     assert cancel.returncode == 0, cancel.stderr
     out, _ = runner.communicate(timeout=60)
@@ -71,12 +76,17 @@ def test_pause_resume_stop_one_run_and_cancel_a_local_sweep(tmp_path, home_env):
 
 
 @pytest.mark.integration
-def test_stop_lets_running_runs_finish_and_cancel_reaches_every_host_on_postgresql(tmp_path, offline_env, pg_url, hosts):  # noqa: F811
+@pytest.mark.usefixtures("hosts")
+def test_stop_lets_running_runs_finish_and_cancel_reaches_every_host_on_postgresql(tmp_path, offline_env, pg_url):
     env = {**offline_env, "YOLOSWEEP_STORE": pg_url}
     sweep_id = create(curve_sweep(tmp_path, "random", [0.5], epochs=12, epoch_s=0.3), env, tmp_path)
     command = [sys.executable, "-m", "yolosweep", "agent", sweep_id, "--lease", "3"]
-    agents = [subprocess.Popen(_on_host(host, command), env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True) for host in ("host-a", "host-b")]
+    agents = [
+        subprocess.Popen(
+            _on_host(host, command), env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for host in ("host-a", "host-b")
+    ]
     store = Store.read_only(pg_url)
     try:
         _wait_for(lambda: len([r for r in store.runs(sweep_id) if r.history]) == 2, what="a run on each host")
@@ -88,8 +98,17 @@ def test_stop_lets_running_runs_finish_and_cancel_reaches_every_host_on_postgres
         assert {r.state for r in runs} == {RunState.FINISHED} and all(len(r.history) == 12 for r in runs)
 
         second = create(curve_sweep(tmp_path, "random", [0.5], epochs=200, epoch_s=0.2), env, tmp_path)
-        agents = [subprocess.Popen(_on_host(host, [*command[:4], second, "--lease", "3"]), env=env, cwd=tmp_path,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for host in ("host-a", "host-b")]
+        agents = [
+            subprocess.Popen(
+                _on_host(host, [*command[:4], second, "--lease", "3"]),
+                env=env,
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for host in ("host-a", "host-b")
+        ]
         _wait_for(lambda: len([r for r in store.runs(second) if len(r.history) >= 2]) == 2, what="two runs training")
         asked = time.time()
         assert _yolosweep(env, tmp_path, "sweep", "--cancel", second).returncode == 0

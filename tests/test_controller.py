@@ -13,9 +13,13 @@ from yolosweep.slots import plan_slots, split_count
 from yolosweep.states import EndedBy, RunState
 from yolosweep.store import Store
 
-CONFIG = {"program": "p.py", "method": "random", "metric": {"name": "m", "goal": "maximize"},
-          "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 3},
-          "parameters": {"x": {"values": [1, 2, 3]}}}
+CONFIG = {
+    "program": "p.py",
+    "method": "random",
+    "metric": {"name": "m", "goal": "maximize"},
+    "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 3},
+    "parameters": {"x": {"values": [1, 2, 3]}},
+}
 
 
 def _store(tmp_path: Path, config: dict = CONFIG, priors: list[dict] = ()) -> tuple[Store, str]:
@@ -60,7 +64,12 @@ def test_a_run_ends_once_and_the_agent_adds_who_stopped_it(tmp_path):
     store.end_run("r1", RunState.FAILED, "exit code 1", ended_by=EndedBy.ERROR)  # later: changes nothing
     store.explain_stop("r1", "hyperband", EndedBy.HYPERBAND)
     (run,) = store.runs(sweep_id)
-    assert (run.state, run.reason, run.ended_by, run.summary) == (RunState.STOPPED, "hyperband", EndedBy.HYPERBAND, {"m": 0.3})
+    assert (run.state, run.reason, run.ended_by, run.summary) == (
+        RunState.STOPPED,
+        "hyperband",
+        EndedBy.HYPERBAND,
+        {"m": 0.3},
+    )
     with pytest.raises(AssertionError):
         store.end_run("r1", RunState.RUNNING)
 
@@ -75,7 +84,9 @@ def test_a_dead_run_of_this_host_is_crashed_with_its_cause(tmp_path):
     assert run.state is RunState.CRASHED and run.ended_by is EndedBy.VANISHED
 
 
-@pytest.mark.parametrize("count, agents, shares", [(None, 2, [None, None]), (5, 2, [3, 2]), (1, 3, [1]), (6, 3, [2, 2, 2])])
+@pytest.mark.parametrize(
+    "count, agents, shares", [(None, 2, [None, None]), (5, 2, [3, 2]), (1, 3, [1]), (6, 3, [2, 2, 2])]
+)
 def test_count_is_spread_over_the_agents(count, agents, shares):
     assert split_count(count, agents) == shares
 
@@ -130,15 +141,24 @@ def test_the_status_table_counts_each_runs_epochs_as_its_history_does(tmp_path):
     assert rows == {run.id: str(len(run.history)) for run in store.runs(sweep_id)} == dict(zip(runs, ("3", "1", "0")))
 
 
-@pytest.mark.parametrize("err, state, cause, code, words", [
-    ("SIGTERM", RunState.STOPPED, EndedBy.SIGNAL, 0, "SIGTERM received"),
-    ("SIGINT", RunState.STOPPED, EndedBy.SIGNAL, 130, "SIGINT received"),
-    ("config", RunState.FAILED, EndedBy.BAD_CONFIG, 2, "Fix:"),
-    ("nan", RunState.FAILED, EndedBy.NAN_LOSS, 1, "NaN"),
-    ("cuda oom", RunState.FAILED, EndedBy.OUT_OF_MEMORY, 1, "CUDA out of memory at batch=16, imgsz=640. Fix: try --batch 8"),
-    ("enospc", RunState.FAILED, EndedBy.DISK_FULL, 1, "disk full while writing training outputs"),
-    ("other", RunState.FAILED, EndedBy.ERROR, 1, "ValueError: first line"),
-])
+@pytest.mark.parametrize(
+    "err, state, cause, code, words",
+    [
+        ("SIGTERM", RunState.STOPPED, EndedBy.SIGNAL, 0, "SIGTERM received"),
+        ("SIGINT", RunState.STOPPED, EndedBy.SIGNAL, 130, "SIGINT received"),
+        ("config", RunState.FAILED, EndedBy.BAD_CONFIG, 2, "Fix:"),
+        ("nan", RunState.FAILED, EndedBy.NAN_LOSS, 1, "NaN"),
+        (
+            "cuda oom",
+            RunState.FAILED,
+            EndedBy.OUT_OF_MEMORY,
+            1,
+            "CUDA out of memory at batch=16, imgsz=640. Fix: try --batch 8",
+        ),
+        ("enospc", RunState.FAILED, EndedBy.DISK_FULL, 1, "disk full while writing training outputs"),
+        ("other", RunState.FAILED, EndedBy.ERROR, 1, "ValueError: first line"),
+    ],
+)
 def test_how_a_training_ended_is_classified(err, state, cause, code, words):
     import errno
     import os
@@ -147,12 +167,15 @@ def test_how_a_training_ended_is_classified(err, state, cause, code, words):
     from yolosweep import trial
     from yolosweep.spec import ConfigError
 
-    errors = {"SIGTERM": trial.StopRequested(signal.SIGTERM), "SIGINT": trial.StopRequested(signal.SIGINT),
-              "config": ConfigError("training arguments", "imgsz", "0 is out of range", "use a value >= 32"),
-              "nan": trial.TrialFailed("loss became NaN/Inf in epoch 2", EndedBy.NAN_LOSS),
-              "cuda oom": RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"),
-              "enospc": OSError(errno.ENOSPC, "No space left on device"),
-              "other": ValueError("first line\nsecond line")}
+    errors = {
+        "SIGTERM": trial.StopRequested(signal.SIGTERM),
+        "SIGINT": trial.StopRequested(signal.SIGINT),
+        "config": ConfigError("training arguments", "imgsz", "0 is out of range", "use a value >= 32"),
+        "nan": trial.TrialFailed("loss became NaN/Inf in epoch 2", EndedBy.NAN_LOSS),
+        "cuda oom": RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"),
+        "enospc": OSError(errno.ENOSPC, "No space left on device"),
+        "other": ValueError("first line\nsecond line"),
+    }
     got = trial.classify_ending(errors[err], {"batch": 16, "imgsz": 640, "project": "p", "name": "n"}, os.getppid())
     assert got[:2] == (state, got[1]) and got[2:] == (cause, code) and words in got[1] and "\n" not in got[1]
     assert got[0] is state
@@ -167,7 +190,11 @@ def test_a_run_of_another_host_whose_lease_lapsed_is_crashed_by_status_and_a_fre
         for run_id in ("lapsed01", "fresh001", "ours0001"):
             store.add_run(sweep_id, run_id, {"x": 1})
     now = store.now()
-    for run_id, host, beat in (("lapsed01", "gpu-a", now - 61), ("fresh001", "gpu-b", now - 30), ("ours0001", None, now - 600)):
+    for run_id, host, beat in (
+        ("lapsed01", "gpu-a", now - 61),
+        ("fresh001", "gpu-b", now - 30),
+        ("ours0001", None, now - 600),
+    ):
         store.db.exec_driver_sql("UPDATE runs SET host=COALESCE(?, host), heartbeat=? WHERE id=?", (host, beat, run_id))
     reader = Store.read_only(tmp_path / "sweeps.db")
     assert [r[0] for r in reader.lapsed(sweep_id)] == ["lapsed01"]  # this host's own runs go by their PIDs instead

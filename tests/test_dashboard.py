@@ -28,8 +28,12 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def _dom(url: str) -> str:
-    done = subprocess.run([CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=8000",
-                           "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=8000", "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return done.stdout
 
 
@@ -43,8 +47,15 @@ class Served:
 def served_dashboard(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[Served]:
     """`yolosweep dashboard ARGS --port 0` serving, with its URL; stopped after with Ctrl+C, as a person stops it,
     and required to exit cleanly."""
-    board = subprocess.Popen([sys.executable, "-m", "yolosweep", "dashboard", *args, "--port", "0"], env=env, cwd=cwd,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
+    board = subprocess.Popen(
+        [sys.executable, "-m", "yolosweep", "dashboard", *args, "--port", "0"],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
+    )
     first = board.stdout.readline()
     try:
         found = re.search(r"at (http://127\.0\.0\.1:\d+/)", first)
@@ -73,9 +84,13 @@ def test_the_dashboard_lists_the_runs_and_shows_a_new_epoch_after_it_lands(tmp_p
             _wait_for(lambda: any(len(r.history) >= 2 for r in store_runs(home_env, sweep_id)), what="two epochs")
             page = _dom(board.url)
             first = _epochs_shown(page)
-            curves = page[page.index('id="curves"'):page.index('id="importance"')]
-            assert 'class="xtick"' in curves and not re.search(r'class="xtick"><text[^>]*>\d+\.\d', curves)  # whole epochs
-            assert re.search(r'id="importance-warning"[^>]*>warning: only \d runs have a result', page)  # 2 runs: said on the page
+            curves = page[page.index('id="curves"') : page.index('id="importance"')]
+            assert 'class="xtick"' in curves and not re.search(
+                r'class="xtick"><text[^>]*>\d+\.\d', curves
+            )  # whole epochs
+            assert re.search(
+                r'id="importance-warning"[^>]*>warning: only \d runs have a result', page
+            )  # 2 runs: said on the page
             (running,) = [r.id for r in store_runs(home_env, sweep_id) if r.state == "running"]
             assert running in first and first[running] >= 2, first
             time.sleep(3)  # more epochs land
@@ -85,6 +100,7 @@ def test_the_dashboard_lists_the_runs_and_shows_a_new_epoch_after_it_lands(tmp_p
             def fetch(_: int) -> int:  # many viewers at once
                 with urllib.request.urlopen(board.url + "api/sweep", timeout=30) as response:
                     return response.status if json.loads(response.read())["sweep"] == sweep_id else 0
+
             with ThreadPoolExecutor(8) as pool:
                 assert list(pool.map(fetch, range(16))) == [200] * 16
     finally:
@@ -125,8 +141,14 @@ def test_the_page_warns_about_importance_from_fewer_than_ten_runs_as_the_analysi
     from yolosweep.store import Store
 
     store = Store(tmp_path / "sweeps.db")
-    sweep_id = store.create_sweep({"program": "p.py", "method": "random", "metric": {"name": "m", "goal": "maximize"},
-                                   "parameters": {"x": {"min": 0.0, "max": 1.0}}})
+    sweep_id = store.create_sweep(
+        {
+            "program": "p.py",
+            "method": "random",
+            "metric": {"name": "m", "goal": "maximize"},
+            "parameters": {"x": {"min": 0.0, "max": 1.0}},
+        }
+    )
     agent = Agent(store, sweep_id)
 
     def finish_runs(n: int) -> dict:
@@ -148,7 +170,9 @@ def test_a_run_page_opened_by_a_click_shows_every_metric_and_its_stop_button_end
     from .webdriver import CHROMEDRIVER, Browser
 
     if CHROMIUM is None or CHROMEDRIVER is None:
-        pytest.skip("no chromium/chromedriver here (Debian packages `chromium` and `chromium-driver`, installed by .ci/run)")
+        pytest.skip(
+            "no chromium/chromedriver here (Debian packages `chromium` and `chromium-driver`, installed by .ci/run)"
+        )
     curve_sweep(tmp_path, "grid", [0.3, 0.6, 0.9], epochs=300, epoch_s=0.2)
     config = yaml.safe_load((tmp_path / "curve_sweep.yaml").read_text())
     config["parameters"]["extra_metrics"] = {"value": 1}
@@ -157,10 +181,13 @@ def test_a_run_page_opened_by_a_click_shows_every_metric_and_its_stop_button_end
     runner = agent(sweep_id, home_env, tmp_path)
     try:
         with served_dashboard([sweep_id], home_env, tmp_path) as board, Browser() as page:
-            running = _wait_for(lambda: [r for r in store_runs(home_env, sweep_id) if len(r.history) >= 3],
-                                what="a run with epochs")[0]
+            running = _wait_for(
+                lambda: [r for r in store_runs(home_env, sweep_id) if len(r.history) >= 3], what="a run with epochs"
+            )[0]
             page.open(board.url)
-            page.wait("the runs table", lambda: page.run("return document.querySelectorAll('#runs-table tr.run-row').length"))
+            page.wait(
+                "the runs table", lambda: page.run("return document.querySelectorAll('#runs-table tr.run-row').length")
+            )
             page.click('#runs-table th[data-key="quality"]')  # sorted by a parameter, then the other way
             page.click('#runs-table th[data-key="quality"]')
             assert "\u25bc" in page.text('#runs-table th[data-key="quality"]')
@@ -168,14 +195,25 @@ def test_a_run_page_opened_by_a_click_shows_every_metric_and_its_stop_button_end
             page.wait("the run's page", lambda: page.text("#run-id") == running.id)
             assert page.run("return document.getElementById('sweep-view').hidden") is True
             wanted = {"metrics/mAP50(B)", "metrics/precision(B)", "train/box_loss", "lr/pg0"}  # in three plots
-            page.wait(f"its curves {wanted}", lambda: wanted <= set(page.run(
-                "return [...document.querySelectorAll('#run-view .legendtext')].map(e => e.textContent)")))
+            page.wait(
+                f"its curves {wanted}",
+                lambda: (
+                    wanted
+                    <= set(
+                        page.run(
+                            "return [...document.querySelectorAll('#run-view .legendtext')].map(e => e.textContent)"
+                        )
+                    )
+                ),
+            )
             assert "quality" in page.text("#run-params-table") and "offline wandb folder:" in page.text("#run-facts")
             page.click("#stop-run")
             page.wait("the stop to be taken", lambda: "will stop" in page.text("#run-message"))
             page.wait("the page to show it stopped", lambda: page.text("#run-state") == "stopped", timeout=60)
-            page.wait("who stopped it", lambda: "ended by user · reason: stopped by the user (dashboard)"
-                      in page.text("#run-facts"))  # the run says SIGTERM; its agent adds who sent it
+            page.wait(
+                "who stopped it",
+                lambda: "ended by user · reason: stopped by the user (dashboard)" in page.text("#run-facts"),
+            )  # the run says SIGTERM; its agent adds who sent it
             assert page.run("return document.getElementById('stop-run').hidden") is True
         (run,) = [r for r in store_runs(home_env, sweep_id) if r.id == running.id]
         assert run.state == "stopped" and run.ended_by == "user" and len(run.history) >= 3

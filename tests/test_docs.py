@@ -2,7 +2,8 @@
 
 Each command line of a ```bash block, and each inline `code` that starts like a command, is checked
 against the parser that would read it: yolosweep's own (`--help` of that verb), W&B's CLI (click parses
-without running), the options a benchmark's parser declares; a flag the parser does not know fails here, so docs cannot rot
+without running), the options a benchmark's parser declares; a flag the parser does not know fails here, so docs
+cannot rot
 when an option is renamed. The commands a user starts with (the demo, init, sweep, agent, status,
 analyze, retrain) are also run for real by the end-to-end tests.
 """
@@ -25,12 +26,29 @@ from .conftest import REPO
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 # Script in a clone -> the `yolosweep` verb it is.
-SCRIPTS = {"./launch_sweep.sh": "launch", "python analyze_sweep.py": "analyze", "python train_best_config.py": "retrain",
-           "python train_sweep.py": "train"}
+SCRIPTS = {
+    "./launch_sweep.sh": "launch",
+    "python analyze_sweep.py": "analyze",
+    "python train_best_config.py": "retrain",
+    "python train_sweep.py": "train",
+}
 STARTS = ("yolosweep ", "python -m yolosweep ", "python bench/", "wandb ", *SCRIPTS)
 # Not this project's commands: shown for set-up only.
-OTHERS = ("python3 -m venv", ". .venv/bin/activate", "pip install", "python -m pytest", "cd ", "wandb login", "git clone",
-          "createdb ", "export ", "sbatch ", "sudo ", "echo ", "chmod ")
+OTHERS = (
+    "python3 -m venv",
+    ". .venv/bin/activate",
+    "pip install",
+    "python -m pytest",
+    "cd ",
+    "wandb login",
+    "git clone",
+    "createdb ",
+    "export ",
+    "sbatch ",
+    "sudo ",
+    "echo ",
+    "chmod ",
+)
 # Verbs whose extra `--key=value` are Ultralytics training arguments, passed through.
 PASSES_ULTRALYTICS_ARGS = {"train", "retrain"}
 
@@ -89,10 +107,10 @@ def yolosweep_verb(command: str) -> tuple[str, list[str]] | None:
     """('launch', args) for `./launch_sweep.sh ...`, `yolosweep launch ...`, `python -m yolosweep launch ...`."""
     for script, verb in SCRIPTS.items():
         if command == script or command.startswith(script + " "):
-            return verb, _words(command[len(script):])
+            return verb, _words(command[len(script) :])
     for prefix in ("yolosweep ", "python -m yolosweep "):
         if command.startswith(prefix):
-            words = _words(command[len(prefix):])
+            words = _words(command[len(prefix) :])
             return words[0], words[1:]
     return None
 
@@ -134,7 +152,9 @@ def test_a_mistyped_option_in_a_page_would_be_caught():
 def test_every_wandb_command_shown_parses_as_the_wandb_cli_parses_it():
     from wandb.cli import cli
 
-    shown = [(page, c) for page, c in documented_commands() if c.startswith("wandb ") and not c.startswith("wandb login")]
+    shown = [
+        (page, c) for page, c in documented_commands() if c.startswith("wandb ") and not c.startswith("wandb login")
+    ]
     assert shown
     for page, command in shown:
         words = _words(command)
@@ -147,11 +167,18 @@ def test_every_wandb_command_shown_parses_as_the_wandb_cli_parses_it():
 
 
 def _declared_options(script: Path) -> set[str]:
-    """The options a script's argparse parser declares, read from its source: running a benchmark to ask would run it."""
-    calls = [node for node in ast.walk(ast.parse(script.read_text())) if isinstance(node, ast.Call)
-             and getattr(node.func, "attr", "") == "add_argument"]
-    return {arg.value for call in calls for arg in call.args
-            if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value.startswith("-")} | {"--help"}
+    """The options a script's argparse parser declares, read from its source (running a benchmark would run it)."""
+    calls = [
+        node
+        for node in ast.walk(ast.parse(script.read_text()))
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument"
+    ]
+    return {
+        arg.value
+        for call in calls
+        for arg in call.args
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value.startswith("-")
+    } | {"--help"}
 
 
 def test_every_benchmark_command_shown_names_a_real_script_and_real_options():
@@ -165,6 +192,10 @@ def test_every_benchmark_command_shown_names_a_real_script_and_real_options():
             problems.append(f"{page}: `{command}`: no {words[1]}")
             continue
         known = _declared_options(script)
-        problems += [f"{page}: `{command}`: {flag} is not an option of {words[1]}" for flag in _flags(words[2:]) if flag not in known]
+        problems += [
+            f"{page}: `{command}`: {flag} is not an option of {words[1]}"
+            for flag in _flags(words[2:])
+            if flag not in known
+        ]
         checked += 1
     assert checked > 5 and not problems, "\n".join(problems)

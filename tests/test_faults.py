@@ -45,8 +45,15 @@ def test_out_of_memory_fails_the_run_with_a_smaller_batch_to_try(tmp_path, offli
         resource.setrlimit(resource.RLIMIT_AS, (5 << 30, 5 << 30))
 
     args = ["--data", str(demo_data), *TINY, "--imgsz=2048", "--workers=0", "--no-log-model"]
-    done = subprocess.run(train_sweep_cmd(*args), cwd=tmp_path, env=offline_env, capture_output=True, text=True,
-                          timeout=300, preexec_fn=cap_memory)
+    done = subprocess.run(
+        train_sweep_cmd(*args),
+        cwd=tmp_path,
+        env=offline_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=cap_memory,
+    )
     assert done.returncode == 1, done.stderr[-3000:]
     run = only_offline_run(tmp_path)
     assert run.summary["state"] == "failed"
@@ -93,8 +100,14 @@ def test_sigterm_during_the_final_validation_ends_cleanly_with_readable_weights(
     data = tmp_path / "data.yaml"
     data.write_text(yaml.safe_dump(spec))
     args = ["--data", str(data), *TINY, "--epochs=2", "--optimizer=AdamW", "--workers=0", "--no-log-model"]
-    proc = subprocess.Popen(train_sweep_cmd(*args), cwd=tmp_path, env=offline_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        train_sweep_cmd(*args),
+        cwd=tmp_path,
+        env=offline_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     seen = []
     for line in proc.stdout:
         seen.append(line)
@@ -146,8 +159,8 @@ from pathlib import Path
 from yolosweep import trial
 written, write = [], trial._ReplacedWhole.write_bytes
 trial._ReplacedWhole.write_bytes = lambda self, data: written.append(self.name) or write(self, data)
-result = trial.run({"data": sys.argv[1], "epochs": 1, "imgsz": 32, "batch": 16, "model": "yolo11n.yaml", "device": "cpu",
-                    "workers": 0, "project": sys.argv[2], "name": "r"}, log_model=False)
+result = trial.run({"data": sys.argv[1], "epochs": 1, "imgsz": 32, "batch": 16, "model": "yolo11n.yaml",
+                    "device": "cpu", "workers": 0, "project": sys.argv[2], "name": "r"}, log_model=False)
 Path(sys.argv[3]).write_text(json.dumps({"state": result.state, "reason": result.reason, "written": written}))
 """
 
@@ -158,10 +171,14 @@ def test_ultralytics_writes_its_checkpoints_through_the_rename(tmp_path, demo_da
 
     Its own process: wandb keeps process-wide settings that would leak into later in-process tests.
     """
-    done = subprocess.run([sys.executable, "-c", SPIED_TRAINING, str(demo_data), str(tmp_path / "runs"),
-                           str(tmp_path / "result.json")],
-                          env={**offline_env, "WANDB_DIR": str(tmp_path)}, cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", SPIED_TRAINING, str(demo_data), str(tmp_path / "runs"), str(tmp_path / "result.json")],
+        env={**offline_env, "WANDB_DIR": str(tmp_path)},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["state"] == "finished", result["reason"]

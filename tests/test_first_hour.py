@@ -27,11 +27,23 @@ SWEPT = {"lr0": {"min": 0.005, "max": 0.02}, "mosaic": {"min": 0.5, "max": 1.0}}
 
 def _sweep(values: list[tuple[str, float, float]], **fixed) -> analysis.SweepRuns:
     """Runs in start order as (origin, lr0, result): the first prior, its seed repeats, then searched runs."""
-    config = {"metric": {"name": OBJECTIVE, "goal": "maximize"}, "method": "bayes",
-              "parameters": {**SWEPT, **{k: {"value": v} for k, v in {"epochs": 3, "data": "d.yaml", **fixed}.items()}}}
-    runs = [analysis.RunRecord(f"r{i}", "finished", "", {"lr0": lr0, "mosaic": 1.0, "seed": i}, {OBJECTIVE: value},
-                               [{OBJECTIVE: value}] * 3, origin=origin)
-            for i, (origin, lr0, value) in enumerate(values)]
+    config = {
+        "metric": {"name": OBJECTIVE, "goal": "maximize"},
+        "method": "bayes",
+        "parameters": {**SWEPT, **{k: {"value": v} for k, v in {"epochs": 3, "data": "d.yaml", **fixed}.items()}},
+    }
+    runs = [
+        analysis.RunRecord(
+            f"r{i}",
+            "finished",
+            "",
+            {"lr0": lr0, "mosaic": 1.0, "seed": i},
+            {OBJECTIVE: value},
+            [{OBJECTIVE: value}] * 3,
+            origin=origin,
+        )
+        for i, (origin, lr0, value) in enumerate(values)
+    ]
     return analysis.SweepRuns("s1", config, runs, "memory")
 
 
@@ -41,8 +53,10 @@ def test_a_sweep_that_scored_zero_everywhere_is_analysed_against_a_baseline_with
     sweep = _sweep([("prior", 0.01, 0.0), ("noise", 0.01, 0.0), ("noise", 0.01, 0.0), ("search", 0.015, 0.0)])
     assert report.analyze(sweep, tmp_path, 0.714, 10, analysis.DEFAULT_LEVELS) == 0
     (gain,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("gain:")]
-    assert gain == ("gain: 100.0% below --baseline (0.7140): not judged, the 3 trainings of the defaults all scored "
-                    "0.0000, so the seed noise is unknown (runs too short to learn?)")
+    assert gain == (
+        "gain: 100.0% below --baseline (0.7140): not judged, the 3 trainings of the defaults all scored "
+        "0.0000, so the seed noise is unknown (runs too short to learn?)"
+    )
     zero_mean = noise.judge(0.02, 0.5, noise.SeedSpread((0.0, 0.01, -0.01)), searched=2)  # a spread, a mean of 0
     assert "seed spread +-0.0100, 3 trainings, whose mean is 0" in zero_mean.describe("x")
 
@@ -68,17 +82,26 @@ def test_a_loss_is_worded_and_judged_as_a_loss():
 def test_the_launch_says_how_many_configurations_count_will_search():
     """Defect 3: `--count 3` spent all three runs on the defaults and their seed repeats, and said so only as
     "(2 runs of the budget; --noise-runs 0 to skip)"."""
-    assert _budget_line(3, 1, 2) == ("yolosweep: WARNING: --count 3 is used up by 1 prior run(s) and 2 seed repeat(s): "
-                                     "no configuration will be searched. Fix: --count 6 to search 3 configurations, "
-                                     "or --noise-runs 0")
-    assert _budget_line(8, 1, 2) == "yolosweep: --count 8: 1 prior run(s) and 2 seed repeat(s) first, then 5 searched configuration(s)"
+    assert _budget_line(3, 1, 2) == (
+        "yolosweep: WARNING: --count 3 is used up by 1 prior run(s) and 2 seed repeat(s): "
+        "no configuration will be searched. Fix: --count 6 to search 3 configurations, "
+        "or --noise-runs 0"
+    )
+    assert (
+        _budget_line(8, 1, 2)
+        == "yolosweep: --count 8: 1 prior run(s) and 2 seed repeat(s) first, then 5 searched configuration(s)"
+    )
 
 
 def test_joining_a_sweep_counts_this_launchs_runs_against_its_count(tmp_path):
-    """Defect 4: `launch --sweep-id ID --count 3` printed "4/3 runs ended" and "about 0m00s left" before any run began."""
+    """Defect 4: `launch --sweep-id ID --count 3` printed "4/3 runs ended", "about 0m00s left" before any run began."""
     store = Store(tmp_path / "sweeps.db")
-    config = {"program": "p.py", "method": "random", "metric": {"name": "m", "goal": "maximize"},
-              "parameters": {"x": {"values": [1, 2, 3]}, "epochs": {"value": 4}}}
+    config = {
+        "program": "p.py",
+        "method": "random",
+        "metric": {"name": "m", "goal": "maximize"},
+        "parameters": {"x": {"values": [1, 2, 3]}, "epochs": {"value": 4}},
+    }
     sweep_id = store.create_sweep(config)
     agent = Agent(store, sweep_id)
     for value in (0.1, 0.2, 0.3, 0.4):
@@ -102,8 +125,9 @@ def test_hints_name_the_commands_this_user_has(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # an empty folder: no sweep_config.yaml to create a sweep from
     assert invocation.command("retrain") == "python -m yolosweep retrain"
     assert "sweep_config.yaml`" not in invocation.create_hint() and "launch --data" in invocation.create_hint()
-    lines = noise.verdict_lines(noise.judge(0.5, 0.45, noise.SeedSpread((0.45, 0.46, 0.44)), 3, True, True),
-                                "the defaults", "s1", None)
+    lines = noise.verdict_lines(
+        noise.judge(0.5, 0.45, noise.SeedSpread((0.45, 0.46, 0.44)), 3, True, True), "the defaults", "s1", None
+    )
     assert "(python -m yolosweep retrain --sweep s1 --top 3 --seeds 2" in lines[1]
     monkeypatch.setattr(invocation, "in_clone", lambda: False)
     assert invocation.command("retrain") == "yolosweep retrain"
@@ -112,8 +136,13 @@ def test_hints_name_the_commands_this_user_has(tmp_path, monkeypatch):
 
 
 def test_status_in_an_empty_folder_says_how_to_start(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "yolosweep", "status"], cwd=tmp_path, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO), "YOLOSWEEP_HOME": str(tmp_path / ".yolosweep")})
+    done = subprocess.run(
+        [sys.executable, "-m", "yolosweep", "status"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), "YOLOSWEEP_HOME": str(tmp_path / ".yolosweep")},
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "sweep_config.yaml`" not in done.stderr and "launch --data path/to/data.yaml" in done.stderr, done.stderr
 
@@ -138,8 +167,12 @@ def test_runs_of_one_configuration_get_one_line_instead_of_an_importance_table_o
 def test_status_marks_the_defaults_seed_repeats(tmp_path):
     """Defect 8: only the first defaults run was tagged; its seed repeats looked like searched runs."""
     store = Store(tmp_path / "sweeps.db")
-    config = {"program": "p.py", "method": "random", "metric": {"name": "m", "goal": "maximize"},
-              "parameters": {"x": {"values": [1, 2, 3]}, "seed": {"value": 0}}}
+    config = {
+        "program": "p.py",
+        "method": "random",
+        "metric": {"name": "m", "goal": "maximize"},
+        "parameters": {"x": {"values": [1, 2, 3]}, "seed": {"value": 0}},
+    }
     sweep_id = store.create_sweep(config, [{"x": 1, "seed": 0}], [{"x": 1, "seed": 1}])
     agent = Agent(store, sweep_id)
     taken = [agent._next()[0] for _ in range(3)]
@@ -166,14 +199,33 @@ def test_version_and_a_moved_band_said_once_in_epochs(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "YOLOSWEEP_HOME": str(tmp_path / ".yolosweep")}
     done = subprocess.run([sys.executable, "-m", "yolosweep", "--version"], capture_output=True, text=True, env=env)
     assert done.returncode == 0 and done.stdout.strip() == "yolosweep 0.1.0"
-    missing = subprocess.run([sys.executable, "-m", "yolosweep", "sweep", str(REPO / "sweep_config.yaml"), "--data",
-                              str(tmp_path / "none.yaml"), "--epochs", "1", "--model", "yolo11n.yaml"],
-                             cwd=tmp_path, capture_output=True, text=True, env=env)
+    missing = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "yolosweep",
+            "sweep",
+            str(REPO / "sweep_config.yaml"),
+            "--data",
+            str(tmp_path / "none.yaml"),
+            "--epochs",
+            "1",
+            "--model",
+            "yolo11n.yaml",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert missing.returncode == 2 and "not found" in missing.stderr and "min_iter" not in missing.stdout
     from yolosweep.spec import load_sweep, moved_band_line
 
     config = load_sweep(REPO / "sweep_config.yaml", {"epochs": 20, "model": "yolo11n.yaml"})
-    assert moved_band_line(REPO / "sweep_config.yaml", config) == "hyperband min_iter 30 -> 6 for 20 epochs a run (bands at epochs 7, 19)"
+    assert (
+        moved_band_line(REPO / "sweep_config.yaml", config)
+        == "hyperband min_iter 30 -> 6 for 20 epochs a run (bands at epochs 7, 19)"
+    )
 
 
 def test_bad_datasets_are_refused_in_one_line_at_creation(tmp_path):
@@ -197,7 +249,21 @@ def test_bad_datasets_are_refused_in_one_line_at_creation(tmp_path):
     with pytest.raises(ConfigError, match=r"train: all 4 images in .* are empty \(0-byte\) files"):
         check_labels(str(data))
     env = {**os.environ, "PYTHONPATH": str(REPO), "YOLOSWEEP_HOME": str(tmp_path / ".yolosweep")}
-    done = subprocess.run([sys.executable, "-m", "yolosweep", "sweep", str(REPO / "sweep_config.yaml"), "--data",
-                           str(looped), "--model", "yolo11n.yaml"], capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "yolosweep",
+            "sweep",
+            str(REPO / "sweep_config.yaml"),
+            "--data",
+            str(looped),
+            "--model",
+            "yolo11n.yaml",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / ".yolosweep" / "sweeps.db").exists()  # nothing written

@@ -13,7 +13,6 @@ import sys
 import textwrap
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -32,7 +31,9 @@ def test_one_run_on_several_gpus_is_refused_where_the_sweep_is_made_and_where_a_
     with pytest.raises(spec.ConfigError) as caught:
         spec.load_sweep(REPO / "sweep_config.yaml", {"device": device, "model": "yolo11n.yaml"})
     assert caught.value.key == "device" and "--gpus 0,1" in caught.value.fix
-    with pytest.raises(spec.ConfigError, match="several GPUs"):  # a YAML made with plain `wandb sweep` reaches the trial
+    with pytest.raises(
+        spec.ConfigError, match="several GPUs"
+    ):  # a YAML made with plain `wandb sweep` reaches the trial
         spec.check_train_args({"device": device}, "training arguments")
     for one in (0, "0", "cpu", "cuda:0", [0], None):
         spec.check_train_args({"device": one} if one is not None else {}, "training arguments")
@@ -57,14 +58,21 @@ def test_gpu_slots_follow_an_inherited_mask_and_nvidia_smi_order(monkeypatch):
     assert gpu_ids("all", 2, uuids) == uuids
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
     assert [(s.name, s.visible_devices) for s in plan_slots("all", 2, found=2)] == [
-        ("gpu2-0", "2"), ("gpu2-1", "2"), ("gpu3-0", "3"), ("gpu3-1", "3")]
+        ("gpu2-0", "2"),
+        ("gpu2-1", "2"),
+        ("gpu3-0", "3"),
+        ("gpu3-1", "3"),
+    ]
 
 
 @pytest.mark.integration
 def test_each_agent_gets_its_gpu_by_nvidia_smi_order(tmp_path):
     from yolosweep.supervise import run_agents
 
-    code = "import os, sys; open(sys.argv[1], 'w').write(os.environ['CUDA_VISIBLE_DEVICES'] + ' ' + os.environ['CUDA_DEVICE_ORDER'])"
+    code = (
+        "import os, sys; "
+        "open(sys.argv[1], 'w').write(os.environ['CUDA_VISIBLE_DEVICES'] + ' ' + os.environ['CUDA_DEVICE_ORDER'])"
+    )
     outs = [tmp_path / "a.txt", tmp_path / "b.txt"]
     commands = [[sys.executable, "-c", code, str(out)] for out in outs]
     assert run_agents(commands, [Slot("gpu2", "2"), Slot("gpu3", "3")], tmp_path / "logs" / "x", env={"X": "1"}) == 0
@@ -94,7 +102,9 @@ def test_dataloader_processes_beyond_the_cores_are_said_with_the_numbers(capsys,
 
 def test_the_shipped_runs_need_about_2_5_gb_of_shared_memory_and_a_small_one_is_refused(tmpfs):
     shipped = spec.fixed_values(spec.load_sweep(REPO / "sweep_config.yaml"))
-    assert resources.shm_needed_bytes(shipped) / 2**30 == pytest.approx(2.34, abs=0.01)  # batch 64, imgsz 640, workers 8
+    assert resources.shm_needed_bytes(shipped) / 2**30 == pytest.approx(
+        2.34, abs=0.01
+    )  # batch 64, imgsz 640, workers 8
     docker_default = tmpfs("size=64m")
     with pytest.raises(spec.ConfigError) as caught:
         resources.check_slots(shipped, [GPU0], shm=docker_default)
@@ -108,7 +118,8 @@ def test_a_real_out_of_shared_memory_error_fails_the_run_with_the_fix(tmp_path):
     if shutil.which("unshare") is None:
         pytest.skip("no unshare here")
     probe = tmp_path / "probe.py"
-    probe.write_text(textwrap.dedent("""
+    probe.write_text(
+        textwrap.dedent("""
         import os, torch
         from torch.utils.data import DataLoader
         from yolosweep import trial
@@ -119,10 +130,23 @@ def test_a_real_out_of_shared_memory_error_fails_the_run_with_the_fix(tmp_path):
         except RuntimeError as err:
             state, reason, cause, _ = trial.classify_ending(err, {"workers": 2}, os.getppid())
             print(state, "|", cause, "|", reason)
-    """))
-    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                           f"mount -t tmpfs -o size=64k tmpfs /dev/shm && {sys.executable} {probe}"],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    """)
+    )
+    done = subprocess.run(
+        [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            f"mount -t tmpfs -o size=64k tmpfs /dev/shm && {sys.executable} {probe}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     if "mount:" in done.stderr or "unshare:" in done.stderr:
         pytest.skip(f"no mount namespace here ({done.stderr.strip()[:200]})")
     state, cause, reason = done.stdout.strip().splitlines()[-1].split(" | ")
@@ -140,10 +164,12 @@ def test_the_batch_a_run_trained_at_is_recorded_and_a_halved_one_is_marked(capsy
     class Record:
         id, summary = "run00001", halved
 
-    assert reduced_batch_lines([Record()]) == ["run00001 trained at batch 32, not 64 (out of GPU memory): not comparable "
-                                               "with the other runs"]
-    reason = trial.classify_ending(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"),
-                                   {"batch": 16, "imgsz": 640}, os.getppid())[1]
+    assert reduced_batch_lines([Record()]) == [
+        "run00001 trained at batch 32, not 64 (out of GPU memory): not comparable with the other runs"
+    ]
+    reason = trial.classify_ending(
+        RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"), {"batch": 16, "imgsz": 640}, os.getppid()
+    )[1]
     assert "at batch=16" in reason and "--batch 8" in reason  # the advice starts from the batch it last tried
 
 
@@ -152,7 +178,11 @@ def test_pretrained_weights_are_found_once_or_refused_offline_with_where_to_put_
     monkeypatch.chdir(tmp_path)
     with pytest.raises(spec.ConfigError) as caught:
         resolve_weights("yolo11n.pt")
-    assert "offline" in caught.value.problem and str(weights_dir()) in caught.value.fix and "yolo11n.yaml" in caught.value.fix
+    assert (
+        "offline" in caught.value.problem
+        and str(weights_dir()) in caught.value.fix
+        and "yolo11n.yaml" in caught.value.fix
+    )
     with pytest.raises(spec.ConfigError, match="weights file not found"):
         resolve_weights("my/best.pt")
     (tmp_path / "yolo11n.pt").write_bytes(b"found")  # where the user works: Ultralytics looks there first
@@ -171,7 +201,9 @@ def test_the_amp_check_costs_no_download_per_run_offline(tmp_path, capsys, monke
 
 
 @pytest.mark.integration
-def test_a_sweep_of_missing_pretrained_weights_is_refused_and_a_run_never_falls_back_to_scratch(tmp_path, home_env, demo_data):
+def test_a_sweep_of_missing_pretrained_weights_is_refused_and_a_run_never_falls_back_to_scratch(
+    tmp_path, home_env, demo_data
+):
     from .test_local_backend import yolosweep
 
     made = yolosweep(["sweep", str(REPO / "sweep_config.yaml"), "--data", str(demo_data)], home_env, tmp_path)
@@ -179,8 +211,11 @@ def test_a_sweep_of_missing_pretrained_weights_is_refused_and_a_run_never_falls_
     (line,) = made.stderr.strip().splitlines()
     assert "yolo11n.pt" in line and "offline" in line and "Fix: put yolo11n.pt in" in line
     assert not (tmp_path / "home" / "sweeps.db").exists()
-    done = run_train_sweep(["--data", str(demo_data), "--model", "yolo11n.pt", "--epochs", "1", "--imgsz", "32",
-                            "--device", "cpu"], tmp_path, home_env)
+    done = run_train_sweep(
+        ["--data", str(demo_data), "--model", "yolo11n.pt", "--epochs", "1", "--imgsz", "32", "--device", "cpu"],
+        tmp_path,
+        home_env,
+    )
     assert done.returncode == 2 and "could not be loaded here" in done.stderr and "Traceback" not in done.stderr
     assert only_offline_run(tmp_path).summary["ended_by"] == "bad configuration"
 
@@ -193,12 +228,33 @@ def test_a_stop_while_the_labels_are_read_ends_the_run_at_once(tmp_path, offline
 
     data = write_demo_dataset(tmp_path / "data", n_train=16, n_val=4).parent
     os.mkfifo(data / "images" / "train" / "zz_stalled.jpg")
-    run = subprocess.Popen(train_sweep_cmd("--data", str(data / "data.yaml"), "--epochs", "1", "--imgsz", "32",
-                                           "--device", "cpu", "--model", "yolo11n.yaml", "--workers", "0"),
-                           cwd=tmp_path, env=offline_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    run = subprocess.Popen(
+        train_sweep_cmd(
+            "--data",
+            str(data / "data.yaml"),
+            "--epochs",
+            "1",
+            "--imgsz",
+            "32",
+            "--device",
+            "cpu",
+            "--model",
+            "yolo11n.yaml",
+            "--workers",
+            "0",
+        ),
+        cwd=tmp_path,
+        env=offline_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     lines: list[str] = []  # raw chunks: the progress bar's line ends in \r, not \n
-    reader = threading.Thread(target=lambda: lines.extend(c.decode(errors="replace") for c in iter(
-        lambda: os.read(run.stdout.fileno(), 4096), b"")), daemon=True)
+    reader = threading.Thread(
+        target=lambda: lines.extend(
+            c.decode(errors="replace") for c in iter(lambda: os.read(run.stdout.fileno(), 4096), b"")
+        ),
+        daemon=True,
+    )
     reader.start()
     deadline = time.time() + 120
     while "Freezing layer" not in "".join(lines) and time.time() < deadline:  # said just before the data are read
@@ -211,7 +267,9 @@ def test_a_stop_while_the_labels_are_read_ends_the_run_at_once(tmp_path, offline
         run.wait(timeout=30)
     except subprocess.TimeoutExpired:
         run.kill()
-        pytest.fail("the run did not stop within 30 s of SIGTERM (W&B's agent would SIGKILL it): " + "".join(lines)[-2000:])
+        pytest.fail(
+            "the run did not stop within 30 s of SIGTERM (W&B's agent would SIGKILL it): " + "".join(lines)[-2000:]
+        )
     took = time.time() - stopped_at
     reader.join(timeout=10)
     summary = only_offline_run(tmp_path).summary

@@ -46,12 +46,16 @@ def test_bad_launch_input_is_rejected_before_anything_is_written(tmp_path, home_
         (["--sweep-id", "abcdefgh", "--gpus", "cpu"], "no local sweeps here"),
         (["--data", str(demo_data), "--model", str(tmp_path / "best.pt"), "--gpus", "cpu"], "weights file not found"),
     ]
-    for name, (label, words) in {"badclass": ("5 0.5 0.5 0.2 0.2", "class id 5 outside 0..1"),
-                                 "badbox": ("0 0.5 1.7 0.2 0.2", "not 4+ values within 0-1"),
-                                 "empty": (None, "no images in")}.items():
+    for name, (label, words) in {
+        "badclass": ("5 0.5 0.5 0.2 0.2", "class id 5 outside 0..1"),
+        "badbox": ("0 0.5 1.7 0.2 0.2", "not 4+ values within 0-1"),
+        "empty": (None, "no images in"),
+    }.items():
         cases.append((["--data", str(_broken_copy(demo_data, tmp_path / name, label)), "--gpus", "cpu"], words))
     for args, words in cases:
-        done = launch(["--backend", "local", *args] if args[0] != "--backend" else args, home_env, tmp_path, timeout=120)
+        done = launch(
+            ["--backend", "local", *args] if args[0] != "--backend" else args, home_env, tmp_path, timeout=120
+        )
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         assert words in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
     assert not (tmp_path / "home").exists()  # nothing was written for any of them
@@ -75,9 +79,30 @@ def _broken_copy(data_yaml: Path, root: Path, label: str | None) -> Path:
 @pytest.mark.integration
 @pytest.mark.slow
 def test_two_cpu_agents_run_four_real_trainings(tmp_path, home_env, demo_data):
-    done = launch(["--backend", "local", "--gpus", "cpu", "--agents-per-gpu", "2", "--count", "4",
-                   "--data", str(demo_data), "--epochs", "3", "--imgsz", "64", "--batch", "8",
-                   "--model", "yolo11n.yaml"], home_env, tmp_path)
+    done = launch(
+        [
+            "--backend",
+            "local",
+            "--gpus",
+            "cpu",
+            "--agents-per-gpu",
+            "2",
+            "--count",
+            "4",
+            "--data",
+            str(demo_data),
+            "--epochs",
+            "3",
+            "--imgsz",
+            "64",
+            "--batch",
+            "8",
+            "--model",
+            "yolo11n.yaml",
+        ],
+        home_env,
+        tmp_path,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     sweep_id, runs = sweep_runs(home_env, done.stdout)
     assert len(runs) == 4 and all(r.state in TERMINAL_STATES for r in runs), [(r.id, r.state, r.reason) for r in runs]
@@ -95,9 +120,15 @@ def test_two_cpu_agents_run_four_real_trainings(tmp_path, home_env, demo_data):
 
 def _launch_two_long_runs(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Path, str]:
     config = curve_sweep(tmp_path, "random", [0.2, 0.5, 0.8], epochs=200, epoch_s=0.3)
-    proc = subprocess.Popen([LAUNCH, "--config", str(config), "--backend", "local", "--gpus", "cpu",
-                             "--agents-per-gpu", "2"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [LAUNCH, "--config", str(config), "--backend", "local", "--gpus", "cpu", "--agents-per-gpu", "2"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     store_file = tmp_path / "home" / "sweeps.db"
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -155,12 +186,19 @@ def test_demo_runs_offline_and_prints_the_best_run(tmp_path, home_env):
     seeds = [r.summary["metrics/mAP50(B)"] for r in runs if r.origin in ("prior", "noise")]
     assert [r.origin for r in runs[:3]] == ["prior", "noise", "noise"]  # the defaults, then with seeds 1 and 2
     mean = sum(seeds) / len(seeds)
-    verdict = re.search(rf"gain: {OWN_SEED_LED}(?:\+\d+\.\d% over|\d+\.\d% below) the defaults \(mean of 3 seeds\) "
-                        rf"\({mean:.4f}\) \(seed spread \+-[\d.]+%, 3 trainings\): (within the noise|beyond the noise|"
-                        r"a loss beyond the noise|a loss, within the noise) \(p [\d.e-]+, the best of 3 runs\)\n"
-                        r"  -> (.*)", done.stdout)
+    verdict = re.search(
+        rf"gain: {OWN_SEED_LED}(?:\+\d+\.\d% over|\d+\.\d% below) the defaults \(mean of 3 seeds\) "
+        rf"\({mean:.4f}\) \(seed spread \+-[\d.]+%, 3 trainings\): (within the noise|beyond the noise|"
+        r"a loss beyond the noise|a loss, within the noise) \(p [\d.e-]+, the best of 3 runs\)\n"
+        r"  -> (.*)",
+        done.stdout,
+    )
     assert verdict, done.stdout[-3000:]
-    assert ("no success" not in verdict[2]) if verdict[1] == "beyond the noise" else verdict[2].startswith("no success level")
+    assert (
+        ("no success" not in verdict[2])
+        if verdict[1] == "beyond the noise"
+        else verdict[2].startswith("no success level")
+    )
     assert "early_terminate left out of this sweep" in done.stdout  # 20-epoch runs: no band (#39)
     assert not any(r.state == "stopped" for r in runs)
 
@@ -168,8 +206,12 @@ def test_demo_runs_offline_and_prints_the_best_run(tmp_path, home_env):
 @pytest.mark.integration
 def test_a_run_printing_a_forged_agent_line_cannot_pose_as_the_agent(tmp_path, home_env):
     forged = "x\nyolosweep agent: run FAKE0000 finished"
-    config = {"program": "/bin/echo", "method": "grid", "command": ["${program}", "${args}"],
-              "parameters": {"label": {"values": [forged]}}}
+    config = {
+        "program": "/bin/echo",
+        "method": "grid",
+        "command": ["${program}", "${args}"],
+        "parameters": {"label": {"values": [forged]}},
+    }
     path = tmp_path / "forged.yaml"
     path.write_text(yaml.safe_dump(config))
     done = launch(["--backend", "local", "--gpus", "cpu", "--config", str(path), "--no-prior"], home_env, tmp_path)
@@ -186,9 +228,15 @@ def test_status_watch_refreshes_with_each_runs_epoch_until_ctrl_c(tmp_path, home
 
     sweep_id = create(curve_sweep(tmp_path, "grid", [0.5], epochs=40, epoch_s=0.5), home_env, tmp_path)
     running = agent(sweep_id, home_env, tmp_path)
-    watcher = subprocess.Popen([sys.executable, "-m", "yolosweep", "status", sweep_id, "--watch", "--interval", "0.5"],
-                               env=home_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=default_sigint)
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "yolosweep", "status", sweep_id, "--watch", "--interval", "0.5"],
+        env=home_env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
+    )
 
     def epochs_stored() -> int:
         return max((len(r.history) for r in store_runs(home_env, sweep_id)), default=0)
@@ -214,8 +262,14 @@ def test_the_launcher_on_a_terminal_refreshes_a_progress_table_in_place(tmp_path
         pytest.skip("no `script` (util-linux) to give the launcher a pseudo-terminal")
     path = curve_sweep(tmp_path, "grid", [0.3, 0.6], epochs=6, epoch_s=0.4)
     command = f"{LAUNCH} --backend local --gpus cpu --config {path} --no-prior --count 2"
-    done = subprocess.run(["script", "-qfec", command, "/dev/null"], env={**home_env, "COLUMNS": "120"}, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        ["script", "-qfec", command, "/dev/null"],
+        env={**home_env, "COLUMNS": "120"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-3000:]
     screen = done.stdout
     assert "\x1b[" in screen  # drawn with cursor movement: refreshed in place, not appended
@@ -226,8 +280,11 @@ def test_the_launcher_on_a_terminal_refreshes_a_progress_table_in_place(tmp_path
 @pytest.mark.integration
 def test_the_end_of_a_sweep_says_its_gain_over_the_baseline_but_no_level_without_a_seed_spread(tmp_path, home_env):
     config = curve_sweep(tmp_path, "grid", [0.2, 0.5], epochs=2, epoch_s=0.05)
-    done = launch(["--config", str(config), "--backend", "local", "--gpus", "cpu", "--no-prior", "--baseline", "0.4"],
-                  home_env, tmp_path)
+    done = launch(
+        ["--config", str(config), "--backend", "local", "--gpus", "cpu", "--no-prior", "--baseline", "0.4"],
+        home_env,
+        tmp_path,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "gain: +25.0% over --baseline (0.4000): seed noise not measured, so not judged" in done.stdout
     assert "no success level claimed: the seed noise is not measured" in done.stdout and "excellent" not in done.stdout

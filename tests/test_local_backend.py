@@ -37,8 +37,15 @@ def curve_sweep(tmp_path: Path, method: str, qualities: list[float], epochs: int
 
 
 def yolosweep(args: list[str], env: dict[str, str], cwd: Path, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "yolosweep", *args], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=kw.pop("timeout", 300), **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "yolosweep", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=kw.pop("timeout", 300),
+        **kw,
+    )
 
 
 def create(path: Path, env: dict[str, str], cwd: Path, *overrides: str) -> str:
@@ -50,8 +57,15 @@ def create(path: Path, env: dict[str, str], cwd: Path, *overrides: str) -> str:
 
 
 def agent(sweep_id: str, env: dict[str, str], cwd: Path, *args: str, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "yolosweep", "agent", sweep_id, *args], env=env, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "yolosweep", "agent", sweep_id, *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kw,
+    )
 
 
 def run_agent(sweep_id: str, env: dict[str, str], cwd: Path, count: int) -> str:
@@ -74,9 +88,21 @@ def test_engine_sees_history_and_summary_of_stored_runs():
     # The trap: sweeps 0.2.0 under pydantic 2 drops these when passed by field name.
     dropped = sweeps.SweepRun(name="x", state="finished", history=[{OBJECTIVE: 0.5}], summary_metrics={OBJECTIVE: 0.5})
     assert dropped.history == [] and dropped.summary_metrics == {}
-    run = Run(id="a", sweep_id="s", params={"lr0": 0.01}, state="stopped", reason="hyperband",
-              summary={OBJECTIVE: 0.4}, created=0.0, ended=1.0, host="h", agent_pid=None, pid=None,
-              wandb_dir=None, history=[{OBJECTIVE: 0.2}, {OBJECTIVE: 0.4}])
+    run = Run(
+        id="a",
+        sweep_id="s",
+        params={"lr0": 0.01},
+        state="stopped",
+        reason="hyperband",
+        summary={OBJECTIVE: 0.4},
+        created=0.0,
+        ended=1.0,
+        host="h",
+        agent_pid=None,
+        pid=None,
+        wandb_dir=None,
+        history=[{OBJECTIVE: 0.2}, {OBJECTIVE: 0.4}],
+    )
     (seen,) = engine_runs([run])
     assert seen.metric_history(OBJECTIVE) == [0.2, 0.4]
     assert seen.summary_metric(OBJECTIVE) == 0.4
@@ -92,8 +118,10 @@ def test_a_sweep_stores_its_dataset_and_weight_files_as_absolute_paths(tmp_path,
     (tmp_path / "weights" / "mine.pt").write_bytes(b"")
     (tmp_path / "data.yaml").write_text("")
     monkeypatch.chdir(tmp_path)
-    config = {"program": "train_sweep.py", "parameters": {"data": {"value": "data.yaml"},
-                                                          "model": {"values": ["weights/mine.pt", "yolo11n.pt"]}}}
+    config = {
+        "program": "train_sweep.py",
+        "parameters": {"data": {"value": "data.yaml"}, "model": {"values": ["weights/mine.pt", "yolo11n.pt"]}},
+    }
     ready = prepare_sweep(config, REPO)
     assert ready["parameters"]["model"]["values"] == [str(tmp_path / "weights" / "mine.pt"), "yolo11n.pt"]
     assert ready["parameters"]["data"]["value"] == str(tmp_path / "data.yaml")
@@ -103,8 +131,14 @@ def test_a_sweep_stores_its_dataset_and_weight_files_as_absolute_paths(tmp_path,
 
 @pytest.mark.integration
 def test_hyperband_stops_the_bad_run_and_lets_the_good_ones_finish(tmp_path, home_env):
-    path = curve_sweep(tmp_path, "grid", [0.9, 0.8, 0.1], epochs=20, epoch_s=0.4,
-                       early_terminate={"type": "hyperband", "min_iter": 2, "eta": 2})
+    path = curve_sweep(
+        tmp_path,
+        "grid",
+        [0.9, 0.8, 0.1],
+        epochs=20,
+        epoch_s=0.4,
+        early_terminate={"type": "hyperband", "min_iter": 2, "eta": 2},
+    )
     sweep_id = create(path, home_env, tmp_path)
     proc = agent(sweep_id, home_env, tmp_path)
     out, _ = proc.communicate(timeout=240)
@@ -169,8 +203,11 @@ def test_agent_killed_alone_takes_its_run_down_cleanly(tmp_path, home_env):
     _wait_for(lambda: any(len(r.history) >= 1 for r in store_runs(home_env, sweep_id)), what="an epoch")
     proc.kill()
     proc.wait(timeout=30)
-    run = _wait_for(lambda: next((r for r in store_runs(home_env, sweep_id) if r.state != "running"), None),
-                    timeout=60, what="the orphaned run to end")
+    run = _wait_for(
+        lambda: next((r for r in store_runs(home_env, sweep_id) if r.state != "running"), None),
+        timeout=60,
+        what="the orphaned run to end",
+    )
     assert run.state == "stopped" and run.history
 
 
@@ -205,8 +242,14 @@ def test_printed_agent_command_joins_the_sweep_from_another_terminal(tmp_path, h
     other_terminal["PATH"] = f"{Path(sys.executable).parent}:{other_terminal['PATH']}"
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    joined = subprocess.run(["bash", "-c", command + " --count 1"], env=other_terminal, cwd=elsewhere,
-                            capture_output=True, text=True, timeout=180)
+    joined = subprocess.run(
+        ["bash", "-c", command + " --count 1"],
+        env=other_terminal,
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert joined.returncode == 0, joined.stdout + joined.stderr
     (run,) = store_runs(home_env, sweep_id)
     assert run.state == "finished"

@@ -18,9 +18,11 @@ LOSS = spec.Objective("val/box_loss", "minimize")
 
 
 def test_the_summary_keeps_the_best_epoch_by_the_sweeps_metric_and_goal():
-    history = [{"epoch": 1, "val/box_loss": 2.0, "metrics/mAP50(B)": 0.1, "fitness": 0.1},
-               {"epoch": 2, "val/box_loss": 1.5, "metrics/mAP50(B)": 0.3, "fitness": 0.2},
-               {"epoch": 3, "val/box_loss": 1.7, "metrics/mAP50(B)": 0.4, "fitness": 0.3}]
+    history = [
+        {"epoch": 1, "val/box_loss": 2.0, "metrics/mAP50(B)": 0.1, "fitness": 0.1},
+        {"epoch": 2, "val/box_loss": 1.5, "metrics/mAP50(B)": 0.3, "fitness": 0.2},
+        {"epoch": 3, "val/box_loss": 1.7, "metrics/mAP50(B)": 0.4, "fitness": 0.3},
+    ]
     by_loss = trial.summarize(history, LOSS)
     assert by_loss["best_epoch"] == 2 and by_loss["val/box_loss"] == 1.5 and by_loss["metrics/mAP50(B)"] == 0.3
     by_map = trial.summarize(history)
@@ -49,16 +51,25 @@ def test_success_levels_count_a_decrease_as_a_gain_when_minimizing():
 
 def test_the_analysis_ranks_a_minimize_sweep_lowest_first():
     config = {"metric": {"name": "val/box_loss", "goal": "minimize"}, "parameters": {"lr0": {"values": [0.01, 0.02]}}}
-    runs = [analysis.RunRecord("high", "finished", "", {"lr0": 0.01}, {"val/box_loss": 2.0}, [{}]),
-            analysis.RunRecord("low", "finished", "", {"lr0": 0.02}, {"val/box_loss": 1.0}, [{}])]
+    runs = [
+        analysis.RunRecord("high", "finished", "", {"lr0": 0.01}, {"val/box_loss": 2.0}, [{}]),
+        analysis.RunRecord("low", "finished", "", {"lr0": 0.02}, {"val/box_loss": 1.0}, [{}]),
+    ]
     sweep = analysis.SweepRuns("s", config, runs, "mem")
     table = analysis.runs_table(sweep)
     assert list(table["run_id"]) == ["low", "high"] and analysis.best_run(sweep, table).id == "low"
 
 
-@pytest.mark.parametrize("model, task", [("yolo11n.pt", "detect"), ("yolo11s-seg.pt", "segment"),
-                                         ("yolo11n-pose.yaml", "pose"), ("yolo11n-obb.pt", "obb"),
-                                         ("yolo11n-cls.yaml", "classify")])
+@pytest.mark.parametrize(
+    "model, task",
+    [
+        ("yolo11n.pt", "detect"),
+        ("yolo11s-seg.pt", "segment"),
+        ("yolo11n-pose.yaml", "pose"),
+        ("yolo11n-obb.pt", "obb"),
+        ("yolo11n-cls.yaml", "classify"),
+    ],
+)
 def test_the_task_follows_the_model(model, task):
     config = {"parameters": {"model": {"value": model}}}
     assert spec.model_task(config) == task
@@ -71,9 +82,14 @@ def test_a_checkpoint_of_another_name_is_read_for_its_task(tmp_path, capsys):
 
     best = tmp_path / "best.pt"
     shutil.copy(REPO / "bench" / "weights" / "yolo11n-chess.pt", best)
-    config = {"program": "train_sweep.py", "parameters": {"model": {"value": str(best)},
-                                                           "dropout": {"min": 0.0, "max": 0.2},
-                                                           "project": {"value": str(tmp_path / "runs")}}}
+    config = {
+        "program": "train_sweep.py",
+        "parameters": {
+            "model": {"value": str(best)},
+            "dropout": {"min": 0.0, "max": 0.2},
+            "project": {"value": str(tmp_path / "runs")},
+        },
+    }
     assert spec.model_task(config) == "detect"
     check_sweep(config)  # so the detect-only warnings reach a custom checkpoint too
     assert "WARNING: parameters.dropout cannot change this training" in capsys.readouterr().out
@@ -85,13 +101,21 @@ def test_a_checkpoint_of_another_name_is_read_for_its_task(tmp_path, capsys):
     assert spec.model_task(config) is None
 
 
-@pytest.mark.parametrize("model, metric, ok", [
-    ("yolo11n.pt", "metrics/mAP50-95(B)", True), ("yolo11n-seg.pt", "metrics/mAP50(M)", True),
-    ("yolo11n-pose.pt", "metrics/mAP50-95(P)", True), ("yolo11n-cls.pt", "metrics/accuracy_top1", True),
-    ("yolo11n.pt", "val/box_loss", True), ("yolo11n.pt", "fitness", True), ("yolo11n.pt", "train/mAP50(B)", True),
-    ("yolo11n.pt", "metrics/mAP50", False), ("yolo11n.pt", "metrics/mAP50(M)", False),
-    ("yolo11n-cls.pt", "metrics/mAP50(B)", False),
-])
+@pytest.mark.parametrize(
+    "model, metric, ok",
+    [
+        ("yolo11n.pt", "metrics/mAP50-95(B)", True),
+        ("yolo11n-seg.pt", "metrics/mAP50(M)", True),
+        ("yolo11n-pose.pt", "metrics/mAP50-95(P)", True),
+        ("yolo11n-cls.pt", "metrics/accuracy_top1", True),
+        ("yolo11n.pt", "val/box_loss", True),
+        ("yolo11n.pt", "fitness", True),
+        ("yolo11n.pt", "train/mAP50(B)", True),
+        ("yolo11n.pt", "metrics/mAP50", False),
+        ("yolo11n.pt", "metrics/mAP50(M)", False),
+        ("yolo11n-cls.pt", "metrics/mAP50(B)", False),
+    ],
+)
 def test_the_metric_is_checked_against_what_the_task_logs(tmp_path, model, metric, ok):
     config = yaml.safe_load((REPO / "sweep_config.yaml").read_text())
     config["parameters"]["model"] = {"value": model}
@@ -110,8 +134,9 @@ def test_the_metric_is_checked_against_what_the_task_logs(tmp_path, model, metri
 def test_the_shipped_detection_sweep_is_warned_about_dropout_and_copy_paste(tmp_path, capsys, demo_data):
     config = spec.load_sweep(REPO / "sweep_config.yaml")
     assert set(spec.dead_parameters(config)) == {"dropout", "copy_paste"}
-    config["parameters"].update(project={"value": str(tmp_path)}, data={"value": str(demo_data)},
-                                model={"value": "yolo11n.yaml"})  # no download here: the architecture
+    config["parameters"].update(
+        project={"value": str(tmp_path)}, data={"value": str(demo_data)}, model={"value": "yolo11n.yaml"}
+    )  # no download here: the architecture
     check_sweep(config)
     warnings = [line for line in capsys.readouterr().out.splitlines() if "cannot change this training" in line]
     assert len(warnings) == 2 and all("Fix:" in line for line in warnings)
@@ -125,14 +150,16 @@ def test_best_config_header_round_trips_the_goal(tmp_path):
     from yolosweep import retrain
 
     path = tmp_path / "best_config.yaml"
-    path.write_text("# best configuration of sweep s1: run r1, val/box_loss = 1.2345 (minimize)\n"
-                    "# that run: epochs_done=3\n" + yaml.safe_dump({"data": "d.yaml", "lr0": 0.01}))
+    path.write_text(
+        "# best configuration of sweep s1: run r1, val/box_loss = 1.2345 (minimize)\n"
+        "# that run: epochs_done=3\n" + yaml.safe_dump({"data": "d.yaml", "lr0": 0.01})
+    )
     _config, origin = retrain.load_best_config(path)
     assert origin.metric == LOSS and origin.objective == 1.2345 and json.dumps(origin.companion) == "null"
 
 
 def test_the_metric_is_checked_against_the_model_the_runs_train_not_the_one_it_overrides(tmp_path, capsys):
-    # The shipped YAML (yolo11n.pt, detect) asking for a mask metric, with `--model yolo11n-seg.yaml` as the user types it.
+    # The shipped YAML (yolo11n.pt, detect) asking for a mask metric, with `--model yolo11n-seg.yaml` as typed.
     config = yaml.safe_load((REPO / "sweep_config.yaml").read_text())
     config["metric"] = {"name": "metrics/mAP50-95(M)", "goal": "maximize"}
     path = tmp_path / "seg_sweep.yaml"

@@ -7,10 +7,10 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 import yaml
 
 from yolosweep.commands.init import init
@@ -61,11 +61,30 @@ def test_a_built_wheel_installs_with_its_dependencies_and_tunes_from_an_empty_fo
     shutil.copytree(REPO / "yolosweep", source / "yolosweep", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md", ".gitignore"):
         shutil.copy(REPO / name, source)
-    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"),
-          str(source)], tmp_path, offline_env)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "dist"),
+            str(source),
+        ],
+        tmp_path,
+        offline_env,
+    )
     subprocess.run(["git", "init", "--quiet", str(source)], check=True)
-    untracked = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=source,
-                               capture_output=True, text=True, check=True).stdout.splitlines()
+    untracked = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
     assert (source / "build").is_dir() and not [line for line in untracked if " build/" in line], untracked
 
     # A venv of its own whose only other packages are this test environment's (one .pth line): no pip or setuptools
@@ -75,8 +94,21 @@ def test_a_built_wheel_installs_with_its_dependencies_and_tunes_from_an_empty_fo
     site = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
     (site / "tested-env.pth").write_text(sysconfig.get_path("purelib") + "\n")
     wheel = next((tmp_path / "dist").glob("yolosweep-*.whl"))
-    _run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--quiet", "--no-index",
-          str(wheel)], tmp_path, offline_env)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "--quiet",
+            "--no-index",
+            str(wheel),
+        ],
+        tmp_path,
+        offline_env,
+    )
 
     project = tmp_path / "my-project"
     project.mkdir()
@@ -86,8 +118,27 @@ def test_a_built_wheel_installs_with_its_dependencies_and_tunes_from_an_empty_fo
     assert where.stdout.startswith(str(venv)), where.stdout
     _run(["yolosweep", "init"], project, env)
     _run(["yolosweep", "demo-data", "data", "--train", "8", "--val", "4"], project, env)
-    created = _run(["yolosweep", "sweep", "sweep_config.yaml", "--data", "data/data.yaml", "--model", "yolo11n.yaml",
-                    "--epochs", "1", "--imgsz", "32", "--batch", "4", "--device", "cpu"], project, env)
+    created = _run(
+        [
+            "yolosweep",
+            "sweep",
+            "sweep_config.yaml",
+            "--data",
+            "data/data.yaml",
+            "--model",
+            "yolo11n.yaml",
+            "--epochs",
+            "1",
+            "--imgsz",
+            "32",
+            "--batch",
+            "4",
+            "--device",
+            "cpu",
+        ],
+        project,
+        env,
+    )
     sweep_id = re.search(r"created local sweep (\w+)", created.stdout).group(1)
     assert f"&& yolosweep agent {sweep_id}" in created.stdout  # the installed command, no PYTHONPATH into a clone
     _run(["yolosweep", "agent", sweep_id, "--count", "2"], project, env)

@@ -1,12 +1,12 @@
-"""What Ray Tune / Optuna users rely on, in real local sweeps: priors first, patience, train-split metrics, top-K weights."""
+"""What Ray Tune / Optuna users rely on, in real local sweeps: priors first, patience, train-split metrics, top-K
+weights."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import pandas as pd
+import pytest
 import yaml
 
 from yolosweep.tracking import read_offline_run
@@ -23,9 +23,26 @@ TRAIN_OBJECTIVE = "train/mAP50(B)"
 def test_priors_run_first_train_metrics_are_logged_and_only_the_top_k_keep_weights(tmp_path, home_env, demo_data):
     prior = tmp_path / "best_config.yaml"  # what analyze_sweep.py writes: fixed values too, which the sweep keeps
     prior.write_text(yaml.safe_dump({"lr0": 0.005, "mosaic": 0.5, "epochs": 99, "data": "elsewhere.yaml"}))
-    sweep_id = create(shipped_sweep_yaml(tmp_path, early_terminate=False), home_env, tmp_path, "--data", str(demo_data), "--epochs", "2", *SMALL,
-                      "--train_metrics_every", "2", "--keep_top_k", "1", "--prior", "defaults", "--prior", str(prior),
-                      "--noise-runs", "0")
+    sweep_id = create(
+        shipped_sweep_yaml(tmp_path, early_terminate=False),
+        home_env,
+        tmp_path,
+        "--data",
+        str(demo_data),
+        "--epochs",
+        "2",
+        *SMALL,
+        "--train_metrics_every",
+        "2",
+        "--keep_top_k",
+        "1",
+        "--prior",
+        "defaults",
+        "--prior",
+        str(prior),
+        "--noise-runs",
+        "0",
+    )
     out = run_agent(sweep_id, home_env, tmp_path, count=3)
 
     runs = store_runs(home_env, sweep_id)
@@ -64,8 +81,20 @@ def test_tiny_patience_ends_a_run_early_as_finished_and_the_analysis_says_so(tmp
     # fitness falls at epoch 3, so patience 1 ends it there, 7 epochs before its end.
     prior = tmp_path / "prior.yaml"
     prior.write_text(yaml.safe_dump({"lr0": 0.005}))
-    sweep_id = create(shipped_sweep_yaml(tmp_path, early_terminate=False), home_env, tmp_path, "--data", str(demo_data), "--epochs", "10", *SMALL,
-                      "--patience", "1", "--prior", str(prior))
+    sweep_id = create(
+        shipped_sweep_yaml(tmp_path, early_terminate=False),
+        home_env,
+        tmp_path,
+        "--data",
+        str(demo_data),
+        "--epochs",
+        "10",
+        *SMALL,
+        "--patience",
+        "1",
+        "--prior",
+        str(prior),
+    )
     run_agent(sweep_id, home_env, tmp_path, count=1)
 
     (run,) = store_runs(home_env, sweep_id)
@@ -81,8 +110,22 @@ def test_tiny_patience_ends_a_run_early_as_finished_and_the_analysis_says_so(tmp
 def test_a_prior_outside_the_search_space_is_refused_before_anything_is_written(tmp_path, home_env, demo_data):
     prior = tmp_path / "prior.yaml"
     prior.write_text(yaml.safe_dump({"lr0": 0.5}))
-    for bad, words in ((str(prior), "outside the sweep's search space"), (str(tmp_path / "nope.yaml"), "file not found")):
-        done = yolosweep(["sweep", str(shipped_sweep_yaml(tmp_path, early_terminate=False)), "--data", str(demo_data), "--prior", bad], home_env, tmp_path)
+    for bad, words in (
+        (str(prior), "outside the sweep's search space"),
+        (str(tmp_path / "nope.yaml"), "file not found"),
+    ):
+        done = yolosweep(
+            [
+                "sweep",
+                str(shipped_sweep_yaml(tmp_path, early_terminate=False)),
+                "--data",
+                str(demo_data),
+                "--prior",
+                bad,
+            ],
+            home_env,
+            tmp_path,
+        )
         assert done.returncode == 2 and "Traceback" not in done.stderr
         (line,) = done.stderr.strip().splitlines()
         assert words in line and "Fix:" in line
@@ -95,8 +138,12 @@ def test_defaults_outside_the_search_space_are_not_run_first(tmp_path, demo_data
 
     monkeypatch.setenv("YOLOSWEEP_HOME", str(tmp_path / "home"))
     path = shipped_sweep_yaml(tmp_path, lr0={"min": 0.02, "max": 0.05})  # Ultralytics' default lr0 is 0.01
-    store, sweep_id = create_sweep(str(path), {"data": str(demo_data), "project": str(tmp_path / "runs")}, [],
-                                   defaults_first=True)
+    store, sweep_id = create_sweep(
+        str(path), {"data": str(demo_data), "project": str(tmp_path / "runs")}, [], defaults_first=True
+    )
     with store.transaction():
         assert store.add_prior_run(sweep_id, "r0000000") is None  # nothing to run first, the sweep still exists
-    assert "Ultralytics' defaults are not run first: lr0 0.01 is outside the sweep's search space" in capsys.readouterr().out
+    assert (
+        "Ultralytics' defaults are not run first: lr0 0.01 is outside the sweep's search space"
+        in capsys.readouterr().out
+    )

@@ -16,9 +16,13 @@ PLAIN = REPO / "tests" / "programs" / "plain_wandb.py"
 
 @pytest.mark.integration
 def test_a_program_logging_only_with_wandb_is_ranked_learned_from_and_stopped(tmp_path, home_env):
-    config = {"program": str(PLAIN), "method": "grid", "metric": {"name": "val/score", "goal": "maximize"},
-              "early_terminate": {"type": "hyperband", "min_iter": 3, "eta": 3},
-              "parameters": {"quality": {"values": [0.8, 0.1, 0.9]}, "steps": {"value": 10}, "step_s": {"value": 0.4}}}
+    config = {
+        "program": str(PLAIN),
+        "method": "grid",
+        "metric": {"name": "val/score", "goal": "maximize"},
+        "early_terminate": {"type": "hyperband", "min_iter": 3, "eta": 3},
+        "parameters": {"quality": {"values": [0.8, 0.1, 0.9]}, "steps": {"value": 10}, "step_s": {"value": 0.4}},
+    }
     path = tmp_path / "plain.yaml"
     path.write_text(yaml.safe_dump(config))
     sweep_id = create(path, home_env, tmp_path)
@@ -40,8 +44,12 @@ def test_a_program_logging_only_with_wandb_is_ranked_learned_from_and_stopped(tm
 @pytest.mark.integration
 def test_a_program_logging_once_still_gets_its_row_and_summary(tmp_path, home_env):
     """Ownership waits for two logged rows while the program runs; once it has exited, one is enough."""
-    config = {"program": str(PLAIN), "method": "grid", "metric": {"name": "val/score", "goal": "maximize"},
-              "parameters": {"quality": {"values": [0.5]}, "steps": {"value": 1}, "step_s": {"value": 0.0}}}
+    config = {
+        "program": str(PLAIN),
+        "method": "grid",
+        "metric": {"name": "val/score", "goal": "maximize"},
+        "parameters": {"quality": {"values": [0.5]}, "steps": {"value": 1}, "step_s": {"value": 0.0}},
+    }
     path = tmp_path / "once.yaml"
     path.write_text(yaml.safe_dump(config))
     sweep_id = create(path, home_env, tmp_path)

@@ -26,8 +26,9 @@ pytestmark = pytest.mark.integration  # each test needs the server the fixture s
 
 
 def _yolosweep(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "yolosweep", *args], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "yolosweep", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _on_host(name: str, command: list[str]) -> list[str]:
@@ -57,7 +58,12 @@ def test_the_store_on_postgresql_keeps_what_sqlite_keeps_and_a_reader_cannot_wri
 
     reader = Store.read_only(pg_url)
     (run,) = reader.runs(sweep_id)
-    assert (run.state, run.origin, run.summary, [r["m"] for r in run.history]) == (RunState.FINISHED, "prior", {"m": 0.3}, [0.2, 0.3])
+    assert (run.state, run.origin, run.summary, [r["m"] for r in run.history]) == (
+        RunState.FINISHED,
+        "prior",
+        {"m": 0.3},
+        [0.2, 0.3],
+    )
     assert reader.epoch_counts(sweep_id) == {"run00001": 2} and reader.sweep_ids() == [sweep_id]
     with pytest.raises(StoreError, match="read-only transaction"):
         reader.record_verified(sweep_id, {"x": 1})
@@ -67,22 +73,45 @@ def test_the_store_on_postgresql_keeps_what_sqlite_keeps_and_a_reader_cannot_wri
 
 def _grid_sweep(folder: Path, points: int, run_cap: int) -> Path:
     path = folder / "grid.yaml"
-    path.write_text(yaml.safe_dump({
-        "program": str(CURVE), "method": "grid", "run_cap": run_cap,
-        "metric": {"name": "metrics/mAP50(B)", "goal": "maximize"},
-        "parameters": {"quality": {"values": [round(0.05 * i, 2) for i in range(1, points + 1)]},
-                       "epochs": {"value": 2}, "epoch_s": {"value": 0.05}}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "program": str(CURVE),
+                "method": "grid",
+                "run_cap": run_cap,
+                "metric": {"name": "metrics/mAP50(B)", "goal": "maximize"},
+                "parameters": {
+                    "quality": {"values": [round(0.05 * i, 2) for i in range(1, points + 1)]},
+                    "epochs": {"value": 2},
+                    "epoch_s": {"value": 0.05},
+                },
+            }
+        )
+    )
     return path
 
 
-def test_eight_agents_on_three_hosts_never_run_a_configuration_twice_and_hold_run_cap(tmp_path, offline_env, pg_url, hosts):
-    created = _yolosweep(["sweep", str(_grid_sweep(tmp_path, points=30, run_cap=20)), "--store", pg_url], offline_env, tmp_path)
+def test_eight_agents_on_three_hosts_never_run_a_configuration_twice_and_hold_run_cap(
+    tmp_path, offline_env, pg_url, hosts
+):
+    created = _yolosweep(
+        ["sweep", str(_grid_sweep(tmp_path, points=30, run_cap=20)), "--store", pg_url], offline_env, tmp_path
+    )
     assert created.returncode == 0, created.stderr
     sweep_id = created.stdout.split("created local sweep ", 1)[1].split()[0]
-    assert f"--store postgresql://yolosweep:***@" in created.stdout and "s3cret" not in created.stdout + created.stderr
+    assert "--store postgresql://yolosweep:***@" in created.stdout and "s3cret" not in created.stdout + created.stderr
     command = [sys.executable, "-m", "yolosweep", "agent", sweep_id, "--store", pg_url, "--count", "3"]
-    agents = [subprocess.Popen(_on_host(f"node{i % 3}", command), env=offline_env, cwd=tmp_path, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True) for i in range(8)]
+    agents = [
+        subprocess.Popen(
+            _on_host(f"node{i % 3}", command),
+            env=offline_env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(8)
+    ]
     outputs = [a.communicate(timeout=400)[0] for a in agents]
     assert all(a.returncode == 0 for a in agents), outputs
     assert not any("s3cret" in out for out in outputs)
@@ -98,18 +127,26 @@ def test_eight_agents_on_three_hosts_never_run_a_configuration_twice_and_hold_ru
     assert status.returncode == 0 and status.stdout.count(" finished ") == 20, status.stdout + status.stderr
 
 
-@pytest.mark.parametrize("case, words", [
-    ("password", "password authentication failed"),
-    ("database", 'database "nowhere" does not exist'),
-    ("host", "correct the host in the URL"),
-    ("port", "PostgreSQL unreachable"),
-    ("newer", f"this yolosweep reads version {SCHEMA_VERSION}"),
-])
-def test_a_bad_postgresql_store_is_one_line_with_a_fix_and_nothing_written(tmp_path, offline_env, postgres_server, case, words):
+@pytest.mark.parametrize(
+    "case, words",
+    [
+        ("password", "password authentication failed"),
+        ("database", 'database "nowhere" does not exist'),
+        ("host", "correct the host in the URL"),
+        ("port", "PostgreSQL unreachable"),
+        ("newer", f"this yolosweep reads version {SCHEMA_VERSION}"),
+    ],
+)
+def test_a_bad_postgresql_store_is_one_line_with_a_fix_and_nothing_written(
+    tmp_path, offline_env, postgres_server, case, words
+):
     server: PostgresServer = postgres_server
-    url = {"password": server.url().replace(server.PASSWORD, "wrong-pass"), "database": server.url("nowhere"),
-           "host": "postgresql://yolosweep:wrong-pass@no-such-host.invalid/db",
-           "port": f"postgresql://yolosweep:wrong-pass@127.0.0.1:{server.port + 1}/db"}.get(case)
+    url = {
+        "password": server.url().replace(server.PASSWORD, "wrong-pass"),
+        "database": server.url("nowhere"),
+        "host": "postgresql://yolosweep:wrong-pass@no-such-host.invalid/db",
+        "port": f"postgresql://yolosweep:wrong-pass@127.0.0.1:{server.port + 1}/db",
+    }.get(case)
     if case == "newer":
         url = server.new_database()
         store = Store(url)
@@ -135,26 +172,61 @@ def test_an_unreachable_server_is_told_apart_from_a_wrong_url(postgres_server):
 
 def _curve_sweep(folder: Path, epochs: int, epoch_s: float) -> Path:
     path = folder / "random.yaml"
-    path.write_text(yaml.safe_dump({
-        "program": str(CURVE), "method": "random", "metric": {"name": "metrics/mAP50(B)", "goal": "maximize"},
-        "parameters": {"quality": {"min": 0.1, "max": 0.9}, "epochs": {"value": epochs}, "epoch_s": {"value": epoch_s}}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "program": str(CURVE),
+                "method": "random",
+                "metric": {"name": "metrics/mAP50(B)", "goal": "maximize"},
+                "parameters": {
+                    "quality": {"min": 0.1, "max": 0.9},
+                    "epochs": {"value": epochs},
+                    "epoch_s": {"value": epoch_s},
+                },
+            }
+        )
+    )
     return path
 
 
 def test_a_host_killed_mid_run_has_its_runs_crashed_within_the_lease_and_the_others_go_on(
-        tmp_path, offline_env, pg_url, hosts):
+    tmp_path, offline_env, pg_url, hosts
+):
     import os
     import signal
     import time
 
     lease = 3.0
-    created = _yolosweep(["sweep", str(_curve_sweep(tmp_path, epochs=40, epoch_s=0.15)), "--store", pg_url], offline_env, tmp_path)
+    created = _yolosweep(
+        ["sweep", str(_curve_sweep(tmp_path, epochs=40, epoch_s=0.15)), "--store", pg_url], offline_env, tmp_path
+    )
     sweep_id = created.stdout.split("created local sweep ", 1)[1].split()[0]
 
     def agents_on(host: str, n: int, *args: str) -> list[subprocess.Popen]:
-        command = [sys.executable, "-m", "yolosweep", "agent", sweep_id, "--store", pg_url, "--lease", str(lease), *args]
-        return [subprocess.Popen(_on_host(host, command), env=offline_env, cwd=tmp_path, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True, start_new_session=True) for _ in range(n)]
+        command = [
+            sys.executable,
+            "-m",
+            "yolosweep",
+            "agent",
+            sweep_id,
+            "--store",
+            pg_url,
+            "--lease",
+            str(lease),
+            *args,
+        ]
+        return [
+            subprocess.Popen(
+                _on_host(host, command),
+                env=offline_env,
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+            for _ in range(n)
+        ]
 
     doomed = agents_on("gpu-a", 2)
     store = Store.read_only(pg_url)
@@ -163,7 +235,10 @@ def test_a_host_killed_mid_run_has_its_runs_crashed_within_the_lease_and_the_oth
         return [r for r in store.runs(sweep_id) if r.host == host]
 
     deadline = time.time() + 120
-    while not (len(runs_of("gpu-a")) == 2 and all(len(r.history) >= 2 for r in runs_of("gpu-a"))) and time.time() < deadline:
+    while (
+        not (len(runs_of("gpu-a")) == 2 and all(len(r.history) >= 2 for r in runs_of("gpu-a")))
+        and time.time() < deadline
+    ):
         time.sleep(0.5)
     assert len(runs_of("gpu-a")) == 2, "host gpu-a's agents did not start their runs"
     survivors = agents_on("gpu-b", 2, "--count", "2")
@@ -175,9 +250,12 @@ def test_a_host_killed_mid_run_has_its_runs_crashed_within_the_lease_and_the_oth
 
     gone = runs_of("gpu-a")
     assert {r.state for r in gone} == {RunState.CRASHED}, [(r.state, r.reason) for r in gone]
-    assert all(r.reason.startswith("host gpu-a stopped answering at ") and r.ended_by is EndedBy.VANISHED for r in gone), \
-        [(r.reason, r.ended_by) for r in gone]
-    assert all(r.ended - killed < lease + 4 for r in gone), [r.ended - killed for r in gone]  # within the lease (+ a beat)
+    assert all(
+        r.reason.startswith("host gpu-a stopped answering at ") and r.ended_by is EndedBy.VANISHED for r in gone
+    ), [(r.reason, r.ended_by) for r in gone]
+    assert all(r.ended - killed < lease + 4 for r in gone), [
+        r.ended - killed for r in gone
+    ]  # within the lease (+ a beat)
     others = runs_of("gpu-b")
     assert len(others) == 4 and {r.state for r in others} == {RunState.FINISHED}
     assert any("of host gpu-a: its agent stopped answering" in out for out in outputs)
@@ -188,14 +266,27 @@ def test_a_postgresql_restart_mid_sweep_loses_no_epoch_and_crashes_no_run(tmp_pa
     import time
 
     url = postgres_server.new_database()
-    created = _yolosweep(["sweep", str(_curve_sweep(tmp_path, epochs=30, epoch_s=0.3)), "--store", url], offline_env, tmp_path)
+    created = _yolosweep(
+        ["sweep", str(_curve_sweep(tmp_path, epochs=30, epoch_s=0.3)), "--store", url], offline_env, tmp_path
+    )
     sweep_id = created.stdout.split("created local sweep ", 1)[1].split()[0]
-    agents = [subprocess.Popen([sys.executable, "-m", "yolosweep", "agent", sweep_id, "--store", url, "--count", "1"],
-                               env=offline_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-              for _ in range(2)]
+    agents = [
+        subprocess.Popen(
+            [sys.executable, "-m", "yolosweep", "agent", sweep_id, "--store", url, "--count", "1"],
+            env=offline_env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     store = Store.read_only(url)
     deadline = time.time() + 120
-    while not (len(runs := store.runs(sweep_id)) == 2 and all(len(r.history) >= 3 for r in runs)) and time.time() < deadline:
+    while (
+        not (len(runs := store.runs(sweep_id)) == 2 and all(len(r.history) >= 3 for r in runs))
+        and time.time() < deadline
+    ):
         time.sleep(0.3)
     store.close()
     postgres_server.stop("fast")  # every connection cut mid-run, the server gone for a while
@@ -212,16 +303,32 @@ def test_a_postgresql_restart_mid_sweep_loses_no_epoch_and_crashes_no_run(tmp_pa
     assert all([row["epoch"] for row in r.history] == list(range(1, 31)) for r in runs)  # no epoch lost
 
 
-def test_the_slurm_array_script_is_the_agent_and_its_time_limit_signal_stops_the_run_cleanly(tmp_path, offline_env, pg_url):
+def test_the_slurm_array_script_is_the_agent_and_its_time_limit_signal_stops_the_run_cleanly(
+    tmp_path, offline_env, pg_url
+):
     import signal
     import time
 
-    created = _yolosweep(["sweep", str(_curve_sweep(tmp_path, epochs=200, epoch_s=0.2)), "--store", pg_url], offline_env, tmp_path)
+    created = _yolosweep(
+        ["sweep", str(_curve_sweep(tmp_path, epochs=200, epoch_s=0.2)), "--store", pg_url], offline_env, tmp_path
+    )
     sweep_id = created.stdout.split("created local sweep ", 1)[1].split()[0]
-    env = {**offline_env, "YOLOSWEEP_STORE": pg_url, "SLURM_JOB_ID": "4242", "SLURM_ARRAY_TASK_ID": "3",
-           "SLURM_SUBMIT_DIR": str(tmp_path), "PYTHON": sys.executable}
-    job = subprocess.Popen(["bash", str(REPO / "examples" / "slurm" / "sweep_array.sbatch"), sweep_id], env=env, cwd="/",
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {
+        **offline_env,
+        "YOLOSWEEP_STORE": pg_url,
+        "SLURM_JOB_ID": "4242",
+        "SLURM_ARRAY_TASK_ID": "3",
+        "SLURM_SUBMIT_DIR": str(tmp_path),
+        "PYTHON": sys.executable,
+    }
+    job = subprocess.Popen(
+        ["bash", str(REPO / "examples" / "slurm" / "sweep_array.sbatch"), sweep_id],
+        env=env,
+        cwd="/",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     store = Store.read_only(pg_url)
     deadline = time.time() + 120
     while not ((runs := store.runs(sweep_id)) and len(runs[0].history) >= 2) and time.time() < deadline:
@@ -232,7 +339,10 @@ def test_the_slurm_array_script_is_the_agent_and_its_time_limit_signal_stops_the
     store.close()
     assert job.returncode == 0, out[-3000:]
     assert run.state is RunState.STOPPED and run.ended_by is EndedBy.USER, (run.state, run.reason)
-    assert run.reason == "agent received SIGTERM (SLURM job 4242, array task 3: its time limit is near, or it was pre-empted)"
+    assert (
+        run.reason
+        == "agent received SIGTERM (SLURM job 4242, array task 3: its time limit is near, or it was pre-empted)"
+    )
     assert 2 <= len(run.history) < 200
 
 
@@ -244,18 +354,33 @@ def test_the_ssh_script_starts_one_agent_per_gpu_on_each_host(tmp_path, offline_
     created = _yolosweep(["sweep", str(path), "--store", pg_url], offline_env, tmp_path)
     sweep_id = created.stdout.split("created local sweep ", 1)[1].split()[0]
     fake_ssh = tmp_path / "ssh"  # runs the remote command here, on a machine named as the host
-    fake_ssh.write_text('#!/bin/sh\n[ "$1" = "-n" ] && shift\nhost=$1; shift\n'
-                        'exec unshare --uts -- sh -c "hostname $host && $1"\n')
+    fake_ssh.write_text(
+        '#!/bin/sh\n[ "$1" = "-n" ] && shift\nhost=$1; shift\nexec unshare --uts -- sh -c "hostname $host && $1"\n'
+    )
     fake_ssh.chmod(0o755)
-    env = {**offline_env, "YOLOSWEEP_STORE": pg_url, "SSH": str(fake_ssh), "PYTHON": sys.executable, "YOLOSWEEP_DIR": str(tmp_path)}
-    done = subprocess.run(["bash", str(REPO / "examples" / "ssh" / "agents.sh"), sweep_id, "hostA:0,1", "hostB:0"], env=env,
-                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    env = {
+        **offline_env,
+        "YOLOSWEEP_STORE": pg_url,
+        "SSH": str(fake_ssh),
+        "PYTHON": sys.executable,
+        "YOLOSWEEP_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        ["bash", str(REPO / "examples" / "ssh" / "agents.sh"), sweep_id, "hostA:0,1", "hostB:0"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0 and done.stdout.count("started an agent") == 3, done.stdout + done.stderr
     logs = [tmp_path / f"yolosweep-agent-{name}.log" for name in ("hostA-0", "hostA-1", "hostB-0")]
     deadline = time.time() + 240
     while not all(log.exists() and "run(s) done" in log.read_text() for log in logs) and time.time() < deadline:
         time.sleep(0.5)
-    assert all("run(s) done" in log.read_text() for log in logs), [log.read_text()[-1500:] for log in logs if log.exists()]
+    assert all("run(s) done" in log.read_text() for log in logs), [
+        log.read_text()[-1500:] for log in logs if log.exists()
+    ]
     store = Store.read_only(pg_url)
     runs = store.runs(sweep_id)
     store.close()
@@ -263,23 +388,31 @@ def test_the_ssh_script_starts_one_agent_per_gpu_on_each_host(tmp_path, offline_
     assert {r.host for r in runs} <= {"hostA", "hostB"}
 
 
-def test_store_copy_moves_a_sweep_to_postgresql_and_back_with_the_same_runs_metrics_and_ranking(tmp_path, offline_env, pg_url):
+def test_store_copy_moves_a_sweep_to_postgresql_and_back_with_the_same_runs_metrics_and_ranking(
+    tmp_path, offline_env, pg_url
+):
     from yolosweep.status import status_report
 
     laptop, back = tmp_path / "laptop" / "sweeps.db", tmp_path / "back" / "sweeps.db"
-    created = _yolosweep(["sweep", str(_grid_sweep(tmp_path, points=3, run_cap=3)), "--store", str(laptop)], offline_env, tmp_path)
+    created = _yolosweep(
+        ["sweep", str(_grid_sweep(tmp_path, points=3, run_cap=3)), "--store", str(laptop)], offline_env, tmp_path
+    )
     sweep_id = created.stdout.split("created local sweep ", 1)[1].split()[0]
     ran = _yolosweep(["agent", sweep_id, "--store", str(laptop)], offline_env, tmp_path, timeout=300)
     assert ran.returncode == 0, ran.stdout[-2000:]
     for source, target in ((laptop, pg_url), (pg_url, back)):
         done = _yolosweep(["store", "copy", str(source), str(target)], offline_env, tmp_path)
-        assert done.returncode == 0 and "copied 1 sweep(s), 3 runs and 6 epochs" in done.stdout, done.stdout + done.stderr
+        assert done.returncode == 0 and "copied 1 sweep(s), 3 runs and 6 epochs" in done.stdout, (
+            done.stdout + done.stderr
+        )
         assert "s3cret" not in done.stdout + done.stderr
 
     def seen(location) -> tuple[list, list[str]]:
         store = Store.read_only(location)
         try:
-            runs = [(r.id, r.params, r.state, r.summary, r.history, r.ended_by, r.created) for r in store.runs(sweep_id)]
+            runs = [
+                (r.id, r.params, r.state, r.summary, r.history, r.ended_by, r.created) for r in store.runs(sweep_id)
+            ]
             return runs, status_report(store, sweep_id)[1:]  # the ranking, below the line naming the store
         finally:
             store.close()
@@ -288,9 +421,11 @@ def test_store_copy_moves_a_sweep_to_postgresql_and_back_with_the_same_runs_metr
 
     def page(location) -> dict:
         """The dashboard's data, served from `location` as a person on any machine opens it."""
-        with served_dashboard([sweep_id, "--store", str(location)], offline_env, tmp_path) as board:
-            with urllib.request.urlopen(board.url + "api/sweep", timeout=30) as response:
-                data = json.loads(response.read())
+        with (
+            served_dashboard([sweep_id, "--store", str(location)], offline_env, tmp_path) as board,
+            urllib.request.urlopen(board.url + "api/sweep", timeout=30) as response,
+        ):
+            data = json.loads(response.read())
         assert "s3cret" not in board.output + json.dumps(data)
         assert len(data["runs"]) == 3
         data.pop("source")  # the store's name

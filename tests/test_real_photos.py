@@ -22,24 +22,56 @@ CHESS_CHECKPOINT = REPO / "bench" / "weights" / "yolo11n-chess.pt"
 def test_a_sweep_on_real_photos_fine_tunes_the_offline_checkpoint_end_to_end(tmp_path, home_env):
     from yolosweep.tracking import read_offline_run
 
-    done = launch(["--config", str(shipped_sweep_yaml(tmp_path)), "--backend", "local", "--gpus", "cpu", "--count", "4",
-                   "--data", str(BCCD_SMALL), "--model", str(CHESS_CHECKPOINT), "--epochs", "2", "--imgsz", "64",
-                   "--batch", "8"], home_env, tmp_path)
+    done = launch(
+        [
+            "--config",
+            str(shipped_sweep_yaml(tmp_path)),
+            "--backend",
+            "local",
+            "--gpus",
+            "cpu",
+            "--count",
+            "4",
+            "--data",
+            str(BCCD_SMALL),
+            "--model",
+            str(CHESS_CHECKPOINT),
+            "--epochs",
+            "2",
+            "--imgsz",
+            "64",
+            "--batch",
+            "8",
+        ],
+        home_env,
+        tmp_path,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert f"pretrained weights {CHESS_CHECKPOINT}: {CHESS_CHECKPOINT}" in done.stdout  # found once, at creation
     sweep_id, runs = sweep_runs(home_env, done.stdout)
     assert sorted(r.origin for r in runs) == ["noise", "noise", "prior", "search"]
-    assert all(r.state in ("finished", "stopped") and r.history for r in runs), [(r.id, r.state, r.reason) for r in runs]
+    assert all(r.state in ("finished", "stopped") and r.history for r in runs), [
+        (r.id, r.state, r.reason) for r in runs
+    ]
     assert "best run:" in done.stdout
     reference = [r.summary.get("metrics/mAP50(B)") for r in runs if r.origin != "search"]
     if any(reference):  # a gain is judged wherever the defaults scored (at 2 epochs of 64 px they may not)
-        assert re.search(r"gain: " + OWN_SEED_LED + r"[+-][\d.]+% over the defaults \(mean of 3 seeds\).*(within|beyond) the noise", done.stdout)
+        assert re.search(
+            r"gain: " + OWN_SEED_LED + r"[+-][\d.]+% over the defaults \(mean of 3 seeds\).*(within|beyond) the noise",
+            done.stdout,
+        )
     for path in offline_runs(tmp_path):  # every run loaded the checkpoint: none trained from scratch
         assert read_offline_run(path).config["weights_source"] == f"weights {CHESS_CHECKPOINT}"
     status = yolosweep(["status", sweep_id], home_env, tmp_path)
     assert status.returncode == 0 and "4 runs" in status.stdout
-    analysed = subprocess.run([sys.executable, str(REPO / "analyze_sweep.py"), sweep_id, "--out", str(tmp_path / "report")],
-                              env=home_env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    analysed = subprocess.run(
+        [sys.executable, str(REPO / "analyze_sweep.py"), sweep_id, "--out", str(tmp_path / "report")],
+        env=home_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert analysed.returncode == 0 and (tmp_path / "report" / "best_config.yaml").exists(), analysed.stderr[-2000:]
 
 
@@ -49,7 +81,9 @@ def test_the_readme_real_photo_dataset_is_whole_licensed_and_passes_the_label_ch
     from yolosweep import preflight
 
     root = REPO / "examples" / "bccd"
-    assert (root / "LICENSE").read_text().startswith("MIT License") and "BCCD_Dataset" in (root / "ATTRIBUTION.txt").read_text()
+    assert (root / "LICENSE").read_text().startswith("MIT License") and "BCCD_Dataset" in (
+        root / "ATTRIBUTION.txt"
+    ).read_text()
     for split, count in (("train", 205), ("val", 87)):
         images = sorted(p.stem for p in (root / "images" / split).glob("*.jpg"))
         assert len(images) == count and images == sorted(p.stem for p in (root / "labels" / split).glob("*.txt"))

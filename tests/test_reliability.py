@@ -1,4 +1,5 @@
-"""Safety and durability: metacharacters stay values, secrets stay out of files, the store is private and concurrent-safe."""
+"""Safety and durability: metacharacters stay values, secrets stay out of files, the store is private and
+concurrent-safe."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ SENTINEL = "sentinel0key0" + "f" * 27  # 40 characters, the shape of a W&B API k
 def test_parameter_values_with_shell_metacharacters_reach_the_program_as_values(tmp_path, offline_env):
     env = {**offline_env, "YOLOSWEEP_HOME": str(tmp_path / "home")}
     canary = tmp_path / "pwned"
-    values = [f"a b; touch {canary}", f"$(touch {canary})", "it's \"quoted\" `touch x` | & > <"]
+    values = [f"a b; touch {canary}", f"$(touch {canary})", 'it\'s "quoted" `touch x` | & > <']
     config = yaml.safe_load(curve_sweep(tmp_path, "grid", [0.5], epochs=1, epoch_s=0.05).read_text())
     config["parameters"]["label"] = {"values": values}
     path = tmp_path / "meta.yaml"
@@ -70,7 +71,9 @@ def test_version_1_store_is_upgraded_in_place_and_keeps_its_runs(tmp_path):
         db.exec_driver_sql("UPDATE meta SET value='1' WHERE key='schema_version'")
     store.close()
     upgraded = Store(tmp_path / "sweeps.db")
-    assert upgraded.db.exec_driver_sql("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+    assert upgraded.db.exec_driver_sql("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (
+        str(SCHEMA_VERSION),
+    )
     assert [(r.id, r.origin) for r in upgraded.runs(sweep_id)] == [("run00001", "search")]
 
 
@@ -79,8 +82,15 @@ def test_eight_writers_on_one_store_lose_nothing(tmp_path):
     store = Store(tmp_path / "sweeps.db")
     sweep_id = store.create_sweep({"method": "random", "metric": {"name": "metrics/mAP50(B)"}, "parameters": {}})
     writer = Path(__file__).parent / "programs" / "store_writer.py"
-    procs = [subprocess.Popen([sys.executable, str(writer), str(store.path), sweep_id, "4"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(writer), str(store.path), sweep_id, "4"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
     results = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0] * 8, [err[-500:] for _, err in results]
     written = sum(int(out) for out, _ in results)

@@ -44,11 +44,14 @@ def _store_with_a_finished_sweep(tmp_path: Path, env: dict[str, str]) -> tuple[s
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("damage, words", [
-    ("header", "file is not a database"),
-    ("pages", "malformed"),
-    ("truncated", "malformed"),
-])
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        ("header", "file is not a database"),
+        ("pages", "malformed"),
+        ("truncated", "malformed"),
+    ],
+)
 def test_a_damaged_store_is_named_with_a_fix_and_left_untouched(tmp_path, home_env, damage, words):
     sweep_id, db = _store_with_a_finished_sweep(tmp_path, home_env)
     data = bytearray(db.read_bytes())
@@ -57,7 +60,7 @@ def test_a_damaged_store_is_named_with_a_fix_and_left_untouched(tmp_path, home_e
         data[:100] = os.urandom(100)
     elif damage == "pages":
         for start in range(page, len(data), page):
-            data[start:start + 64] = b"\xff" * 64
+            data[start : start + 64] = b"\xff" * 64
     else:
         data = data[: len(data) // 2 + 100]
     db.write_bytes(bytes(data))
@@ -110,12 +113,23 @@ def test_the_store_disk_filling_mid_run_fails_the_run_and_stops_the_agent_in_one
     assert run.history  # the epochs logged before the disk filled are kept
 
 
-def _running_row(store: Store, sweep_id: str, run_id: str, *, pid: int, pid_started: str | None,
-                 host: str | None = None, boot: str | None = None) -> None:
+def _running_row(
+    store: Store,
+    sweep_id: str,
+    run_id: str,
+    *,
+    pid: int,
+    pid_started: str | None,
+    host: str | None = None,
+    boot: str | None = None,
+) -> None:
     with store.transaction():
         store.add_run(sweep_id, run_id, {})
-        store.db.exec_driver_sql("UPDATE runs SET pid=?, pid_started=?, agent_pid=NULL, host=COALESCE(?, host), "
-                         "boot_id=COALESCE(?, boot_id) WHERE id=?", (pid, pid_started, host, boot, run_id))
+        store.db.exec_driver_sql(
+            "UPDATE runs SET pid=?, pid_started=?, agent_pid=NULL, host=COALESCE(?, host), "
+            "boot_id=COALESCE(?, boot_id) WHERE id=?",
+            (pid, pid_started, host, boot, run_id),
+        )
 
 
 def test_a_run_orphaned_across_pid_namespaces_or_reboots_is_marked_crashed_and_a_live_one_is_not(tmp_path):
@@ -125,9 +139,13 @@ def test_a_run_orphaned_across_pid_namespaces_or_reboots_is_marked_crashed_and_a
     try:
         # A PID now used by another process (as after a container restart: PIDs start again at 1).
         _running_row(store, sweep_id, "reused", pid=live.pid, pid_started=str(int(process_started(live.pid)) - 1))
-        _running_row(store, sweep_id, "rebooted", pid=live.pid, pid_started=process_started(live.pid), boot="another-boot")
+        _running_row(
+            store, sweep_id, "rebooted", pid=live.pid, pid_started=process_started(live.pid), boot="another-boot"
+        )
         _running_row(store, sweep_id, "alive", pid=live.pid, pid_started=process_started(live.pid))
-        _running_row(store, sweep_id, "elsewhere", pid=live.pid + 10**6, pid_started="1", host=socket.gethostname() + "-other")
+        _running_row(
+            store, sweep_id, "elsewhere", pid=live.pid + 10**6, pid_started="1", host=socket.gethostname() + "-other"
+        )
         assert sorted(store.mark_crashed(sweep_id)) == ["rebooted", "reused"]
         states = {r.id: (r.state, r.reason) for r in store.runs(sweep_id)}
         assert states["alive"][0] == "running" and states["elsewhere"][0] == "running"
@@ -154,8 +172,12 @@ def test_a_version_2_store_is_upgraded_in_place_with_ended_by_and_the_process_co
     upgraded = Store(db)
     (run,) = upgraded.runs(sweep_id)
     assert run.id == "old00001"
-    assert upgraded.db.exec_driver_sql("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (str(SCHEMA_VERSION),)
-    assert {"ended_by", "boot_id", "pid_started", "heartbeat", "lease"} <= {row[1] for row in upgraded.db.exec_driver_sql("PRAGMA table_info(runs)")}
+    assert upgraded.db.exec_driver_sql("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (
+        str(SCHEMA_VERSION),
+    )
+    assert {"ended_by", "boot_id", "pid_started", "heartbeat", "lease"} <= {
+        row[1] for row in upgraded.db.exec_driver_sql("PRAGMA table_info(runs)")
+    }
     assert "kind" in {row[1] for row in upgraded.db.exec_driver_sql("PRAGMA table_info(priors)")}
     assert upgraded.verified(sweep_id) is None
     assert run.ended_by == "" and run.state == "running" and run.origin == "search"
@@ -174,8 +196,14 @@ def test_a_store_on_a_read_only_mount_is_read_and_only_a_writer_is_refused(tmp_p
         pytest.skip(f"cannot remount read-only here ({remounted.stderr.strip()})")
     status = yolosweep(["status", sweep_id], env, tmp_path)
     assert status.returncode == 0 and "3 finished" in status.stdout, status.stdout + status.stderr
-    analysed = subprocess.run([sys.executable, str(REPO / "analyze_sweep.py"), sweep_id, "--out", str(tmp_path / "report")],
-                              env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    analysed = subprocess.run(
+        [sys.executable, str(REPO / "analyze_sweep.py"), sweep_id, "--out", str(tmp_path / "report")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert analysed.returncode == 0 and (tmp_path / "report" / "best_config.yaml").exists(), analysed.stderr[-2000:]
     from yolosweep.dashboard import Dashboard
 
@@ -193,13 +221,30 @@ def test_a_real_sweep_on_one_small_full_disk_ends_every_run_with_one_line(tmp_pa
     disk = tmpfs("size=4m")
     env = {**home_env, "YOLOSWEEP_HOME": str(disk / ".yolosweep"), "WANDB_DIR": str(disk)}
     path = shipped_sweep_yaml(tmp_path, "grid", keep_swept=False, project={"value": str(disk / "runs")})
-    sweep_id = create(path, env, tmp_path, "--data", str(demo_data), "--epochs", "1", "--imgsz", "32", "--batch", "16",
-                      "--model", "yolo11n.yaml", "--device", "cpu")
+    sweep_id = create(
+        path,
+        env,
+        tmp_path,
+        "--data",
+        str(demo_data),
+        "--epochs",
+        "1",
+        "--imgsz",
+        "32",
+        "--batch",
+        "16",
+        "--model",
+        "yolo11n.yaml",
+        "--device",
+        "cpu",
+    )
     proc = agent(sweep_id, env, tmp_path, "--count", "2")
     out, _ = proc.communicate(timeout=300)
     assert "Traceback" not in out, out[-4000:]
     runs = store_runs(env, sweep_id)
-    assert runs and all(run.state == "failed" and "disk full" in run.reason and "Fix:" in run.reason for run in runs), out[-3000:]
+    assert runs and all(run.state == "failed" and "disk full" in run.reason and "Fix:" in run.reason for run in runs), (
+        out[-3000:]
+    )
     if proc.returncode != 0:
         assert proc.returncode == 2 and "disk full while writing the store" in out.strip().splitlines()[-1]
 
@@ -212,12 +257,16 @@ def test_sqlite_on_a_network_file_system_is_refused_for_writers_and_read_for_rea
     sweep_id = store.create_sweep({"method": "random", "parameters": {}})
     store.close()
     mounts = tmp_path / "mountinfo"
-    mounts.write_text("22 27 0:21 / /proc rw,relatime - proc proc rw\n"
-                      "27 1 8:1 / / rw,relatime - ext4 /dev/vda rw\n"
-                      f"90 27 0:50 / {tmp_path / 'home'} rw,relatime - nfs4 fileserver:/export/home rw,vers=4.2\n")
+    mounts.write_text(
+        "22 27 0:21 / /proc rw,relatime - proc proc rw\n"
+        "27 1 8:1 / / rw,relatime - ext4 /dev/vda rw\n"
+        f"90 27 0:50 / {tmp_path / 'home'} rw,relatime - nfs4 fileserver:/export/home rw,vers=4.2\n"
+    )
     monkeypatch.setattr(store_module, "MOUNTINFO", mounts)
     assert store_module.network_filesystem(tmp_path / "home") == f"nfs4 at {tmp_path / 'home'}"
     assert store_module.network_filesystem(tmp_path) is None  # the mount above it is ext4
-    with pytest.raises(StoreError, match=r"SQLite on a network file system \(nfs4 at .*\) is unsafe .* Fix: .*postgresql://"):
+    with pytest.raises(
+        StoreError, match=r"SQLite on a network file system \(nfs4 at .*\) is unsafe .* Fix: .*postgresql://"
+    ):
         Store(tmp_path / "home" / "sweeps.db")
     assert Store.read_only(tmp_path / "home" / "sweeps.db").sweep_ids() == [sweep_id]  # an archive there is still read

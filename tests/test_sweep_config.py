@@ -12,9 +12,18 @@ from yolosweep import arguments, preflight, spec
 from .conftest import REPO
 
 SWEPT = {
-    "lr0": (0.005, 0.02), "lrf": (0.01, 0.1), "warmup_epochs": [1, 3, 5], "hsv_h": (0.0, 0.03),
-    "hsv_s": (0.5, 0.9), "hsv_v": (0.3, 0.6), "mosaic": (0.5, 1.0), "close_mosaic": [0, 5, 10, 15, 20],
-    "mixup": (0.0, 0.3), "copy_paste": (0.0, 0.3), "degrees": (0.0, 10.0), "weight_decay": (0.0001, 0.001),
+    "lr0": (0.005, 0.02),
+    "lrf": (0.01, 0.1),
+    "warmup_epochs": [1, 3, 5],
+    "hsv_h": (0.0, 0.03),
+    "hsv_s": (0.5, 0.9),
+    "hsv_v": (0.3, 0.6),
+    "mosaic": (0.5, 1.0),
+    "close_mosaic": [0, 5, 10, 15, 20],
+    "mixup": (0.0, 0.3),
+    "copy_paste": (0.0, 0.3),
+    "degrees": (0.0, 10.0),
+    "weight_decay": (0.0001, 0.001),
     "dropout": (0.0, 0.2),
 }
 
@@ -28,7 +37,7 @@ def test_sweep_config_is_a_valid_wandb_sweep_with_the_13_parameters():
     for name, expected in SWEPT.items():
         entry = swept[name]
         got = entry["values"] if isinstance(expected, list) else (entry["min"], entry["max"])
-        assert got == (expected if isinstance(expected, list) else expected), name
+        assert got == expected, name
     for name in ("lr0", "lrf", "weight_decay"):  # each spans a decade
         assert swept[name]["distribution"] == "log_uniform_values"
     assert config["program"] == "train_sweep.py" and config["method"] == "bayes"
@@ -54,18 +63,26 @@ def test_shorter_runs_keep_the_first_band_after_the_longest_warmup(capsys):
     short = spec.with_overrides(config, {"epochs": 5})  # warm-up capped at 4 epochs: the band would be the last epoch
     assert short["early_terminate"]["min_iter"] == 5
     assert preflight.band_after_last_epoch(short, 5, spec.first_band_after_warmup(short)).endswith(
-        "Fix: no early_terminate: the warm-up lasts to epoch 4, so no band fits in 5 epochs")
+        "Fix: no early_terminate: the warm-up lasts to epoch 4, so no band fits in 5 epochs"
+    )
 
 
 def test_a_band_at_or_after_the_last_epoch_is_warned_about(tmp_path, capsys):
     """A YAML that fixes short runs but keeps the shipped min_iter 30: Hyperband would silently stop nothing."""
-    config = {"program": "train_sweep.py", "early_terminate": {"type": "hyperband", "min_iter": 30, "eta": 3},
-              "parameters": {"warmup_epochs": {"values": [1, 3]}, "epochs": {"value": 15},
-                             "project": {"value": str(tmp_path)}}}
+    config = {
+        "program": "train_sweep.py",
+        "early_terminate": {"type": "hyperband", "min_iter": 30, "eta": 3},
+        "parameters": {
+            "warmup_epochs": {"values": [1, 3]},
+            "epochs": {"value": 15},
+            "project": {"value": str(tmp_path)},
+        },
+    }
     preflight.check_sweep(config)
     assert capsys.readouterr().out.strip() == (
         "yolosweep: WARNING: early_terminate.min_iter 30 is not before the last of the 15 epochs a run trains: "
-        "Hyperband will stop no run early. Fix: min_iter 4 (the shipped 30 of 100, scaled), or no early_terminate")
+        "Hyperband will stop no run early. Fix: min_iter 4 (the shipped 30 of 100, scaled), or no early_terminate"
+    )
     del config["parameters"]["epochs"]  # Ultralytics' default: 100 epochs
     preflight.check_sweep(config)
     assert "WARNING" not in capsys.readouterr().out
@@ -77,13 +94,24 @@ def test_a_band_at_or_after_the_last_epoch_is_warned_about(tmp_path, capsys):
 def test_a_band_in_a_short_run_steps_aside_unless_kept(tmp_path, capsys):
     """On runs of 20 epochs or fewer the band cost the search in both regimes measured (bench/results/value_finetune.md,
     value_band.md): the sweep is made without it, saying so; --keep-band keeps it, with the warning."""
-    config = {"program": "train_sweep.py", "early_terminate": {"type": "hyperband", "min_iter": 6, "eta": 3},
-              "parameters": {"warmup_epochs": {"values": [1, 3, 5]}, "epochs": {"value": 15},
-                             "project": {"value": str(tmp_path)}}}
+    config = {
+        "program": "train_sweep.py",
+        "early_terminate": {"type": "hyperband", "min_iter": 6, "eta": 3},
+        "parameters": {
+            "warmup_epochs": {"values": [1, 3, 5]},
+            "epochs": {"value": 15},
+            "project": {"value": str(tmp_path)},
+        },
+    }
     assert "early_terminate" not in preflight.step_aside(config, keep_band=False)
     out = capsys.readouterr().out.strip()
-    assert out.startswith("yolosweep: early_terminate left out of this sweep: Hyperband's first band, at epoch 7 of 15, "
-                          "judges runs before the metric ranks them") and "\n" not in out
+    assert (
+        out.startswith(
+            "yolosweep: early_terminate left out of this sweep: Hyperband's first band, at epoch 7 of 15, "
+            "judges runs before the metric ranks them"
+        )
+        and "\n" not in out
+    )
     assert out.endswith("Every run trains to its last epoch (--keep-band keeps it)")
     assert preflight.step_aside(config, keep_band=True) is config
     assert capsys.readouterr().out.startswith("yolosweep: WARNING: early_terminate: Hyperband's first band")
@@ -97,9 +125,15 @@ def test_a_band_in_a_short_run_steps_aside_unless_kept(tmp_path, capsys):
 
 
 def test_a_band_inside_the_warmup_is_warned_about(tmp_path, capsys):
-    config = {"program": "train_sweep.py", "early_terminate": {"type": "hyperband", "min_iter": 3, "eta": 3},
-              "parameters": {"warmup_epochs": {"values": [1, 5]}, "epochs": {"value": 100},
-                             "project": {"value": str(tmp_path)}}}
+    config = {
+        "program": "train_sweep.py",
+        "early_terminate": {"type": "hyperband", "min_iter": 3, "eta": 3},
+        "parameters": {
+            "warmup_epochs": {"values": [1, 5]},
+            "epochs": {"value": 100},
+            "project": {"value": str(tmp_path)},
+        },
+    }
     preflight.check_sweep(config)
     assert "min_iter 3 judges runs while their learning rate still warms up" in capsys.readouterr().out
     config["early_terminate"]["min_iter"] = 6
@@ -128,16 +162,29 @@ BASE = "method: random\nmetric: {name: metrics/mAP50(B), goal: maximize}\nparame
         (BASE + "  lr0: {min: 0.02, max: 0.005}\n", "lr0", "min"),
         (BASE.replace("random", "grid") + "  lr0: {min: 0.001, max: 0.01}\n", "lr0", "grid"),
         (BASE.replace("random", "hyperopt") + "  lr0: {value: 0.01}\n", "method", "grid, random, bayes"),
-        (BASE.replace("random", "bayes") + "  optimizer: {values: [SGD, AdamW], probabilities: [0.5, 0.5]}\n",
-         "parameters.optimizer.probabilities", "method random"),
+        (
+            BASE.replace("random", "bayes") + "  optimizer: {values: [SGD, AdamW], probabilities: [0.5, 0.5]}\n",
+            "parameters.optimizer.probabilities",
+            "method random",
+        ),
         ("method: bayes\nparameters:\n  lr0: {min: 0.001, max: 0.01}\n", "metric", "bayes search learns from a metric"),
-        ("method: random\nearly_terminate: {type: hyperband, min_iter: 3}\nparameters:\n  lr0: {value: 0.01}\n",
-         "metric", "Hyperband"),
+        (
+            "method: random\nearly_terminate: {type: hyperband, min_iter: 3}\nparameters:\n  lr0: {value: 0.01}\n",
+            "metric",
+            "Hyperband",
+        ),
         (BASE + "  lr0: {value: 0.01}\nrun_cap: abc\n", "run_cap", "whole number"),
-        (BASE + "  lr0: {value: 0.01}\nearly_terminate: {type: hyperband, max_iter: 2, s: 2}\n", "early_terminate", "no band"),
+        (
+            BASE + "  lr0: {value: 0.01}\nearly_terminate: {type: hyperband, max_iter: 2, s: 2}\n",
+            "early_terminate",
+            "no band",
+        ),
         (BASE + "  lr0: {value: 0.01}\n  name: {value: 2024-01-01}\n", "parameters.name.value", "quote it"),
-        (BASE + "  lr0: {value: 0.01}\nearly_terminate: {type: hyperband, min_iter: 3, eta: 1}\n", "early_terminate.eta",
-         "minimum"),
+        (
+            BASE + "  lr0: {value: 0.01}\nearly_terminate: {type: hyperband, min_iter: 3, eta: 1}\n",
+            "early_terminate.eta",
+            "minimum",
+        ),
     ],
 )
 def test_bad_sweep_specs_give_one_line_naming_file_key_and_fix(tmp_path, text, key, words):
@@ -150,8 +197,17 @@ def test_bad_sweep_specs_give_one_line_naming_file_key_and_fix(tmp_path, text, k
 
 
 def test_parameter_values_are_typed_like_wandb_passes_them():
-    params = arguments.parse_params(["--lr0=0.01", "--epochs", "3", "mosaic=1", "--deterministic=True", "--data=a b.yaml", "--weight_decay=1e-4"])
-    assert params == {"lr0": 0.01, "epochs": 3, "mosaic": 1, "deterministic": True, "data": "a b.yaml", "weight_decay": 0.0001}
+    params = arguments.parse_params(
+        ["--lr0=0.01", "--epochs", "3", "mosaic=1", "--deterministic=True", "--data=a b.yaml", "--weight_decay=1e-4"]
+    )
+    assert params == {
+        "lr0": 0.01,
+        "epochs": 3,
+        "mosaic": 1,
+        "deterministic": True,
+        "data": "a b.yaml",
+        "weight_decay": 0.0001,
+    }
 
 
 def test_an_alias_bomb_is_refused_before_it_expands(tmp_path):
@@ -176,9 +232,17 @@ def test_classes_too_rare_to_tune_or_absent_from_val_are_warned_about_at_creatio
     has, so the sweep neither measures nor tunes such a class. Warned once, with the counts and the fix."""
     from PIL import Image
 
-    labels = {"train": ["0 0.5 0.5 0.2 0.2\n1 0.3 0.3 0.1 0.1", "1 0.5 0.5 0.2 0.2\n2 0.4 0.4 0.2 0.2", "1 0.5 0.5 0.2 0.2",
-                        "2 0.5 0.5 0.2 0.2", "2 0.6 0.6 0.1 0.1", ""],  # class 0 once; an image without objects
-              "val": ["1 0.5 0.5 0.2 0.2", "2 0.5 0.5 0.2 0.2"]}
+    labels = {
+        "train": [
+            "0 0.5 0.5 0.2 0.2\n1 0.3 0.3 0.1 0.1",
+            "1 0.5 0.5 0.2 0.2\n2 0.4 0.4 0.2 0.2",
+            "1 0.5 0.5 0.2 0.2",
+            "2 0.5 0.5 0.2 0.2",
+            "2 0.6 0.6 0.1 0.1",
+            "",
+        ],  # class 0 once; an image without objects
+        "val": ["1 0.5 0.5 0.2 0.2", "2 0.5 0.5 0.2 0.2"],
+    }
     for split, files in labels.items():
         for folder in ("images", "labels"):
             (tmp_path / folder / split).mkdir(parents=True)
@@ -187,12 +251,20 @@ def test_classes_too_rare_to_tune_or_absent_from_val_are_warned_about_at_creatio
             (tmp_path / "labels" / split / f"{i}.txt").write_text(text)
     data = tmp_path / "data.yaml"
     data.write_text(f"path: {tmp_path}\ntrain: images/train\nval: images/val\nnames: [bishop, pawn, rook]\n")
-    config = {"program": "train_sweep.py", "parameters": {"data": {"value": str(data)}, "epochs": {"value": 3},
-                                                          "project": {"value": str(tmp_path / "runs")}}}
+    config = {
+        "program": "train_sweep.py",
+        "parameters": {
+            "data": {"value": str(data)},
+            "epochs": {"value": 3},
+            "project": {"value": str(tmp_path / "runs")},
+        },
+    }
     preflight.check_sweep(config)
     out = capsys.readouterr().out
-    assert (f"WARNING: {data}: 1 class(es) with under 3 training boxes: 0 'bishop' (1): no setting can learn them. "
-            "Fix: label more of them, or merge or drop the class") in out
+    assert (
+        f"WARNING: {data}: 1 class(es) with under 3 training boxes: 0 'bishop' (1): no setting can learn them. "
+        "Fix: label more of them, or merge or drop the class"
+    ) in out
     assert f"WARNING: {data}: 1 class(es) with no box in val: 0 'bishop': the sweep's metric leaves them out." in out
     (tmp_path / "labels" / "train" / "5.txt").write_text("0 0.5 0.5 0.2 0.2\n0 0.2 0.2 0.1 0.1")
     (tmp_path / "labels" / "val" / "1.txt").write_text("2 0.5 0.5 0.2 0.2\n0 0.2 0.2 0.1 0.1")

@@ -24,8 +24,15 @@ def test_standalone_training_logs_every_epoch_to_one_offline_run(tmp_path, offli
     assert [row["epoch"] for row in run.history] == [1, 2, 3]
     assert [row["_step"] for row in run.history] == [1, 2, 3]  # step = epoch
     for row in run.history:
-        assert {OBJECTIVE, "metrics/mAP50-95(B)", "metrics/precision(B)", "metrics/recall(B)",
-                "train/box_loss", "val/box_loss", "lr/pg0"} <= set(row)
+        assert {
+            OBJECTIVE,
+            "metrics/mAP50-95(B)",
+            "metrics/precision(B)",
+            "metrics/recall(B)",
+            "train/box_loss",
+            "val/box_loss",
+            "lr/pg0",
+        } <= set(row)
     best = max(row[OBJECTIVE] for row in run.history)
     assert best > 0.05, "the generated dataset should be learnable in three epochs"
     assert run.summary[OBJECTIVE] == pytest.approx(best)
@@ -53,13 +60,14 @@ def _wait_for_epoch(save_root: Path, proc: subprocess.Popen, timeout: float = 24
 @pytest.mark.integration
 def test_sigterm_mid_training_stops_promptly_and_keeps_epochs(tmp_path, offline_env, demo_data):
     args = ["--data", str(demo_data), *FAST, "--epochs", "40", "--no-log-model"]
-    proc = subprocess.Popen(train_sweep_cmd(*args), cwd=tmp_path, env=offline_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        train_sweep_cmd(*args), cwd=tmp_path, env=offline_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     _wait_for_epoch(tmp_path, proc)
     time.sleep(1.0)  # land inside the next epoch
     sent = time.time()
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert time.time() - sent < 20, "a stop request must end the run promptly"
     assert proc.returncode == 0, err[-3000:]
 
@@ -76,10 +84,10 @@ def test_sigterm_mid_training_stops_promptly_and_keeps_epochs(tmp_path, offline_
 @pytest.mark.parametrize(
     "bad, key",
     [
-        ("--lr=0.01", "lr0"),               # unknown name: suggests the Ultralytics one
-        ("--mosaic=1.5", "mosaic"),         # out of range
-        ("--epochs=three", "epochs"),       # wrong type
-        ("--imgsz=0", "imgsz"),             # out of range, caught by our extra bounds
+        ("--lr=0.01", "lr0"),  # unknown name: suggests the Ultralytics one
+        ("--mosaic=1.5", "mosaic"),  # out of range
+        ("--epochs=three", "epochs"),  # wrong type
+        ("--imgsz=0", "imgsz"),  # out of range, caught by our extra bounds
     ],
 )
 def test_invalid_parameter_is_rejected_before_training(tmp_path, offline_env, demo_data, bad, key):

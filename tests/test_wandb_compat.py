@@ -28,12 +28,28 @@ PROGRAMS = REPO / "tests" / "programs"
 
 def _run(run_id: str, value: float | None, state: str = "finished", params: dict | None = None) -> Run:
     summary = {} if value is None else {"loss": value}
-    return Run(id=run_id, sweep_id="s", params=params or {}, state=state, reason="", summary=summary, created=0.0,
-               ended=None, host="h", agent_pid=None, pid=None, wandb_dir=None, history=[])
+    return Run(
+        id=run_id,
+        sweep_id="s",
+        params=params or {},
+        state=state,
+        reason="",
+        summary=summary,
+        created=0.0,
+        ended=None,
+        host="h",
+        agent_pid=None,
+        pid=None,
+        wandb_dir=None,
+        history=[],
+    )
 
 
 def test_an_integer_q_gives_plain_json_integers():
-    config = {"method": "random", "parameters": {"batch": {"distribution": "q_log_uniform_values", "min": 32, "max": 256, "q": 8}}}
+    config = {
+        "method": "random",
+        "parameters": {"batch": {"distribution": "q_log_uniform_values", "min": 32, "max": 256, "q": 8}},
+    }
     for _ in range(5):
         params = suggest(config, [])
         assert type(params["batch"]) is int and params["batch"] % 8 == 0
@@ -49,7 +65,9 @@ def test_an_omitted_goal_minimizes_as_on_wandb():
 
 
 def test_a_sweep_without_a_metric_lists_its_runs(tmp_path):
-    config = spec.validate_sweep({"method": "grid", "program": "p.py", "parameters": {"a": {"values": [1, 2]}}}, "s.yaml")
+    config = spec.validate_sweep(
+        {"method": "grid", "program": "p.py", "parameters": {"a": {"values": [1, 2]}}}, "s.yaml"
+    )
     lines = status_lines(config, [_run("r1", None), _run("r2", None)], {})
     assert lines[0].split() == ["run", "state", "epochs", "a"] and lines[-1] == "2 finished"
 
@@ -58,22 +76,29 @@ def _store_with_runs(tmp_path: Path, config: dict, runs: list[tuple[dict, float]
     store = Store(tmp_path / "sweeps.db")
     sweep_id = store.create_sweep(config)
     with store.transaction():
-        for i, (params, value) in enumerate(runs):
+        for i, (params, _) in enumerate(runs):
             store.add_run(sweep_id, f"run{i}", params)
     for i, (_, value) in enumerate(runs):
         store.end_run(f"run{i}", "finished", summary={"score": value})
     return store, sweep_id
 
 
-@pytest.mark.parametrize("goal, target, values, stops", [
-    ("maximize", 0.8, [0.5, 0.85], True),
-    ("maximize", 0.9, [0.5, 0.85], False),
-    ("minimize", 0.2, [0.5, 0.15], True),
-    ("minimize", 0.1, [0.5, 0.15], False),
-])
+@pytest.mark.parametrize(
+    "goal, target, values, stops",
+    [
+        ("maximize", 0.8, [0.5, 0.85], True),
+        ("maximize", 0.9, [0.5, 0.85], False),
+        ("minimize", 0.2, [0.5, 0.15], True),
+        ("minimize", 0.1, [0.5, 0.15], False),
+    ],
+)
 def test_metric_target_ends_the_search_once_a_run_reaches_it(tmp_path, capsys, goal, target, values, stops):
-    config = {"method": "random", "metric": {"name": "score", "goal": goal, "target": target},
-              "parameters": {"x": {"min": 0.0, "max": 1.0}}, "program": "p.py"}
+    config = {
+        "method": "random",
+        "metric": {"name": "score", "goal": goal, "target": target},
+        "parameters": {"x": {"min": 0.0, "max": 1.0}},
+        "program": "p.py",
+    }
     store, sweep_id = _store_with_runs(tmp_path, config, [({"x": v}, v) for v in values])
     run_id, _params, _prior = Agent(store, sweep_id)._next()
     assert (run_id is None) == stops
@@ -82,21 +107,53 @@ def test_metric_target_ends_the_search_once_a_run_reaches_it(tmp_path, capsys, g
 
 def test_command_macros_are_expanded_by_wandbs_own_rules(tmp_path, monkeypatch):
     monkeypatch.setenv("MY_FLAG", "from-env")
-    config = {"program": "/abs/prog.py", "command": [
-        "${env}", "${interpreter}", "${program}", "--tag=${envvar:MY_FLAG}", 5, "${args_no_boolean_flags}",
-        "${args_no_equals}", "${args_override_hydra}", "${args_no_hyphens}", "${not_a_macro}", "${args_json_file}"]}
+    config = {
+        "program": "/abs/prog.py",
+        "command": [
+            "${env}",
+            "${interpreter}",
+            "${program}",
+            "--tag=${envvar:MY_FLAG}",
+            5,
+            "${args_no_boolean_flags}",
+            "${args_no_equals}",
+            "${args_override_hydra}",
+            "${args_no_hyphens}",
+            "${not_a_macro}",
+            "${args_json_file}",
+        ],
+    }
     params = {"lr": 0.5, "aug": False, "fast": True}
     param_file = tmp_path / "wandb" / "sweep-s" / "config-r.yaml"
     command = build_command(config, params, param_file)
-    assert command == ["/usr/bin/env", sys.executable, "/abs/prog.py", "--tag=from-env", "5",
-                       "--lr=0.5", "--fast",
-                       "--lr", "0.5", "--aug", "False", "--fast", "True",
-                       "++lr=0.5", "++aug=False", "++fast=True",
-                       "lr=0.5", "aug=False", "fast=True",
-                       str(param_file.with_suffix(".json"))]
+    assert command == [
+        "/usr/bin/env",
+        sys.executable,
+        "/abs/prog.py",
+        "--tag=from-env",
+        "5",
+        "--lr=0.5",
+        "--fast",
+        "--lr",
+        "0.5",
+        "--aug",
+        "False",
+        "--fast",
+        "True",
+        "++lr=0.5",
+        "++aug=False",
+        "++fast=True",
+        "lr=0.5",
+        "aug=False",
+        "fast=True",
+        str(param_file.with_suffix(".json")),
+    ]
     assert json.loads(param_file.with_suffix(".json").read_text()) == params
     # The file wandb.init loads through WANDB_SWEEP_PARAM_PATH, in W&B's own format.
-    assert yaml.safe_load(param_file.read_text()) == {"wandb_version": 1, **{k: {"value": v} for k, v in params.items()}}
+    assert yaml.safe_load(param_file.read_text()) == {
+        "wandb_version": 1,
+        **{k: {"value": v} for k, v in params.items()},
+    }
 
 
 def test_failure_cutoff_follows_wandbs_agent():
@@ -110,14 +167,22 @@ def test_failure_cutoff_follows_wandbs_agent():
     assert mixed.record(False, 100) is None and all(mixed.record(True, 101 + i) is None for i in range(6))
     in_a_row = FailureCutoff(started=0.0, max_consecutive=2, env={"WANDB_AGENT_DISABLE_FLAPPING": "true"})
     assert in_a_row.record(True, 1) is None and "2 consecutive failed runs" in in_a_row.record(True, 2)
-    assert FailureCutoff(0.0, env={"WANDB_AGENT_MAX_INITIAL_FAILURES": "2", "WANDB_AGENT_DISABLE_FLAPPING": "true"}
-                         ).initial_failures == 2
+    assert (
+        FailureCutoff(
+            0.0, env={"WANDB_AGENT_MAX_INITIAL_FAILURES": "2", "WANDB_AGENT_DISABLE_FLAPPING": "true"}
+        ).initial_failures
+        == 2
+    )
 
 
 def test_yolo_checks_apply_only_to_train_sweep(tmp_path, monkeypatch):
     monkeypatch.setenv("YOLOSWEEP_HOME", str(tmp_path / "home"))
-    other = {"program": str(PROGRAMS / "curve.py"), "method": "random", "metric": {"name": "m", "goal": "maximize"},
-             "parameters": {"data": {"value": "no/such/data.yaml"}, "model": {"value": "mine.pt"}, "lr": {"values": [1, 2]}}}
+    other = {
+        "program": str(PROGRAMS / "curve.py"),
+        "method": "random",
+        "metric": {"name": "m", "goal": "maximize"},
+        "parameters": {"data": {"value": "no/such/data.yaml"}, "model": {"value": "mine.pt"}, "lr": {"values": [1, 2]}},
+    }
     path = tmp_path / "other.yaml"
     path.write_text(yaml.safe_dump(other))
     store, sweep_id = create_sweep(str(path), {}, [])
@@ -131,8 +196,13 @@ def test_yolo_checks_apply_only_to_train_sweep(tmp_path, monkeypatch):
 
 def test_early_terminate_strict_is_accepted_and_said_to_be_unsupported(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("YOLOSWEEP_HOME", str(tmp_path / "home"))
-    config = {"program": str(PROGRAMS / "curve.py"), "method": "random", "metric": {"name": "m", "goal": "maximize"},
-              "early_terminate": {"type": "hyperband", "min_iter": 2, "strict": True}, "parameters": {"q": {"values": [1]}}}
+    config = {
+        "program": str(PROGRAMS / "curve.py"),
+        "method": "random",
+        "metric": {"name": "m", "goal": "maximize"},
+        "early_terminate": {"type": "hyperband", "min_iter": 2, "strict": True},
+        "parameters": {"q": {"values": [1]}},
+    }
     path = tmp_path / "strict.yaml"
     path.write_text(yaml.safe_dump(config))
     create_sweep(str(path), {}, [])
@@ -150,8 +220,12 @@ def _sweep_file(tmp_path: Path, program: Path, parameters: dict, **extra) -> Pat
 
 @pytest.mark.integration
 def test_a_program_reading_wandb_config_gets_the_parameters_and_the_sweep_id(tmp_path, home_env):
-    path = _sweep_file(tmp_path, PROGRAMS / "wandb_config_reader.py", {"x": {"values": [3]}, "name": {"value": "n"}},
-                       command=["${env}", "${interpreter}", "${program}"])  # no ${args}: wandb.config is the only way in
+    path = _sweep_file(
+        tmp_path,
+        PROGRAMS / "wandb_config_reader.py",
+        {"x": {"values": [3]}, "name": {"value": "n"}},
+        command=["${env}", "${interpreter}", "${program}"],
+    )  # no ${args}: wandb.config is the only way in
     sweep_id = create(path, home_env, tmp_path)
     out, _ = agent(sweep_id, home_env, tmp_path).communicate(timeout=180)
     (run,) = store_runs(home_env, sweep_id)
@@ -176,8 +250,11 @@ def test_an_agent_gives_up_when_every_run_fails(tmp_path, home_env):
 def test_values_that_cannot_start_a_process_fail_that_run_and_the_agent_goes_on(tmp_path, home_env):
     forged = "x\nyolosweep agent: run FAKE0000 finished"
     values = ["ok", "nul\x00byte", "y" * 200_000, forged]
-    path = _sweep_file(tmp_path, PROGRAMS / "curve.py", {"label": {"values": values}, "quality": {"value": 0.5},
-                                                         "epochs": {"value": 1}, "epoch_s": {"value": 0.0}})
+    path = _sweep_file(
+        tmp_path,
+        PROGRAMS / "curve.py",
+        {"label": {"values": values}, "quality": {"value": 0.5}, "epochs": {"value": 1}, "epoch_s": {"value": 0.0}},
+    )
     sweep_id = create(path, home_env, tmp_path)
     proc = agent(sweep_id, home_env, tmp_path)
     out, _ = proc.communicate(timeout=300)
@@ -190,10 +267,13 @@ def test_values_that_cannot_start_a_process_fail_that_run_and_the_agent_goes_on(
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("command, words", [
-    (["${program}"], "is not executable"),
-    (["/no/such/python3", "${program}"], "/no/such/python3 not found"),
-])
+@pytest.mark.parametrize(
+    "command, words",
+    [
+        (["${program}"], "is not executable"),
+        (["/no/such/python3", "${program}"], "/no/such/python3 not found"),
+    ],
+)
 def test_a_command_that_cannot_start_fails_the_run_in_one_line(tmp_path, home_env, command, words):
     program = tmp_path / "plain.py"
     program.write_text("print('hi')\n")  # not executable
@@ -215,18 +295,36 @@ def test_train_sweep_under_wandbs_own_agent_with_a_stand_in_server(tmp_path, off
     from yolosweep.tracking import OBJECTIVE, read_offline_run
 
     data = write_demo_dataset(tmp_path / "data", n_train=32, n_val=16)
-    config = {"program": str(REPO / "train_sweep.py"), "method": "random",
-              "metric": {"name": OBJECTIVE, "goal": "maximize"},
-              "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 3},
-              "parameters": {"lr0": {"values": [0.004]}, "data": {"value": str(data)}, "epochs": {"value": 100},
-                             "imgsz": {"value": 32}, "batch": {"value": 8}, "model": {"value": "yolo11n.yaml"},
-                             "device": {"value": "cpu"}, "workers": {"value": 0}, "optimizer": {"value": "AdamW"},
-                             "warmup_epochs": {"value": 0}, "plots": {"value": False}}}
+    config = {
+        "program": str(REPO / "train_sweep.py"),
+        "method": "random",
+        "metric": {"name": OBJECTIVE, "goal": "maximize"},
+        "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 3},
+        "parameters": {
+            "lr0": {"values": [0.004]},
+            "data": {"value": str(data)},
+            "epochs": {"value": 100},
+            "imgsz": {"value": 32},
+            "batch": {"value": 8},
+            "model": {"value": "yolo11n.yaml"},
+            "device": {"value": "cpu"},
+            "workers": {"value": 0},
+            "optimizer": {"value": "AdamW"},
+            "warmup_epochs": {"value": 0},
+            "plots": {"value": False},
+        },
+    }
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(config))
     out = tmp_path / "standin.json"
-    done = subprocess.run([sys.executable, str(PROGRAMS / "wandb_agent_standin.py"), str(path), "0.99", str(out)],
-                          cwd=tmp_path, env=offline_env, capture_output=True, text=True, timeout=400)
+    done = subprocess.run(
+        [sys.executable, str(PROGRAMS / "wandb_agent_standin.py"), str(path), "0.99", str(out)],
+        cwd=tmp_path,
+        env=offline_env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text())
     events = {e["event"]: e for e in reversed(report["log"])}  # the first of each kind
@@ -253,11 +351,14 @@ def test_train_sweep_under_wandbs_own_agent_with_a_stand_in_server(tmp_path, off
     assert checkpoint["epoch"] == len(run.history) - 1
 
 
-@pytest.mark.parametrize("entity, sweep_id, path", [
-    ("team", "abc12345", "team/yolosweep/abc12345"),
-    (None, "abc12345", "yolosweep/abc12345"),
-    (None, "other/proj/abc12345", "other/proj/abc12345"),
-])
+@pytest.mark.parametrize(
+    "entity, sweep_id, path",
+    [
+        ("team", "abc12345", "team/yolosweep/abc12345"),
+        (None, "abc12345", "yolosweep/abc12345"),
+        (None, "other/proj/abc12345", "other/proj/abc12345"),
+    ],
+)
 def test_launcher_wandb_agent_commands_parse_as_the_wandb_cli_parses_them(entity, sweep_id, path):
     from wandb.cli import cli
     from wandb.sdk.launch.sweeps.utils import parse_sweep_id
@@ -303,7 +404,11 @@ def test_the_launcher_names_the_wandb_server_and_a_self_hosted_one_reaches_the_a
     from yolosweep.supervise import run_agents
 
     assert server_line({}).startswith("W&B's hosted server")
-    assert "W&B server https://wandb.lab.local (WANDB_BASE_URL" in server_line({"WANDB_BASE_URL": "https://wandb.lab.local"})
+    assert "W&B server https://wandb.lab.local (WANDB_BASE_URL" in server_line(
+        {"WANDB_BASE_URL": "https://wandb.lab.local"}
+    )
     monkeypatch.setenv("WANDB_BASE_URL", "https://wandb.lab.local")
-    code = run_agents([["sh", "-c", f"echo $WANDB_BASE_URL > {tmp_path / 'seen'}"]], [Slot("cpu", "")], tmp_path / "log")
+    code = run_agents(
+        [["sh", "-c", f"echo $WANDB_BASE_URL > {tmp_path / 'seen'}"]], [Slot("cpu", "")], tmp_path / "log"
+    )
     assert code == 0 and (tmp_path / "seen").read_text().strip() == "https://wandb.lab.local"

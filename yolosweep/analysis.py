@@ -9,21 +9,31 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .priors import NOISE_TAG
 from .invocation import create_hint
+from .priors import NOISE_TAG
 from .priors import TAG as PRIOR_TAG
 from .spec import hyperband_bands, objective
 from .store import Run, Store
 
-BASE_COLUMNS = ["run_id", "state", "reason", "epochs_done", "best_epoch", "objective", "origin", "ended_by",
-                "train_val_gap"]
+BASE_COLUMNS = [
+    "run_id",
+    "state",
+    "reason",
+    "epochs_done",
+    "best_epoch",
+    "objective",
+    "origin",
+    "ended_by",
+    "train_val_gap",
+]
 DEFAULT_LEVELS = (5.0, 9.0, 12.0)  # % over the baseline: minimum, good, excellent
 # Arguments that name one run's output rather than how it trains.
 _PER_RUN_ARGS = {"project", "name", "exist_ok", "resume", "mode", "save_dir"}
@@ -70,8 +80,10 @@ class SweepRuns:
     def metric(self) -> str:
         found = objective(self.config)
         if found is None:
-            raise AnalysisError(f"sweep {self.sweep_id} names no `metric`, so its runs cannot be ranked. "
-                                "Fix: pass the sweep's own table (runs.csv) to your tools, or give the next sweep a metric")
+            raise AnalysisError(
+                f"sweep {self.sweep_id} names no `metric`, so its runs cannot be ranked. "
+                "Fix: pass the sweep's own table (runs.csv) to your tools, or give the next sweep a metric"
+            )
         return found.name
 
     @property
@@ -93,8 +105,10 @@ def from_store(store: Store, sweep_id: str, runs: list[Run] | None = None) -> Sw
     """A local sweep; `runs`: its runs already read from `store`, so a caller that needs both reads once."""
     config = store.sweep_config(sweep_id)
     # The table holds text (CSV, pandas, messages), both backends alike: the enums' stored values.
-    records = [RunRecord(r.id, r.state.value, r.reason, r.params, r.summary, r.history, r.origin, r.ended_by.value)
-               for r in (store.runs(sweep_id) if runs is None else runs)]
+    records = [
+        RunRecord(r.id, r.state.value, r.reason, r.params, r.summary, r.history, r.origin, r.ended_by.value)
+        for r in (store.runs(sweep_id) if runs is None else runs)
+    ]
     return SweepRuns(sweep_id, config, records, source=store.location, verified=store.verified(sweep_id))
 
 
@@ -126,8 +140,9 @@ def wandb_record(run: Any, metric: str, history: Iterable[dict[str, Any]] | None
     params = {k: v for k, v in dict(run.config).items() if not k.startswith("_")}
     tags = getattr(run, "tags", None) or []
     origin = "noise" if NOISE_TAG in tags else "prior" if PRIOR_TAG in tags else "search"
-    return RunRecord(run.id, state, str(summary.get("reason", "")), params, summary, rows, origin,
-                     str(summary.get("ended_by", "")))
+    return RunRecord(
+        run.id, state, str(summary.get("reason", "")), params, summary, rows, origin, str(summary.get("ended_by", ""))
+    )
 
 
 def from_wandb(path: str) -> SweepRuns:
@@ -140,8 +155,9 @@ def from_wandb(path: str) -> SweepRuns:
     return found
 
 
-def load(sweep_id: str | None, backend: str = "auto", entity: str | None = None,
-         project: str | None = "yolosweep") -> SweepRuns:
+def load(
+    sweep_id: str | None, backend: str = "auto", entity: str | None = None, project: str | None = "yolosweep"
+) -> SweepRuns:
     """A sweep by id from either backend. auto: the local store when it holds that id (or no id is
     given, or no W&B key is configured), else W&B. One rule for analyze_sweep.py and train_best_config.py."""
     from .store import Store, StoreError, default_location, is_postgres
@@ -186,8 +202,9 @@ def runs_table(sweep: SweepRuns) -> pd.DataFrame:
     if table.empty:
         return table
     # Ties (several runs at the same objective) are broken by run id, so both backends rank alike.
-    return table.sort_values(["objective", "run_id"], ascending=[not sweep.maximize, True],
-                             na_position="last").reset_index(drop=True)
+    return table.sort_values(
+        ["objective", "run_id"], ascending=[not sweep.maximize, True], na_position="last"
+    ).reset_index(drop=True)
 
 
 def importance(table: pd.DataFrame, swept: list[str]) -> pd.DataFrame:
@@ -197,7 +214,9 @@ def importance(table: pd.DataFrame, swept: list[str]) -> pd.DataFrame:
     scored = table.dropna(subset=["objective"])
     features = pd.DataFrame({name: pd.to_numeric(scored[name], errors="coerce") for name in swept})
     usable = [name for name in swept if features[name].notna().all() and features[name].nunique() > 1]
-    result = pd.DataFrame({"parameter": swept, "correlation": math.nan, "rf_importance": math.nan}).set_index("parameter")
+    result = pd.DataFrame({"parameter": swept, "correlation": math.nan, "rf_importance": math.nan}).set_index(
+        "parameter"
+    )
     if len(scored) < 3 or not usable:
         return result.reset_index()
     y = scored["objective"].to_numpy(dtype=float)
@@ -213,12 +232,14 @@ def importance_warning(scored_runs: int) -> str | None:
     """The caveat every view of the importance carries (report, dashboard) while too few runs have a result."""
     if scored_runs >= MIN_RUNS_FOR_IMPORTANCE:
         return None
-    return (f"only {scored_runs} runs have a result; importance needs about {MIN_RUNS_FOR_IMPORTANCE} or more "
-            "to be trusted")
+    return (
+        f"only {scored_runs} runs have a result; importance needs about {MIN_RUNS_FOR_IMPORTANCE} or more to be trusted"
+    )
 
 
-def success_level(best: float, baseline: float, levels: tuple[float, float, float] = DEFAULT_LEVELS,
-                  maximize: bool = True) -> tuple[float, str]:
+def success_level(
+    best: float, baseline: float, levels: tuple[float, float, float] = DEFAULT_LEVELS, maximize: bool = True
+) -> tuple[float, str]:
     """Relative gain over the baseline in %, and the level it reaches; minimizing, a gain is a decrease."""
     gain = (best - baseline if maximize else baseline - best) / abs(baseline) * 100 if baseline else math.inf
     return gain, level_label(gain, levels)
@@ -296,8 +317,10 @@ def best_run(sweep: SweepRuns, table: pd.DataFrame) -> RunRecord:
     scored = table.dropna(subset=["objective"])
     if scored.empty:
         states = table["state"].value_counts().to_dict() if not table.empty else {}
-        raise AnalysisError(f"sweep {sweep.sweep_id}: no run has a value of {sweep.metric} yet ({states or 'no runs'}). "
-                            "Fix: let runs finish at least one epoch, or check the failed runs' reasons")
+        raise AnalysisError(
+            f"sweep {sweep.sweep_id}: no run has a value of {sweep.metric} yet ({states or 'no runs'}). "
+            "Fix: let runs finish at least one epoch, or check the failed runs' reasons"
+        )
     best_id = scored.iloc[0]["run_id"]
     return next(run for run in sweep.runs if run.id == best_id)
 
@@ -314,14 +337,15 @@ def handed_over(sweep: SweepRuns, table: pd.DataFrame) -> tuple[RunRecord, str |
     run = next((r for r in sweep.runs if r.id == verdict.get("run")), None)
     if run is None:
         return best, None
-    why = (f"the winner verified by retraining ({verdict['seeds']} seeds: mean {verdict['mean']:.4f})"
-           + (f"; the sweep's best single run was {best.id}" if run.id != best.id else ""))
+    why = f"the winner verified by retraining ({verdict['seeds']} seeds: mean {verdict['mean']:.4f})" + (
+        f"; the sweep's best single run was {best.id}" if run.id != best.id else ""
+    )
     return run, why
 
 
 def best_config(sweep: SweepRuns, run: RunRecord) -> dict[str, Any]:
     """The best run's full Ultralytics training configuration, fixed values included, machine settings not."""
-    from .spec import ultralytics_defaults, fixed_values
+    from .spec import fixed_values, ultralytics_defaults
 
     names = set(ultralytics_defaults()) - _PER_RUN_ARGS - set(MACHINE_ARGS)
     config = {k: v for k, v in fixed_values(sweep.config).items() if k in names}

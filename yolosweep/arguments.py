@@ -10,7 +10,17 @@ import yaml
 
 # Fixed sweep values every entry script can override without editing the YAML. Their values are
 # typed like any other parameter and checked against Ultralytics with everything else.
-OVERRIDE_FLAGS = ("data", "epochs", "imgsz", "batch", "model", "device", "patience", "train_metrics_every", "keep_top_k")
+OVERRIDE_FLAGS = (
+    "data",
+    "epochs",
+    "imgsz",
+    "batch",
+    "model",
+    "device",
+    "patience",
+    "train_metrics_every",
+    "keep_top_k",
+)
 
 
 def add_override_flags(parser: argparse.ArgumentParser) -> None:
@@ -23,9 +33,13 @@ def overrides(namespace: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_store_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", default=None, metavar="URL",
-                        help="the local backend's store: a SQLite path, or postgresql://USER@HOST[:PORT]/DB for agents on "
-                             "several machines (default: $YOLOSWEEP_STORE, else .yolosweep/sweeps.db under $YOLOSWEEP_HOME)")
+    parser.add_argument(
+        "--store",
+        default=None,
+        metavar="URL",
+        help="the local backend's store: a SQLite path, or postgresql://USER@HOST[:PORT]/DB for agents on "
+        "several machines (default: $YOLOSWEEP_STORE, else .yolosweep/sweeps.db under $YOLOSWEEP_HOME)",
+    )
 
 
 def use_store(namespace: argparse.Namespace) -> None:
@@ -35,15 +49,23 @@ def use_store(namespace: argparse.Namespace) -> None:
 
 
 def add_keep_band_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--keep-band", action="store_true",
-                        help="keep the YAML's Hyperband band on runs of 20 epochs or fewer, where it was measured to "
-                             "cost the search and is left out otherwise (docs/benchmarks.md)")
+    parser.add_argument(
+        "--keep-band",
+        action="store_true",
+        help="keep the YAML's Hyperband band on runs of 20 epochs or fewer, where it was measured to "
+        "cost the search and is left out otherwise (docs/benchmarks.md)",
+    )
 
 
 def add_noise_runs_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--noise-runs", type=whole_number, default=None, metavar="N",
-                        help="run the first prior (Ultralytics' defaults) N more times with other seeds, so every gain "
-                             "is judged against the seed spread (default 2 when there is a first prior; 0 skips)")
+    parser.add_argument(
+        "--noise-runs",
+        type=whole_number,
+        default=None,
+        metavar="N",
+        help="run the first prior (Ultralytics' defaults) N more times with other seeds, so every gain "
+        "is judged against the seed spread (default 2 when there is a first prior; 0 skips)",
+    )
 
 
 def whole_number(text: str, least: int = 0) -> int:

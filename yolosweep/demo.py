@@ -34,8 +34,10 @@ def _outline(cls: int, cx: float, cy: float, side: float, angle: float) -> list[
         cos, sin = math.cos(angle), math.sin(angle)
         return [(cx + x * cos - y * sin, cy + x * sin + y * cos) for x, y in corners]
     r = side / 2
-    return [(cx + r * math.cos(2 * math.pi * k / _DISC_POINTS), cy + r * math.sin(2 * math.pi * k / _DISC_POINTS))
-            for k in range(_DISC_POINTS)]
+    return [
+        (cx + r * math.cos(2 * math.pi * k / _DISC_POINTS), cy + r * math.sin(2 * math.pi * k / _DISC_POINTS))
+        for k in range(_DISC_POINTS)
+    ]
 
 
 def _label(task: str, cls: int, outline: list[tuple[float, float]], size: int) -> str:
@@ -78,8 +80,9 @@ def _draw_image(rng: np.random.Generator, size: int, task: str) -> tuple[Image.I
     return image, labels
 
 
-def write_demo_dataset(root: str | Path, n_train: int = 320, n_val: int = 40, size: int = 96, seed: int = 0,
-                       task: str = "detect") -> Path:
+def write_demo_dataset(
+    root: str | Path, n_train: int = 320, n_val: int = 40, size: int = 96, seed: int = 0, task: str = "detect"
+) -> Path:
     """Write a dataset for `task` under ``root``; return what `data` takes: data.yaml, or the folder (classify)."""
     if task not in TASKS:
         raise ValueError(f"task {task!r}: use one of {', '.join(TASKS)}")
@@ -114,14 +117,17 @@ SHIFT_CLASSES = ("square", "disc", "triangle")
 _SHIFT_COLOUR = (190, 120, 60)  # one colour for every class: only the shape tells them apart
 
 
-def _shape(draw: ImageDraw.ImageDraw, cls: int, cx: float, cy: float, side: float, angle: float,
-           colour: tuple[int, int, int]) -> list[tuple[float, float]]:
+def _shape(
+    draw: ImageDraw.ImageDraw, cls: int, cx: float, cy: float, side: float, angle: float, colour: tuple[int, int, int]
+) -> list[tuple[float, float]]:
     """Draw one shape; return its outline (for the box)."""
     if cls == 1:
         r = side / 2
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour)
         return [(cx - r, cy - r), (cx + r, cy + r)]
-    corners = [(-0.5, -0.5), (0.5, -0.5), (0.5, 0.5), (-0.5, 0.5)] if cls == 0 else [(0.0, -0.55), (0.5, 0.4), (-0.5, 0.4)]
+    corners = (
+        [(-0.5, -0.5), (0.5, -0.5), (0.5, 0.5), (-0.5, 0.5)] if cls == 0 else [(0.0, -0.55), (0.5, 0.4), (-0.5, 0.4)]
+    )
     cos, sin = math.cos(angle), math.sin(angle)
     outline = [(cx + side * (x * cos - y * sin), cy + side * (x * sin + y * cos)) for x, y in corners]
     draw.polygon(outline, fill=colour)
@@ -143,8 +149,11 @@ def _shifted_image(rng: np.random.Generator, size: int, val: bool) -> tuple[Imag
         for _ in range(int(rng.integers(2, 6))):  # clutter: dim strokes and blobs that are not objects
             x, y = rng.uniform(0, size, 2)
             grey = int(rng.integers(70, 190) * min(light, 1.2))
-            draw.line((x, y, x + rng.uniform(-size / 3, size / 3), y + rng.uniform(-size / 3, size / 3)),
-                      fill=(grey, grey, grey), width=int(rng.integers(1, 4)))
+            draw.line(
+                (x, y, x + rng.uniform(-size / 3, size / 3), y + rng.uniform(-size / 3, size / 3)),
+                fill=(grey, grey, grey),
+                width=int(rng.integers(1, 4)),
+            )
     labels = []
     for _ in range(int(rng.integers(1, 4))):
         cls = int(rng.integers(len(SHIFT_CLASSES)))
@@ -156,8 +165,10 @@ def _shifted_image(rng: np.random.Generator, size: int, val: bool) -> tuple[Imag
         outline = _shape(draw, cls, cx, cy, side, angle, colour)
         xs = [min(max(x / size, 0.0), 1.0) for x, _ in outline]
         ys = [min(max(y / size, 0.0), 1.0) for _, y in outline]
-        labels.append(f"{cls} {(min(xs) + max(xs)) / 2:.6f} {(min(ys) + max(ys)) / 2:.6f} "
-                      f"{max(xs) - min(xs):.6f} {max(ys) - min(ys):.6f}")
+        labels.append(
+            f"{cls} {(min(xs) + max(xs)) / 2:.6f} {(min(ys) + max(ys)) / 2:.6f} "
+            f"{max(xs) - min(xs):.6f} {max(ys) - min(ys):.6f}"
+        )
     return image, labels
 
 

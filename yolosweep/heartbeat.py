@@ -50,7 +50,12 @@ class Heartbeat:
                 continue
             try:
                 with self._engine.connect() as db:  # the server's clock, as every lease is judged by
-                    db.execute(sa.text("UPDATE runs SET heartbeat=EXTRACT(EPOCH FROM clock_timestamp()) "
-                                       "WHERE id=:id AND state='running'"), {"id": run_id})
+                    db.execute(
+                        sa.text(
+                            "UPDATE runs SET heartbeat=EXTRACT(EPOCH FROM clock_timestamp()) "
+                            "WHERE id=:id AND state='running'"
+                        ),
+                        {"id": run_id},
+                    )
             except sa.exc.SQLAlchemyError:
                 pass  # out of reach: the main loop meets the same store, waits for it and says so

@@ -8,8 +8,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 # The clone's own entry points, one per verb that has one.
-SCRIPTS = {"launch": "./launch_sweep.sh", "analyze": "python analyze_sweep.py",
-           "retrain": "python train_best_config.py", "train": "python train_sweep.py"}
+SCRIPTS = {
+    "launch": "./launch_sweep.sh",
+    "analyze": "python analyze_sweep.py",
+    "retrain": "python train_best_config.py",
+    "train": "python train_sweep.py",
+}
 
 
 def in_clone() -> bool:
@@ -30,5 +34,7 @@ def create_hint(store_flag: str = "") -> str:
     """How to make a first sweep from this folder: from its sweep_config.yaml when there is one."""
     if Path("sweep_config.yaml").is_file():
         return f"create one with `{command('sweep')} sweep_config.yaml{store_flag}`"
-    return (f"start one with `{command('launch')} --data path/to/data.yaml{store_flag}` "
-            f"(`{command('init')}` first writes a sweep_config.yaml of your own)")
+    return (
+        f"start one with `{command('launch')} --data path/to/data.yaml{store_flag}` "
+        f"(`{command('init')}` first writes a sweep_config.yaml of your own)"
+    )

@@ -15,8 +15,8 @@ from typing import Any
 
 from . import arguments, spec
 from .backends.local import agent_command, create_sweep
-from .progress import Display, sweep_progress
 from .preflight import weights_dir
+from .progress import Display, sweep_progress
 from .resources import amp_check_env, check_slots
 from .slots import Slot, plan_slots, split_count
 from .states import RunState
@@ -30,34 +30,63 @@ DEMO_RUNS, DEMO_EPOCHS = 6, 20
 # the defaults, 38% of them by 5% or more over the defaults' run with the demo's seed, so 5 searched
 # runs reach +5% about 9 times in 10. From scratch, on CPU; AdamW, because SGD from scratch needs
 # tens of epochs before mAP moves.
-DEMO_FIXED = {"epochs": DEMO_EPOCHS, "imgsz": 96, "batch": 16, "model": "yolo11n.yaml", "device": "cpu",
-              "workers": 0, "optimizer": "AdamW"}
+DEMO_FIXED = {
+    "epochs": DEMO_EPOCHS,
+    "imgsz": 96,
+    "batch": 16,
+    "model": "yolo11n.yaml",
+    "device": "cpu",
+    "workers": 0,
+    "optimizer": "AdamW",
+}
 
 
 def _parser(prog: str | None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog or "launch_sweep.sh", description="Create or join a sweep and run one agent per GPU.")
-    parser.add_argument("--config", default=None,
-                        help="sweep YAML (default: sweep_config.yaml here, else the shipped one)")
-    parser.add_argument("--backend", choices=("auto", "wandb", "local"), default="auto",
-                        help="auto: W&B when an API key is configured, else local")
+    parser = argparse.ArgumentParser(
+        prog=prog or "launch_sweep.sh", description="Create or join a sweep and run one agent per GPU."
+    )
+    parser.add_argument(
+        "--config", default=None, help="sweep YAML (default: sweep_config.yaml here, else the shipped one)"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "wandb", "local"),
+        default="auto",
+        help="auto: W&B when an API key is configured, else local",
+    )
     parser.add_argument("--gpus", default="all", help="'all' (default; CPU when none), 'cpu', or ids like 0,1")
-    parser.add_argument("--agents-per-gpu", type=arguments.positive_int, default=1, help="agents sharing each GPU (default 1)")
-    parser.add_argument("--count", type=arguments.positive_int, default=None, help="runs in all, spread over the agents")
+    parser.add_argument(
+        "--agents-per-gpu", type=arguments.positive_int, default=1, help="agents sharing each GPU (default 1)"
+    )
+    parser.add_argument(
+        "--count", type=arguments.positive_int, default=None, help="runs in all, spread over the agents"
+    )
     parser.add_argument("--sweep-id", default=None, help="join or resume this sweep instead of creating one")
     parser.add_argument("--project", default=None, help="W&B project (default: yolosweep)")
     parser.add_argument("--entity", default=None, help="W&B entity (default: your default entity)")
-    parser.add_argument("--prior", action="append", default=[], metavar="FILE.yaml",
-                        help="a configuration to run first and teach the search (best_config.yaml, a run's "
-                             "args.yaml, or 'defaults'); repeatable. Local sweeps of train_sweep.py run "
-                             "'defaults' first unless told otherwise")
-    parser.add_argument("--no-prior", action="store_true",
-                        help="local backend: do not run Ultralytics' defaults first")
+    parser.add_argument(
+        "--prior",
+        action="append",
+        default=[],
+        metavar="FILE.yaml",
+        help="a configuration to run first and teach the search (best_config.yaml, a run's "
+        "args.yaml, or 'defaults'); repeatable. Local sweeps of train_sweep.py run "
+        "'defaults' first unless told otherwise",
+    )
+    parser.add_argument("--no-prior", action="store_true", help="local backend: do not run Ultralytics' defaults first")
     arguments.add_noise_runs_flag(parser)
     arguments.add_keep_band_flag(parser)
-    parser.add_argument("--baseline", type=float, default=None,
-                        help="your current model's metric: progress shows the gain over it (default: the defaults run)")
-    parser.add_argument("--demo", action="store_true",
-                        help=f"offline demo: generated data, {DEMO_RUNS} runs of {DEMO_EPOCHS} epochs on CPU")
+    parser.add_argument(
+        "--baseline",
+        type=float,
+        default=None,
+        help="your current model's metric: progress shows the gain over it (default: the defaults run)",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help=f"offline demo: generated data, {DEMO_RUNS} runs of {DEMO_EPOCHS} epochs on CPU",
+    )
     arguments.add_override_flags(parser)
     arguments.add_store_flag(parser)
     return parser
@@ -65,8 +94,12 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
 
 def choose_backend(requested: str) -> str:
     if requested == "wandb" and not has_api_key():
-        raise spec.ConfigError("--backend", "wandb", "no W&B API key is configured",
-                               "run `wandb login` or set WANDB_API_KEY, or use --backend local")
+        raise spec.ConfigError(
+            "--backend",
+            "wandb",
+            "no W&B API key is configured",
+            "run `wandb login` or set WANDB_API_KEY, or use --backend local",
+        )
     if requested != "auto":
         print(f"yolosweep: backend {requested} (as asked)")
         return requested
@@ -93,10 +126,16 @@ def launch(argv: list[str], prog: str | None = None) -> int:
     if options.demo:
         options.backend, options.gpus = "local", "cpu"
         options.count = options.count or DEMO_RUNS
-    options.config = options.config or str(spec.STARTER / "sweep_config.yaml" if options.demo else spec.default_sweep_yaml())
+    options.config = options.config or str(
+        spec.STARTER / "sweep_config.yaml" if options.demo else spec.default_sweep_yaml()
+    )
     if options.sweep_id and options.prior:
-        raise spec.ConfigError("--prior", " ".join(options.prior), "priors are set when a sweep is created",
-                               "drop --prior when joining a sweep with --sweep-id")
+        raise spec.ConfigError(
+            "--prior",
+            " ".join(options.prior),
+            "priors are set when a sweep is created",
+            "drop --prior when joining a sweep with --sweep-id",
+        )
     backend = choose_backend(options.backend)
     slots = plan_slots(options.gpus, options.agents_per_gpu)
     counts = split_count(options.count, len(slots))
@@ -118,19 +157,39 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
         print(f"yolosweep: joining local sweep {sweep_id}")
     else:
         overrides = _demo_overrides(options, home()) if options.demo else arguments.overrides(options)
-        store, sweep_id = create_sweep(options.config, overrides, options.prior, defaults_first=not options.no_prior,
-                                       slots=slots, noise_runs=options.noise_runs, count=options.count,
-                                       keep_band=options.keep_band)
+        store, sweep_id = create_sweep(
+            options.config,
+            overrides,
+            options.prior,
+            defaults_first=not options.no_prior,
+            slots=slots,
+            noise_runs=options.noise_runs,
+            count=options.count,
+            keep_band=options.keep_band,
+        )
     print(f"yolosweep: more agents, any terminal: {agent_command(sweep_id, store)}")
     log_dir = store.home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     prefix = log_dir / sweep_id
-    commands = [[sys.executable, "-m", "yolosweep", "agent", sweep_id, *([f"--count={n}"] if n else []),
-                 f"--events={prefix}-{slot.name}.events"] for n, slot in zip(counts, slots)]
+    commands = [
+        [
+            sys.executable,
+            "-m",
+            "yolosweep",
+            "agent",
+            sweep_id,
+            *([f"--count={n}"] if n else []),
+            f"--events={prefix}-{slot.name}.events",
+        ]
+        for n, slot in zip(counts, slots)
+    ]
     planned = options.count or None
     since = time.time() if options.sweep_id else None  # joining: --count counts this launch's runs, not the sweep's
-    display = Display(lambda: sweep_progress(store, sweep_id, baseline=options.baseline, planned=planned,
-                                             agents=len(slots), since=since))
+    display = Display(
+        lambda: sweep_progress(
+            store, sweep_id, baseline=options.baseline, planned=planned, agents=len(slots), since=since
+        )
+    )
     env = amp_check_env(spec.fixed_values(store.sweep_config(sweep_id)), slots, weights_dir())
     try:
         code = run_agents(commands, slots, prefix, shown=".events", display=display, env=env)
@@ -159,17 +218,30 @@ def _print_best(store: Store, sweep_id: str, baseline: float | None = None) -> N
         return
     best = runs[0]
     swept = {k: best.params[k] for k, v in config["parameters"].items() if "value" not in v and k in best.params}
-    luck = f"; the first prior again with seed {best.params.get('seed')}: a seed's luck" if best.origin == "noise" else ""
-    print(f"\nbest run: {best.id} ({best.state}, {len(best.history)} epochs{luck}) {metric} = {objective_of(best, metric):.4f}")
+    luck = (
+        f"; the first prior again with seed {best.params.get('seed')}: a seed's luck" if best.origin == "noise" else ""
+    )
+    print(
+        f"\nbest run: {best.id} ({best.state}, {len(best.history)} epochs{luck}) "
+        f"{metric} = {objective_of(best, metric):.4f}"
+    )
     print("  " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in swept.items()))
     final = sweep_progress(store, sweep_id, baseline=baseline, runs=stored)
     if final.verdict is not None:  # there is a best and a non-zero baseline (the defaults or --baseline)
         from .noise import verdict_lines
 
         durations = [r.ended - r.created for r in stored if r.ended and r.state is not RunState.RUNNING]
-        print("\n".join(verdict_lines(final.verdict, final.baseline_from, sweep_id,
-                                       statistics.median(durations) if durations else None,
-                                       spec.fixed_values(config).get("epochs"))))
+        print(
+            "\n".join(
+                verdict_lines(
+                    final.verdict,
+                    final.baseline_from,
+                    sweep_id,
+                    statistics.median(durations) if durations else None,
+                    spec.fixed_values(config).get("epochs"),
+                )
+            )
+        )
     print(f"offline wandb runs: {best.wandb_dir} (upload: wandb sync {best.wandb_dir}/offline-run-*)")
 
 

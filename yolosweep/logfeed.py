@@ -38,7 +38,7 @@ class OfflineLogFeed:
             return None
         try:
             return read_offline_run(found[-1])
-        except Exception:  # noqa: BLE001 - a log caught mid-write (or not there yet) is read again at the next poll
+        except Exception:
             return None
 
     def poll(self, final: bool = False) -> None:
@@ -62,6 +62,6 @@ class OfflineLogFeed:
             last.update(row)
         # W&B's rule: each key's last logged value, unless the program set the summary itself.
         self.summary = {k: v for k, v in {**last, **run.summary}.items() if not k.startswith("_")}
-        for index, row in enumerate(rows[self.fed:], start=self.fed + 1):  # row k of the history is store row k
+        for index, row in enumerate(rows[self.fed :], start=self.fed + 1):  # row k of the history is store row k
             self.store.log_epoch(self.run_id, index, row, self.summary)
         self.fed = len(rows)

@@ -18,8 +18,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 BEYOND_P = 0.05  # a success level is claimed only below this
 # 2 repeats, 3 trainings of the defaults. Measured on the value task's 5 defaults seeds (std 0.047): the std from
@@ -63,8 +64,11 @@ def _is_reference(runs: Iterable[Any]) -> list[tuple[Any, bool]]:
 def seed_spread(runs: Iterable[Any], metric: str) -> SeedSpread | None:
     """From a sweep's runs (store runs or analysis records: origin, state, summary), in start order: the first
     prior and its noise repeats that ended with a value. None when the sweep has no first prior."""
-    values = [value for run, reference in _is_reference(runs)
-              if reference and str(run.state) != "running" and (value := metric_value(run.summary, metric)) is not None]
+    values = [
+        value
+        for run, reference in _is_reference(runs)
+        if reference and str(run.state) != "running" and (value := metric_value(run.summary, metric)) is not None
+    ]
     return SeedSpread(tuple(values)) if values else None
 
 
@@ -75,7 +79,9 @@ class Verdict:
     spread: SeedSpread | None
     searched: int  # K: runs the best was picked from
     p: float | None  # the seed alone putting the best of K this far up (a gain) or down (a loss); None: not judged
-    best_is_reference: bool = False  # the sweep's best run was one of the defaults' own: the best searched one is judged
+    best_is_reference: bool = (
+        False  # the sweep's best run was one of the defaults' own: the best searched one is judged
+    )
 
     @property
     def loss(self) -> bool:
@@ -99,8 +105,9 @@ class Verdict:
         return f"seed spread +-{self.spread_pct:.1f}%, {self.spread.n} trainings"
 
     def describe(self, over: str) -> str:
-        """`+21.0% over OVER (0.3634) (seed spread +-13.0%, 3 trainings): within the noise (p 0.41, the best of 3 runs)`,
-        or for a loss `65.4% below OVER (0.3909) (...): a loss beyond the noise (p 0.01, the best of 3 runs)`."""
+        """`+21.0% over OVER (0.3634) (seed spread +-13.0%, 3 trainings): within the noise (p 0.41, the best of 3 runs)`
+        or for a loss
+        `65.4% below OVER (0.3909) (...): a loss beyond the noise (p 0.01, the best of 3 runs)`."""
         if math.isinf(self.gain_pct):
             gain = f"{'below' if self.loss else 'above'} {over} ({self.reference:.4f})"
         elif self.loss:
@@ -110,10 +117,15 @@ class Verdict:
         if self.best_is_reference:  # seen on real photos: the defaults' seed 0 led, "+31% over the defaults"
             gain = f"the best run is one of the defaults' own seeds, no gain; the best searched run: {gain}"
         if self.spread is not None and self.spread.std == 0:
-            return (f"{gain}: not judged, the {self.spread.n} trainings of the defaults all scored "
-                    f"{self.spread.mean:.4f}, so the seed noise is unknown (runs too short to learn?)")
+            return (
+                f"{gain}: not judged, the {self.spread.n} trainings of the defaults all scored "
+                f"{self.spread.mean:.4f}, so the seed noise is unknown (runs too short to learn?)"
+            )
         if self.p is None:
-            return f"{gain}: seed noise not measured, so not judged until the defaults' seed repeats have run (--noise-runs)"
+            return (
+                f"{gain}: seed noise not measured, so not judged until the defaults' seed repeats have run "
+                "(--noise-runs)"
+            )
         runs = f"the best of {self.searched} runs" if self.searched > 1 else "one run"
         if self.loss:
             where = "a loss beyond the noise" if self.p < BEYOND_P else "a loss, within the noise"
@@ -128,8 +140,9 @@ def metric_value(summary: dict[str, Any], metric: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def judge_best(runs: list[Any], metric: str, best: float, maximize: bool,
-               baseline: float | None = None) -> tuple[Verdict, str] | None:
+def judge_best(
+    runs: list[Any], metric: str, best: float, maximize: bool, baseline: float | None = None
+) -> tuple[Verdict, str] | None:
     """The sweep's best against its reference, and the reference's name: `baseline` (the user's model)
     when given, else the mean of the first prior's seeds, else the first prior's one run. None without one."""
     spread = seed_spread(runs, metric)
@@ -138,17 +151,31 @@ def judge_best(runs: list[Any], metric: str, best: float, maximize: bool,
     elif spread is not None and spread.n > 1:
         reference, named = spread.mean, f"the defaults (mean of {spread.n} seeds)"
     else:
-        first = next((r for r in runs if getattr(r, "origin", "search") == "prior" and str(r.state) != "running"
-                      and metric_value(r.summary, metric) is not None), None)
+        first = next(
+            (
+                r
+                for r in runs
+                if getattr(r, "origin", "search") == "prior"
+                and str(r.state) != "running"
+                and metric_value(r.summary, metric) is not None
+            ),
+            None,
+        )
         if first is None:
             return None
         reference, named = metric_value(first.summary, metric), f"defaults run {first.id}"
     if not reference:
         return None
-    searched = sum(getattr(r, "origin", "search") == "search" and metric_value(r.summary, metric) is not None for r in runs)
+    searched = sum(
+        getattr(r, "origin", "search") == "search" and metric_value(r.summary, metric) is not None for r in runs
+    )
     lead = False
     if baseline is None:  # the defaults are the reference: their own lucky seed is no gain over them
-        others = [v for r, reference in _is_reference(runs) if not reference and (v := metric_value(r.summary, metric)) is not None]
+        others = [
+            v
+            for r, reference in _is_reference(runs)
+            if not reference and (v := metric_value(r.summary, metric)) is not None
+        ]
         if not others:
             return None
         top = (max if maximize else min)(others)
@@ -157,8 +184,14 @@ def judge_best(runs: list[Any], metric: str, best: float, maximize: bool,
     return (dataclasses.replace(verdict, best_is_reference=True) if lead else verdict), named
 
 
-def judge(best: float, baseline: float, spread: SeedSpread | None, searched: int, maximize: bool = True,
-          baseline_is_reference_mean: bool = False) -> Verdict:
+def judge(
+    best: float,
+    baseline: float,
+    spread: SeedSpread | None,
+    searched: int,
+    maximize: bool = True,
+    baseline_is_reference_mean: bool = False,
+) -> Verdict:
     """How far `best` is from `baseline` in %, and the chance the seed alone puts the best of `searched` runs there."""
     sign, searched = (1 if maximize else -1), max(searched, 1)  # the best may be a reference run: one draw then
     gain_pct = sign * (best - baseline) / abs(baseline) * 100 if baseline else math.inf
@@ -177,8 +210,14 @@ def judge(best: float, baseline: float, spread: SeedSpread | None, searched: int
     return Verdict(baseline, gain_pct, spread, searched, p)
 
 
-def verdict_lines(verdict: Verdict, over: str, sweep_id: str, run_seconds: float | None, epochs: Any = None,
-                  levels: tuple[float, float, float] = (5.0, 9.0, 12.0)) -> list[str]:
+def verdict_lines(
+    verdict: Verdict,
+    over: str,
+    sweep_id: str,
+    run_seconds: float | None,
+    epochs: Any = None,
+    levels: tuple[float, float, float] = (5.0, 9.0, 12.0),
+) -> list[str]:
     """The gain as the launcher's end and the analysis print it: the verdict, then the success level it reaches
     (only beyond the noise), or what would settle it and what that costs at this sweep's median run."""
     from .analysis import level_label
@@ -190,14 +229,21 @@ def verdict_lines(verdict: Verdict, over: str, sweep_id: str, run_seconds: float
         return lines
     top, seeds = 3, 2
     same_length = f" --epochs {epochs}" if isinstance(epochs, int) else ""
-    cost = (f", ~{(top + 1) * seeds * run_seconds / 3600:.2g} h of training at this sweep's median run"
-            if run_seconds and same_length else "")
+    cost = (
+        f", ~{(top + 1) * seeds * run_seconds / 3600:.2g} h of training at this sweep's median run"
+        if run_seconds and same_length
+        else ""
+    )
     if verdict.loss:
-        lines.append(f"  -> no success level: the best searched run is below {over}. Next: keep the defaults, or run "
-                     "more of the sweep (longer runs rank configurations better)")
+        lines.append(
+            f"  -> no success level: the best searched run is below {over}. Next: keep the defaults, or run "
+            "more of the sweep (longer runs rank configurations better)"
+        )
         return lines
     why = "the seed noise is not measured" if verdict.p is None else "a gain within the noise may be the seed's"
-    lines.append(f"  -> no success level claimed: {why}. Next: retrain the top {top} and the defaults with {seeds} "
-                 f"fresh seeds each ({command('retrain')} --sweep {sweep_id} --top {top} --seeds {seeds}"
-                 f"{same_length}{cost}), or run more of the sweep")
+    lines.append(
+        f"  -> no success level claimed: {why}. Next: retrain the top {top} and the defaults with {seeds} "
+        f"fresh seeds each ({command('retrain')} --sweep {sweep_id} --top {top} --seeds {seeds}"
+        f"{same_length}{cost}), or run more of the sweep"
+    )
     return lines

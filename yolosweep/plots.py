@@ -8,14 +8,19 @@ import matplotlib
 import matplotlib.ticker
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from .analysis import SweepRuns  # noqa: E402
+from .analysis import SweepRuns
 
-STATE_COLOURS = {"finished": "tab:green", "stopped": "tab:orange", "failed": "tab:red", "crashed": "tab:purple",
-                 "running": "tab:blue"}
+STATE_COLOURS = {
+    "finished": "tab:green",
+    "stopped": "tab:orange",
+    "failed": "tab:red",
+    "crashed": "tab:purple",
+    "running": "tab:blue",
+}
 
 
 def _numeric(table: pd.DataFrame, names: list[str]) -> list[str]:
@@ -37,8 +42,9 @@ def parallel_coordinates(table: pd.DataFrame, sweep: SweepRuns, path: Path) -> P
         ax.axvline(i, color="grey", lw=0.5)
         ax.text(i, 1.02, f"{values[name].max():.3g}", ha="center", fontsize=7)
         ax.text(i, -0.06, f"{values[name].min():.3g}", ha="center", fontsize=7)
-    ax.set_xticks(range(len(axes_names)), [n if n != "objective" else sweep.metric for n in axes_names],
-                  rotation=35, ha="right")
+    ax.set_xticks(
+        range(len(axes_names)), [n if n != "objective" else sweep.metric for n in axes_names], rotation=35, ha="right"
+    )
     ax.set_yticks([])
     ax.set_title(f"sweep {sweep.sweep_id}: parameters of each run, coloured by {sweep.metric} (dashed: stopped)")
     fig.colorbar(plt.cm.ScalarMappable(cmap=cmap), ax=ax, label=f"{sweep.metric} (scaled)")
@@ -66,11 +72,16 @@ def objective_vs_parameters(table: pd.DataFrame, sweep: SweepRuns, path: Path) -
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
     for ax, name in zip(axes.flat, names):
         for state, group in table.groupby("state"):
-            ax.scatter(pd.to_numeric(group[name], errors="coerce"), group["objective"], s=18,
-                       color=STATE_COLOURS.get(state, "grey"), label=state)
+            ax.scatter(
+                pd.to_numeric(group[name], errors="coerce"),
+                group["objective"],
+                s=18,
+                color=STATE_COLOURS.get(state, "grey"),
+                label=state,
+            )
         ax.set_xlabel(name)
         ax.set_ylabel(sweep.metric, fontsize=7)
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper right")
@@ -82,8 +93,11 @@ def learning_curves(table: pd.DataFrame, sweep: SweepRuns, path: Path, top: int)
     fig, ax = plt.subplots(figsize=(8, 5))
     histories = {run.id: run.history for run in sweep.runs}
     for _, row in table.dropna(subset=["objective"]).head(top).iterrows():
-        curve = [(h.get("epoch", i + 1), h[sweep.metric]) for i, h in enumerate(histories[row["run_id"]])
-                 if isinstance(h.get(sweep.metric), (int, float))]
+        curve = [
+            (h.get("epoch", i + 1), h[sweep.metric])
+            for i, h in enumerate(histories[row["run_id"]])
+            if isinstance(h.get(sweep.metric), (int, float))
+        ]
         if curve:
             x, y = zip(*curve)
             ax.plot(x, y, marker=".", color=STATE_COLOURS.get(row["state"], "grey"), alpha=0.8)

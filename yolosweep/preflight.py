@@ -5,16 +5,24 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
-from .resources import check_slots
 from .invocation import command
+from .resources import check_slots
 from .slots import Slot
-from .spec import (ConfigError, dead_parameters, first_band_after_warmup, fixed_values, moved_band_line, trains_yolo,
-                   ultralytics_defaults)
+from .spec import (
+    ConfigError,
+    dead_parameters,
+    first_band_after_warmup,
+    fixed_values,
+    moved_band_line,
+    trains_yolo,
+    ultralytics_defaults,
+)
 
 DEFAULT_SAVE_PROJECT = "runs/sweep"
 
@@ -31,10 +39,14 @@ def load_model(model: str) -> tuple[Any, str]:
     try:
         loaded = YOLO(model)
     except (ConnectionError, FileNotFoundError) as err:
-        raise ConfigError("model", str(model), f"could not be loaded here ({type(err).__name__})",
-                          _weights_fix(str(model))) from None
+        raise ConfigError(
+            "model", str(model), f"could not be loaded here ({type(err).__name__})", _weights_fix(str(model))
+        ) from None
     source = getattr(loaded, "ckpt_path", None) or str(model)
-    return loaded, "architecture (from scratch)" if Path(str(model)).suffix in (".yaml", ".yml") else f"weights {source}"
+    return loaded, "architecture (from scratch)" if Path(str(model)).suffix in (
+        ".yaml",
+        ".yml",
+    ) else f"weights {source}"
 
 
 def weights_dir() -> Path:
@@ -45,8 +57,10 @@ def weights_dir() -> Path:
 
 
 def _weights_fix(model: str) -> str:
-    return (f"put {Path(model).name} in {weights_dir()} (Ultralytics' weights folder), or pass --model PATH "
-            f"to weights you have, or --model {Path(model).stem}.yaml to train from scratch")
+    return (
+        f"put {Path(model).name} in {weights_dir()} (Ultralytics' weights folder), or pass --model PATH "
+        f"to weights you have, or --model {Path(model).stem}.yaml to train from scratch"
+    )
 
 
 def resolve_weights(model: str) -> str | None:
@@ -70,13 +84,19 @@ def resolve_weights(model: str) -> str | None:
     if path.name != str(model) or path.name not in GITHUB_ASSETS_NAMES:
         raise ConfigError("model", str(model), "weights file not found", _weights_fix(str(model)))
     if not is_online():
-        raise ConfigError("model", str(model), "pretrained weights not found here, and this machine is offline",
-                          _weights_fix(str(model)))
+        raise ConfigError(
+            "model",
+            str(model),
+            "pretrained weights not found here, and this machine is offline",
+            _weights_fix(str(model)),
+        )
     print(f"yolosweep: downloading {model} once into {weights_dir()} (every run will load it from there)", flush=True)
     try:
         return str(Path(attempt_download_asset(weights_dir() / path.name)).resolve())
     except ConnectionError:
-        raise ConfigError("model", str(model), "pretrained weights could not be downloaded", _weights_fix(str(model))) from None
+        raise ConfigError(
+            "model", str(model), "pretrained weights could not be downloaded", _weights_fix(str(model))
+        ) from None
 
 
 _OUTPUT_FIX = "set `project:` in the sweep YAML's parameters to a writable folder with free space"
@@ -97,8 +117,10 @@ def check_output_folder(folder: str | Path) -> None:
         raise ConfigError("project", str(path), f"{existing} is not writable", _OUTPUT_FIX)
     free = shutil.disk_usage(existing).free
     if free < LOW_DISK_BYTES:
-        print(f"yolosweep: WARNING: only {free / 2**20:.0f} MB free under {existing}; runs need room for checkpoints",
-              flush=True)
+        print(
+            f"yolosweep: WARNING: only {free / 2**20:.0f} MB free under {existing}; runs need room for checkpoints",
+            flush=True,
+        )
 
 
 _IMAGE_SUFFIXES = {".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp", ".dng", ".mpo", ".pfm", ".heic"}
@@ -116,7 +138,9 @@ def _dataset_spec(data: str) -> tuple[Path, dict[str, Any], Path]:
     try:
         spec = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
-        raise ConfigError(str(path), "-", f"not valid YAML ({getattr(err, 'problem', err)})", "correct the YAML") from None
+        raise ConfigError(
+            str(path), "-", f"not valid YAML ({getattr(err, 'problem', err)})", "correct the YAML"
+        ) from None
     if not isinstance(spec, dict) or not spec.get("names"):
         raise ConfigError(str(path), "names", "no class names", "add `names: {0: classname, ...}`")
     # The root as Ultralytics finds it (data/utils.py, check_det_dataset): `path:`, else the YAML's folder, as given
@@ -129,8 +153,9 @@ def _dataset_spec(data: str) -> tuple[Path, dict[str, Any], Path]:
     try:
         return path, spec, root.resolve()
     except (RuntimeError, OSError):  # Python 3.11 raises RuntimeError("Symlink loop from ...")
-        raise ConfigError(str(path), "path", f"{root} is a symbolic link loop",
-                          "point `path:` at the dataset's real folder") from None
+        raise ConfigError(
+            str(path), "path", f"{root} is a symbolic link loop", "point `path:` at the dataset's real folder"
+        ) from None
 
 
 def _split_folders(path: Path, spec: dict[str, Any], root: Path, split: str) -> list[Path]:
@@ -148,17 +173,28 @@ def _classify_splits(folder: Path) -> list[Path]:
     splits = [folder / "train", next((folder / s for s in ("val", "test") if (folder / s).is_dir()), folder / "val")]
     for split in splits:
         if not split.is_dir():
-            raise ConfigError("data", str(folder), f"classification dataset without {split.name}/",
-                              "give a folder holding train/ and val/, each with one folder of images per class")
+            raise ConfigError(
+                "data",
+                str(folder),
+                f"classification dataset without {split.name}/",
+                "give a folder holding train/ and val/, each with one folder of images per class",
+            )
         if not any(p.is_dir() for p in split.iterdir()):
-            raise ConfigError("data", str(split), "no class folders", "put each class's images in a folder named after it")
+            raise ConfigError(
+                "data", str(split), "no class folders", "put each class's images in a folder named after it"
+            )
     return splits
 
 
 def check_dataset(data: str | None) -> None:
     """A data.yaml (or a classification folder) must be given, exist, name its classes and point at images."""
     if not data:
-        raise ConfigError("data", "-", "no dataset given", "fix `data:` in the sweep YAML's parameters, or pass --data path/to/data.yaml")
+        raise ConfigError(
+            "data",
+            "-",
+            "no dataset given",
+            "fix `data:` in the sweep YAML's parameters, or pass --data path/to/data.yaml",
+        )
     if Path(data).is_dir():
         _classify_splits(Path(data))
         return
@@ -184,7 +220,7 @@ def check_labels(data: str) -> list[str]:
         return []
     path, spec, root = _dataset_spec(data)
     classes = len(spec["names"])
-    keypoints = (spec.get("kpt_shape") or [0, 0])
+    keypoints = spec.get("kpt_shape") or [0, 0]
     boxes: dict[str, Counter[int]] = {}
     warnings: list[str] = []
     for split in ("train", "val"):
@@ -198,11 +234,17 @@ def check_labels(data: str) -> list[str]:
                 raise ConfigError(str(path), split, f"no images in {folder}", "put the images there or fix the path")
             empty = [image for image in images if _size(image) == 0]
             if len(empty) == len(images):  # Ultralytics would fail every run with "No valid images found"
-                raise ConfigError(str(path), split, f"all {len(images)} images in {folder} are empty (0-byte) files",
-                                  "copy the images again from their source")
+                raise ConfigError(
+                    str(path),
+                    split,
+                    f"all {len(images)} images in {folder} are empty (0-byte) files",
+                    "copy the images again from their source",
+                )
             if empty:
-                warnings.append(f"{path}: {len(empty)} of {len(images)} {split} images are empty (0-byte) files, e.g. "
-                                f"{empty[0]}: Ultralytics skips them. Fix: copy them again from their source")
+                warnings.append(
+                    f"{path}: {len(empty)} of {len(images)} {split} images are empty (0-byte) files, e.g. "
+                    f"{empty[0]}: Ultralytics skips them. Fix: copy them again from their source"
+                )
             for image in images:
                 boxes.setdefault(split, Counter()).update(_check_label_file(_label_of(image), classes, path, keypoints))
         if not listed:
@@ -214,8 +256,12 @@ def _images_in(folder: Path, data_yaml: Path, split: str) -> list[Path]:
     try:
         return [p for p in folder.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES]
     except (RuntimeError, OSError) as err:  # a symbolic link loop below the folder
-        raise ConfigError(str(data_yaml), split, f"cannot list {folder}: {err}",
-                          "remove the symbolic link that points back into the folder") from None
+        raise ConfigError(
+            str(data_yaml),
+            split,
+            f"cannot list {folder}: {err}",
+            "remove the symbolic link that points back into the folder",
+        ) from None
 
 
 def _size(image: Path) -> int:
@@ -225,29 +271,38 @@ def _size(image: Path) -> int:
         return 0
 
 
-def rare_classes(data_yaml: Path, names: list[str] | dict[int, str], train: Counter[int] | None,
-                 val: Counter[int] | None) -> list[str]:
+def rare_classes(
+    data_yaml: Path, names: list[str] | dict[int, str], train: Counter[int] | None, val: Counter[int] | None
+) -> list[str]:
     """One warning per kind: classes with under RARE_CLASS_BOXES training boxes, classes with no box in val (the
     metric averages over the classes val has, so a sweep neither measures nor tunes those)."""
+
     def name(c: int) -> str:
         return f"{c} {(names.get(c, c) if isinstance(names, dict) else names[c])!r}"
 
     def listed(classes: list[int], text: Callable[[int], str]) -> str:  # a long tail is counted, not listed
-        return ", ".join(text(c) for c in classes[:10]) + (f" and {len(classes) - 10} more" if len(classes) > 10 else "")
+        return ", ".join(text(c) for c in classes[:10]) + (
+            f" and {len(classes) - 10} more" if len(classes) > 10 else ""
+        )
 
     ids = range(len(names))
     found = []
     if train is not None:
         rare = [c for c in ids if train[c] < RARE_CLASS_BOXES]
         if rare:
-            found.append(f"{data_yaml}: {len(rare)} class(es) with under {RARE_CLASS_BOXES} training boxes: "
-                         + listed(rare, lambda c: f"{name(c)} ({train[c]})")
-                         + ": no setting can learn them. Fix: label more of them, or merge or drop the class")
+            found.append(
+                f"{data_yaml}: {len(rare)} class(es) with under {RARE_CLASS_BOXES} training boxes: "
+                + listed(rare, lambda c: f"{name(c)} ({train[c]})")
+                + ": no setting can learn them. Fix: label more of them, or merge or drop the class"
+            )
     if val is not None:
         unseen = [c for c in ids if val[c] == 0]
         if unseen:
-            found.append(f"{data_yaml}: {len(unseen)} class(es) with no box in val: " + listed(unseen, name)
-                         + ": the sweep's metric leaves them out. Fix: move some of their images to val")
+            found.append(
+                f"{data_yaml}: {len(unseen)} class(es) with no box in val: "
+                + listed(unseen, name)
+                + ": the sweep's metric leaves them out. Fix: move some of their images to val"
+            )
     return found
 
 
@@ -273,15 +328,25 @@ def _check_label_file(label: Path, classes: int, data_yaml: Path, kpt_shape: lis
         try:
             cls, coords = int(float(fields[0])), [float(v) for v in fields[1:]]
         except ValueError:
-            raise ConfigError(where, "label", f"not numbers: {line!r}", "write `class x y w h`, normalised to 0-1") from None
+            raise ConfigError(
+                where, "label", f"not numbers: {line!r}", "write `class x y w h`, normalised to 0-1"
+            ) from None
         if not 0 <= cls < classes:
-            raise ConfigError(where, "class", f"class id {cls} outside 0..{classes - 1} ({data_yaml} names {classes})",
-                              "fix the id or add the class to `names`")
+            raise ConfigError(
+                where,
+                "class",
+                f"class id {cls} outside 0..{classes - 1} ({data_yaml} names {classes})",
+                "fix the id or add the class to `names`",
+            )
         if kpt_shape[0] and len(kpt_shape) > 1 and kpt_shape[1] == 3:  # pose: x y v per keypoint, v in 0/1/2
             coords = coords[:4] + [v for i, v in enumerate(coords[4:]) if i % 3 != 2]
         if len(coords) < 4 or any(not 0.0 <= v <= 1.0 for v in coords):
-            raise ConfigError(where, "box", f"coordinates {coords} are not 4+ values within 0-1",
-                              "normalise x y w h by the image width and height")
+            raise ConfigError(
+                where,
+                "box",
+                f"coordinates {coords} are not 4+ values within 0-1",
+                "normalise x y w h by the image width and height",
+            )
         found.append(cls)
     return found
 
@@ -313,9 +378,12 @@ def check_sweep(config: dict[str, Any], slots: list[Slot] | None = None) -> None
     if "min_iter" in hyperband:
         first = first_band_after_warmup(config)
         if hyperband["min_iter"] < first:
-            print(f"yolosweep: WARNING: early_terminate.min_iter {hyperband['min_iter']} judges runs while their "
-                  f"learning rate still warms up (up to epoch {first - 1}); Hyperband will stop runs by chance. "
-                  f"Fix: min_iter >= {first}", flush=True)
+            print(
+                f"yolosweep: WARNING: early_terminate.min_iter {hyperband['min_iter']} judges runs while their "
+                f"learning rate still warms up (up to epoch {first - 1}); Hyperband will stop runs by chance. "
+                f"Fix: min_iter >= {first}",
+                flush=True,
+            )
         late = band_after_last_epoch(config, hyperband["min_iter"], first)
         if late:
             print(f"yolosweep: WARNING: {late}", flush=True)
@@ -329,10 +397,15 @@ def band_after_last_epoch(config: dict[str, Any], min_iter: int, first: int) -> 
     if not isinstance(epochs, int) or min_iter < epochs:
         return None
     shipped = max(first, round(30 * epochs / 100))  # sweep_config.yaml's band: epoch 30 of 100
-    fix = (f"min_iter {shipped} (the shipped 30 of 100, scaled), or no early_terminate" if shipped < epochs
-           else f"no early_terminate: the warm-up lasts to epoch {first - 1}, so no band fits in {epochs} epochs")
-    return (f"early_terminate.min_iter {min_iter} is not before the last of the {epochs} epochs a run trains: "
-            f"Hyperband will stop no run early. Fix: {fix}")
+    fix = (
+        f"min_iter {shipped} (the shipped 30 of 100, scaled), or no early_terminate"
+        if shipped < epochs
+        else f"no early_terminate: the warm-up lasts to epoch {first - 1}, so no band fits in {epochs} epochs"
+    )
+    return (
+        f"early_terminate.min_iter {min_iter} is not before the last of the {epochs} epochs a run trains: "
+        f"Hyperband will stop no run early. Fix: {fix}"
+    )
 
 
 # Up to this many epochs a run, Hyperband's band cost the search in both regimes measured here. From scratch
@@ -347,12 +420,18 @@ def band_in_short_run(config: dict[str, Any]) -> str | None:
     """Why Hyperband's band costs a sweep of short runs (SHORT_RUN_EPOCHS); None where it may not."""
     hyperband = config.get("early_terminate") or {}
     epochs = fixed_values(config).get("epochs")
-    if "min_iter" not in hyperband or not isinstance(epochs, int) or not hyperband["min_iter"] < epochs <= SHORT_RUN_EPOCHS:
+    if (
+        "min_iter" not in hyperband
+        or not isinstance(epochs, int)
+        or not hyperband["min_iter"] < epochs <= SHORT_RUN_EPOCHS
+    ):
         return None
-    return (f"Hyperband's first band, at epoch {hyperband['min_iter'] + 1} of {epochs}, judges runs before the metric "
-            f"ranks them: on runs of {SHORT_RUN_EPOCHS} epochs or fewer, from scratch and fine-tuning alike, it stopped "
-            f"runs by their seed and cost the search (fine-tuning: 0.22 of the headroom at 10 runs with the band, 0.59 "
-            f"without; docs/benchmarks.md)")
+    return (
+        f"Hyperband's first band, at epoch {hyperband['min_iter'] + 1} of {epochs}, judges runs before the metric "
+        f"ranks them: on runs of {SHORT_RUN_EPOCHS} epochs or fewer, from scratch and fine-tuning alike, it stopped "
+        f"runs by their seed and cost the search (fine-tuning: 0.22 of the headroom at 10 runs with the band, 0.59 "
+        f"without; docs/benchmarks.md)"
+    )
 
 
 def step_aside(config: dict[str, Any], keep_band: bool) -> dict[str, Any]:
@@ -362,17 +441,28 @@ def step_aside(config: dict[str, Any], keep_band: bool) -> dict[str, Any]:
     if why is None:
         return config
     if keep_band:
-        print(f"yolosweep: WARNING: early_terminate: {why}. Fix: drop --keep-band, and let `analyze` judge "
-              "the band on your runs", flush=True)
+        print(
+            f"yolosweep: WARNING: early_terminate: {why}. Fix: drop --keep-band, and let `analyze` judge "
+            "the band on your runs",
+            flush=True,
+        )
         return config
-    print(f"yolosweep: early_terminate left out of this sweep: {why}. Every run trains to its last epoch "
-          "(--keep-band keeps it)", flush=True)
+    print(
+        f"yolosweep: early_terminate left out of this sweep: {why}. Every run trains to its last epoch "
+        "(--keep-band keeps it)",
+        flush=True,
+    )
     return {k: v for k, v in config.items() if k != "early_terminate"}
 
 
-def ready_sweep(config_path: str | Path, overrides: dict[str, Any], prior_sources: list[str],
-                prepare: Callable[[dict[str, Any]], dict[str, Any]] = lambda config: config,
-                slots: list[Slot] | None = None, keep_band: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def ready_sweep(
+    config_path: str | Path,
+    overrides: dict[str, Any],
+    prior_sources: list[str],
+    prepare: Callable[[dict[str, Any]], dict[str, Any]] = lambda config: config,
+    slots: list[Slot] | None = None,
+    keep_band: bool = False,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The one road from a sweep YAML to a sweep either backend can create: load and validate with the
     overrides, `prepare` (the local backend makes paths absolute), check dataset, model and output
     folder, read the priors, drop a band where it was measured to cost (step_aside). Every check runs

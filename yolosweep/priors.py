@@ -39,8 +39,12 @@ def seed_repeats(priors: list[dict[str, Any]], config: dict[str, Any], requested
 
     count = requested if requested is not None else (DEFAULT_NOISE_RUNS if priors and trains_yolo(config) else 0)
     if count and not priors:
-        raise ConfigError("--noise-runs", str(count), "repeats the sweep's first prior with other seeds, and this "
-                          "sweep has none", "drop --no-prior, or give --prior FILE (or --noise-runs 0)")
+        raise ConfigError(
+            "--noise-runs",
+            str(count),
+            "repeats the sweep's first prior with other seeds, and this sweep has none",
+            "drop --no-prior, or give --prior FILE (or --noise-runs 0)",
+        )
     seed = priors[0].get("seed", 0) if count else 0
     return [{**priors[0], "seed": seed + k} for k in range(1, count + 1)]
 
@@ -74,8 +78,12 @@ def _as_run_params(values: dict[str, Any], config: dict[str, Any], where: str) -
         if not _in_space(value, entry):
             space = entry["values"] if "values" in entry else f"{entry.get('min')}..{entry.get('max')}"
             origin = "" if name in values else " (Ultralytics' default)"
-            raise ConfigError(where, name, f"{value!r}{origin} is outside the sweep's search space {space}",
-                              f"widen parameters.{name} in the sweep YAML, or set {name} in the prior")
+            raise ConfigError(
+                where,
+                name,
+                f"{value!r}{origin} is outside the sweep's search space {space}",
+                f"widen parameters.{name} in the sweep YAML, or set {name} in the prior",
+            )
         params[name] = value
     return check_train_args(params, f"{where}: prior") if trains_yolo(config) else params
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from .noise import Verdict, judge_best, metric_value
 from .spec import Objective, fixed_values, objective
@@ -55,9 +56,16 @@ def _run_epochs(run: Run, config: dict[str, Any]) -> int | None:
     return epochs if isinstance(epochs, int) else None
 
 
-def sweep_progress(store: Store, sweep_id: str, baseline: float | None = None, planned: int | None = None,
-                   agents: int = 1, now: float | None = None, runs: list[Run] | None = None,
-                   since: float | None = None) -> SweepProgress:
+def sweep_progress(
+    store: Store,
+    sweep_id: str,
+    baseline: float | None = None,
+    planned: int | None = None,
+    agents: int = 1,
+    now: float | None = None,
+    runs: list[Run] | None = None,
+    since: float | None = None,
+) -> SweepProgress:
     """Where a sweep stands: ended runs, what each running run is at, the best so far and what is left.
     `runs`: the sweep's runs already read from `store`, so a caller that needs both reads once.
     `since`: count against `planned` only the runs created from then on (a launch that joined a sweep)."""
@@ -71,8 +79,7 @@ def sweep_progress(store: Store, sweep_id: str, baseline: float | None = None, p
     planned = planned or config.get("run_cap")
     ended = [r for r in runs if r.state is not RunState.RUNNING]
     counted = [r for r in ended if since is None or r.created >= since]
-    progress = SweepProgress(sweep_id, goal, len(counted), planned,
-                             sum(r.ended_by is EndedBy.HYPERBAND for r in runs))
+    progress = SweepProgress(sweep_id, goal, len(counted), planned, sum(r.ended_by is EndedBy.HYPERBAND for r in runs))
     for run in runs:
         if run.state is not RunState.RUNNING:
             continue
@@ -89,7 +96,9 @@ def sweep_progress(store: Store, sweep_id: str, baseline: float | None = None, p
             progress.best, best_run = pick(scored, key=lambda item: item[0])
             progress.best_run = best_run.id
         # a local sweep runs Ultralytics' defaults first (with other seeds): the natural baseline
-        judged = judge_best(runs, goal.name, progress.best, goal.maximize, baseline) if progress.best is not None else None
+        judged = (
+            judge_best(runs, goal.name, progress.best, goal.maximize, baseline) if progress.best is not None else None
+        )
         if judged is not None:
             progress.verdict, progress.baseline_from = judged
             progress.baseline = progress.verdict.reference
@@ -106,7 +115,9 @@ def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "?"
     seconds = int(seconds)
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    return (
+        f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    )
 
 
 def _number(value: float | None) -> str:
@@ -115,8 +126,7 @@ def _number(value: float | None) -> str:
 
 def sweep_line(p: SweepProgress) -> str:
     ended = f"{p.ended}/{p.planned}" if p.planned else str(p.ended)  # no plan known (no --count, no run_cap): no "/?"
-    parts = [f"sweep {p.sweep_id}: {ended} runs ended, {len(p.running)} running, "
-             f"{p.by_hyperband} stopped by Hyperband"]
+    parts = [f"sweep {p.sweep_id}: {ended} runs ended, {len(p.running)} running, {p.by_hyperband} stopped by Hyperband"]
     if p.best is not None and p.metric is not None:
         best = f"best {p.metric.name} {p.best:.4f} ({p.best_run})"
         if p.verdict is not None:
@@ -129,8 +139,10 @@ def sweep_line(p: SweepProgress) -> str:
 
 def run_line(r: RunProgress, metric: Objective | None) -> str:
     name = metric.name if metric else "metric"
-    return (f"  run {r.run_id}: epoch {r.epoch}/{r.epochs or '?'}, {name} {_number(r.current)} "
-            f"(best {_number(r.best)}), ETA {_duration(r.eta_s)}")
+    return (
+        f"  run {r.run_id}: epoch {r.epoch}/{r.epochs or '?'}, {name} {_number(r.current)} "
+        f"(best {_number(r.best)}), ETA {_duration(r.eta_s)}"
+    )
 
 
 def plain_lines(p: SweepProgress) -> list[str]:
@@ -186,8 +198,9 @@ class Display:
             self.live.stop()
 
 
-def watch_status(store: Store, sweep_id: str, interval_s: float, lines: Callable[[], list[str]],
-                 out: TextIO | None = None) -> int:
+def watch_status(
+    store: Store, sweep_id: str, interval_s: float, lines: Callable[[], list[str]], out: TextIO | None = None
+) -> int:
     """`status --watch`: the status table and the progress, refreshed every interval until Ctrl+C."""
     out = out or sys.stdout
     live = None

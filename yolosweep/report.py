@@ -17,26 +17,30 @@ if TYPE_CHECKING:
     from .analysis import RunRecord, SweepRuns
 
 
-def _markdown_table(frame: "pd.DataFrame") -> str:
+def _markdown_table(frame: pd.DataFrame) -> str:
     cells = [[cell(v) for v in row] for row in frame.itertuples(index=False)]
     header = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "---|" * len(frame.columns)
     return "\n".join([header, rule, *("| " + " | ".join(row) + " |" for row in cells)])
 
 
-def _early_priors_gap_disk(table: "pd.DataFrame", sweep: "SweepRuns", top: int) -> list[str]:
+def _early_priors_gap_disk(table: pd.DataFrame, sweep: SweepRuns, top: int) -> list[str]:
     """The lines on runs that ended early, prior configurations, overfitting and disk use; none when n/a."""
     lines = []
     early = table[table["ended_by"] != ""]
     if not early.empty:
         causes = early.groupby("ended_by")["run_id"].apply(list).to_dict()
-        lines.append("ended early: " + "; ".join(f"{cause}: {len(ids)} ({', '.join(ids)})" for cause, ids in causes.items()))
+        lines.append(
+            "ended early: " + "; ".join(f"{cause}: {len(ids)} ({', '.join(ids)})" for cause, ids in causes.items())
+        )
     for rank, row in table[table["origin"] == "prior"].iterrows():
         lines.append(f"prior {row['run_id']}: rank {rank + 1} of {len(table)}, objective {cell(row['objective'])}")
     gaps = table.head(top).dropna(subset=["train_val_gap"])
     if not gaps.empty:
-        lines.append(f"train-val gap of the top runs ({sweep.metric} on train images minus on val; large = overfitting): "
-                     + ", ".join(f"{r.run_id} {r.train_val_gap:+.3f}" for r in gaps.itertuples()))
+        lines.append(
+            f"train-val gap of the top runs ({sweep.metric} on train images minus on val; large = overfitting): "
+            + ", ".join(f"{r.run_id} {r.train_val_gap:+.3f}" for r in gaps.itertuples())
+        )
     pruned = [run for run in sweep.runs if run.summary.get("pruned_runs")]
     if pruned:
         removed = sorted({rid for run in pruned for rid in run.summary["pruned_runs"]})
@@ -54,7 +58,7 @@ def _early_priors_gap_disk(table: "pd.DataFrame", sweep: "SweepRuns", top: int) 
 LATEST_BAND_WORTH_MOVING = 1 / 3  # of the planned epochs
 
 
-def _band_advice(sweep: "SweepRuns") -> list[str]:
+def _band_advice(sweep: SweepRuns) -> list[str]:
     """One line per Hyperband band that ranked runs unlike their results, with where to move it (or to drop it)."""
     from .analysis import PREDICTIVE_BAND_RHO, band_checks
 
@@ -64,32 +68,42 @@ def _band_advice(sweep: "SweepRuns") -> list[str]:
             continue
         later = check.predictive_from
         if later is not None and later <= sweep.planned_epochs * LATEST_BAND_WORTH_MOVING:
-            fix = (f"Fix: early_terminate.min_iter: {later} in the next sweep (the metric at epoch {later + 1} "
-                   f"reaches {PREDICTIVE_BAND_RHO})")
+            fix = (
+                f"Fix: early_terminate.min_iter: {later} in the next sweep (the metric at epoch {later + 1} "
+                f"reaches {PREDICTIVE_BAND_RHO})"
+            )
         elif later is not None:
-            fix = (f"Fix: drop early_terminate in the next sweep: the metric reaches {PREDICTIVE_BAND_RHO} only at "
-                   f"epoch {later + 1} of {sweep.planned_epochs}, too late for a band to save more than it loses")
+            fix = (
+                f"Fix: drop early_terminate in the next sweep: the metric reaches {PREDICTIVE_BAND_RHO} only at "
+                f"epoch {later + 1} of {sweep.planned_epochs}, too late for a band to save more than it loses"
+            )
         else:
             fix = "Fix: drop early_terminate or give runs more epochs; no epoch before the last ranks them yet"
-        lines.append(f"WARNING: Hyperband's band at epoch {check.band + 1} ranked the {check.runs} runs that went "
-                     f"to the end with Spearman {check.spearman:.2f} against their {sweep.metric}: runs are "
-                     f"stopped there on noise. {fix}")
+        lines.append(
+            f"WARNING: Hyperband's band at epoch {check.band + 1} ranked the {check.runs} runs that went "
+            f"to the end with Spearman {check.spearman:.2f} against their {sweep.metric}: runs are "
+            f"stopped there on noise. {fix}"
+        )
     return lines
 
 
-def _importance_lines(imp: "pd.DataFrame", table: "pd.DataFrame", swept: list[str]) -> list[str]:
+def _importance_lines(imp: pd.DataFrame, table: pd.DataFrame, swept: list[str]) -> list[str]:
     """The importance table, or one line on why there is none (a table of NaN says nothing)."""
     if imp["rf_importance"].notna().any():
-        return ["parameter importance (correlation with the objective, random-forest importance):",
-                imp.to_string(index=False, float_format=lambda v: f"{v:.3f}")]
+        return [
+            "parameter importance (correlation with the objective, random-forest importance):",
+            imp.to_string(index=False, float_format=lambda v: f"{v:.3f}"),
+        ]
     scored = table.dropna(subset=["objective"])
     if len(scored) >= 3 and all(scored[name].astype(str).nunique() <= 1 for name in swept if name in scored):
-        return [f"parameter importance: none, the {len(scored)} runs with a result share one configuration "
-                "(no swept parameter differs between them)"]
+        return [
+            f"parameter importance: none, the {len(scored)} runs with a result share one configuration "
+            "(no swept parameter differs between them)"
+        ]
     return [f"parameter importance: none yet, {len(scored)} run(s) with a result (it needs 3 that differ)"]
 
 
-def _band_fits(sweep: "SweepRuns") -> bool:
+def _band_fits(sweep: SweepRuns) -> bool:
     """Whether the sweep's Hyperband has a band before its runs' last epoch, i.e. could stop a run at all."""
     from .spec import hyperband_bands
 
@@ -100,28 +114,38 @@ def _band_fits(sweep: "SweepRuns") -> bool:
     return planned is None or any(band + 1 < planned for band in hyperband_bands(early))
 
 
-def _machine_line(sweep: "SweepRuns", run: "RunRecord") -> str:
+def _machine_line(sweep: SweepRuns, run: RunRecord) -> str:
     """The sweep machine's settings best_config.yaml leaves out, so the retrain's machine picks its own."""
     from .analysis import MACHINE_ARGS
     from .spec import fixed_values
 
     values = {**fixed_values(sweep.config), **run.params}
     kept = [f"{k}={values[k]}" for k in MACHINE_ARGS if k in values]
-    return (f"# not carried over, the sweep's machine had: {' '.join(kept)} (the retrain's machine picks its own; "
-            "--device to choose)\n") if kept else ""
+    return (
+        (
+            f"# not carried over, the sweep's machine had: {' '.join(kept)} (the retrain's machine picks its own; "
+            "--device to choose)\n"
+        )
+        if kept
+        else ""
+    )
 
 
-def _median_run_s(sweep: "SweepRuns") -> float | None:
+def _median_run_s(sweep: SweepRuns) -> float | None:
     """A run's wall time at this sweep's length, from the summaries of runs that trained every epoch."""
     import statistics
 
-    times = [r.summary["wall_time_s"] for r in sweep.runs
-             if isinstance(r.summary.get("wall_time_s"), (int, float)) and r.state == "finished"]
+    times = [
+        r.summary["wall_time_s"]
+        for r in sweep.runs
+        if isinstance(r.summary.get("wall_time_s"), (int, float)) and r.state == "finished"
+    ]
     return statistics.median(times) if times else None
 
 
-def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
-            levels: tuple[float, float, float]) -> int:
+def analyze(
+    sweep: SweepRuns, out_dir: Path, baseline: float | None, top: int, levels: tuple[float, float, float]
+) -> int:
     """Print the ranking, importance and verdict; write runs.csv, best_config.yaml, plots, report.md."""
     import yaml
 
@@ -143,21 +167,41 @@ def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
     imp = analysis.importance(table, sweep.swept)
     dead = dead_parameters(sweep.config)
     if dead:  # their "importance" can only be noise: say so beside the number
-        imp["note"] = [f"no effect: {dead[name].split('. Fix:')[0]}" if name in dead else "" for name in imp["parameter"]]
+        imp["note"] = [
+            f"no effect: {dead[name].split('. Fix:')[0]}" if name in dead else "" for name in imp["parameter"]
+        ]
     key_params = list(imp["parameter"].head(5))
-    ranking = shown[["run_id", "state", "epochs_done", "objective",
-                     *(["vs_baseline", "vs_baseline_%"] if baseline is not None else []), *key_params]]
+    ranking = shown[
+        [
+            "run_id",
+            "state",
+            "epochs_done",
+            "objective",
+            *(["vs_baseline", "vs_baseline_%"] if baseline is not None else []),
+            *key_params,
+        ]
+    ]
     states = table["state"].value_counts().to_dict()
     scored_runs = int(table["objective"].notna().sum())
-    lines = [f"sweep {sweep.sweep_id} ({sweep.config.get('method')}) from {masked(sweep.source)}: {len(table)} runs, "
-             + ", ".join(f"{n} {s}" for s, n in sorted(states.items())),
-             "", f"top {min(top, len(table))} by {sweep.metric}:", ranking.to_string(index=False, float_format=lambda v: f"{v:.4g}")]
+    lines = [
+        f"sweep {sweep.sweep_id} ({sweep.config.get('method')}) from {masked(sweep.source)}: {len(table)} runs, "
+        + ", ".join(f"{n} {s}" for s, n in sorted(states.items())),
+        "",
+        f"top {min(top, len(table))} by {sweep.metric}:",
+        ranking.to_string(index=False, float_format=lambda v: f"{v:.4g}"),
+    ]
     judged = judge_best(sweep.runs, sweep.metric, best_value, sweep.maximize, baseline)
     if judged is not None:  # against --baseline, else the defaults the sweep ran first (their seeds' mean)
         verdict, named = judged
         lines += [""]
-        lines += verdict_lines(verdict, named, sweep.sweep_id, _median_run_s(sweep), sweep.config["parameters"]
-                               .get("epochs", {}).get("value"), levels)
+        lines += verdict_lines(
+            verdict,
+            named,
+            sweep.sweep_id,
+            _median_run_s(sweep),
+            sweep.config["parameters"].get("epochs", {}).get("value"),
+            levels,
+        )
     lines += ["", *_importance_lines(imp, table, sweep.swept)]
     lines += [f"WARNING: {line}" for line in reduced_batch_lines(sweep.runs)]
     caveat = analysis.importance_warning(scored_runs)
@@ -165,8 +209,10 @@ def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
         lines.append(f"WARNING: {caveat}")
     savings = analysis.hyperband_savings(table, sweep.planned_epochs) if _band_fits(sweep) else None
     if savings:
-        lines.append(f"\nHyperband: {savings['epochs_trained']} epochs trained of {savings['epochs_if_all_ran']} "
-                     f"had every run gone to the end ({savings['saved_fraction']:.0%} saved)")
+        lines.append(
+            f"\nHyperband: {savings['epochs_trained']} epochs trained of {savings['epochs_if_all_ran']} "
+            f"had every run gone to the end ({savings['saved_fraction']:.0%} saved)"
+        )
     lines += _band_advice(sweep)
     lines += _early_priors_gap_disk(table, sweep, top)
     failed = table[table["state"].isin(["failed", "crashed"])]
@@ -177,26 +223,44 @@ def analyze(sweep: "SweepRuns", out_dir: Path, baseline: float | None, top: int,
     companion = companion_metric(sweep.metric)
     beside = chosen.summary.get(companion) if companion else None
     goal = "maximize" if sweep.maximize else "minimize"
-    header = (f"# best configuration of sweep {sweep.sweep_id}: run {chosen.id}, {sweep.metric} = "
-              f"{float(chosen.summary.get(sweep.metric, best_value)):.4f} ({goal})\n"
-              + (f"# handed over: {why}\n" if why else "")
-              + f"# that run: epochs_done={len(chosen.history)}"
-              + (f" {companion}={beside:.4f}" if isinstance(beside, (int, float)) else "") + "\n"
-              + _machine_line(sweep, chosen)
-              + f"# retrain: {command('retrain')} --from {out_dir / 'best_config.yaml'}\n")
+    header = (
+        f"# best configuration of sweep {sweep.sweep_id}: run {chosen.id}, {sweep.metric} = "
+        f"{float(chosen.summary.get(sweep.metric, best_value)):.4f} ({goal})\n"
+        + (f"# handed over: {why}\n" if why else "")
+        + f"# that run: epochs_done={len(chosen.history)}"
+        + (f" {companion}={beside:.4f}" if isinstance(beside, (int, float)) else "")
+        + "\n"
+        + _machine_line(sweep, chosen)
+        + f"# retrain: {command('retrain')} --from {out_dir / 'best_config.yaml'}\n"
+    )
     (out_dir / "best_config.yaml").write_text(header + yaml.safe_dump(config, sort_keys=False))
     pictures = {
         "parallel coordinates": plots.parallel_coordinates(table, sweep, out_dir / "parallel_coordinates.png"),
         "parameter importance": plots.importance_bars(imp, sweep, out_dir / "importance.png"),
-        "objective against each parameter": plots.objective_vs_parameters(table, sweep, out_dir / "objective_vs_params.png"),
+        "objective against each parameter": plots.objective_vs_parameters(
+            table, sweep, out_dir / "objective_vs_params.png"
+        ),
         "learning curves": plots.learning_curves(table, sweep, out_dir / "learning_curves.png", top=top),
     }
-    lines += ["", f"wrote {out_dir}: runs.csv, best_config.yaml (run {chosen.id}{': ' + why if why else ''}), report.md, "
-              + ", ".join(p.name for p in pictures.values())]
+    lines += [
+        "",
+        f"wrote {out_dir}: runs.csv, best_config.yaml (run {chosen.id}{': ' + why if why else ''}), report.md, "
+        + ", ".join(p.name for p in pictures.values()),
+    ]
     text = "\n".join(lines)
     print(text)
-    report = [f"# Sweep {sweep.sweep_id}", "", "```", "\n".join(lines[:-1]), "```", "",
-              "## Top runs", "", _markdown_table(ranking), ""]
+    report = [
+        f"# Sweep {sweep.sweep_id}",
+        "",
+        "```",
+        "\n".join(lines[:-1]),
+        "```",
+        "",
+        "## Top runs",
+        "",
+        _markdown_table(ranking),
+        "",
+    ]
     for title, picture in pictures.items():
         report += [f"## {title.capitalize()}", "", f"![{title}]({picture.name})", ""]
     report += ["## Best configuration", "", "```yaml", yaml.safe_dump(config, sort_keys=False), "```"]

@@ -26,19 +26,31 @@ def check_slots(fixed: dict[str, Any], slots: list[Slot], source: str = "--devic
     device = fixed.get("device")
     if gpu_slots and device is not None and str(device).strip() not in _ONE_VISIBLE_GPU:
         chosen = ",".join(dict.fromkeys(s.visible_devices for s in gpu_slots))
-        raise ConfigError(source, str(device), f"each agent sees only its own GPU (--gpus {chosen}), as device 0, "
-                          f"so device {device} does not exist in any run",
-                          f"choose GPUs with --gpus {device} and drop --device (or `device:` from the YAML)")
+        raise ConfigError(
+            source,
+            str(device),
+            f"each agent sees only its own GPU (--gpus {chosen}), as device 0, "
+            f"so device {device} does not exist in any run",
+            f"choose GPUs with --gpus {device} and drop --device (or `device:` from the YAML)",
+        )
     per_gpu = max((sum(t.visible_devices == s.visible_devices for t in gpu_slots) for s in gpu_slots), default=0)
     batch = fixed.get("batch")
     if per_gpu > 1 and isinstance(batch, (int, float)) and (batch == -1 or 0 < batch < 1):
-        raise ConfigError("batch", str(batch), f"AutoBatch sizes each run from the GPU memory free when it starts, "
-                          f"and {per_gpu} agents per GPU start together, so they would over-commit it",
-                          "give a fixed batch (e.g. the size AutoBatch picks for one run, halved), or --agents-per-gpu 1")
+        raise ConfigError(
+            "batch",
+            str(batch),
+            f"AutoBatch sizes each run from the GPU memory free when it starts, "
+            f"and {per_gpu} agents per GPU start together, so they would over-commit it",
+            "give a fixed batch (e.g. the size AutoBatch picks for one run, halved), or --agents-per-gpu 1",
+        )
     if len(slots) > 1 and fixed.get("cache") in (True, "ram", "True", "true"):
-        raise ConfigError("cache", str(fixed["cache"]), f"each of the {len(slots)} agents would size its RAM cache "
-                          "from the memory free at its own start, so together they over-commit it",
-                          "use `cache: disk` (the same speed-up, no RAM race) or `cache: false`")
+        raise ConfigError(
+            "cache",
+            str(fixed["cache"]),
+            f"each of the {len(slots)} agents would size its RAM cache "
+            "from the memory free at its own start, so together they over-commit it",
+            "use `cache: disk` (the same speed-up, no RAM race) or `cache: false`",
+        )
     _check_loader_processes(fixed, slots, shm)
 
 
@@ -66,18 +78,25 @@ def _check_loader_processes(fixed: dict[str, Any], slots: list[Slot], shm: Path)
     # Ultralytics caps a run's workers at the cores it sees, so one agent cannot oversubscribe them; several can.
     if agents > 1 and min(workers, cores) * agents > cores:
         fits = cores // agents
-        print(f"yolosweep: WARNING: workers {workers} x {agents} agents = {workers * agents} training loader processes "
-              f"(and as many for validation) on {cores} cores: they compete for the CPU. Fix: "
-              f"`workers: {fits}` in the sweep YAML ({cores} cores / {agents} agents)", flush=True)
+        print(
+            f"yolosweep: WARNING: workers {workers} x {agents} agents = {workers * agents} training loader processes "
+            f"(and as many for validation) on {cores} cores: they compete for the CPU. Fix: "
+            f"`workers: {fits}` in the sweep YAML ({cores} cores / {agents} agents)",
+            flush=True,
+        )
     needed = shm_needed_bytes(fixed) * agents
     if needed and shm.is_dir():
         free = shutil.disk_usage(shm).free
         if free < needed:
-            raise ConfigError(str(shm), "workers", f"{free / 2**20:.0f} MB free of shared memory; {agents} run(s) of "
-                              f"workers {workers}, batch {fixed.get('batch')}, imgsz {fixed.get('imgsz')} need about "
-                              f"{needed / 2**20:.0f} MB, or every run dies with a bus error",
-                              "in Docker start the container with --shm-size=8g (its default is 64 MB), or lower "
-                              "`workers` (0 uses no shared memory)")
+            raise ConfigError(
+                str(shm),
+                "workers",
+                f"{free / 2**20:.0f} MB free of shared memory; {agents} run(s) of "
+                f"workers {workers}, batch {fixed.get('batch')}, imgsz {fixed.get('imgsz')} need about "
+                f"{needed / 2**20:.0f} MB, or every run dies with a bus error",
+                "in Docker start the container with --shm-size=8g (its default is 64 MB), or lower "
+                "`workers` (0 uses no shared memory)",
+            )
 
 
 AMP_CHECK_WEIGHTS = "yolo26n.pt"  # what Ultralytics 8.4's check_amp (utils/checks.py) loads, downloading it if absent
@@ -102,7 +121,10 @@ def amp_check_env(fixed: dict[str, Any], slots: list[Slot], weights_dir: Path) -
             return {}
         except ConnectionError:
             pass
-    print(f"yolosweep: Ultralytics' AMP check needs {AMP_CHECK_WEIGHTS} in {weights_dir}, which is not there and "
-          "cannot be downloaded: runs skip the check at once (YOLO_OFFLINE=1) and train with AMP on. "
-          f"Fix: put {AMP_CHECK_WEIGHTS} there to have AMP checked, or set `amp: false`", flush=True)
+    print(
+        f"yolosweep: Ultralytics' AMP check needs {AMP_CHECK_WEIGHTS} in {weights_dir}, which is not there and "
+        "cannot be downloaded: runs skip the check at once (YOLO_OFFLINE=1) and train with AMP on. "
+        f"Fix: put {AMP_CHECK_WEIGHTS} there to have AMP checked, or set `amp: false`",
+        flush=True,
+    )
     return {"YOLO_OFFLINE": "1"}

@@ -21,8 +21,10 @@ from .noise import BEYOND_P
 from .spec import DEFAULT_OBJECTIVE, ConfigError, Objective, companion_metric
 
 RETRAIN_PROJECT = "runs/retrain"
-_HEADER = re.compile(r"# best configuration of sweep (?P<sweep>\S+): run (?P<run>\S+), (?P<metric>\S+) = (?P<value>[\d.eE+-]+)"
-                     r"(?: \((?P<goal>maximize|minimize)\))?")
+_HEADER = re.compile(
+    r"# best configuration of sweep (?P<sweep>\S+): run (?P<run>\S+), (?P<metric>\S+) = (?P<value>[\d.eE+-]+)"
+    r"(?: \((?P<goal>maximize|minimize)\))?"
+)
 
 
 @dataclass
@@ -37,21 +39,28 @@ class Origin:
     metric: Objective = DEFAULT_OBJECTIVE
 
 
-
 def load_best_config(path: Path) -> tuple[dict[str, Any], Origin | None]:
     """best_config.yaml as written by analyze_sweep.py: Ultralytics arguments, origin in the header."""
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise ConfigError(str(path), "-", "file not found", f"run `{command('analyze')}` first, or pass --sweep SWEEP_ID") from None
+        raise ConfigError(
+            str(path), "-", "file not found", f"run `{command('analyze')}` first, or pass --sweep SWEEP_ID"
+        ) from None
     try:
         config = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        raise ConfigError(str(path), f"line {mark.line + 1}" if mark else "-", "not valid YAML",
-                          f"regenerate it with `{command('analyze')}`") from None
+        raise ConfigError(
+            str(path),
+            f"line {mark.line + 1}" if mark else "-",
+            "not valid YAML",
+            f"regenerate it with `{command('analyze')}`",
+        ) from None
     if not isinstance(config, dict) or "data" not in config:
-        raise ConfigError(str(path), "data", "not a training configuration (no `data`)", f"regenerate it with `{command('analyze')}`")
+        raise ConfigError(
+            str(path), "data", "not a training configuration (no `data`)", f"regenerate it with `{command('analyze')}`"
+        )
     match = _HEADER.search(text)
     if not match:
         return config, None
@@ -59,8 +68,14 @@ def load_best_config(path: Path) -> tuple[dict[str, Any], Origin | None]:
     metric = Objective(match["metric"], match["goal"] or "maximize")  # files before goals were written: mAP50
     companion = companion_metric(metric.name)
     found = re.search(re.escape(companion) + r"=([\d.eE+-]+)", text) if companion else None
-    origin = Origin(match["sweep"], match["run"], float(match["value"]), int(epochs[1]) if epochs else config.get("epochs"),
-                    float(found[1]) if found else None, metric)
+    origin = Origin(
+        match["sweep"],
+        match["run"],
+        float(match["value"]),
+        int(epochs[1]) if epochs else config.get("epochs"),
+        float(found[1]) if found else None,
+        metric,
+    )
     return config, origin
 
 
@@ -73,8 +88,14 @@ def from_sweep(sweep: analysis.SweepRuns) -> tuple[dict[str, Any], Origin]:
         print(f"yolosweep: run {best.id}: {why}")
     metric = Objective(sweep.metric, "maximize" if sweep.maximize else "minimize")
     companion = companion_metric(metric.name)
-    origin = Origin(sweep.sweep_id, best.id, best.summary.get(sweep.metric), len(best.history),
-                    best.summary.get(companion) if companion else None, metric)
+    origin = Origin(
+        sweep.sweep_id,
+        best.id,
+        best.summary.get(sweep.metric),
+        len(best.history),
+        best.summary.get(companion) if companion else None,
+        metric,
+    )
     return analysis.best_config(sweep, best), origin
 
 
@@ -82,16 +103,34 @@ def _checkpoint(name: str) -> Path:
     return Path(RETRAIN_PROJECT).resolve() / name / "weights" / "last.pt"
 
 
-def retrain(config: dict[str, Any], origin: Origin | None, models: list[str], name: str, overrides: dict[str, Any],
-            resume: bool, baseline: float | None, log_model: bool = True) -> int:
+def retrain(
+    config: dict[str, Any],
+    origin: Origin | None,
+    models: list[str],
+    name: str,
+    overrides: dict[str, Any],
+    resume: bool,
+    baseline: float | None,
+    log_model: bool = True,
+) -> int:
     metric = origin.metric if origin else DEFAULT_OBJECTIVE
     companion = companion_metric(metric.name)
     rows: list[dict[str, Any]] = []
     if baseline is not None:
-        rows.append({"what": "baseline", "run": "-", "model": "-", "epochs": "-", metric.name: baseline, "companion": None})
+        rows.append(
+            {"what": "baseline", "run": "-", "model": "-", "epochs": "-", metric.name: baseline, "companion": None}
+        )
     if origin is not None:
-        rows.append({"what": f"sweep {origin.sweep_id}", "run": origin.run_id, "model": config.get("model"),
-                     "epochs": origin.epochs, metric.name: origin.objective, "companion": origin.companion})
+        rows.append(
+            {
+                "what": f"sweep {origin.sweep_id}",
+                "run": origin.run_id,
+                "model": config.get("model"),
+                "epochs": origin.epochs,
+                metric.name: origin.objective,
+                "companion": origin.companion,
+            }
+        )
     tags = ["retrain"] + ([f"sweep:{origin.sweep_id}", f"run:{origin.run_id}"] if origin else [])
     code = trial.EXIT_OK
     save_dirs = []
@@ -100,29 +139,45 @@ def retrain(config: dict[str, Any], origin: Origin | None, models: list[str], na
         if resume:
             checkpoint = _checkpoint(run_name)
             if not checkpoint.exists():
-                raise ConfigError("--resume", run_name, f"no checkpoint at {checkpoint}", "start it without --resume first")
+                raise ConfigError(
+                    "--resume", run_name, f"no checkpoint at {checkpoint}", "start it without --resume first"
+                )
             print(f"yolosweep: resuming {run_name} from {checkpoint}")
             params = {"model": str(checkpoint), "resume": True, "data": overrides.get("data", config["data"])}
             run_tags = tags + ["resumed"]
         else:
-            params = {**config, **overrides, "model": model, "project": str(Path(RETRAIN_PROJECT).resolve()),
-                      "name": run_name, "exist_ok": True}
+            params = {
+                **config,
+                **overrides,
+                "model": model,
+                "project": str(Path(RETRAIN_PROJECT).resolve()),
+                "name": run_name,
+                "exist_ok": True,
+            }
             run_tags = tags
         print(f"yolosweep: retraining {run_name}: {params.get('epochs', '(from checkpoint)')} epochs")
         result = trial.run(params, log_model=log_model, job_type="retrain", tags=run_tags, objective=metric)
         if result.save_dir:
             save_dirs.append(result.save_dir)
-        rows.append({"what": f"retrain ({result.state})", "run": result.run_id, "model": model,
-                     "epochs": result.history[-1]["epoch"] if result.history else 0,
-                     metric.name: result.summary.get(metric.name),
-                     "companion": result.summary.get(companion) if companion else None})
+        rows.append(
+            {
+                "what": f"retrain ({result.state})",
+                "run": result.run_id,
+                "model": model,
+                "epochs": result.history[-1]["epoch"] if result.history else 0,
+                metric.name: result.summary.get(metric.name),
+                "companion": result.summary.get(companion) if companion else None,
+            }
+        )
         if result.exit_code != trial.EXIT_OK:
             print(f"yolosweep: {run_name} {result.state}: {result.reason}")
             code = result.exit_code
             if result.state == "stopped":
                 break
-    rows = [{(companion if k == "companion" else k): v for k, v in row.items() if k != "companion" or companion}
-            for row in rows]
+    rows = [
+        {(companion if k == "companion" else k): v for k, v in row.items() if k != "companion" or companion}
+        for row in rows
+    ]
     _print_comparison(rows)
     for folder in save_dirs:
         _write_csv(rows, folder / "comparison.csv")
@@ -140,19 +195,39 @@ def top_k(sweep: analysis.SweepRuns, k: int, overrides: dict[str, Any], log_mode
 
     table = analysis.runs_table(sweep).dropna(subset=["objective"])
     if table.empty:
-        raise analysis.AnalysisError(f"sweep {sweep.sweep_id}: no run has a value of {sweep.metric} yet. Fix: run the sweep first")
+        raise analysis.AnalysisError(
+            f"sweep {sweep.sweep_id}: no run has a value of {sweep.metric} yet. Fix: run the sweep first"
+        )
     metric = Objective(sweep.metric, "maximize" if sweep.maximize else "minimize")
     chosen = [next(r for r in sweep.runs if r.id == run_id) for run_id in table["run_id"].head(k)]
     rows, code = [], trial.EXIT_OK
     for rank, run in enumerate(chosen, start=1):
-        params = {**analysis.best_config(sweep, run), **overrides, "project": str(Path(RETRAIN_PROJECT).resolve()),
-                  "name": f"top{rank}-{run.id}", "exist_ok": True}
+        params = {
+            **analysis.best_config(sweep, run),
+            **overrides,
+            "project": str(Path(RETRAIN_PROJECT).resolve()),
+            "name": f"top{rank}-{run.id}",
+            "exist_ok": True,
+        }
         print(f"yolosweep: retraining the sweep's number {rank}, run {run.id}: {params.get('epochs')} epochs")
-        result = trial.run(params, log_model=log_model, job_type="retrain", objective=metric,
-                           tags=["retrain", f"sweep:{sweep.sweep_id}", f"run:{run.id}", f"top:{rank}"])
-        rows.append({"sweep_rank": rank, "run": run.id, "sweep_epochs": len(run.history),
-                     f"sweep {metric.name}": run.summary.get(metric.name), "retrain_run": result.run_id,
-                     "retrain_epochs": result.epochs_done, f"retrain {metric.name}": result.summary.get(metric.name)})
+        result = trial.run(
+            params,
+            log_model=log_model,
+            job_type="retrain",
+            objective=metric,
+            tags=["retrain", f"sweep:{sweep.sweep_id}", f"run:{run.id}", f"top:{rank}"],
+        )
+        rows.append(
+            {
+                "sweep_rank": rank,
+                "run": run.id,
+                "sweep_epochs": len(run.history),
+                f"sweep {metric.name}": run.summary.get(metric.name),
+                "retrain_run": result.run_id,
+                "retrain_epochs": result.epochs_done,
+                f"retrain {metric.name}": result.summary.get(metric.name),
+            }
+        )
         if result.exit_code != trial.EXIT_OK:
             print(f"yolosweep: top{rank}-{run.id} {result.state}: {result.reason}")
             code = result.exit_code
@@ -169,8 +244,10 @@ def top_k(sweep: analysis.SweepRuns, k: int, overrides: dict[str, Any], log_mode
     elif len(rows) > 1:
         rho = float(spearmanr([r["sweep_rank"] for r in rows], [r["retrain_rank"] for r in rows]).statistic)
         held = rows[0]["retrain_rank"] == 1
-        print(f"\nranking {'held' if held else 'did not hold'}: the sweep's best is number {rows[0]['retrain_rank']} "
-              f"after retraining; Spearman rank correlation {rho:+.2f} over {len(rows)} runs")
+        print(
+            f"\nranking {'held' if held else 'did not hold'}: the sweep's best is number {rows[0]['retrain_rank']} "
+            f"after retraining; Spearman rank correlation {rho:+.2f} over {len(rows)} runs"
+        )
     out = Path(RETRAIN_PROJECT).resolve() / f"top{k}-{sweep.sweep_id}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     _write_csv(rows, out)
@@ -178,11 +255,14 @@ def top_k(sweep: analysis.SweepRuns, k: int, overrides: dict[str, Any], log_mode
     return code
 
 
-RETRAIN_SEED = 1000  # --seeds S retrains with seeds 1000..1000+S-1: none is the sweep's own (0) or a noise repeat's (1, 2)
+RETRAIN_SEED = (
+    1000  # --seeds S retrains with seeds 1000..1000+S-1: none is the sweep's own (0) or a noise repeat's (1, 2)
+)
 
 
-def top_k_seeded(sweep: analysis.SweepRuns, k: int, seeds: int, overrides: dict[str, Any], log_model: bool = True,
-                 store: Any = None) -> int:
+def top_k_seeded(
+    sweep: analysis.SweepRuns, k: int, seeds: int, overrides: dict[str, Any], log_model: bool = True, store: Any = None
+) -> int:
     """Retrain the sweep's best K configurations and its defaults S times each with fresh seeds; hand over the
     best by mean, with its spread, its gain over the defaults retrained the same way (Welch's t, one-sided) and
     whether the sweep's ranking held. The sweep's single best run is partly the seed's luck; a mean of S is less.
@@ -191,7 +271,9 @@ def top_k_seeded(sweep: analysis.SweepRuns, k: int, seeds: int, overrides: dict[
 
     table = analysis.runs_table(sweep).dropna(subset=["objective"])
     if table.empty:
-        raise analysis.AnalysisError(f"sweep {sweep.sweep_id}: no run has a value of {sweep.metric} yet. Fix: run the sweep first")
+        raise analysis.AnalysisError(
+            f"sweep {sweep.sweep_id}: no run has a value of {sweep.metric} yet. Fix: run the sweep first"
+        )
     metric = Objective(sweep.metric, "maximize" if sweep.maximize else "minimize")
     by_id = {r.id: r for r in sweep.runs}
     reference = next((r for r in sweep.runs if r.origin == "prior"), None)  # the defaults, the sweep's first prior
@@ -209,44 +291,77 @@ def top_k_seeded(sweep: analysis.SweepRuns, k: int, seeds: int, overrides: dict[
     for label, run in entries:
         values = results.setdefault(label, [])
         for seed in range(RETRAIN_SEED, RETRAIN_SEED + seeds):
-            params = {**analysis.best_config(sweep, run), **overrides, "seed": seed, "project": str(Path(RETRAIN_PROJECT).resolve()),
-                      "name": f"{label}-{run.id}-s{seed}", "exist_ok": True}
+            params = {
+                **analysis.best_config(sweep, run),
+                **overrides,
+                "seed": seed,
+                "project": str(Path(RETRAIN_PROJECT).resolve()),
+                "name": f"{label}-{run.id}-s{seed}",
+                "exist_ok": True,
+            }
             print(f"yolosweep: retraining {label} (run {run.id}) with seed {seed}: {params.get('epochs')} epochs")
-            result = trial.run(params, log_model=log_model, job_type="retrain", objective=metric,
-                               tags=["retrain", f"sweep:{sweep.sweep_id}", f"run:{run.id}", label, f"seed:{seed}"])
+            result = trial.run(
+                params,
+                log_model=log_model,
+                job_type="retrain",
+                objective=metric,
+                tags=["retrain", f"sweep:{sweep.sweep_id}", f"run:{run.id}", label, f"seed:{seed}"],
+            )
             value = result.summary.get(metric.name)
             if result.exit_code != trial.EXIT_OK or not isinstance(value, (int, float)):
                 print(f"yolosweep: {label}-{run.id}-s{seed} {result.state}: {result.reason}")
                 return result.exit_code or trial.EXIT_FAILED
             values.append(float(value))
     sign = 1 if metric.maximize else -1
-    rows = [{"what": label, "run": run.id, f"sweep {metric.name}": run.summary.get(metric.name),
-             "mean": statistics.fmean(results[label]), "std": statistics.stdev(results[label]) if seeds > 1 else None,
-             "seeds": seeds, "values": " ".join(f"{v:.4f}" for v in results[label])} for label, run in entries]
+    rows = [
+        {
+            "what": label,
+            "run": run.id,
+            f"sweep {metric.name}": run.summary.get(metric.name),
+            "mean": statistics.fmean(results[label]),
+            "std": statistics.stdev(results[label]) if seeds > 1 else None,
+            "seeds": seeds,
+            "values": " ".join(f"{v:.4f}" for v in results[label]),
+        }
+        for label, run in entries
+    ]
     ranked = sorted(rows, key=lambda r: -sign * r["mean"])  # the defaults too: they may stay the best
     for position, row in enumerate(ranked, start=1):
         row["retrain_rank"] = position
     _print_comparison(rows)
     winner = ranked[0]
-    verdict: dict[str, Any] = {"run": winner["run"], "mean": winner["mean"], "std": winner["std"], "seeds": seeds,
-                               "epochs": overrides.get("epochs"), "sweep_best": table["run_id"].iloc[0],
-                               "metric": metric.name, "defaults": winner["what"] == "defaults"}
+    verdict: dict[str, Any] = {
+        "run": winner["run"],
+        "mean": winner["mean"],
+        "std": winner["std"],
+        "seeds": seeds,
+        "epochs": overrides.get("epochs"),
+        "sweep_best": table["run_id"].iloc[0],
+        "metric": metric.name,
+        "defaults": winner["what"] == "defaults",
+    }
     defaults = next((r for r in rows if r["what"] == "defaults"), None)
     if defaults is not None and defaults["mean"] and winner is not defaults:
         verdict["gain_pct"] = sign * (winner["mean"] - defaults["mean"]) / abs(defaults["mean"]) * 100
         verdict["defaults_mean"] = defaults["mean"]
         if seeds > 1:
-            test = ttest_ind(results[winner["what"]], results["defaults"], equal_var=False,
-                             alternative="greater" if metric.maximize else "less")
+            test = ttest_ind(
+                results[winner["what"]],
+                results["defaults"],
+                equal_var=False,
+                alternative="greater" if metric.maximize else "less",
+            )
             verdict["p"] = float(test.pvalue)
     print("\n" + verified_line(verdict))
     tops = [r for r in ranked if r["what"] != "defaults"]
     if len(tops) > 1:
         rho = float(spearmanr([int(r["what"][3:]) for r in tops], [r["retrain_rank"] for r in tops]).statistic)
         held = tops[0]["what"] == "top1"
-        print(f"ranking {'held' if held else 'did not hold'}: the sweep's best is number "
-              f"{next(r['retrain_rank'] for r in ranked if r['what'] == 'top1')} by the mean of {seeds} seeds; "
-              f"Spearman rank correlation {rho:+.2f} over {len(tops)} configurations")
+        print(
+            f"ranking {'held' if held else 'did not hold'}: the sweep's best is number "
+            f"{next(r['retrain_rank'] for r in ranked if r['what'] == 'top1')} by the mean of {seeds} seeds; "
+            f"Spearman rank correlation {rho:+.2f} over {len(tops)} configurations"
+        )
     if store is not None:
         store.record_verified(sweep.sweep_id, verdict)
         print(f"kept in {store.where}: `{command('status')} {sweep.sweep_id}` and the dashboard show it")
@@ -261,10 +376,14 @@ def verified_line(verdict: dict[str, Any]) -> str:
     """The retrained winner as status, the dashboard and the retrain itself say it."""
     spread = f" +- {verdict['std']:.4f}" if verdict.get("std") is not None else ""
     who = "the defaults (no searched configuration beat them)" if verdict.get("defaults") else f"run {verdict['run']}"
-    line = (f"verified by retraining: {who}, {verdict['metric']} {verdict['mean']:.4f}{spread} "
-            f"(mean of {verdict['seeds']} seeds" + (f", {verdict['epochs']} epochs" if verdict.get("epochs") else "") + ")")
+    line = (
+        f"verified by retraining: {who}, {verdict['metric']} {verdict['mean']:.4f}{spread} "
+        f"(mean of {verdict['seeds']} seeds" + (f", {verdict['epochs']} epochs" if verdict.get("epochs") else "") + ")"
+    )
     if "gain_pct" in verdict:
-        line += f", {verdict['gain_pct']:+.1f}% over the defaults retrained the same way ({verdict['defaults_mean']:.4f})"
+        line += (
+            f", {verdict['gain_pct']:+.1f}% over the defaults retrained the same way ({verdict['defaults_mean']:.4f})"
+        )
         if "p" in verdict:
             line += f": {'beyond' if verdict['p'] < BEYOND_P else 'within'} the noise (p {verdict['p']:.2g})"
     if verdict["run"] != verdict["sweep_best"]:
@@ -278,8 +397,10 @@ def _swept(sweep: analysis.SweepRuns, run: analysis.RunRecord) -> dict[str, Any]
 
 def _print_comparison(rows: list[dict[str, Any]]) -> None:
     header = list(rows[0])
-    cells = [header] + [[("-" if r[k] is None else f"{r[k]:.4f}" if isinstance(r[k], float) else str(r[k])) for k in header]
-                        for r in rows]
+    cells = [header] + [
+        [("-" if r[k] is None else f"{r[k]:.4f}" if isinstance(r[k], float) else str(r[k])) for k in header]
+        for r in rows
+    ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     print()
     for row in cells:

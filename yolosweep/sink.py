@@ -18,7 +18,6 @@ from .states import EndedBy, RunState
 from .store import OUTAGE_S, Store, StoreError, StoreUnreachable, home
 from .trial import TrialFailed
 
-
 SPOOL_ENV = "YOLOSWEEP_SPOOL"  # the folder, on the run's own host, where unrecorded epochs wait (set by the agent)
 SINK_ENV = "YOLOSWEEP_SINK"  # "relay": the run reports through its agent (set by the agent for a PostgreSQL store)
 
@@ -44,7 +43,7 @@ class StoreSink:
         self.spool = spool_folder() / f"{run_id}.jsonl"
 
     @classmethod
-    def from_env(cls) -> "StoreSink | RelaySink | None":
+    def from_env(cls) -> StoreSink | RelaySink | None:
         """The sink the agent asked for: its relay (PostgreSQL: the run holds no connection), else the store itself."""
         run_id, path = os.environ.get("YOLOSWEEP_RUN_ID"), os.environ.get("YOLOSWEEP_STORE")
         if run_id and os.environ.get(SINK_ENV) == "relay":
@@ -60,8 +59,11 @@ class StoreSink:
         except StoreUnreachable as err:
             self._spool()
             if len(self.waiting) == 1:
-                print(f"yolosweep: run {self.run_id} trains on; its epochs are kept until the store answers ({err})",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"yolosweep: run {self.run_id} trains on; its epochs are kept until the store answers ({err})",
+                    file=sys.stderr,
+                    flush=True,
+                )
         except StoreError as err:
             self.waiting.clear()  # they cannot be written (a full disk, a damaged store): the run ends on this
             raise TrialFailed(str(err), EndedBy.DISK_FULL if "disk full" in str(err) else EndedBy.ERROR) from None
@@ -83,12 +85,20 @@ class StoreSink:
             partial.write_text("\n".join(lines) + "\n")
             partial.replace(self.spool)
         except OSError as err:  # the memory copy still holds them for as long as this process lives
-            print(f"yolosweep: run {self.run_id}: could not spool its waiting epochs to {self.spool}: {err}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"yolosweep: run {self.run_id}: could not spool its waiting epochs to {self.spool}: {err}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def end(self, state: RunState, reason: str, summary: dict[str, Any], ended_by: EndedBy) -> None:
         self.store.outage_s = OUTAGE_S  # the last epochs and the end are worth waiting for
-        end = {"state": RunState(state).value, "reason": reason, "summary": summary, "ended_by": EndedBy(ended_by).value}
+        end = {
+            "state": RunState(state).value,
+            "reason": reason,
+            "summary": summary,
+            "ended_by": EndedBy(ended_by).value,
+        }
         problem = None
         try:
             self._flush()
@@ -101,8 +111,12 @@ class StoreSink:
             problem = err
         if problem is not None:  # the agent writes the spool when the store answers
             self._spool(end)
-            print(f"yolosweep: could not record {len(self.waiting)} epoch(s){' and the end' if end else ''} of run "
-                  f"{self.run_id} yet ({problem}); kept in {self.spool} for its agent", file=sys.stderr, flush=True)
+            print(
+                f"yolosweep: could not record {len(self.waiting)} epoch(s){' and the end' if end else ''} of run "
+                f"{self.run_id} yet ({problem}); kept in {self.spool} for its agent",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 class RelaySink:
@@ -119,8 +133,16 @@ class RelaySink:
 
     def end(self, state: RunState, reason: str, summary: dict[str, Any], ended_by: EndedBy) -> None:
         try:
-            self._append({"end": {"state": RunState(state).value, "reason": reason, "summary": summary,
-                                  "ended_by": EndedBy(ended_by).value}})
+            self._append(
+                {
+                    "end": {
+                        "state": RunState(state).value,
+                        "reason": reason,
+                        "summary": summary,
+                        "ended_by": EndedBy(ended_by).value,
+                    }
+                }
+            )
         except TrialFailed as err:  # its agent records the end from the exit code
             print(f"yolosweep: {err}", file=sys.stderr, flush=True)
 
@@ -130,8 +152,10 @@ class RelaySink:
             with open(self.spool, "a") as f:  # one whole line a write: the agent reads only lines that end
                 f.write(json.dumps(record) + "\n")
         except OSError as err:
-            raise TrialFailed(f"run {self.run_id}: cannot write {self.spool} for its agent: {err}",
-                              EndedBy.DISK_FULL if err.errno == errno.ENOSPC else EndedBy.ERROR) from None
+            raise TrialFailed(
+                f"run {self.run_id}: cannot write {self.spool} for its agent: {err}",
+                EndedBy.DISK_FULL if err.errno == errno.ENOSPC else EndedBy.ERROR,
+            ) from None
 
 
 class SpoolReader:
@@ -152,7 +176,7 @@ class SpoolReader:
         except FileNotFoundError:
             return 0
         written = 0
-        for line in data[:data.rfind(b"\n") + 1].splitlines(keepends=True):
+        for line in data[: data.rfind(b"\n") + 1].splitlines(keepends=True):
             if line.strip():
                 try:
                     record = json.loads(line)

@@ -50,8 +50,11 @@ def gpu_ids(gpus: str, found: int, inherited: list[str] | None) -> list[str]:
     ids = [part.strip() for part in gpus.split(",") if part.strip()]
     for gpu in ids:
         if gpu not in usable:
-            where = (f"this process may only use CUDA_VISIBLE_DEVICES={','.join(inherited)}" if inherited is not None
-                     else f"this machine shows {found}")
+            where = (
+                f"this process may only use CUDA_VISIBLE_DEVICES={','.join(inherited)}"
+                if inherited is not None
+                else f"this machine shows {found}"
+            )
             raise spec.ConfigError("--gpus", gpu, f"no such GPU ({where})", "use ids from nvidia-smi, 'all' or 'cpu'")
     return ids
 
@@ -62,8 +65,11 @@ def plan_slots(gpus: str, agents_per_gpu: int, found: int | None = None) -> list
     else:
         ids = gpu_ids(gpus, visible_gpus() if found is None else found, inherited_mask())
         devices = [(f"gpu{gpu}", gpu) for gpu in ids] or [("cpu", "")]
-    return [Slot(f"{name}-{k}" if agents_per_gpu > 1 else name, visible) for name, visible in devices
-            for k in range(agents_per_gpu)]
+    return [
+        Slot(f"{name}-{k}" if agents_per_gpu > 1 else name, visible)
+        for name, visible in devices
+        for k in range(agents_per_gpu)
+    ]
 
 
 def split_count(count: int | None, agents: int) -> list[int | None]:

@@ -29,6 +29,7 @@ def default_sweep_yaml() -> Path:
     here = Path("sweep_config.yaml")
     return here if here.is_file() else STARTER / "sweep_config.yaml"
 
+
 # Keys the W&B server accepts that sweeps 0.2.0's JSON schema does not list.
 _SERVER_ONLY_KEYS = ("run_cap",)
 # `strict` (W&B: prune more aggressively, closer to the Hyperband paper) is documented by W&B but
@@ -76,7 +77,9 @@ def check_train_args(args: dict[str, Any], source: str) -> dict[str, Any]:
     for key, value in args.items():
         if key in TRIAL_OPTIONS:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(source, key, f"{value!r} is not a whole number >= 0", f"give {key} a whole number, 0 = off")
+                raise ConfigError(
+                    source, key, f"{value!r} is not a whole number >= 0", f"give {key} a whole number, 0 = off"
+                )
             continue
         if key not in defaults:
             close = difflib.get_close_matches(key, defaults, n=3, cutoff=0.6)
@@ -99,7 +102,9 @@ def check_train_args(args: dict[str, Any], source: str) -> dict[str, Any]:
         check_one_gpu_per_run(checked["device"], source)
     batch = checked.get("batch")
     if batch is not None and not (batch == -1 or batch > 0):
-        raise ConfigError(source, "batch", f"{batch} is not a batch size", "use a positive size, -1 or a 0-1 fraction (AutoBatch)")
+        raise ConfigError(
+            source, "batch", f"{batch} is not a batch size", "use a positive size, -1 or a 0-1 fraction (AutoBatch)"
+        )
     return checked
 
 
@@ -117,9 +122,12 @@ def check_one_gpu_per_run(device: Any, source: str) -> None:
     our callbacks cannot follow (they hold the store's connection, which cannot be pickled; rank 1+ has no
     metrics; a stop reaches only the parent), so `device: 0,1` is refused everywhere it can appear."""
     if len(device_ids(device)) > 1:
-        raise ConfigError(source, "device", f"{device!r} trains one run on several GPUs (DDP), which yolosweep "
-                          "does not run", "train one run per GPU: drop `device` and start one agent per GPU "
-                          "(./launch_sweep.sh --gpus 0,1)")
+        raise ConfigError(
+            source,
+            "device",
+            f"{device!r} trains one run on several GPUs (DDP), which yolosweep does not run",
+            "train one run per GPU: drop `device` and start one agent per GPU (./launch_sweep.sh --gpus 0,1)",
+        )
 
 
 def _candidate_values(name: str, entry: dict[str, Any]) -> list[Any]:
@@ -140,8 +148,12 @@ def _load_yaml(path: Path) -> Any:
     try:
         size = path.stat().st_size
         if size > MAX_YAML_BYTES:
-            raise ConfigError(str(path), "-", f"{size / 2**20:.1f} MB, larger than a sweep YAML can be "
-                              f"({MAX_YAML_BYTES >> 10} KB)", "pass the sweep YAML, not a data or values file")
+            raise ConfigError(
+                str(path),
+                "-",
+                f"{size / 2**20:.1f} MB, larger than a sweep YAML can be ({MAX_YAML_BYTES >> 10} KB)",
+                "pass the sweep YAML, not a data or values file",
+            )
         text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(str(path), "-", "file not found", "pass the path of an existing sweep YAML") from None
@@ -153,8 +165,12 @@ def _load_yaml(path: Path) -> Any:
     try:
         node = loader.get_single_node()
         if node is not None and _expanded_size(node, {}) > MAX_YAML_NODES:
-            raise ConfigError(str(path), "-", f"expands to more than {MAX_YAML_NODES} values through its aliases (&/*)",
-                              "write the values out instead of nesting aliases")
+            raise ConfigError(
+                str(path),
+                "-",
+                f"expands to more than {MAX_YAML_NODES} values through its aliases (&/*)",
+                "write the values out instead of nesting aliases",
+            )
         config = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
@@ -209,18 +225,28 @@ def validate_sweep(config: Any, source: str, check_metric_name: bool = True) -> 
         raise ConfigError(source, "-", "a sweep config must be a mapping", "start from sweep_config.yaml")
     odd = _first_non_json(config, "")
     if odd:
-        raise ConfigError(source, odd[0], f"{odd[1]!r} is a {type(odd[1]).__name__}, which a W&B sweep cannot hold",
-                          "quote it to make it a string, or give a number")
+        raise ConfigError(
+            source,
+            odd[0],
+            f"{odd[1]!r} is a {type(odd[1]).__name__}, which a W&B sweep cannot hold",
+            "quote it to make it a string, or give a number",
+        )
     known = _schema_keys()
     for key in config:
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
-            raise ConfigError(source, key, "not a W&B sweep key", f"{hint}W&B sweep keys are: {', '.join(sorted(known))}")
+            raise ConfigError(
+                source, key, "not a W&B sweep key", f"{hint}W&B sweep keys are: {', '.join(sorted(known))}"
+            )
     method = config.get("method")
     if method not in METHODS:
-        raise ConfigError(source, "method", f"{method!r} is not a search method" if method else "missing",
-                          f"use one of {', '.join(METHODS)}")
+        raise ConfigError(
+            source,
+            "method",
+            f"{method!r} is not a search method" if method else "missing",
+            f"use one of {', '.join(METHODS)}",
+        )
     parameters = config.get("parameters")
     if not isinstance(parameters, dict) or not parameters:
         raise ConfigError(source, "parameters", "missing or empty", "list the hyperparameters to sweep")
@@ -234,12 +260,20 @@ def validate_sweep(config: Any, source: str, check_metric_name: bool = True) -> 
             raise ConfigError(source, where, "must be a mapping", "use `value:`, `values:` or `min:`/`max:`")
         if "values" in entry and not entry["values"]:
             raise ConfigError(source, f"{where}.values", "empty list", "list at least one value")
-        if isinstance(entry.get("min"), (int, float)) and isinstance(entry.get("max"), (int, float)) and entry["min"] > entry["max"]:
+        if (
+            isinstance(entry.get("min"), (int, float))
+            and isinstance(entry.get("max"), (int, float))
+            and entry["min"] > entry["max"]
+        ):
             raise ConfigError(source, where, f"min {entry['min']} > max {entry['max']}", "swap min and max")
         if "probabilities" in entry and method != "random":
             # The engine's bayes and grid cannot use weighted values (bayes fails with an IndexError).
-            raise ConfigError(source, f"{where}.probabilities", f"weighted values only apply to method random, not {method}",
-                              "drop `probabilities:`, or use method random")
+            raise ConfigError(
+                source,
+                f"{where}.probabilities",
+                f"weighted values only apply to method random, not {method}",
+                "drop `probabilities:`, or use method random",
+            )
         if trains_yolo(config):
             for value in _candidate_values(name, entry):
                 check_train_args({name: value}, f"{source}: parameters")
@@ -278,8 +312,13 @@ class Objective:
 DEFAULT_OBJECTIVE = Objective("metrics/mAP50(B)", "maximize")
 
 
-_TASK_DEFAULT_METRIC = {"detect": "metrics/mAP50(B)", "obb": "metrics/mAP50(B)", "segment": "metrics/mAP50(M)",
-                        "pose": "metrics/mAP50(P)", "classify": "metrics/accuracy_top1"}
+_TASK_DEFAULT_METRIC = {
+    "detect": "metrics/mAP50(B)",
+    "obb": "metrics/mAP50(B)",
+    "segment": "metrics/mAP50(M)",
+    "pose": "metrics/mAP50(P)",
+    "classify": "metrics/accuracy_top1",
+}
 
 
 def default_objective(task: str | None) -> Objective:
@@ -305,11 +344,19 @@ def _check_metric(config: dict[str, Any], source: str) -> None:
     metric = config.get("metric")
     if metric is None:
         if config["method"] == "bayes":
-            raise ConfigError(source, "metric", "missing: bayes search learns from a metric",
-                              "add `metric: {name: ..., goal: maximize|minimize}`, or use method random or grid")
+            raise ConfigError(
+                source,
+                "metric",
+                "missing: bayes search learns from a metric",
+                "add `metric: {name: ..., goal: maximize|minimize}`, or use method random or grid",
+            )
         if config.get("early_terminate"):
-            raise ConfigError(source, "metric", "missing: Hyperband compares runs by a metric",
-                              "add `metric: {name: ..., goal: maximize|minimize}`, or drop early_terminate")
+            raise ConfigError(
+                source,
+                "metric",
+                "missing: Hyperband compares runs by a metric",
+                "add `metric: {name: ..., goal: maximize|minimize}`, or drop early_terminate",
+            )
         return
     if not isinstance(metric, dict) or not isinstance(metric.get("name"), str) or not metric["name"]:
         raise ConfigError(source, "metric.name", "missing", "name the metric the runs log, e.g. metrics/mAP50(B)")
@@ -321,8 +368,13 @@ def _check_metric(config: dict[str, Any], source: str) -> None:
 TASKS = ("detect", "segment", "pose", "obb", "classify")
 _TASK_SUFFIXES = {"-seg": "segment", "-pose": "pose", "-obb": "obb", "-cls": "classify"}
 _LOSS_NAME = re.compile(r"(train|val)/(\w+_)?loss")
-_TYPICAL_LOSSES = {"detect": ("box", "cls", "dfl"), "segment": ("box", "seg", "cls", "dfl"),
-                   "pose": ("box", "pose", "kobj", "cls", "dfl"), "obb": ("box", "cls", "dfl", "angle"), "classify": ()}
+_TYPICAL_LOSSES = {
+    "detect": ("box", "cls", "dfl"),
+    "segment": ("box", "seg", "cls", "dfl"),
+    "pose": ("box", "pose", "kobj", "cls", "dfl"),
+    "obb": ("box", "cls", "dfl", "angle"),
+    "classify": (),
+}
 
 
 def model_task(config: dict[str, Any]) -> str | None:
@@ -360,11 +412,16 @@ def _checkpoint_task(path: str, mtime_ns: int, size: int) -> str | None:
 
 
 def task_metric_names(task: str) -> list[str]:
-    """The per-epoch metric names a model of `task` logs (Ultralytics' own metric classes), fitness and typical losses."""
+    """The per-epoch metric names a model of `task` logs (Ultralytics' metric classes), fitness and typical losses."""
     from ultralytics.utils import metrics
 
-    kinds = {"detect": metrics.DetMetrics, "segment": metrics.SegmentMetrics, "pose": metrics.PoseMetrics,
-             "obb": metrics.OBBMetrics, "classify": metrics.ClassifyMetrics}
+    kinds = {
+        "detect": metrics.DetMetrics,
+        "segment": metrics.SegmentMetrics,
+        "pose": metrics.PoseMetrics,
+        "obb": metrics.OBBMetrics,
+        "classify": metrics.ClassifyMetrics,
+    }
     losses = [f"{split}/{name}_loss" for name in _TYPICAL_LOSSES[task] for split in ("val", "train")]
     return [*kinds[task]().keys, "fitness", *(losses or ["val/loss", "train/loss"])]
 
@@ -375,14 +432,26 @@ def _check_metric_name(config: dict[str, Any], source: str) -> None:
     if goal is None or task is None:
         return
     names = task_metric_names(task)
-    train_split = {"train/" + n[len("metrics/"):] for n in names if n.startswith("metrics/")}
-    if goal.name in names or goal.name in train_split or _LOSS_NAME.fullmatch(goal.name) or goal.name.startswith("lr/pg"):
+    train_split = {"train/" + n[len("metrics/") :] for n in names if n.startswith("metrics/")}
+    if (
+        goal.name in names
+        or goal.name in train_split
+        or _LOSS_NAME.fullmatch(goal.name)
+        or goal.name.startswith("lr/pg")
+    ):
         if _LOSS_NAME.fullmatch(goal.name) and goal.maximize:
-            print(f"yolosweep: WARNING: {source}: metric.goal maximize for the loss {goal.name}. Fix: goal: minimize", flush=True)
+            print(
+                f"yolosweep: WARNING: {source}: metric.goal maximize for the loss {goal.name}. Fix: goal: minimize",
+                flush=True,
+            )
         return
     close = difflib.get_close_matches(goal.name, names, n=3, cutoff=0.4)
-    raise ConfigError(source, "metric.name", f"{goal.name!r} is not a metric a {task} model logs",
-                      f"use {' or '.join(map(repr, close)) if close else 'one of ' + ', '.join(names[:6])}")
+    raise ConfigError(
+        source,
+        "metric.name",
+        f"{goal.name!r} is not a metric a {task} model logs",
+        f"use {' or '.join(map(repr, close)) if close else 'one of ' + ', '.join(names[:6])}",
+    )
 
 
 # Swept parameters that cannot change a task's training (Ultralytics 8.4, measured in DESIGN.md):
@@ -409,14 +478,18 @@ def dead_parameters(config: dict[str, Any]) -> dict[str, str]:
             if name in swept and task not in tasks:
                 dead[name] = f"{why}, and this sweep trains {task}. Fix: fix it with `value:` or drop it"
     if "close_mosaic" in swept and fixed_values(config).get("mosaic") == 0 and "close_mosaic" not in dead:
-        dead["close_mosaic"] = "mosaic is fixed at 0, so there is no mosaic to close. Fix: fix close_mosaic or sweep mosaic"
+        dead["close_mosaic"] = (
+            "mosaic is fixed at 0, so there is no mosaic to close. Fix: fix close_mosaic or sweep mosaic"
+        )
     return dead
 
 
 def _check_run_cap(config: dict[str, Any], source: str) -> None:
     cap = config.get("run_cap")
     if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
-        raise ConfigError(source, "run_cap", f"{cap!r} is not a whole number >= 1", "give the most runs the sweep may start")
+        raise ConfigError(
+            source, "run_cap", f"{cap!r} is not a whole number >= 1", "give the most runs the sweep may start"
+        )
 
 
 def hyperband_bands(early_terminate: dict[str, Any]) -> list[int]:
@@ -438,9 +511,13 @@ def hyperband_bands(early_terminate: dict[str, Any]) -> list[int]:
 def _check_hyperband(config: dict[str, Any], source: str) -> None:
     hyperband = config.get("early_terminate")
     if hyperband and not hyperband_bands(hyperband):
-        raise ConfigError(source, "early_terminate", f"max_iter {hyperband.get('max_iter')} with s {hyperband.get('s')} and "
-                          f"eta {hyperband.get('eta', 3)} leaves Hyperband no band to judge runs at (the agent would crash)",
-                          "raise max_iter or s, or give min_iter instead")
+        raise ConfigError(
+            source,
+            "early_terminate",
+            f"max_iter {hyperband.get('max_iter')} with s {hyperband.get('s')} and "
+            f"eta {hyperband.get('eta', 3)} leaves Hyperband no band to judge runs at (the agent would crash)",
+            "raise max_iter or s, or give min_iter instead",
+        )
 
 
 def _schema_violations(config: dict[str, Any]) -> list[tuple[str, str]]:
@@ -464,11 +541,20 @@ def _check_grid(config: dict[str, Any], source: str) -> None:
     """The engine can only enumerate listed, constant or quantised parameters; it would fail at the first run."""
     from sweeps.params import HyperParameter, HyperParameterSet
 
-    enumerable = {HyperParameter.CATEGORICAL, HyperParameter.CONSTANT, HyperParameter.INT_UNIFORM, HyperParameter.Q_UNIFORM}
+    enumerable = {
+        HyperParameter.CATEGORICAL,
+        HyperParameter.CONSTANT,
+        HyperParameter.INT_UNIFORM,
+        HyperParameter.Q_UNIFORM,
+    }
     for param in HyperParameterSet.from_config(config["parameters"]):
         if param.type not in enumerable:
-            raise ConfigError(source, f"parameters.{param.name}", f"a grid cannot enumerate distribution {param.config['distribution']}",
-                              "list `values:` (without probabilities) or use method bayes or random")
+            raise ConfigError(
+                source,
+                f"parameters.{param.name}",
+                f"a grid cannot enumerate distribution {param.config['distribution']}",
+                "list `values:` (without probabilities) or use method bayes or random",
+            )
 
 
 def trains_yolo(config: dict[str, Any]) -> bool:
@@ -480,7 +566,9 @@ def engine_view(config: dict[str, Any]) -> dict[str, Any]:
     """The sweep as the `sweeps` engine takes it: without the keys only W&B's server knows."""
     view = {k: v for k, v in config.items() if k not in _SERVER_ONLY_KEYS}
     if isinstance(view.get("early_terminate"), dict):
-        view["early_terminate"] = {k: v for k, v in view["early_terminate"].items() if k not in _SERVER_ONLY_HYPERBAND_KEYS}
+        view["early_terminate"] = {
+            k: v for k, v in view["early_terminate"].items() if k not in _SERVER_ONLY_HYPERBAND_KEYS
+        }
     return view
 
 
@@ -540,7 +628,12 @@ def with_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> dict[st
             result["parameters"][key] = {"value": value}
     new_epochs = fixed_values(result).get("epochs")
     hyperband = result.get("early_terminate") or {}
-    if "min_iter" in hyperband and isinstance(old_epochs, int) and isinstance(new_epochs, int) and new_epochs != old_epochs:
+    if (
+        "min_iter" in hyperband
+        and isinstance(old_epochs, int)
+        and isinstance(new_epochs, int)
+        and new_epochs != old_epochs
+    ):
         floor = first_band_after_warmup(result) if trains_yolo(result) else 1
         scaled = max(floor, round(hyperband["min_iter"] * new_epochs / old_epochs))
         hyperband["min_iter"] = scaled  # at or after the last epoch: preflight.check_sweep warns
@@ -556,8 +649,11 @@ def moved_band_line(path: str | Path, config: dict[str, Any]) -> str | None:
     if before is None or after is None or before == after:
         return None
     bands = [band + 1 for band in hyperband_bands(hyperband) if isinstance(epochs, int) and band + 1 < epochs]
-    where = (f"bands at epoch{'s' if len(bands) > 1 else ''} {', '.join(map(str, bands))}" if bands
-             else "no band before the last epoch")
+    where = (
+        f"bands at epoch{'s' if len(bands) > 1 else ''} {', '.join(map(str, bands))}"
+        if bands
+        else "no band before the last epoch"
+    )
     return f"hyperband min_iter {before} -> {after} for {epochs} epochs a run ({where})"
 
 

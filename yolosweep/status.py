@@ -24,7 +24,9 @@ def ranked(runs: list[Run], goal: Objective | None) -> list[Run]:
     if goal is None:
         return sorted(runs, key=lambda r: r.created)
     sign = -1 if goal.maximize else 1
-    return sorted(runs, key=lambda r: (objective_of(r, goal.name) is None, sign * (objective_of(r, goal.name) or 0.0), r.id))
+    return sorted(
+        runs, key=lambda r: (objective_of(r, goal.name) is None, sign * (objective_of(r, goal.name) or 0.0), r.id)
+    )
 
 
 def cell(value: Any) -> str:
@@ -48,9 +50,15 @@ def status_lines(config: dict[str, Any], runs: list[Run], epochs: Mapping[str, i
     rows = [header]
     for run in ranked(runs, goal):
         value = objective_of(run, goal.name) if goal else None
-        rows.append([run.id + origin_tag(run), run.state, str(epochs.get(run.id, 0)),
-                     *(["-" if value is None else f"{value:.4f}"] if goal else []),
-                     *(cell(run.params.get(k, "-")) for k in swept)])
+        rows.append(
+            [
+                run.id + origin_tag(run),
+                run.state,
+                str(epochs.get(run.id, 0)),
+                *(["-" if value is None else f"{value:.4f}"] if goal else []),
+                *(cell(run.params.get(k, "-")) for k in swept),
+            ]
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     counts = Counter(run.state for run in runs)
@@ -81,11 +89,15 @@ def status_report(store: Store, sweep_id: str) -> list[str]:
     config = store.sweep_config(sweep_id)
     runs = store.runs(sweep_id, with_history=False)  # once per --watch interval: the counts are enough
     state = store.sweep_state(sweep_id)
-    lines = [f"sweep {sweep_id} ({config.get('method')}, {len(runs)} runs) in {store.where}"
-             + ("" if state is SweepState.RUNNING else f": {state}"),
-             *status_lines(config, runs, store.epoch_counts(sweep_id))]
+    lines = [
+        f"sweep {sweep_id} ({config.get('method')}, {len(runs)} runs) in {store.where}"
+        + ("" if state is SweepState.RUNNING else f": {state}"),
+        *status_lines(config, runs, store.epoch_counts(sweep_id)),
+    ]
     goal = objective(config)
-    best = next((v for r in ranked(runs, goal) if (v := objective_of(r, goal.name)) is not None), None) if goal else None
+    best = (
+        next((v for r in ranked(runs, goal) if (v := objective_of(r, goal.name)) is not None), None) if goal else None
+    )
     judged = judge_best(runs, goal.name, best, goal.maximize) if best is not None else None
     if judged is not None:
         lines.append(f"gain of the best: {judged[0].describe(judged[1])}")
@@ -94,7 +106,9 @@ def status_report(store: Store, sweep_id: str) -> list[str]:
         from .retrain import verified_line
 
         lines.append(verified_line(verified))
-    lines += [f"  {run.id} {run.state}: {run.reason}" for run in runs if run.state in ("failed", "crashed") and run.reason]
+    lines += [
+        f"  {run.id} {run.state}: {run.reason}" for run in runs if run.state in ("failed", "crashed") and run.reason
+    ]
     lines += [f"  {line}" for line in reduced_batch_lines(runs)]
     return lines
 
@@ -102,8 +116,12 @@ def status_report(store: Store, sweep_id: str) -> list[str]:
 def reduced_batch_lines(runs: Iterable[Any]) -> list[str]:
     """Runs (store runs or analysis records: an id and a summary) that trained at a smaller batch than the sweep
     gave them (Ultralytics' out-of-memory halving)."""
-    return [f"{run.id} trained at batch {run.summary['batch_used']}, not {run.summary['batch_reduced_from']} "
-            "(out of GPU memory): not comparable with the other runs" for run in runs if "batch_reduced_from" in run.summary]
+    return [
+        f"{run.id} trained at batch {run.summary['batch_used']}, not {run.summary['batch_reduced_from']} "
+        "(out of GPU memory): not comparable with the other runs"
+        for run in runs
+        if "batch_reduced_from" in run.summary
+    ]
 
 
 def print_status(store: Store, sweep_id: str) -> None:

@@ -21,17 +21,18 @@ import sqlite3
 import string
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from .states import EndedBy, RunState, SweepState
 from .invocation import command, create_hint
+from .states import EndedBy, RunState, SweepState
 
 SCHEMA_VERSION = 7  # 2: priors; 3: ended_by, and process identity (boot id, start times) for crash marking;
 # 4: priors.kind ('prior', or 'noise': the first prior again with another seed, to measure the seed spread);
@@ -39,55 +40,80 @@ SCHEMA_VERSION = 7  # 2: priors; 3: ended_by, and process identity (boot id, sta
 # 6: runs.heartbeat and runs.lease (agents on several machines: a run whose agent stops answering is crashed);
 # 7: sweeps.state (paused, finished, canceled: `yolosweep sweep --pause ID`) and runs.stop_requested (stop one run)
 LEASE_S = 60.0  # a running run's agent beats every lease/6 s: 5 missed beats before anyone marks it crashed
-OUTAGE_S = 300.0  # how long agents and runs wait for an unreachable PostgreSQL (a restart, a network cut) before giving up
+OUTAGE_S = (
+    300.0  # how long agents and runs wait for an unreachable PostgreSQL (a restart, a network cut) before giving up
+)
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 T = TypeVar("T")
 
 _TABLES = sa.MetaData()
 sa.Table("meta", _TABLES, sa.Column("key", sa.Text, primary_key=True), sa.Column("value", sa.Text, nullable=False))
-sa.Table("sweeps", _TABLES, sa.Column("id", sa.Text, primary_key=True), sa.Column("config", sa.Text, nullable=False),
-         sa.Column("created", sa.Float, nullable=False), sa.Column("verified", sa.Text),
-         sa.Column("state", sa.Text, nullable=False, server_default="running"))
-sa.Table("runs", _TABLES,
-         sa.Column("id", sa.Text, primary_key=True),
-         sa.Column("sweep_id", sa.Text, sa.ForeignKey("sweeps.id"), nullable=False),
-         sa.Column("params", sa.Text, nullable=False),
-         sa.Column("state", sa.Text, nullable=False),
-         sa.Column("reason", sa.Text, nullable=False, server_default=""),
-         sa.Column("ended_by", sa.Text, nullable=False, server_default=""),
-         sa.Column("summary", sa.Text, nullable=False, server_default="{}"),
-         sa.Column("created", sa.Float, nullable=False),
-         sa.Column("ended", sa.Float),
-         sa.Column("host", sa.Text, nullable=False),
-         sa.Column("agent_pid", sa.Integer),
-         sa.Column("pid", sa.Integer),
-         sa.Column("wandb_dir", sa.Text),
-         sa.Column("boot_id", sa.Text),
-         sa.Column("agent_started", sa.Text),
-         sa.Column("pid_started", sa.Text),
-         sa.Column("heartbeat", sa.Float),
-         sa.Column("lease", sa.Float),
-         sa.Column("stop_requested", sa.Text),
-         sa.Index("runs_by_sweep", "sweep_id", "created"))
-sa.Table("priors", _TABLES,
-         sa.Column("sweep_id", sa.Text, sa.ForeignKey("sweeps.id"), primary_key=True),
-         sa.Column("position", sa.Integer, primary_key=True),
-         sa.Column("params", sa.Text, nullable=False),
-         sa.Column("run_id", sa.Text, sa.ForeignKey("runs.id")),
-         sa.Column("kind", sa.Text, nullable=False, server_default="prior"))
-sa.Table("metrics", _TABLES,
-         sa.Column("run_id", sa.Text, sa.ForeignKey("runs.id"), primary_key=True),
-         sa.Column("epoch", sa.Integer, primary_key=True),
-         sa.Column("metrics", sa.Text, nullable=False))
+sa.Table(
+    "sweeps",
+    _TABLES,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("config", sa.Text, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("verified", sa.Text),
+    sa.Column("state", sa.Text, nullable=False, server_default="running"),
+)
+sa.Table(
+    "runs",
+    _TABLES,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("sweep_id", sa.Text, sa.ForeignKey("sweeps.id"), nullable=False),
+    sa.Column("params", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("ended_by", sa.Text, nullable=False, server_default=""),
+    sa.Column("summary", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("ended", sa.Float),
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("agent_pid", sa.Integer),
+    sa.Column("pid", sa.Integer),
+    sa.Column("wandb_dir", sa.Text),
+    sa.Column("boot_id", sa.Text),
+    sa.Column("agent_started", sa.Text),
+    sa.Column("pid_started", sa.Text),
+    sa.Column("heartbeat", sa.Float),
+    sa.Column("lease", sa.Float),
+    sa.Column("stop_requested", sa.Text),
+    sa.Index("runs_by_sweep", "sweep_id", "created"),
+)
+sa.Table(
+    "priors",
+    _TABLES,
+    sa.Column("sweep_id", sa.Text, sa.ForeignKey("sweeps.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("params", sa.Text, nullable=False),
+    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.id")),
+    sa.Column("kind", sa.Text, nullable=False, server_default="prior"),
+)
+sa.Table(
+    "metrics",
+    _TABLES,
+    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("epoch", sa.Integer, primary_key=True),
+    sa.Column("metrics", sa.Text, nullable=False),
+)
 # Every writer on PostgreSQL takes this transaction-scoped advisory lock first: one writer at a time, as in SQLite.
 _WRITE_LOCK = 0x59_4F_4C_4F  # "YOLO"
 
 
 # Columns later schema versions added to existing tables: (version, table, column, type); added where missing.
-_ADDED_COLUMNS = [(3, "runs", "ended_by", "TEXT NOT NULL DEFAULT ''"), (3, "runs", "boot_id", "TEXT"), (3, "runs", "agent_started", "TEXT"), (3, "runs", "pid_started", "TEXT"),
-                  (4, "priors", "kind", "TEXT NOT NULL DEFAULT 'prior'"), (5, "sweeps", "verified", "TEXT"),
-                  (6, "runs", "heartbeat", "REAL"), (6, "runs", "lease", "REAL"),
-                  (7, "sweeps", "state", "TEXT NOT NULL DEFAULT 'running'"), (7, "runs", "stop_requested", "TEXT")]
+_ADDED_COLUMNS = [
+    (3, "runs", "ended_by", "TEXT NOT NULL DEFAULT ''"),
+    (3, "runs", "boot_id", "TEXT"),
+    (3, "runs", "agent_started", "TEXT"),
+    (3, "runs", "pid_started", "TEXT"),
+    (4, "priors", "kind", "TEXT NOT NULL DEFAULT 'prior'"),
+    (5, "sweeps", "verified", "TEXT"),
+    (6, "runs", "heartbeat", "REAL"),
+    (6, "runs", "lease", "REAL"),
+    (7, "sweeps", "state", "TEXT NOT NULL DEFAULT 'running'"),
+    (7, "runs", "stop_requested", "TEXT"),
+]
 RESERVE_BYTES = 1 << 20  # freed when the store's disk is full, so a run can still be marked ended
 
 
@@ -111,16 +137,26 @@ def explain(err: BaseException, path: Path) -> StoreError:
     """A SQLite or file-system error on the store as one line: what is wrong, where, what to do."""
     text = str(err)
     if "disk is full" in text or getattr(err, "errno", None) == errno.ENOSPC:
-        return StoreFull(f"{path}: disk full while writing the store. Fix: free space on that disk, "
-                          "or set YOLOSWEEP_HOME to a folder on another disk")
+        return StoreFull(
+            f"{path}: disk full while writing the store. Fix: free space on that disk, "
+            "or set YOLOSWEEP_HOME to a folder on another disk"
+        )
     if "not a database" in text or "malformed" in text:
-        return StoreError(f"{path}: the store is damaged ({text}); it was left as it is. Fix: restore it from a "
-                          f"backup, or recover what is readable with `sqlite3 {path} .recover | sqlite3 recovered.db` "
-                          "and point YOLOSWEEP_HOME at a folder holding it as sweeps.db, or start afresh with a new YOLOSWEEP_HOME")
-    if ("readonly" in text or "unable to open" in text or isinstance(err, PermissionError)
-            or getattr(err, "errno", None) in (errno.EROFS, errno.EACCES, errno.EPERM)):
-        return StoreError(f"{path}: cannot write the store ({text}). Fix: make {path.parent} writable, "
-                          "or set YOLOSWEEP_HOME to a writable folder")
+        return StoreError(
+            f"{path}: the store is damaged ({text}); it was left as it is. Fix: restore it from a "
+            f"backup, or recover what is readable with `sqlite3 {path} .recover | sqlite3 recovered.db` "
+            "and point YOLOSWEEP_HOME at a folder holding it as sweeps.db, or start afresh with a new YOLOSWEEP_HOME"
+        )
+    if (
+        "readonly" in text
+        or "unable to open" in text
+        or isinstance(err, PermissionError)
+        or getattr(err, "errno", None) in (errno.EROFS, errno.EACCES, errno.EPERM)
+    ):
+        return StoreError(
+            f"{path}: cannot write the store ({text}). Fix: make {path.parent} writable, "
+            "or set YOLOSWEEP_HOME to a writable folder"
+        )
     return StoreError(f"{path}: store error ({text}). Fix: check the disk and the file, or set a new YOLOSWEEP_HOME")
 
 
@@ -132,11 +168,22 @@ _OUTAGE_STATES = {"57P01", "57P02", "57P03", "53300", "40001", "40P01"}
 # A failure while connecting carries no SQLSTATE (libpq keeps it to itself), only the server's words in its own
 # lc_messages. These English ones are read on a first connection; once this process has connected, its URL and
 # password are proven, so any later refusal to connect is an outage whatever its words (Store._proven).
-_UNREACHABLE_WORDS = ("connection refused", "timeout expired", "server closed the connection", "terminating connection",
-                      "connection is closed", "could not receive data", "could not send data", "consuming input failed",
-                      "the database system is starting up", "the database system is shutting down",
-                      "the database system is not yet accepting connections", "the database system is in recovery mode",
-                      "too many clients", "no connection to the server")
+_UNREACHABLE_WORDS = (
+    "connection refused",
+    "timeout expired",
+    "server closed the connection",
+    "terminating connection",
+    "connection is closed",
+    "could not receive data",
+    "could not send data",
+    "consuming input failed",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is not yet accepting connections",
+    "the database system is in recovery mode",
+    "too many clients",
+    "no connection to the server",
+)
 # Set for a run by its agent: the agent connected with this URL, so the run's own first refusal is an outage too.
 PROVEN_ENV = "YOLOSWEEP_STORE_PROVEN"
 
@@ -146,9 +193,11 @@ def outage_sqlstate(sqlstate: str | None) -> bool:
     return bool(sqlstate) and (sqlstate.startswith(_OUTAGE_CLASSES) or sqlstate in _OUTAGE_STATES)
 
 
-def _unreachable(where: str, text: str) -> "StoreUnreachable":
-    return StoreUnreachable(f"{where}: PostgreSQL unreachable ({text}). Fix: start the server, or check the host, "
-                            "port and firewall (`pg_isready -h HOST -p PORT`)")
+def _unreachable(where: str, text: str) -> StoreUnreachable:
+    return StoreUnreachable(
+        f"{where}: PostgreSQL unreachable ({text}). Fix: start the server, or check the host, "
+        "port and firewall (`pg_isready -h HOST -p PORT`)"
+    )
 
 
 def explain_postgres(err: BaseException, where: str, proven: bool = False) -> StoreError:
@@ -158,8 +207,10 @@ def explain_postgres(err: BaseException, where: str, proven: bool = False) -> St
     low = text.lower()
     sqlstate = getattr(err, "sqlstate", None)
     if sqlstate == "53300" or "too many clients" in low:  # waited for in flight; at a start, the fix is the pool
-        return StoreUnreachable(f"{where}: PostgreSQL has no connection left ({text}). Fix: put PgBouncer in front of "
-                                "it in transaction pooling (docs/guide.md, several machines), or raise max_connections")
+        return StoreUnreachable(
+            f"{where}: PostgreSQL has no connection left ({text}). Fix: put PgBouncer in front of "
+            "it in transaction pooling (docs/guide.md, several machines), or raise max_connections"
+        )
     if outage_sqlstate(sqlstate):
         return _unreachable(where, f"{sqlstate}: {text}")
     connecting = sqlstate is None and type(err).__name__ == "OperationalError"
@@ -187,7 +238,7 @@ def _translated(method: Callable[..., Any]) -> Callable[..., Any]:
     out of reach is waited for (Store.retrying), except inside a caller's transaction, which is retried whole."""
 
     @functools.wraps(method)
-    def wrapper(self: "Store", *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
         def once() -> Any:
             try:
                 return method(self, *args, **kwargs)
@@ -220,7 +271,7 @@ class Run:
 
 
 def home() -> Path:
-    """The workspace folder: a SQLite store's, the launcher's logs, the demo's data (YOLOSWEEP_HOME, default .yolosweep)."""
+    """The workspace folder: a SQLite store's, the launcher's logs, the demo's data (YOLOSWEEP_HOME, or .yolosweep)."""
     return Path(os.environ.get("YOLOSWEEP_HOME", ".yolosweep"))
 
 
@@ -249,8 +300,25 @@ def masked(location: str | Path) -> str:
 
 # File systems shared between machines, where SQLite's locking does not hold (Optuna's FAQ and SQLite's own:
 # never for concurrent writers on NFS). As /proc/self/mountinfo names them.
-NETWORK_FILESYSTEMS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "ceph", "fuse.ceph", "glusterfs",
-                       "fuse.glusterfs", "beegfs", "fuse.sshfs", "afs", "ocfs2", "gfs2", "9p"}
+NETWORK_FILESYSTEMS = {
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "smbfs",
+    "lustre",
+    "gpfs",
+    "ceph",
+    "fuse.ceph",
+    "glusterfs",
+    "fuse.glusterfs",
+    "beegfs",
+    "fuse.sshfs",
+    "afs",
+    "ocfs2",
+    "gfs2",
+    "9p",
+}
 MOUNTINFO = Path("/proc/self/mountinfo")
 
 
@@ -294,8 +362,10 @@ class Store:
             self._connect_postgres(read_only=False)
             try:
                 if not create and not sa.inspect(self.db).has_table("meta"):
-                    raise StoreError(f"{self.where}: no sweeps in this database yet. Fix: create one with "
-                                     f"{create_hint(' --store URL')}")
+                    raise StoreError(
+                        f"{self.where}: no sweeps in this database yet. Fix: create one with "
+                        f"{create_hint(' --store URL')}"
+                    )
                 self._migrate()
             except sa.exc.SQLAlchemyError as err:
                 self.close()
@@ -310,15 +380,19 @@ class Store:
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         except FileExistsError:
-            raise StoreError(f"{folder}: is a file, not a folder (YOLOSWEEP_HOME). Fix: set YOLOSWEEP_HOME to a folder") from None
+            raise StoreError(
+                f"{folder}: is a file, not a folder (YOLOSWEEP_HOME). Fix: set YOLOSWEEP_HOME to a folder"
+            ) from None
         except OSError as err:
             raise explain(err, self.path) from None
         shared = network_filesystem(folder)
         if shared:
-            raise StoreError(f"{self.path}: SQLite on a network file system ({shared}) is unsafe for agents on several "
-                             "hosts: its locks do not hold there. Fix: give every command a PostgreSQL store "
-                             "(--store postgresql://USER@HOST/DB), or keep the SQLite store on a local disk "
-                             "(YOLOSWEEP_HOME=/tmp/yolosweep)")
+            raise StoreError(
+                f"{self.path}: SQLite on a network file system ({shared}) is unsafe for agents on several "
+                "hosts: its locks do not hold there. Fix: give every command a PostgreSQL store "
+                "(--store postgresql://USER@HOST/DB), or keep the SQLite store on a local disk "
+                "(YOLOSWEEP_HOME=/tmp/yolosweep)"
+            )
         fresh = not self.path.exists()
         if fresh and not os.access(folder, os.W_OK | os.X_OK):
             raise explain(PermissionError(errno.EACCES, "folder not writable"), self.path)
@@ -340,7 +414,7 @@ class Store:
         if self.postgres:
             self.path, self.home = None, home()
         else:
-            path = self.location[len("sqlite:///"):] if self.location.startswith("sqlite:///") else self.location
+            path = self.location[len("sqlite:///") :] if self.location.startswith("sqlite:///") else self.location
             self.path = Path(path)
             self.home = self.path.parent
 
@@ -354,22 +428,31 @@ class Store:
             db.execute("PRAGMA busy_timeout=60000")
             return db
 
-        self.engine = sa.create_engine("sqlite://", creator=connect, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+        self.engine = sa.create_engine(
+            "sqlite://", creator=connect, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT"
+        )
         self.db: Connection = self.engine.connect()
 
     def _connect_postgres(self, read_only: bool) -> None:
         try:
             url = make_url(self.location).set(drivername="postgresql+psycopg")
         except ArgumentError:
-            raise StoreError(f"{self.where}: not a database URL. Fix: give postgresql://USER@HOST[:PORT]/DATABASE") from None
+            raise StoreError(
+                f"{self.where}: not a database URL. Fix: give postgresql://USER@HOST[:PORT]/DATABASE"
+            ) from None
         # No server-side prepared statements: through PgBouncer in transaction pooling (200 agents on one server)
         # the next transaction may run on another server connection, which never saw them.
-        connect_args: dict[str, Any] = {"connect_timeout": 10, "application_name": "yolosweep", "prepare_threshold": None}
+        connect_args: dict[str, Any] = {
+            "connect_timeout": 10,
+            "application_name": "yolosweep",
+            "prepare_threshold": None,
+        }
         if read_only:  # the server refuses every write of this session: a reader cannot change the sweep
             connect_args["options"] = "-c default_transaction_read_only=on"
         try:
-            self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT",
-                                           connect_args=connect_args)
+            self.engine = sa.create_engine(
+                url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT", connect_args=connect_args
+            )
             self.db = self.engine.connect()
             self._proven = True
         except ModuleNotFoundError as err:
@@ -416,7 +499,7 @@ class Store:
     def _reconnect(self) -> None:
         try:
             self.db.close()
-        except Exception:  # noqa: BLE001 - the old connection is gone either way
+        except Exception:
             pass
         try:
             self.db = self.engine.connect()
@@ -427,7 +510,7 @@ class Store:
         print("yolosweep: the store is reachable again", file=sys.stderr, flush=True)
 
     @classmethod
-    def read_only(cls, location: str | Path | None = None) -> "Store":
+    def read_only(cls, location: str | Path | None = None) -> Store:
         """The store opened for reading only (status, analysis, the dashboard): no migration, no reserve, no write ever.
 
         A WAL-mode store needs its -shm file to be read; on a read-only mount (an archived sweep on a
@@ -447,8 +530,10 @@ class Store:
                 row = store._sql("SELECT value FROM meta WHERE key='schema_version'").fetchone() if has_meta else None
                 if row is None:
                     store.close()
-                    raise StoreError(f"{store.where}: no sweeps in this database yet. Fix: create one with "
-                                     f"{create_hint(' --store URL')}")
+                    raise StoreError(
+                        f"{store.where}: no sweeps in this database yet. Fix: create one with "
+                        f"{create_hint(' --store URL')}"
+                    )
             else:
                 try:
                     row = store._open_read_only("mode=ro")
@@ -460,13 +545,17 @@ class Store:
             raise store.explain(err) from None
         if row is None or int(row[0]) > SCHEMA_VERSION:
             store.close()
-            raise StoreError(f"{store.where}: schema version {row[0] if row else '?'}, this yolosweep reads version "
-                             f"{SCHEMA_VERSION}. Fix: use the yolosweep version that wrote it")
+            raise StoreError(
+                f"{store.where}: schema version {row[0] if row else '?'}, this yolosweep reads version "
+                f"{SCHEMA_VERSION}. Fix: use the yolosweep version that wrote it"
+            )
         if int(row[0]) < SCHEMA_VERSION:
             store.close()
-            raise OlderSchema(f"{store.where}: schema version {row[0]}, this yolosweep reads version {SCHEMA_VERSION}. "
-                              f"Fix: open it once where it can be written (`{command('status')}` there upgrades "
-                              "it in place), or use the yolosweep version that wrote it")
+            raise OlderSchema(
+                f"{store.where}: schema version {row[0]}, this yolosweep reads version {SCHEMA_VERSION}. "
+                f"Fix: open it once where it can be written (`{command('status')}` there upgrades "
+                "it in place), or use the yolosweep version that wrote it"
+            )
         return store
 
     def _open_read_only(self, mode: str) -> tuple[str] | None:
@@ -478,7 +567,7 @@ class Store:
             raise
 
     @classmethod
-    def for_reading(cls, location: str | Path | None = None) -> "Store":
+    def for_reading(cls, location: str | Path | None = None) -> Store:
         """What `status` and the analysis open: read-only, so a store on a read-only share can be read; a store
         of an older schema is upgraded in place first (a write), as any command did before."""
         try:
@@ -568,33 +657,47 @@ class Store:
 
     # --- sweeps ---
     @_translated
-    def create_sweep(self, config: dict[str, Any], priors: list[dict[str, Any]] = (),
-                     noise: list[dict[str, Any]] = ()) -> str:
+    def create_sweep(
+        self, config: dict[str, Any], priors: list[dict[str, Any]] = (), noise: list[dict[str, Any]] = ()
+    ) -> str:
         """A new sweep; `priors` are parameter sets that its agents run first, in order, and `noise` the first
         prior with other seeds, run right after it."""
         sweep_id = new_id()
-        ordered = [(p, "prior") for p in priors[:1]] + [(p, "noise") for p in noise] + [(p, "prior") for p in priors[1:]]
+        ordered = (
+            [(p, "prior") for p in priors[:1]] + [(p, "noise") for p in noise] + [(p, "prior") for p in priors[1:]]
+        )
         with self.transaction():
-            self._sql("INSERT INTO sweeps (id, config, created) VALUES (:id, :config, :created)",
-                      {"id": sweep_id, "config": json.dumps(config), "created": time.time()})
+            self._sql(
+                "INSERT INTO sweeps (id, config, created) VALUES (:id, :config, :created)",
+                {"id": sweep_id, "config": json.dumps(config), "created": time.time()},
+            )
             if ordered:
-                self._sql("INSERT INTO priors (sweep_id, position, params, kind) VALUES (:sweep, :position, :params, :kind)",
-                          [{"sweep": sweep_id, "position": i, "params": json.dumps(p), "kind": kind}
-                           for i, (p, kind) in enumerate(ordered)])
+                self._sql(
+                    "INSERT INTO priors (sweep_id, position, params, kind) VALUES (:sweep, :position, :params, :kind)",
+                    [
+                        {"sweep": sweep_id, "position": i, "params": json.dumps(p), "kind": kind}
+                        for i, (p, kind) in enumerate(ordered)
+                    ],
+                )
         return sweep_id
 
     @_translated
     def add_prior_run(self, sweep_id: str, run_id: str) -> tuple[dict[str, Any], str] | None:
         """Start the next prior not yet run, as run `run_id`: its parameters and kind ('prior' or 'noise');
         None when all have run. Call inside a transaction."""
-        row = self._sql("SELECT position, params, kind FROM priors WHERE sweep_id=:sweep AND run_id IS NULL "
-                        "ORDER BY position LIMIT 1", {"sweep": sweep_id}).fetchone()
+        row = self._sql(
+            "SELECT position, params, kind FROM priors WHERE sweep_id=:sweep AND run_id IS NULL "
+            "ORDER BY position LIMIT 1",
+            {"sweep": sweep_id},
+        ).fetchone()
         if row is None:
             return None
         params = json.loads(row[1])
         self.add_run(sweep_id, run_id, params)
-        self._sql("UPDATE priors SET run_id=:run WHERE sweep_id=:sweep AND position=:position",
-                  {"run": run_id, "sweep": sweep_id, "position": row[0]})
+        self._sql(
+            "UPDATE priors SET run_id=:run WHERE sweep_id=:sweep AND position=:position",
+            {"run": run_id, "sweep": sweep_id, "position": row[0]},
+        )
         return params, row[2]
 
     @_translated
@@ -602,14 +705,18 @@ class Store:
         row = self._sql("SELECT config FROM sweeps WHERE id=:id", {"id": sweep_id}).fetchone()
         if row is None:
             known = ", ".join(self.sweep_ids()[-5:]) or "none yet"
-            raise StoreError(f"{self.where}: no sweep '{sweep_id}' (known: {known}). Fix: check the id, or {create_hint()}")
+            raise StoreError(
+                f"{self.where}: no sweep '{sweep_id}' (known: {known}). Fix: check the id, or {create_hint()}"
+            )
         return json.loads(row[0])
 
     @_translated
     def record_verified(self, sweep_id: str, verdict: dict[str, Any]) -> None:
         """The sweep's winner as retraining with several seeds found it (retrain.top_k_seeded)."""
         with self.transaction():
-            self._sql("UPDATE sweeps SET verified=:verdict WHERE id=:id", {"verdict": json.dumps(verdict), "id": sweep_id})
+            self._sql(
+                "UPDATE sweeps SET verified=:verdict WHERE id=:id", {"verdict": json.dumps(verdict), "id": sweep_id}
+            )
 
     @_translated
     def verified(self, sweep_id: str) -> dict[str, Any] | None:
@@ -629,15 +736,19 @@ class Store:
         before = self.sweep_state(sweep_id)
         if before in (SweepState.RUNNING, SweepState.PAUSED):
             with self.transaction(serialised=False):
-                self._sql("UPDATE sweeps SET state=:state WHERE id=:id", {"state": SweepState(state).value, "id": sweep_id})
+                self._sql(
+                    "UPDATE sweeps SET state=:state WHERE id=:id", {"state": SweepState(state).value, "id": sweep_id}
+                )
         return before
 
     @_translated
     def request_stop(self, run_id: str, reason: str) -> Run | None:
         """Ask a running run's agent to stop it (W&B's "stop run"); the run, or None when no such run is running."""
         with self.transaction(serialised=False):
-            found = self._sql("UPDATE runs SET stop_requested=:reason WHERE id=:id AND state='running'",
-                              {"reason": reason, "id": run_id}).rowcount
+            found = self._sql(
+                "UPDATE runs SET stop_requested=:reason WHERE id=:id AND state='running'",
+                {"reason": reason, "id": run_id},
+            ).rowcount
         if not found:
             return None
         sweep_id = self._sql("SELECT sweep_id FROM runs WHERE id=:id", {"id": run_id}).scalar_one()
@@ -646,8 +757,10 @@ class Store:
     @_translated
     def control(self, sweep_id: str, run_id: str) -> tuple[SweepState, str | None]:
         """What a watching agent must know each poll: its sweep's state, and whether its run is asked to stop."""
-        row = self._sql("SELECT s.state, r.stop_requested FROM sweeps s JOIN runs r ON r.sweep_id = s.id "
-                        "WHERE r.id=:run", {"run": run_id}).fetchone()
+        row = self._sql(
+            "SELECT s.state, r.stop_requested FROM sweeps s JOIN runs r ON r.sweep_id = s.id WHERE r.id=:run",
+            {"run": run_id},
+        ).fetchone()
         return SweepState(row[0]), row[1]
 
     @_translated
@@ -658,12 +771,23 @@ class Store:
     @_translated
     def add_run(self, sweep_id: str, run_id: str, params: dict[str, Any]) -> None:
         """Call inside a transaction that also read the runs the suggestion was based on."""
-        self._sql("INSERT INTO runs (id, sweep_id, params, state, created, host, agent_pid, boot_id, agent_started, "
-                  "heartbeat, lease) VALUES (:id, :sweep, :params, 'running', :created, :host, :pid, :boot, :started, "
-                  ":beat, :lease)",
-                  {"id": run_id, "sweep": sweep_id, "params": json.dumps(params), "created": time.time(),
-                   "host": socket.gethostname(), "pid": os.getpid(), "boot": boot_id(), "started": process_started(os.getpid()),
-                   "beat": self.now(), "lease": self.lease})
+        self._sql(
+            "INSERT INTO runs (id, sweep_id, params, state, created, host, agent_pid, boot_id, agent_started, "
+            "heartbeat, lease) VALUES (:id, :sweep, :params, 'running', :created, :host, :pid, :boot, :started, "
+            ":beat, :lease)",
+            {
+                "id": run_id,
+                "sweep": sweep_id,
+                "params": json.dumps(params),
+                "created": time.time(),
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "boot": boot_id(),
+                "started": process_started(os.getpid()),
+                "beat": self.now(),
+                "lease": self.lease,
+            },
+        )
 
     def now(self) -> float:
         """The store's clock (PostgreSQL: the server's), so heartbeats from machines whose clocks differ compare."""
@@ -674,7 +798,9 @@ class Store:
     @_translated
     def heartbeat(self, run_id: str) -> None:
         """The run's agent is alive: its lease starts again."""
-        self._sql("UPDATE runs SET heartbeat=:beat WHERE id=:id AND state='running'", {"beat": self.now(), "id": run_id})
+        self._sql(
+            "UPDATE runs SET heartbeat=:beat WHERE id=:id AND state='running'", {"beat": self.now(), "id": run_id}
+        )
 
     @_translated
     def lapsed(self, sweep_id: str) -> list[tuple[str, str, float]]:
@@ -684,13 +810,20 @@ class Store:
         this process reconnected after losing it within a lease (every agent's beats resume by then)."""
         if self._reconnected and time.monotonic() - self._connected_since < self.lease:
             return []
-        if self.postgres and self._sql("SELECT EXTRACT(EPOCH FROM clock_timestamp() - pg_postmaster_start_time())"
-                                       ).scalar_one() < self.lease:
+        if (
+            self.postgres
+            and self._sql("SELECT EXTRACT(EPOCH FROM clock_timestamp() - pg_postmaster_start_time())").scalar_one()
+            < self.lease
+        ):
             return []
-        return [tuple(row) for row in self._sql(
-            "SELECT id, host, heartbeat FROM runs WHERE sweep_id=:sweep AND state='running' AND host<>:host "
-            "AND heartbeat IS NOT NULL AND lease IS NOT NULL AND heartbeat + lease < :now",
-            {"sweep": sweep_id, "host": socket.gethostname(), "now": self.now()})]
+        return [
+            tuple(row)
+            for row in self._sql(
+                "SELECT id, host, heartbeat FROM runs WHERE sweep_id=:sweep AND state='running' AND host<>:host "
+                "AND heartbeat IS NOT NULL AND lease IS NOT NULL AND heartbeat + lease < :now",
+                {"sweep": sweep_id, "host": socket.gethostname(), "now": self.now()},
+            )
+        ]
 
     @_translated
     def expire_leases(self, sweep_id: str) -> list[tuple[str, str, float]]:
@@ -702,28 +835,45 @@ class Store:
             gone = self.lapsed(sweep_id)
             for run_id, host, beat in gone:
                 at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(beat))
-                self._sql("UPDATE runs SET state=:state, reason=:reason, ended_by=:ended_by, ended=:ended "
-                          "WHERE id=:id AND state='running'",
-                          {"state": RunState.CRASHED.value, "reason": f"host {host} stopped answering at {at}",
-                           "ended_by": EndedBy.VANISHED.value, "ended": time.time(), "id": run_id})
+                self._sql(
+                    "UPDATE runs SET state=:state, reason=:reason, ended_by=:ended_by, ended=:ended "
+                    "WHERE id=:id AND state='running'",
+                    {
+                        "state": RunState.CRASHED.value,
+                        "reason": f"host {host} stopped answering at {at}",
+                        "ended_by": EndedBy.VANISHED.value,
+                        "ended": time.time(),
+                        "id": run_id,
+                    },
+                )
         return gone
 
     @_translated
     def set_process(self, run_id: str, pid: int, wandb_dir: str) -> None:
         with self.transaction():
-            self._sql("UPDATE runs SET pid=:pid, pid_started=:started, wandb_dir=:dir WHERE id=:id",
-                      {"pid": pid, "started": process_started(pid), "dir": wandb_dir, "id": run_id})
+            self._sql(
+                "UPDATE runs SET pid=:pid, pid_started=:started, wandb_dir=:dir WHERE id=:id",
+                {"pid": pid, "started": process_started(pid), "dir": wandb_dir, "id": run_id},
+            )
 
     @_translated
     def log_epoch(self, run_id: str, epoch: int, metrics: dict[str, Any], summary: dict[str, Any]) -> None:
         with self.transaction(serialised=False):
-            self._sql("INSERT INTO metrics (run_id, epoch, metrics) VALUES (:run, :epoch, :metrics) "
-                      "ON CONFLICT (run_id, epoch) DO UPDATE SET metrics=excluded.metrics",
-                      {"run": run_id, "epoch": epoch, "metrics": json.dumps(metrics)})
+            self._sql(
+                "INSERT INTO metrics (run_id, epoch, metrics) VALUES (:run, :epoch, :metrics) "
+                "ON CONFLICT (run_id, epoch) DO UPDATE SET metrics=excluded.metrics",
+                {"run": run_id, "epoch": epoch, "metrics": json.dumps(metrics)},
+            )
             self._sql("UPDATE runs SET summary=:summary WHERE id=:id", {"summary": json.dumps(summary), "id": run_id})
 
-    def end_run(self, run_id: str, state: RunState, reason: str = "", summary: dict[str, Any] | None = None,
-                ended_by: EndedBy = EndedBy.COMPLETED) -> None:
+    def end_run(
+        self,
+        run_id: str,
+        state: RunState,
+        reason: str = "",
+        summary: dict[str, Any] | None = None,
+        ended_by: EndedBy = EndedBy.COMPLETED,
+    ) -> None:
         """Move a run to a terminal state once; a later call for the same run changes nothing.
 
         On a full disk the reserve file is given up once to make room: a run never stays `running`
@@ -731,8 +881,14 @@ class Store:
         """
         state = RunState(state)
         assert state.terminal, state
-        values = {"state": state.value, "reason": reason, "ended_by": EndedBy(ended_by).value,
-                  "summary": None if summary is None else json.dumps(summary), "ended": time.time(), "id": run_id}
+        values = {
+            "state": state.value,
+            "reason": reason,
+            "ended_by": EndedBy(ended_by).value,
+            "summary": None if summary is None else json.dumps(summary),
+            "ended": time.time(),
+            "id": run_id,
+        }
         try:
             self._end_run(values)
         except StoreFull:
@@ -744,32 +900,57 @@ class Store:
     @_translated
     def _end_run(self, values: dict[str, Any]) -> None:
         with self.transaction(serialised=False):  # one row, and only from `running`: nothing to race
-            self._sql("UPDATE runs SET state=:state, reason=:reason, ended_by=:ended_by, summary=COALESCE(:summary, summary), "
-                      "ended=:ended WHERE id=:id AND state='running'", values)
+            self._sql(
+                "UPDATE runs SET state=:state, reason=:reason, ended_by=:ended_by, "
+                "summary=COALESCE(:summary, summary), "
+                "ended=:ended WHERE id=:id AND state='running'",
+                values,
+            )
 
     @_translated
     def explain_stop(self, run_id: str, reason: str, ended_by: EndedBy) -> None:
         """Who stopped a run (hyperband, the user) is known to the agent, not to the trial."""
         with self.transaction():
-            self._sql("UPDATE runs SET reason=:reason, ended_by=:ended_by WHERE id=:id AND state='stopped'",
-                      {"reason": reason, "ended_by": EndedBy(ended_by).value, "id": run_id})
+            self._sql(
+                "UPDATE runs SET reason=:reason, ended_by=:ended_by WHERE id=:id AND state='stopped'",
+                {"reason": reason, "ended_by": EndedBy(ended_by).value, "id": run_id},
+            )
 
     @_translated
     def runs(self, sweep_id: str, with_history: bool = True) -> list[Run]:
         rows = self._sql(
-            "SELECT r.id, r.sweep_id, r.params, state, reason, summary, created, ended, host, agent_pid, pid, wandb_dir, "
+            "SELECT r.id, r.sweep_id, r.params, state, reason, summary, created, ended, host, agent_pid, pid, "
+            "wandb_dir, "
             "p.kind, ended_by FROM runs r LEFT JOIN priors p ON p.run_id = r.id "
-            "WHERE r.sweep_id=:sweep ORDER BY created", {"sweep": sweep_id}).fetchall()
+            "WHERE r.sweep_id=:sweep ORDER BY created",
+            {"sweep": sweep_id},
+        ).fetchall()
         histories: dict[str, list[dict[str, Any]]] = {r[0]: [] for r in rows}
         if with_history:
             for run_id, metrics in self._sql(
                 "SELECT m.run_id, m.metrics FROM metrics m JOIN runs r ON r.id = m.run_id "
-                "WHERE r.sweep_id=:sweep ORDER BY m.run_id, m.epoch", {"sweep": sweep_id}):
+                "WHERE r.sweep_id=:sweep ORDER BY m.run_id, m.epoch",
+                {"sweep": sweep_id},
+            ):
                 histories[run_id].append(json.loads(metrics))
         return [
-            Run(id=r[0], sweep_id=r[1], params=json.loads(r[2]), state=RunState(r[3]), reason=r[4], summary=json.loads(r[5]),
-                created=r[6], ended=r[7], host=r[8], agent_pid=r[9], pid=r[10], wandb_dir=r[11], history=histories[r[0]],
-                origin=r[12] or "search", ended_by=EndedBy(r[13]))
+            Run(
+                id=r[0],
+                sweep_id=r[1],
+                params=json.loads(r[2]),
+                state=RunState(r[3]),
+                reason=r[4],
+                summary=json.loads(r[5]),
+                created=r[6],
+                ended=r[7],
+                host=r[8],
+                agent_pid=r[9],
+                pid=r[10],
+                wandb_dir=r[11],
+                history=histories[r[0]],
+                origin=r[12] or "search",
+                ended_by=EndedBy(r[13]),
+            )
             for r in rows
         ]
 
@@ -782,11 +963,14 @@ class Store:
         """
         counted = self._sql(
             "SELECT m.run_id, COUNT(*), MAX(m.epoch) FROM metrics m JOIN runs r ON r.id = m.run_id "
-            "WHERE r.sweep_id=:sweep AND r.state='running' GROUP BY m.run_id", {"sweep": sweep_id}).fetchall()
+            "WHERE r.sweep_id=:sweep AND r.state='running' GROUP BY m.run_id",
+            {"sweep": sweep_id},
+        ).fetchall()
         latest = {}
         for run_id, count, epoch in counted:
-            (metrics,) = self._sql("SELECT metrics FROM metrics WHERE run_id=:run AND epoch=:epoch",
-                                   {"run": run_id, "epoch": epoch}).fetchone()
+            (metrics,) = self._sql(
+                "SELECT metrics FROM metrics WHERE run_id=:run AND epoch=:epoch", {"run": run_id, "epoch": epoch}
+            ).fetchone()
             latest[run_id] = (int(count), json.loads(metrics))
         return latest
 
@@ -794,14 +978,20 @@ class Store:
     def epoch_counts(self, sweep_id: str) -> dict[str, int]:
         """Each run's count of logged epochs (runs without one are absent): the status table's column, without
         reading every history (see latest_epochs)."""
-        return {run_id: int(count) for run_id, count in self._sql(
-            "SELECT m.run_id, COUNT(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.sweep_id=:sweep "
-            "GROUP BY m.run_id", {"sweep": sweep_id})}
+        return {
+            run_id: int(count)
+            for run_id, count in self._sql(
+                "SELECT m.run_id, COUNT(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.sweep_id=:sweep "
+                "GROUP BY m.run_id",
+                {"sweep": sweep_id},
+            )
+        }
 
     @_translated
     def epochs_logged(self, sweep_id: str) -> int:
-        row = self._sql("SELECT COUNT(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.sweep_id=:sweep",
-                        {"sweep": sweep_id}).fetchone()
+        row = self._sql(
+            "SELECT COUNT(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.sweep_id=:sweep", {"sweep": sweep_id}
+        ).fetchone()
         return int(row[0])
 
     @_translated
@@ -814,15 +1004,27 @@ class Store:
         """
         host, boot, crashed = socket.gethostname(), boot_id(), []
         with self.transaction():
-            rows = self._sql("SELECT id, pid, pid_started, agent_pid, agent_started, boot_id FROM runs "
-                             "WHERE sweep_id=:sweep AND state='running' AND host=:host", {"sweep": sweep_id, "host": host}).fetchall()
+            rows = self._sql(
+                "SELECT id, pid, pid_started, agent_pid, agent_started, boot_id FROM runs "
+                "WHERE sweep_id=:sweep AND state='running' AND host=:host",
+                {"sweep": sweep_id, "host": host},
+            ).fetchall()
             for run_id, pid, pid_started, agent_pid, agent_started, run_boot in rows:
                 same_boot = run_boot is None or boot is None or run_boot == boot
-                if not same_boot or not any(_alive(p, started) for p, started in ((pid, pid_started), (agent_pid, agent_started)) if p):
+                if not same_boot or not any(
+                    _alive(p, started) for p, started in ((pid, pid_started), (agent_pid, agent_started)) if p
+                ):
                     why = "machine restarted" if not same_boot else "killed, or its container restarted"
-                    self._sql("UPDATE runs SET state=:state, reason=:reason, ended_by=:ended_by, ended=:ended WHERE id=:id",
-                              {"state": RunState.CRASHED.value, "reason": f"process vanished ({why})",
-                               "ended_by": EndedBy.VANISHED.value, "ended": time.time(), "id": run_id})
+                    self._sql(
+                        "UPDATE runs SET state=:state, reason=:reason, ended_by=:ended_by, ended=:ended WHERE id=:id",
+                        {
+                            "state": RunState.CRASHED.value,
+                            "reason": f"process vanished ({why})",
+                            "ended_by": EndedBy.VANISHED.value,
+                            "ended": time.time(),
+                            "id": run_id,
+                        },
+                    )
                     crashed.append(run_id)
         return crashed
 
@@ -872,18 +1074,24 @@ def copy_sweeps(source: Store, target: Store, sweep_ids: list[str] | None = None
     sweep_ids = sweep_ids or source.sweep_ids()
     missing = [s for s in sweep_ids if s not in source.sweep_ids()]
     if missing:
-        raise StoreError(f"{source.where}: no sweep {missing[0]!r}. Fix: check the id (`python -m yolosweep status --store "
-                         f"{source.where}` lists them)")
+        raise StoreError(
+            f"{source.where}: no sweep {missing[0]!r}. Fix: check the id (`python -m yolosweep status --store "
+            f"{source.where}` lists them)"
+        )
     clash = sorted(set(sweep_ids) & set(target.sweep_ids()))
     if clash:
-        raise StoreError(f"{target.where}: holds sweep {clash[0]} already; nothing was copied. Fix: copy into another "
-                         "store, or leave that sweep out with --sweep for each of the others")
+        raise StoreError(
+            f"{target.where}: holds sweep {clash[0]} already; nothing was copied. Fix: copy into another "
+            "store, or leave that sweep out with --sweep for each of the others"
+        )
     sweeps, runs, priors, metrics = (_TABLES.tables[name] for name in ("sweeps", "runs", "priors", "metrics"))
     run_ids = sa.select(runs.c.id).where(runs.c.sweep_id.in_(sweep_ids))
-    chosen = [(sweeps, sa.select(sweeps).where(sweeps.c.id.in_(sweep_ids))),
-              (runs, sa.select(runs).where(runs.c.sweep_id.in_(sweep_ids))),
-              (priors, sa.select(priors).where(priors.c.sweep_id.in_(sweep_ids))),
-              (metrics, sa.select(metrics).where(metrics.c.run_id.in_(run_ids)))]  # in the order the keys refer
+    chosen = [
+        (sweeps, sa.select(sweeps).where(sweeps.c.id.in_(sweep_ids))),
+        (runs, sa.select(runs).where(runs.c.sweep_id.in_(sweep_ids))),
+        (priors, sa.select(priors).where(priors.c.sweep_id.in_(sweep_ids))),
+        (metrics, sa.select(metrics).where(metrics.c.run_id.in_(run_ids))),
+    ]  # in the order the keys refer
     counts = {}
     try:
         with target.transaction():

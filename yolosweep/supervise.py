@@ -10,8 +10,8 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .processes import die_with_parent
 from .progress import Display
@@ -19,8 +19,15 @@ from .slots import GPU_ORDER, Slot
 from .states import STOP_SIGNALS
 
 
-def run_agents(commands: list[list[str]], slots: list[Slot], log_prefix: Path, cwd: Path | None = None,
-                shown: str = ".log", display: Display | None = None, env: dict[str, str] | None = None) -> int:
+def run_agents(
+    commands: list[list[str]],
+    slots: list[Slot],
+    log_prefix: Path,
+    cwd: Path | None = None,
+    shown: str = ".log",
+    display: Display | None = None,
+    env: dict[str, str] | None = None,
+) -> int:
     """Start one agent per slot, echo their progress lines, stop them all cleanly on Ctrl+C.
 
     env: variables every agent gets besides the parent's (resources.amp_check_env).
@@ -33,9 +40,16 @@ def run_agents(commands: list[list[str]], slots: list[Slot], log_prefix: Path, c
         log_path = Path(f"{log_prefix}-{slot.name}.log")
         agent_env = {**os.environ, **(env or {}), **GPU_ORDER, "CUDA_VISIBLE_DEVICES": slot.visible_devices}
         with open(log_path, "ab") as log:
-            agents.append(subprocess.Popen(command, env=agent_env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                           preexec_fn=die_with_parent))
-        logs.append(_LogTail(log_path.with_suffix(shown), slot.name, display.say if display else lambda line: print(line, flush=True)))
+            agents.append(
+                subprocess.Popen(
+                    command, env=agent_env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
+                )
+            )
+        logs.append(
+            _LogTail(
+                log_path.with_suffix(shown), slot.name, display.say if display else lambda line: print(line, flush=True)
+            )
+        )
         print(f"yolosweep: agent on {slot.name} (pid {agents[-1].pid}), log {log_path}")
 
     stopping: list[int] = []
@@ -43,7 +57,10 @@ def run_agents(commands: list[list[str]], slots: list[Slot], log_prefix: Path, c
     def stop(signum: int, _frame: object) -> None:
         if not stopping:
             try:
-                print(f"\nyolosweep: {signal.Signals(signum).name}: stopping every agent and its run cleanly ...", flush=True)
+                print(
+                    f"\nyolosweep: {signal.Signals(signum).name}: stopping every agent and its run cleanly ...",
+                    flush=True,
+                )
             except OSError:
                 pass  # SIGHUP: the terminal is gone, but the agents still need stopping
         stopping.append(signum)

@@ -11,9 +11,10 @@ import math
 import netrc
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlparse
 
 from .spec import DEFAULT_OBJECTIVE
@@ -89,8 +90,11 @@ class TrialRun:
         try:
             config = self._wandb.Api().sweep(f"{self.run.entity}/{self.run.project}/{sweep_id}").config
         except Exception as err:  # a network or API problem: the run still trains, ranked by the default
-            print(f"yolosweep: WARNING: could not read sweep {sweep_id}'s metric ({type(err).__name__}); "
-                  f"the run summary ranks epochs by {OBJECTIVE}", flush=True)
+            print(
+                f"yolosweep: WARNING: could not read sweep {sweep_id}'s metric ({type(err).__name__}); "
+                f"the run summary ranks epochs by {OBJECTIVE}",
+                flush=True,
+            )
             return None
         return config.get("metric")
 

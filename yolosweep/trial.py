@@ -14,14 +14,22 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import Any, Protocol
 
 from . import hygiene, preflight
-from .spec import (DEFAULT_OBJECTIVE, TRIAL_OPTIONS, ConfigError, Objective, check_train_args, default_objective,
-                   model_task)
+from .spec import (
+    DEFAULT_OBJECTIVE,
+    TRIAL_OPTIONS,
+    ConfigError,
+    Objective,
+    check_train_args,
+    default_objective,
+    model_task,
+)
 from .states import STOP_SIGNALS, EndedBy, RunState
 from .tracking import EPOCH_RESULT_PREFIXES, VALIDATION_PREFIX, TrialRun, clean_value
 
@@ -31,7 +39,7 @@ TRAIN_SPLIT_PREFIX = "train/"  # validation metrics measured on the training ima
 
 def on_train_split(metric: str) -> str:
     """metrics/mAP50(B) -> train/mAP50(B): the same validation metric, measured on the training images."""
-    return TRAIN_SPLIT_PREFIX + metric[len(VALIDATION_PREFIX):]
+    return TRAIN_SPLIT_PREFIX + metric[len(VALIDATION_PREFIX) :]
 
 
 @dataclass
@@ -98,7 +106,7 @@ class StopSignals:
         self._in_setup = False
         self.check()
 
-    def __enter__(self) -> "StopSignals":
+    def __enter__(self) -> StopSignals:
         for sig in STOP_SIGNALS:
             self._previous[sig] = signal.signal(sig, self._handle)
         return self
@@ -123,7 +131,7 @@ class StopSignals:
 def _without_ultralytics_wandb(trainer: Any) -> None:
     # Ultralytics' own wandb callback would log a second, differently stepped copy of every
     # metric into our run and finish it at on_train_end; this trial owns the run instead.
-    for event, fns in trainer.callbacks.items():
+    for fns in trainer.callbacks.values():
         fns[:] = [f for f in fns if not f.__module__.endswith("callbacks.wb")]
 
 
@@ -193,7 +201,9 @@ def sweep_objective(tracker: TrialRun, args: dict[str, Any]) -> Objective:
     metric = tracker.sweep_metric()
     if metric and metric.get("name"):
         return Objective(metric["name"], metric.get("goal", "minimize"))
-    return default_objective(model_task({"parameters": {k: {"value": v} for k, v in args.items() if k in ("model", "task")}}))
+    return default_objective(
+        model_task({"parameters": {k: {"value": v} for k, v in args.items() if k in ("model", "task")}})
+    )
 
 
 def _oom_reason(err: BaseException, args: dict[str, Any]) -> str | None:
@@ -218,15 +228,19 @@ def _shared_memory_reason(err: BaseException, args: dict[str, Any]) -> str | Non
     from .resources import SHM
 
     free = f"{shutil.disk_usage(SHM).free / 2**20:.0f} MB free" if SHM.is_dir() else "absent"
-    return (f"the dataloader workers ran out of shared memory ({SHM}: {free}; workers={args.get('workers', 8)}). "
-            "Fix: start the container with --shm-size=8g (Docker's default is 64 MB), or lower `workers` (0 uses none)")
+    return (
+        f"the dataloader workers ran out of shared memory ({SHM}: {free}; workers={args.get('workers', 8)}). "
+        "Fix: start the container with --shm-size=8g (Docker's default is 64 MB), or lower `workers` (0 uses none)"
+    )
 
 
 def _disk_full_reason(err: BaseException, save_dir: Path) -> str | None:
     while err is not None:
         if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
-            return (f"disk full while writing training outputs to {save_dir} ({err.strerror}). "
-                    f"Fix: free space there, or set `project:` to a folder on another disk")
+            return (
+                f"disk full while writing training outputs to {save_dir} ({err.strerror}). "
+                f"Fix: free space there, or set `project:` to a folder on another disk"
+            )
         err = err.__cause__ or err.__context__
     return None
 
@@ -268,8 +282,11 @@ def _tidy_sweep_folder(save_dir: Path, summary: dict[str, Any], keep: int, objec
     if pruned is None or not pruned.runs:
         return {}
     freed_mb = round(pruned.freed_bytes / 2**20, 1)
-    print(f"yolosweep: keep_top_k={keep}: removed the weights of {len(pruned.runs)} run(s) outside the sweep's "
-          f"top {keep} ({', '.join(pruned.runs)}), freed {freed_mb} MB", flush=True)
+    print(
+        f"yolosweep: keep_top_k={keep}: removed the weights of {len(pruned.runs)} run(s) outside the sweep's "
+        f"top {keep} ({', '.join(pruned.runs)}), freed {freed_mb} MB",
+        flush=True,
+    )
     return {"pruned_runs": pruned.runs, "freed_mb": freed_mb}
 
 
@@ -296,17 +313,26 @@ def batch_used(requested: Any, used: int) -> dict[str, Any]:
     note: dict[str, Any] = {"batch_used": used}
     if isinstance(requested, int) and not isinstance(requested, bool) and requested >= 1 and used != requested:
         note["batch_reduced_from"] = requested
-        print(f"yolosweep: WARNING: this run trains at batch {used}, not {requested}: Ultralytics reduced it after "
-              f"running out of GPU memory, so its result is not comparable with runs at {requested}. Fix: lower `batch` "
-              "for every run, or fewer agents per GPU", flush=True)
+        print(
+            f"yolosweep: WARNING: this run trains at batch {used}, not {requested}: Ultralytics reduced it after "
+            f"running out of GPU memory, so its result is not comparable with runs at {requested}. Fix: lower `batch` "
+            "for every run, or fewer agents per GPU",
+            flush=True,
+        )
     return note
 
 
 class EpochLog:
     """The per-epoch side of a training: one history row per trained epoch to wandb and the sink."""
 
-    def __init__(self, tracker: TrialRun, sink: Sink | None, objective: Objective, train_metrics_every: int,
-                 requested_batch: Any = None):
+    def __init__(
+        self,
+        tracker: TrialRun,
+        sink: Sink | None,
+        objective: Objective,
+        train_metrics_every: int,
+        requested_batch: Any = None,
+    ):
         self.tracker, self.sink, self.objective, self.every = tracker, sink, objective, train_metrics_every
         self.requested_batch = requested_batch
         self.train_split_metrics = TrainSplitMetrics() if train_metrics_every else None
@@ -350,8 +376,9 @@ def classify_ending(err: BaseException, args: dict[str, Any], agent_pid: int) ->
         return RunState.FAILED, str(err), err.cause, EXIT_FAILED
     save_dir = Path(args.get("project", ".")) / str(args.get("name", ""))
     shm, oom, disk = _shared_memory_reason(err, args), _oom_reason(err, args), _disk_full_reason(err, save_dir)
-    cause = (EndedBy.SHARED_MEMORY if shm else EndedBy.OUT_OF_MEMORY if oom else EndedBy.DISK_FULL if disk
-             else EndedBy.ERROR)
+    cause = (
+        EndedBy.SHARED_MEMORY if shm else EndedBy.OUT_OF_MEMORY if oom else EndedBy.DISK_FULL if disk else EndedBy.ERROR
+    )
     return RunState.FAILED, shm or oom or disk or f"{type(err).__name__}: {err}".splitlines()[0], cause, EXIT_FAILED
 
 
@@ -367,8 +394,13 @@ def _prepared_model(args: dict[str, Any], tracker: TrialRun, epochs: EpochLog, s
     model.add_callback("on_train_epoch_end", epochs.end_training_epoch)
     model.add_callback("on_fit_epoch_end", epochs.log_epoch)
     model.add_callback("on_train_start", stop.training_started)
-    for event in ("on_pretrain_routine_start", "on_pretrain_routine_end", "on_train_batch_end", "on_val_batch_end",
-                  "on_fit_epoch_end"):
+    for event in (
+        "on_pretrain_routine_start",
+        "on_pretrain_routine_end",
+        "on_train_batch_end",
+        "on_val_batch_end",
+        "on_fit_epoch_end",
+    ):
         model.add_callback(event, stop.check)
     return model
 
@@ -417,7 +449,8 @@ def run(
         except Exception as err:  # StopRequested included: every ending is recorded below
             trained_at = getattr(getattr(model, "trainer", None), "batch_size", None)  # after any halving
             result.state, result.reason, result.ended_by, result.exit_code = classify_ending(
-                err, {**args, "batch": trained_at} if trained_at else args, agent_pid)
+                err, {**args, "batch": trained_at} if trained_at else args, agent_pid
+            )
             if not isinstance(err, (StopRequested, ConfigError, TrialFailed)):  # a crash: the whole story in a file
                 _write_traceback(Path(args["project"]) / args["name"], err)
 
@@ -434,7 +467,9 @@ def run(
         }
         best = result.save_dir / "weights" / "best.pt" if result.save_dir else None
         if log_model and result.state is RunState.FINISHED and best is not None and best.exists():
-            tracker.log_model(best, f"model-{tracker.id}", {k: result.summary.get(k) for k in (objective.name, "best_epoch")})
+            tracker.log_model(
+                best, f"model-{tracker.id}", {k: result.summary.get(k) for k in (objective.name, "best_epoch")}
+            )
         if result.save_dir is not None and _sweep_id():
             result.summary.update(_tidy_sweep_folder(result.save_dir, result.summary, options["keep_top_k"], objective))
         if sink:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from yolosweep import arguments, trial  # noqa: E402
-from yolosweep.sink import StoreSink  # noqa: E402
-from yolosweep.states import EndedBy, RunState  # noqa: E402
-from yolosweep.tracking import OBJECTIVE, TrialRun  # noqa: E402
+from yolosweep import arguments, trial
+from yolosweep.sink import StoreSink
+from yolosweep.states import EndedBy, RunState
+from yolosweep.tracking import OBJECTIVE, TrialRun
 
 
 def main() -> int:
@@ -32,8 +32,13 @@ def main() -> int:
                 stop.check()
                 row = {"epoch": epoch, OBJECTIVE: quality * epoch / epochs}
                 if params.get("extra_metrics"):  # a few more of Ultralytics' columns, for pages that show them all
-                    row.update({"train/box_loss": 2.0 - epoch / epochs, "metrics/precision(B)": quality * 0.9,
-                                "lr/pg0": 0.01 * (1 - epoch / epochs)})
+                    row.update(
+                        {
+                            "train/box_loss": 2.0 - epoch / epochs,
+                            "metrics/precision(B)": quality * 0.9,
+                            "lr/pg0": 0.01 * (1 - epoch / epochs),
+                        }
+                    )
                 history.append(row)
                 summary = trial.summarize(history)
                 run.log_epoch(epoch, row, summary)

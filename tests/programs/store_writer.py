@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from yolosweep.store import Store, new_id  # noqa: E402
+from yolosweep.store import Store, new_id
 
 
 def main() -> int:
@@ -20,7 +20,9 @@ def main() -> int:
     written, deadline = 0, time.time() + seconds
     while time.time() < deadline:
         written += 1
-        store.log_epoch(run_id, written, {"epoch": written, "metrics/mAP50(B)": written / 1e6}, {"epochs_done": written})
+        store.log_epoch(
+            run_id, written, {"epoch": written, "metrics/mAP50(B)": written / 1e6}, {"epochs_done": written}
+        )
     store.end_run(run_id, "finished", summary={"epochs_done": written})
     print(written)
     return 0

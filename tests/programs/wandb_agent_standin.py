@@ -28,7 +28,7 @@ import yaml
 from wandb import wandb_agent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from yolosweep.tracking import read_offline_run  # noqa: E402
+from yolosweep.tracking import read_offline_run
 
 SWEEP_ID = "standin1"
 
@@ -37,8 +37,13 @@ class StandInServer:
     def __init__(self, config: dict, prior_value: float):
         self.config, self.metric = config, config["metric"]["name"]
         prior_history = [{self.metric: prior_value, "epoch": e} for e in range(1, 11)]
-        self.prior = sweeps.SweepRun(name="prior", state="finished", config={},
-                                     sampledHistory=prior_history, summaryMetrics={self.metric: prior_value})
+        self.prior = sweeps.SweepRun(
+            name="prior",
+            state="finished",
+            config={},
+            sampledHistory=prior_history,
+            summaryMetrics={self.metric: prior_value},
+        )
         self.runs: dict[str, dict] = {}  # run id -> {"params", "state"}
         self.log: list[dict] = []
 
@@ -63,8 +68,14 @@ class StandInServer:
             params = {k: v["value"] for k, v in suggestion.config.items()}
             self.runs[run_id] = {"params": params, "state": "running"}
             self.log.append({"event": "run", "run_id": run_id, "t": now, "params": params})
-            return [{"type": "run", "run_id": run_id, "program": self.config["program"],
-                     "args": {k: {"value": v} for k, v in params.items()}}]
+            return [
+                {
+                    "type": "run",
+                    "run_id": run_id,
+                    "program": self.config["program"],
+                    "args": {k: {"value": v} for k, v in params.items()},
+                }
+            ]
         live = [self._engine_run(run_id) for run_id, run in self.runs.items() if run["state"] == "running"]
         stop = [run.name for run in sweeps.stop_runs(self.config, [self.prior, *live])]
         for run_id in stop:  # W&B's server repeats `stop` until the run is gone; the agent kills after 30 s

@@ -42,8 +42,13 @@ STOP_GRACE_S = 120.0
 # Our states as the engine knows them. A Hyperband-stopped run is a normal outcome whose
 # metrics count: as "finished" bayes learns from its best value; as "killed" it would be
 # imputed the worst value of the sweep.
-_ENGINE_STATE = {RunState.RUNNING: "running", RunState.FINISHED: "finished", RunState.STOPPED: "finished",
-                 RunState.FAILED: "failed", RunState.CRASHED: "crashed"}
+_ENGINE_STATE = {
+    RunState.RUNNING: "running",
+    RunState.FINISHED: "finished",
+    RunState.STOPPED: "finished",
+    RunState.FAILED: "failed",
+    RunState.CRASHED: "crashed",
+}
 
 
 def prepare_sweep(config: dict[str, Any], program_dir: Path) -> dict[str, Any]:
@@ -64,9 +69,16 @@ def prepare_sweep(config: dict[str, Any], program_dir: Path) -> dict[str, Any]:
     return config
 
 
-def create_sweep(config_path: str, overrides: dict[str, Any], prior_sources: list[str],
-                 defaults_first: bool = False, slots: list[Slot] | None = None,
-                 noise_runs: int | None = None, count: int | None = None, keep_band: bool = False) -> tuple[Store, str]:
+def create_sweep(
+    config_path: str,
+    overrides: dict[str, Any],
+    prior_sources: list[str],
+    defaults_first: bool = False,
+    slots: list[Slot] | None = None,
+    noise_runs: int | None = None,
+    count: int | None = None,
+    keep_band: bool = False,
+) -> tuple[Store, str]:
     """Check a sweep YAML with its overrides, dataset, model and priors, then store it.
 
     Every check runs before the store is opened, so bad input leaves nothing behind.
@@ -79,11 +91,15 @@ def create_sweep(config_path: str, overrides: dict[str, Any], prior_sources: lis
     `keep_band`: keep a Hyperband band where it was measured to cost the search (preflight.step_aside).
     """
     folder = Path(config_path).resolve().parent
-    config, priors = ready_sweep(config_path, overrides, prior_sources, lambda c: prepare_sweep(c, folder), slots,
-                                 keep_band)
+    config, priors = ready_sweep(
+        config_path, overrides, prior_sources, lambda c: prepare_sweep(c, folder), slots, keep_band
+    )
     if (config.get("early_terminate") or {}).get("strict"):
-        print("yolosweep: early_terminate.strict: the local engine (W&B's open-source `sweeps`) has no strict mode; "
-              "runs are judged as W&B judges them without it", flush=True)
+        print(
+            "yolosweep: early_terminate.strict: the local engine (W&B's open-source `sweeps`) has no strict mode; "
+            "runs are judged as W&B judges them without it",
+            flush=True,
+        )
     if defaults_first and not prior_sources and spec.trains_yolo(config):
         try:
             priors, prior_sources = load_priors([DEFAULTS], config), [DEFAULTS]
@@ -96,8 +112,10 @@ def create_sweep(config_path: str, overrides: dict[str, Any], prior_sources: lis
     if priors:
         print(f"yolosweep: {len(priors)} prior configuration(s) run first: {', '.join(prior_sources)}")
     if noise:
-        print(f"yolosweep: then {prior_sources[0]} again with seeds {', '.join(str(p['seed']) for p in noise)}: the "
-              f"seed spread every gain is judged against ({len(noise)} runs of the budget; --noise-runs 0 to skip)")
+        print(
+            f"yolosweep: then {prior_sources[0]} again with seeds {', '.join(str(p['seed']) for p in noise)}: the "
+            f"seed spread every gain is judged against ({len(noise)} runs of the budget; --noise-runs 0 to skip)"
+        )
     if count is not None and (priors or noise):
         print(_budget_line(count, len(priors), len(noise)))
     return store, sweep_id
@@ -108,8 +126,10 @@ def _budget_line(count: int, priors: int, noise: int) -> str:
     reference = priors + noise
     parts = f"{priors} prior run(s)" + (f" and {noise} seed repeat(s)" if noise else "")
     if count <= reference:
-        return (f"yolosweep: WARNING: --count {count} is used up by {parts}: no configuration will be searched. "
-                f"Fix: --count {reference + 3} to search 3 configurations, or --noise-runs 0")
+        return (
+            f"yolosweep: WARNING: --count {count} is used up by {parts}: no configuration will be searched. "
+            f"Fix: --count {reference + 3} to search 3 configurations, or --noise-runs 0"
+        )
     return f"yolosweep: --count {count}: {parts} first, then {count - reference} searched configuration(s)"
 
 
@@ -132,8 +152,12 @@ def _find_program(program: str, program_dir: Path) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
-    raise spec.ConfigError("program", program, f"not found (looked in {', '.join(str(c.parent) for c in candidates)})",
-                           "give the program's path relative to the sweep YAML")
+    raise spec.ConfigError(
+        "program",
+        program,
+        f"not found (looked in {', '.join(str(c.parent) for c in candidates)})",
+        "give the program's path relative to the sweep YAML",
+    )
 
 
 def engine_runs(runs: list[Run]) -> list[sweeps.SweepRun]:
@@ -149,7 +173,8 @@ def engine_runs(runs: list[Run]) -> list[sweeps.SweepRun]:
             sampledHistory=run.history,
             summaryMetrics=run.summary,
         )
-        for run in runs if run.origin != "noise"
+        for run in runs
+        if run.origin != "noise"
     ]
 
 
@@ -198,8 +223,9 @@ def build_command(config: dict[str, Any], params: dict[str, Any], param_file: Pa
     macros = wandb_sweep_utils.create_sweep_command_args({"args": args})
     json_file = param_file.with_suffix(".json")
     json_file.write_text(macros["args_json"][0])
-    macros.update(interpreter=[sys.executable], program=[config["program"]], args_json_file=[str(json_file)],
-                  env=["/usr/bin/env"])
+    macros.update(
+        interpreter=[sys.executable], program=[config["program"]], args_json_file=[str(json_file)], env=["/usr/bin/env"]
+    )
     command: list[str] = []
     for item in map(str, template):
         if item.startswith("${") and item.endswith("}"):
@@ -219,7 +245,10 @@ def _start_failure(err: BaseException) -> str:
     if isinstance(err, ValueError):
         return f"{err} (a parameter value holds a NUL byte). Fix: remove it from the sweep YAML"
     if getattr(err, "errno", None) == errno.E2BIG:
-        return "its arguments exceed the system's limit (a huge parameter value?). Fix: shorten the values, or pass them in a file"
+        return (
+            "its arguments exceed the system's limit (a huge parameter value?). "
+            "Fix: shorten the values, or pass them in a file"
+        )
     name = getattr(err, "filename", None) or ""
     if isinstance(err, PermissionError):
         return f"{name} is not executable. Fix: chmod +x it, or start it through ${{interpreter}} in `command`"
@@ -275,8 +304,14 @@ class FailureCutoff:
 
 
 class Agent:
-    def __init__(self, store: Store, sweep_id: str, count: int | None = None,
-                 max_consecutive_failed_runs: int | None = None, events: Path | None = None):
+    def __init__(
+        self,
+        store: Store,
+        sweep_id: str,
+        count: int | None = None,
+        max_consecutive_failed_runs: int | None = None,
+        events: Path | None = None,
+    ):
         self.store, self.sweep_id, self.count, self.events = store, sweep_id, count, events
         self.config = store.sweep_config(sweep_id)
         self.objective = spec.objective(self.config)
@@ -294,14 +329,16 @@ class Agent:
         """Run trials until --count, the run cap, an exhausted grid or a stop signal; return an exit code."""
         for sig in STOP_SIGNALS:
             signal.signal(sig, self._handle)
-        for left in sorted(self.spool.glob("*.jsonl")) if self.spool.is_dir() else []:  # runs of an agent before this one
+        for left in (
+            sorted(self.spool.glob("*.jsonl")) if self.spool.is_dir() else []
+        ):  # runs of an agent before this one
             if left.stem in {r.id for r in self.store.runs(self.sweep_id, with_history=False)}:
                 self._replay(left.stem)
         for run_id in self.store.mark_crashed(self.sweep_id):
             self._say(f"run {run_id} was left running by a dead process: marked crashed")
         self._expire_leases()
         done, gave_up = 0, None
-        # Across hosts a run lives by its agent's beats: beaten apart from this loop, so a slow step here never lapses it.
+        # Across hosts a run lives by its agent's beats: beaten apart from this loop, so no slow step here lapses it.
         beats = Heartbeat(self.store) if self.store.postgres else None
         try:
             while self.stop_signal is None and (self.count is None or done < self.count) and gave_up is None:
@@ -325,8 +362,10 @@ class Agent:
                 beats.close()
         self._say(f"{done} run(s) done in sweep {self.sweep_id}")
         if gave_up:
-            self._say(f"giving up: {gave_up}. Fix: read the failed runs' reasons "
-                      f"({command('status')} {self.sweep_id}), then start an agent again")
+            self._say(
+                f"giving up: {gave_up}. Fix: read the failed runs' reasons "
+                f"({command('status')} {self.sweep_id}), then start an agent again"
+            )
             return 1
         return 130 if self.stop_signal == signal.SIGINT else 0
 
@@ -362,7 +401,10 @@ class Agent:
     def _expire_leases(self) -> None:
         """Runs of other hosts whose agent stopped beating are crashed, so the search and Hyperband see them end."""
         for run_id, host, _beat in self.store.expire_leases(self.sweep_id):
-            self._say(f"run {run_id} of host {host}: its agent stopped answering (lease {self.store.lease:g} s): marked crashed")
+            self._say(
+                f"run {run_id} of host {host}: its agent stopped answering (lease {self.store.lease:g} s): "
+                "marked crashed"
+            )
 
     def _next(self) -> tuple[str | None, dict[str, Any], str]:
         """The next run and its origin: the next --prior (or seed repeat) not yet run, else the engine's suggestion."""
@@ -400,8 +442,10 @@ class Agent:
                 return None, {}, "search"
             reached = self._target_reached(runs)
             if reached:
-                self._say(f"run {reached.id} reached the sweep's target "
-                          f"{self.objective.name} {self.objective.target}: no new runs")
+                self._say(
+                    f"run {reached.id} reached the sweep's target "
+                    f"{self.objective.name} {self.objective.target}: no new runs"
+                )
                 return None, {}, "search"
             run_id = new_id()
             planned = self.store.add_prior_run(self.sweep_id, run_id)
@@ -429,10 +473,19 @@ class Agent:
         wandb_dir = Path(os.environ.get("WANDB_DIR", ".")).resolve()
         # As `wandb agent` sets them: the run id, the sweep id, the parameter file wandb.init loads.
         param_file = wandb_dir / "wandb" / f"sweep-{self.sweep_id}" / f"config-{run_id}.yaml"
-        env = {**os.environ, "WANDB_MODE": "offline", "WANDB_RUN_ID": run_id, "WANDB_DIR": str(wandb_dir),
-               "WANDB_SWEEP_ID": self.sweep_id, "WANDB_SWEEP_PARAM_PATH": str(param_file),
-               "YOLOSWEEP_RUN_ID": run_id, "YOLOSWEEP_STORE": self.store.reachable_from_elsewhere(),
-               "YOLOSWEEP_SWEEP_ID": self.sweep_id, PROVEN_ENV: "1", SPOOL_ENV: str(self.spool.resolve())}
+        env = {
+            **os.environ,
+            "WANDB_MODE": "offline",
+            "WANDB_RUN_ID": run_id,
+            "WANDB_DIR": str(wandb_dir),
+            "WANDB_SWEEP_ID": self.sweep_id,
+            "WANDB_SWEEP_PARAM_PATH": str(param_file),
+            "YOLOSWEEP_RUN_ID": run_id,
+            "YOLOSWEEP_STORE": self.store.reachable_from_elsewhere(),
+            "YOLOSWEEP_SWEEP_ID": self.sweep_id,
+            PROVEN_ENV: "1",
+            SPOOL_ENV: str(self.spool.resolve()),
+        }
         if self.store.postgres:  # the run reports through this agent: no connection of its own to the server
             env[SINK_ENV] = "relay"
         if self.objective is not None:  # what the run's summary and keep_top_k rank by
@@ -453,8 +506,13 @@ class Agent:
             return RunState.FAILED
         self.store.set_process(run_id, self.child.pid, str(wandb_dir / "wandb"))
         # A program other than train_sweep.py may log only with wandb.log: the store follows its offline log.
-        feed = None if spec.trains_yolo(self.config) else OfflineLogFeed(
-            self.store, self.sweep_id, run_id, wandb_dir / "wandb", self.objective.name if self.objective else None)
+        feed = (
+            None
+            if spec.trains_yolo(self.config)
+            else OfflineLogFeed(
+                self.store, self.sweep_id, run_id, wandb_dir / "wandb", self.objective.name if self.objective else None
+            )
+        )
         spool = SpoolReader(run_id, self.spool)
         stopped = self._watch(run_id, feed, spool if self.store.postgres else None)
         code = self.child.wait()
@@ -462,7 +520,9 @@ class Agent:
         if feed is not None:
             feed.poll(final=True)  # the rows and summary it logged last
         if code == 0 or (stopped and code == -signal.SIGTERM):  # a plain program dies of the SIGTERM that stops it
-            state, reason, ended_by = (RunState.STOPPED, *stopped[::-1]) if stopped else (RunState.FINISHED, "", EndedBy.COMPLETED)
+            state, reason, ended_by = (
+                (RunState.STOPPED, *stopped[::-1]) if stopped else (RunState.FINISHED, "", EndedBy.COMPLETED)
+            )
         elif code < 0:
             state, reason, ended_by = RunState.CRASHED, f"killed by {signal.Signals(-code).name}", EndedBy.VANISHED
         else:
@@ -476,15 +536,18 @@ class Agent:
         self._say(f"run {run_id} {final.state}" + (f": {shown_value(final.reason)}" if final.reason else ""))
         return final.state
 
-    def _watch(self, run_id: str, feed: OfflineLogFeed | None = None,
-               relay: SpoolReader | None = None) -> tuple[EndedBy, str] | None:
+    def _watch(
+        self, run_id: str, feed: OfflineLogFeed | None = None, relay: SpoolReader | None = None
+    ) -> tuple[EndedBy, str] | None:
         """Wait for the child; after each new epoch anywhere in the sweep, ask Hyperband. Who stopped it, and why.
         `feed`: the run's offline wandb log, fed into the store at each poll (a program without a store sink);
         `relay`: the run's spool, whose epochs this agent writes for it at each poll."""
         seen, stopped, term_at, beat = -1, None, None, time.monotonic()
         while self.child.poll() is None:
             try:
-                self.child.wait(timeout=POLL_S)  # wakes as soon as the run exits: the next run starts without a poll's delay
+                self.child.wait(
+                    timeout=POLL_S
+                )  # wakes as soon as the run exits: the next run starts without a poll's delay
             except subprocess.TimeoutExpired:
                 pass
             if feed is not None:

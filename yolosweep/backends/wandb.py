@@ -13,9 +13,9 @@ from typing import Any
 
 from .. import arguments, spec
 from ..preflight import ready_sweep, weights_dir
-from ..resources import amp_check_env
 from ..priors import NOISE_TAG, seed_repeats
 from ..priors import TAG as PRIOR_TAG
+from ..resources import amp_check_env
 from ..slots import Slot
 from ..store import new_id
 from ..supervise import run_agents
@@ -39,8 +39,11 @@ def launch(options: argparse.Namespace, slots: list[Slot], counts: list[int | No
         noise = seed_repeats(priors, config, options.noise_runs)
         # The repeats go to W&B as prior runs too, tagged `noise`: the analysis finds them among the sweep's runs.
         # Measured with the engine W&B's server runs (sweeps.next_run, bayes): repeated points do not break it.
-        prior_runs = (_train_priors(priors, slots, project, options.entity, noise, program_folder(options.config))
-                      if priors else [])
+        prior_runs = (
+            _train_priors(priors, slots, project, options.entity, noise, program_folder(options.config))
+            if priors
+            else []
+        )
         if prior_runs is None:
             return 1
         sweep_id = wandb.sweep(config, project=project, entity=options.entity, prior_runs=prior_runs or None)
@@ -49,8 +52,9 @@ def launch(options: argparse.Namespace, slots: list[Slot], counts: list[int | No
     print(f"yolosweep: W&B sweep {path}; more agents, any machine: wandb agent {path}")
     commands = wandb_agent_commands(path, counts)
     # `program: train_sweep.py` is relative, as W&B expects, so agents start in the sweep YAML's folder.
-    return run_agents(commands, slots, AGENT_LOGS.resolve() / sweep_id.rsplit("/", 1)[-1], cwd=program_folder(options.config),
-                      env=env)
+    return run_agents(
+        commands, slots, AGENT_LOGS.resolve() / sweep_id.rsplit("/", 1)[-1], cwd=program_folder(options.config), env=env
+    )
 
 
 def program_folder(config_path: str) -> Path:
@@ -76,19 +80,38 @@ def wandb_agent_commands(path: str, counts: list[int | None]) -> list[list[str]]
     return [["wandb", "agent", *([f"--count={n}"] if n else []), path] for n in counts]
 
 
-def _train_priors(priors: list[dict[str, Any]], slots: list[Slot], project: str, entity: str | None,
-                  noise: list[dict[str, Any]], folder: Path) -> list[str] | None:
+def _train_priors(
+    priors: list[dict[str, Any]],
+    slots: list[Slot],
+    project: str,
+    entity: str | None,
+    noise: list[dict[str, Any]],
+    folder: Path,
+) -> list[str] | None:
     """W&B's API teaches a sweep finished runs (`prior_runs`), not configurations: train each prior (and each
     seed repeat of the first, tagged `noise` too) as a tagged run first, one per slot at a time, and return
     their ids (None if one failed)."""
     run_ids = []
-    planned = [(p, PRIOR_TAG) for p in priors[:1]] + [(p, f"{PRIOR_TAG},{NOISE_TAG}") for p in noise] + \
-        [(p, PRIOR_TAG) for p in priors[1:]]
+    planned = (
+        [(p, PRIOR_TAG) for p in priors[:1]]
+        + [(p, f"{PRIOR_TAG},{NOISE_TAG}") for p in noise]
+        + [(p, PRIOR_TAG) for p in priors[1:]]
+    )
     for start in range(0, len(planned), len(slots)):
-        batch = [(new_id(), params, tags) for params, tags in planned[start: start + len(slots)]]
-        commands = [["/usr/bin/env", f"WANDB_RUN_ID={run_id}", f"WANDB_TAGS={tags}", f"WANDB_PROJECT={project}",
-                     *([f"WANDB_ENTITY={entity}"] if entity else []), sys.executable, str(folder / spec.TRAIN_PROGRAM),
-                     *(f"--{k}={v}" for k, v in params.items())] for run_id, params, tags in batch]
+        batch = [(new_id(), params, tags) for params, tags in planned[start : start + len(slots)]]
+        commands = [
+            [
+                "/usr/bin/env",
+                f"WANDB_RUN_ID={run_id}",
+                f"WANDB_TAGS={tags}",
+                f"WANDB_PROJECT={project}",
+                *([f"WANDB_ENTITY={entity}"] if entity else []),
+                sys.executable,
+                str(folder / spec.TRAIN_PROGRAM),
+                *(f"--{k}={v}" for k, v in params.items()),
+            ]
+            for run_id, params, tags in batch
+        ]
         print(f"yolosweep: training prior run(s) {', '.join(r for r, _, _ in batch)} before the sweep starts")
         if run_agents(commands, slots, AGENT_LOGS.resolve() / "priors") != 0:
             print("yolosweep: a prior run failed; no sweep was created (see wandb-agent-logs/priors-*.log)")

@@ -1,7 +1,7 @@
 """Rank a sweep's runs, show which parameters mattered, compare with a baseline, write best_config.yaml.
 
-    python analyze_sweep.py                       # the newest local sweep
-    python analyze_sweep.py ID --baseline 0.714   # a local or W&B sweep against your baseline mAP50
+python analyze_sweep.py                       # the newest local sweep
+python analyze_sweep.py ID --baseline 0.714   # a local or W&B sweep against your baseline mAP50
 """
 
 import argparse
@@ -21,14 +21,20 @@ def _levels(text: str) -> tuple[float, float, float]:
 
 
 def main(argv: list[str], prog: str | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("sweep_id", nargs="?", help="default: the newest local sweep")
     parser.add_argument("--backend", choices=("auto", "wandb", "local"), default="auto")
     parser.add_argument("--entity", default=None, help="W&B entity (cloud sweeps)")
     parser.add_argument("--project", default="yolosweep", help="W&B project (cloud sweeps, default yolosweep)")
     parser.add_argument("--baseline", type=float, default=None, help="your current model's objective, e.g. 0.714")
-    parser.add_argument("--levels", type=_levels, default=analysis.DEFAULT_LEVELS,
-                        help="%% gains over the baseline for minimum, good, excellent (default 5,9,12)")
+    parser.add_argument(
+        "--levels",
+        type=_levels,
+        default=analysis.DEFAULT_LEVELS,
+        help="%% gains over the baseline for minimum, good, excellent (default 5,9,12)",
+    )
     parser.add_argument("--top", type=int, default=10, help="runs to show (default 10)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default sweep_report/<sweep id>/)")
     arguments.add_store_flag(parser)
@@ -36,9 +42,9 @@ def main(argv: list[str], prog: str | None = None) -> int:
     arguments.use_store(options)
     try:
         sweep = analysis.load(options.sweep_id, options.backend, options.entity, options.project)
-        return report.analyze(sweep, options.out or Path("sweep_report") / sweep.sweep_id, options.baseline,
-                              options.top, options.levels)
+        return report.analyze(
+            sweep, options.out or Path("sweep_report") / sweep.sweep_id, options.baseline, options.top, options.levels
+        )
     except (StoreError, analysis.AnalysisError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-

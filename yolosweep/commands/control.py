@@ -12,12 +12,18 @@ from ..states import SweepState
 from ..store import Store, StoreError
 from ..tracking import has_api_key
 
-ACTIONS = {"pause": SweepState.PAUSED, "resume": SweepState.RUNNING, "stop": SweepState.FINISHED,
-           "cancel": SweepState.CANCELED}
-SAID = {"pause": "paused: agents start no new run until `{resume}`; running runs go on",
-        "resume": "running again: agents take new runs",
-        "stop": "stopped: running runs finish, no new run starts",
-        "cancel": "canceled: its running runs are being stopped, no new run starts"}
+ACTIONS = {
+    "pause": SweepState.PAUSED,
+    "resume": SweepState.RUNNING,
+    "stop": SweepState.FINISHED,
+    "cancel": SweepState.CANCELED,
+}
+SAID = {
+    "pause": "paused: agents start no new run until `{resume}`; running runs go on",
+    "resume": "running again: agents take new runs",
+    "stop": "stopped: running runs finish, no new run starts",
+    "cancel": "canceled: its running runs are being stopped, no new run starts",
+}
 
 
 def control_sweep(action: str, sweep_id: str) -> int:
@@ -34,8 +40,10 @@ def control_sweep(action: str, sweep_id: str) -> int:
     try:
         before = store.set_sweep_state(sweep_id, ACTIONS[action])
         if before in (SweepState.FINISHED, SweepState.CANCELED):
-            raise StoreError(f"sweep {sweep_id} is already {before}: it cannot be {action}d. Fix: create a new sweep, "
-                             f"or join this one's runs with `{command('analyze')} {sweep_id}`")
+            raise StoreError(
+                f"sweep {sweep_id} is already {before}: it cannot be {action}d. Fix: create a new sweep, "
+                f"or join this one's runs with `{command('analyze')} {sweep_id}`"
+            )
     finally:
         store.close()
     print(f"yolosweep: sweep {sweep_id} " + SAID[action].format(resume=f"{command('sweep')} --resume {sweep_id}"))
@@ -51,13 +59,17 @@ def stop_run(run_id: str) -> int:
         store.close()
     if run is None:
         raise StoreError(f"no running run {run_id!r} in {store.where}. Fix: check the id with `{command('status')}`")
-    print(f"yolosweep: run {run_id} of sweep {run.sweep_id} will stop within a poll of its agent (host {run.host}); "
-          "its epochs are kept")
+    print(
+        f"yolosweep: run {run_id} of sweep {run.sweep_id} will stop within a poll of its agent (host {run.host}); "
+        "its epochs are kept"
+    )
     return 0
 
 
 def _on_wandb(args: list[str], why: str) -> int:
     if not has_api_key() or shutil.which("wandb") is None:
-        raise StoreError(f"{why}, and no W&B API key to ask W&B. Fix: check the id (`{command('status')}`), or "
-                         "`wandb login` for a W&B sweep")
+        raise StoreError(
+            f"{why}, and no W&B API key to ask W&B. Fix: check the id (`{command('status')}`), or "
+            "`wandb login` for a W&B sweep"
+        )
     return subprocess.call(["wandb", *args])

@@ -20,10 +20,15 @@ from ..store import StoreError
 def main(argv: list[str], prog: str | None = None) -> int:
     """`prog` None: run as a program file (train_sweep.py), whose fixed values come from the YAML beside it;
     else as `yolosweep train`, from the working folder's."""
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sweep-config", default=None,
-                        help="sweep YAML whose fixed values apply (default: sweep_config.yaml when run standalone, "
-                             "none under a sweep agent)")
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sweep-config",
+        default=None,
+        help="sweep YAML whose fixed values apply (default: sweep_config.yaml when run standalone, "
+        "none under a sweep agent)",
+    )
     parser.add_argument("--no-log-model", action="store_true", help="do not log best.pt as a W&B model artifact")
     arguments.add_override_flags(parser)
     options, rest = parser.parse_known_args(argv)
@@ -34,8 +39,11 @@ def main(argv: list[str], prog: str | None = None) -> int:
     try:
         # A YAML named here ranks the epochs by its metric, so it is checked against the model that trains (a
         # --model of another task logs other metrics); the shipped one only lends its fixed values.
-        config = (spec.load_sweep(sweep_config, arguments.overrides(options) if options.sweep_config else None)
-                  if sweep_config else None)
+        config = (
+            spec.load_sweep(sweep_config, arguments.overrides(options) if options.sweep_config else None)
+            if sweep_config
+            else None
+        )
     except spec.ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return trial.EXIT_BAD_CONFIG
@@ -50,8 +58,11 @@ def main(argv: list[str], prog: str | None = None) -> int:
     # A YAML named here ranks the epochs by its metric; otherwise the agent's sweep, or the task's main metric.
     objective = spec.objective(config) if config and options.sweep_config else None
     result = trial.run(params, log_model=not options.no_log_model, sink=sink, objective=objective)
-    print(f"yolosweep: run {result.run_id or '-'} {result.state} after {result.epochs_done} epochs"
-          + (f": {result.reason}" if result.reason else ""), file=sys.stderr if result.state == "failed" else sys.stdout)
+    print(
+        f"yolosweep: run {result.run_id or '-'} {result.state} after {result.epochs_done} epochs"
+        + (f": {result.reason}" if result.reason else ""),
+        file=sys.stderr if result.state == "failed" else sys.stdout,
+    )
     return result.exit_code
 
 
