@@ -202,11 +202,11 @@ def main(argv: list[str] | None = None) -> int:
                 server = serve(board, args.host, args.port)
             except OSError as err:
                 print(
-                    f"error: cannot serve on {args.host}:{args.port} ({err.strerror}). Fix: pick another --port",
+                    f"error: cannot serve on {args.host}:{args.port} ({err.strerror!s}). Fix: pick another --port",
                     file=sys.stderr,
                 )
                 return 2
-            host, port = server.server_address[:2]
+            host, port = str(server.server_address[0]), server.server_address[1]
             print(
                 f"yolosweep: dashboard of sweep {board.sweep_id} at http://{host}:{port}/ (read-only; Ctrl+C to stop)",
                 flush=True,

@@ -161,7 +161,8 @@ def _shifted_image(rng: np.random.Generator, size: int, val: bool) -> tuple[Imag
         angle = math.radians(float(rng.uniform(-30, 30))) if val else 0.0
         cx, cy = (float(rng.uniform(side * 0.75, size - side * 0.75)) for _ in range(2))
         tint = rng.integers(-25, 26, 3) if val else 0  # the validation scenes' lighting tints the colour too
-        colour = tuple(int(np.clip(c * light + t, 0, 255)) for c, t in zip(_SHIFT_COLOUR, np.broadcast_to(tint, 3)))
+        r, g, b = (int(np.clip(c * light + t, 0, 255)) for c, t in zip(_SHIFT_COLOUR, np.broadcast_to(tint, 3)))
+        colour = (r, g, b)
         outline = _shape(draw, cls, cx, cy, side, angle, colour)
         xs = [min(max(x / size, 0.0), 1.0) for x, _ in outline]
         ys = [min(max(y / size, 0.0), 1.0) for _, y in outline]

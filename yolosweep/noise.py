@@ -163,7 +163,7 @@ def judge_best(
         )
         if first is None:
             return None
-        reference, named = metric_value(first.summary, metric), f"defaults run {first.id}"
+        reference, named = metric_value(first.summary, metric) or 0.0, f"defaults run {first.id}"
     if not reference:
         return None
     searched = sum(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -223,32 +223,32 @@ def check_labels(data: str) -> list[str]:
     keypoints = spec.get("kpt_shape") or [0, 0]
     boxes: dict[str, Counter[int]] = {}
     warnings: list[str] = []
-    for split in ("train", "val"):
+    for name in ("train", "val"):
         listed = True
-        for folder in _split_folders(path, spec, root, split):
+        for folder in _split_folders(path, spec, root, name):
             if not folder.is_dir():
                 listed = False
                 continue  # a .txt list of images: Ultralytics checks those itself
-            images = _images_in(folder, path, split)
+            images = _images_in(folder, path, name)
             if not images:
-                raise ConfigError(str(path), split, f"no images in {folder}", "put the images there or fix the path")
+                raise ConfigError(str(path), name, f"no images in {folder}", "put the images there or fix the path")
             empty = [image for image in images if _size(image) == 0]
             if len(empty) == len(images):  # Ultralytics would fail every run with "No valid images found"
                 raise ConfigError(
                     str(path),
-                    split,
+                    name,
                     f"all {len(images)} images in {folder} are empty (0-byte) files",
                     "copy the images again from their source",
                 )
             if empty:
                 warnings.append(
-                    f"{path}: {len(empty)} of {len(images)} {split} images are empty (0-byte) files, e.g. "
+                    f"{path}: {len(empty)} of {len(images)} {name} images are empty (0-byte) files, e.g. "
                     f"{empty[0]}: Ultralytics skips them. Fix: copy them again from their source"
                 )
             for image in images:
-                boxes.setdefault(split, Counter()).update(_check_label_file(_label_of(image), classes, path, keypoints))
+                boxes.setdefault(name, Counter()).update(_check_label_file(_label_of(image), classes, path, keypoints))
         if not listed:
-            boxes.pop(split, None)
+            boxes.pop(name, None)
     return warnings + rare_classes(path, spec["names"], boxes.get("train"), boxes.get("val"))
 
 
@@ -315,7 +315,7 @@ def _label_of(image: Path) -> Path:
     return Path(*parts).with_suffix(".txt")
 
 
-def _check_label_file(label: Path, classes: int, data_yaml: Path, kpt_shape: list[int] = (0, 0)) -> list[int]:
+def _check_label_file(label: Path, classes: int, data_yaml: Path, kpt_shape: Sequence[int] = (0, 0)) -> list[int]:
     """The file's class ids, each line checked."""
     if not label.exists():
         return []  # an image without objects

@@ -67,7 +67,8 @@ def _band_advice(sweep: SweepRuns) -> list[str]:
         if check.predictive:
             continue
         later = check.predictive_from
-        if later is not None and later <= sweep.planned_epochs * LATEST_BAND_WORTH_MOVING:
+        planned = sweep.planned_epochs or 0  # band_checks judges only sweeps of a fixed length
+        if later is not None and later <= planned * LATEST_BAND_WORTH_MOVING:
             fix = (
                 f"Fix: early_terminate.min_iter: {later} in the next sweep (the metric at epoch {later + 1} "
                 f"reaches {PREDICTIVE_BAND_RHO})"

@@ -67,6 +67,7 @@ def shm_needed_bytes(fixed: dict[str, Any]) -> int:
     workers, batch, imgsz = (fixed.get(k) for k in ("workers", "batch", "imgsz"))
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (workers, batch, imgsz)) or workers == 0:
         return 0
+    assert isinstance(workers, int) and isinstance(batch, int) and isinstance(imgsz, int)
     return 2 * workers * max(batch, 1) * 3 * imgsz * imgsz * 2
 
 

@@ -175,7 +175,7 @@ def retrain(
             if result.state == "stopped":
                 break
     rows = [
-        {(companion if k == "companion" else k): v for k, v in row.items() if k != "companion" or companion}
+        {(str(companion) if k == "companion" else k): v for k, v in row.items() if k != "companion" or companion}
         for row in rows
     ]
     _print_comparison(rows)
@@ -200,7 +200,8 @@ def top_k(sweep: analysis.SweepRuns, k: int, overrides: dict[str, Any], log_mode
         )
     metric = Objective(sweep.metric, "maximize" if sweep.maximize else "minimize")
     chosen = [next(r for r in sweep.runs if r.id == run_id) for run_id in table["run_id"].head(k)]
-    rows, code = [], trial.EXIT_OK
+    rows: list[dict[str, Any]] = []
+    code = trial.EXIT_OK
     for rank, run in enumerate(chosen, start=1):
         params = {
             **analysis.best_config(sweep, run),
@@ -313,7 +314,7 @@ def top_k_seeded(
                 return result.exit_code or trial.EXIT_FAILED
             values.append(float(value))
     sign = 1 if metric.maximize else -1
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "what": label,
             "run": run.id,

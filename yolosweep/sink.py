@@ -99,20 +99,21 @@ class StoreSink:
             "summary": summary,
             "ended_by": EndedBy(ended_by).value,
         }
-        problem = None
+        problem: StoreError | None = None
+        unwritten: dict[str, Any] | None = end
         try:
             self._flush()
         except StoreError as err:  # the end matters more: it may still fit (a full disk frees its reserve for it)
             problem = err
         try:
             self.store.end_run(self.run_id, state, reason, summary, ended_by)
-            end = None
+            unwritten = None
         except StoreError as err:
             problem = err
         if problem is not None:  # the agent writes the spool when the store answers
-            self._spool(end)
+            self._spool(unwritten)
             print(
-                f"yolosweep: could not record {len(self.waiting)} epoch(s){' and the end' if end else ''} of run "
+                f"yolosweep: could not record {len(self.waiting)} epoch(s){' and the end' if unwritten else ''} of run "
                 f"{self.run_id} yet ({problem}); kept in {self.spool} for its agent",
                 file=sys.stderr,
                 flush=True,

@@ -14,7 +14,7 @@ class _Text(str, Enum):
     def __str__(self) -> str:  # printed and formatted as its stored text, as in 3.12's StrEnum
         return self.value
 
-    __format__ = str.__format__
+    __format__ = str.__format__  # type: ignore[assignment]  # str's, as StrEnum has it
     __hash__ = str.__hash__  # equal to its text, so it hashes like it too (dict keys, sets)
 
 

@@ -98,7 +98,7 @@ def status_report(store: Store, sweep_id: str) -> list[str]:
     best = (
         next((v for r in ranked(runs, goal) if (v := objective_of(r, goal.name)) is not None), None) if goal else None
     )
-    judged = judge_best(runs, goal.name, best, goal.maximize) if best is not None else None
+    judged = judge_best(runs, goal.name, best, goal.maximize) if goal is not None and best is not None else None
     if judged is not None:
         lines.append(f"gain of the best: {judged[0].describe(judged[1])}")
     verified = store.verified(sweep_id)

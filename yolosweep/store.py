@@ -21,7 +21,7 @@ import sqlite3
 import string
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,7 +190,7 @@ PROVEN_ENV = "YOLOSWEEP_STORE_PROVEN"
 
 def outage_sqlstate(sqlstate: str | None) -> bool:
     """Whether a PostgreSQL error's SQLSTATE means "not now" rather than "not so"."""
-    return bool(sqlstate) and (sqlstate.startswith(_OUTAGE_CLASSES) or sqlstate in _OUTAGE_STATES)
+    return sqlstate is not None and (sqlstate.startswith(_OUTAGE_CLASSES) or sqlstate in _OUTAGE_STATES)
 
 
 def _unreachable(where: str, text: str) -> StoreUnreachable:
@@ -374,9 +374,9 @@ class Store:
                 self.close()
                 raise
             return
-        if not create and not self.path.exists():
+        if not create and not self.file.exists():
             raise StoreError(f"{self.path}: {_no_sweeps()}")
-        folder = self.path.parent
+        folder = self.file.parent
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         except FileExistsError:
@@ -384,7 +384,7 @@ class Store:
                 f"{folder}: is a file, not a folder (YOLOSWEEP_HOME). Fix: set YOLOSWEEP_HOME to a folder"
             ) from None
         except OSError as err:
-            raise explain(err, self.path) from None
+            raise explain(err, self.file) from None
         shared = network_filesystem(folder)
         if shared:
             raise StoreError(
@@ -393,13 +393,13 @@ class Store:
                 "(--store postgresql://USER@HOST/DB), or keep the SQLite store on a local disk "
                 "(YOLOSWEEP_HOME=/tmp/yolosweep)"
             )
-        fresh = not self.path.exists()
+        fresh = not self.file.exists()
         if fresh and not os.access(folder, os.W_OK | os.X_OK):
-            raise explain(PermissionError(errno.EACCES, "folder not writable"), self.path)
+            raise explain(PermissionError(errno.EACCES, "folder not writable"), self.file)
         try:
-            self._connect_sqlite(self.path)
+            self._connect_sqlite(self.file)
             if fresh:
-                os.chmod(self.path, 0o600)
+                os.chmod(self.file, 0o600)
             self.db.exec_driver_sql("PRAGMA journal_mode=WAL")
             self.db.exec_driver_sql("PRAGMA foreign_keys=ON")
             self._migrate()
@@ -411,6 +411,7 @@ class Store:
         self.location = str(location) if location else default_location()
         self.postgres = is_postgres(self.location)
         self.where = masked(self.location)
+        self.path: Path | None
         if self.postgres:
             self.path, self.home = None, home()
         else:
@@ -418,9 +419,15 @@ class Store:
             self.path = Path(path)
             self.home = self.path.parent
 
+    @property
+    def file(self) -> Path:
+        """The SQLite store's file; asked only on the SQLite paths (a PostgreSQL store has none)."""
+        assert self.path is not None, f"{self.where} is not a SQLite store"
+        return self.path
+
     def reachable_from_elsewhere(self) -> str:
         """This store's location for another process (a run, from any folder): the URL, or the file's absolute path."""
-        return self.location if self.postgres else str(self.path.resolve())
+        return self.location if self.postgres else str(self.file.resolve())
 
     def _connect_sqlite(self, target: str | Path, uri: bool = False) -> None:
         def connect() -> sqlite3.Connection:
@@ -465,7 +472,7 @@ class Store:
         err = getattr(err, "orig", None) or err
         if self.postgres and lost:  # SQLAlchemy saw the connection drop, whatever libpq's words for it
             return _unreachable(self.where, " ".join(str(err).split()))
-        return explain_postgres(err, self.where, self._proven) if self.postgres else explain(err, self.path)
+        return explain_postgres(err, self.where, self._proven) if self.postgres else explain(err, self.file)
 
     def _sql(self, sql: str, params: dict[str, Any] | list[dict[str, Any]] | None = None) -> sa.CursorResult:
         """One statement, written once for both databases (named parameters, SQL both speak)."""
@@ -522,7 +529,7 @@ class Store:
         store._locate(location)
         if store.postgres:
             store._connect_postgres(read_only=True)
-        elif not store.path.exists():
+        elif not store.file.exists():
             raise StoreError(f"{store.path}: {_no_sweeps()}")
         try:
             if store.postgres:
@@ -538,7 +545,7 @@ class Store:
                 try:
                     row = store._open_read_only("mode=ro")
                 except (DBAPIError, sqlite3.OperationalError) as err:
-                    if "unable to open" not in str(err) or os.access(store.path.parent, os.W_OK):
+                    if "unable to open" not in str(err) or os.access(store.file.parent, os.W_OK):
                         raise
                     row = store._open_read_only("mode=ro&immutable=1")
         except (DBAPIError, sqlite3.Error) as err:
@@ -558,7 +565,7 @@ class Store:
             )
         return store
 
-    def _open_read_only(self, mode: str) -> tuple[str] | None:
+    def _open_read_only(self, mode: str) -> sa.Row[Any] | None:
         self._connect_sqlite(f"file:{self.path}?{mode}", uri=True)
         try:
             return self._sql("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -595,7 +602,7 @@ class Store:
 
     @property
     def _reserve(self) -> Path:
-        return self.path.with_name(self.path.name + "-reserve")
+        return self.file.with_name(self.file.name + "-reserve")
 
     def _keep_reserve(self) -> bool:
         """A 1 MB file beside a SQLite store: deleted when the disk fills, it leaves room to end the runs."""
@@ -615,7 +622,7 @@ class Store:
     def room_to_end_a_run(self) -> None:
         """Raise StoreFull unless the reserve is in place: a run is only started when its end can be recorded."""
         if not self._keep_reserve():
-            raise explain(OSError(errno.ENOSPC, "no room for the reserve"), self.path)
+            raise explain(OSError(errno.ENOSPC, "no room for the reserve"), self.file)
 
     def close(self) -> None:
         self.db.close()
@@ -658,7 +665,7 @@ class Store:
     # --- sweeps ---
     @_translated
     def create_sweep(
-        self, config: dict[str, Any], priors: list[dict[str, Any]] = (), noise: list[dict[str, Any]] = ()
+        self, config: dict[str, Any], priors: Sequence[dict[str, Any]] = (), noise: Sequence[dict[str, Any]] = ()
     ) -> str:
         """A new sweep; `priors` are parameter sets that its agents run first, in order, and `noise` the first
         prior with other seeds, run right after it."""
@@ -728,7 +735,7 @@ class Store:
         row = self._sql("SELECT state FROM sweeps WHERE id=:id", {"id": sweep_id}).fetchone()
         if row is None:
             self.sweep_config(sweep_id)  # the one-line error with the known ids
-        return SweepState(row[0])
+        return SweepState(row[0])  # type: ignore[index]  # sweep_config raised when None
 
     @_translated
     def set_sweep_state(self, sweep_id: str, state: SweepState) -> SweepState:
@@ -760,7 +767,7 @@ class Store:
         row = self._sql(
             "SELECT s.state, r.stop_requested FROM sweeps s JOIN runs r ON r.sweep_id = s.id WHERE r.id=:run",
             {"run": run_id},
-        ).fetchone()
+        ).one()
         return SweepState(row[0]), row[1]
 
     @_translated
@@ -970,7 +977,7 @@ class Store:
         for run_id, count, epoch in counted:
             (metrics,) = self._sql(
                 "SELECT metrics FROM metrics WHERE run_id=:run AND epoch=:epoch", {"run": run_id, "epoch": epoch}
-            ).fetchone()
+            ).one()
             latest[run_id] = (int(count), json.loads(metrics))
         return latest
 
@@ -991,7 +998,7 @@ class Store:
     def epochs_logged(self, sweep_id: str) -> int:
         row = self._sql(
             "SELECT COUNT(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.sweep_id=:sweep", {"sweep": sweep_id}
-        ).fetchone()
+        ).one()
         return int(row[0])
 
     @_translated

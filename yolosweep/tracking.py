@@ -67,7 +67,13 @@ class TrialRun:
 
         self._wandb = wandb
         project = None if os.environ.get("WANDB_PROJECT") else DEFAULT_PROJECT
-        self.run = wandb.init(project=project, config=config, job_type=job_type, tags=tags, mode=resolve_mode())
+        self.run = wandb.init(
+            project=project,
+            config=config,
+            job_type=job_type,
+            tags=tags,
+            mode=resolve_mode(),  # type: ignore[arg-type]
+        )
         # wandb would otherwise keep the last logged value as each metric's summary, overwriting
         # the best-epoch values this run writes there (what the sweep and the analysis rank by).
         for prefix in EPOCH_RESULT_PREFIXES:
@@ -180,7 +186,7 @@ def read_offline_run(run_dir: str | Path) -> OfflineRun:
     (log_file,) = Path(run_dir).glob("*.wandb")
     run = OfflineRun(history=[], summary={}, config={}, exit_code=None, artifacts=[])
     for raw in _records(log_file):
-        record = wandb_internal_pb2.Record()
+        record = wandb_internal_pb2.Record()  # type: ignore[attr-defined]  # generated protobuf
         record.ParseFromString(raw)
         kind = record.WhichOneof("record_type")
         if kind == "history":

@@ -135,7 +135,7 @@ def _without_ultralytics_wandb(trainer: Any) -> None:
         fns[:] = [f for f in fns if not f.__module__.endswith("callbacks.wb")]
 
 
-class _ReplacedWhole(type(Path())):
+class _ReplacedWhole(type(Path())):  # type: ignore[misc]  # PosixPath or WindowsPath
     """A checkpoint path written beside itself and renamed into place.
 
     Ultralytics writes last.pt and best.pt in place, so a SIGKILL (or the OOM killer) landing in
@@ -241,7 +241,7 @@ def _disk_full_reason(err: BaseException, save_dir: Path) -> str | None:
                 f"disk full while writing training outputs to {save_dir} ({err.strerror}). "
                 f"Fix: free space there, or set `project:` to a folder on another disk"
             )
-        err = err.__cause__ or err.__context__
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]  # None ends the loop
     return None
 
 
@@ -359,9 +359,10 @@ class EpochLog:
         if not self.batch:
             self.batch = batch_used(self.requested_batch, trainer.batch_size)
         summary = self.summary()
-        self.tracker.log_epoch(row["epoch"], row, summary)
+        epoch = self.trained[-1]
+        self.tracker.log_epoch(epoch, row, summary)
         if self.sink:
-            self.sink.log_epoch(row["epoch"], row, summary)
+            self.sink.log_epoch(epoch, row, summary)
 
 
 def classify_ending(err: BaseException, args: dict[str, Any], agent_pid: int) -> tuple[RunState, str, EndedBy, int]:

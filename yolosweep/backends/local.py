@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -139,8 +140,8 @@ def agent_command(sweep_id: str, store: Store) -> str:
     agent = f"{'python -m yolosweep' if in_clone() else 'yolosweep'} agent {sweep_id}"
     if store.postgres:  # shown without a password: agents elsewhere take theirs from ~/.pgpass or PGPASSWORD
         return line + f"{agent} --store {store.where}"
-    if store.path.resolve() != (Path.cwd() / ".yolosweep" / "sweeps.db").resolve():
-        line += f"YOLOSWEEP_HOME={store.path.parent.resolve()} "
+    if store.file.resolve() != (Path.cwd() / ".yolosweep" / "sweeps.db").resolve():
+        line += f"YOLOSWEEP_HOME={store.file.parent.resolve()} "
     return line + agent
 
 
@@ -254,7 +255,7 @@ def _start_failure(err: BaseException) -> str:
         return f"{name} is not executable. Fix: chmod +x it, or start it through ${{interpreter}} in `command`"
     if isinstance(err, FileNotFoundError):
         return f"{name} not found. Fix: correct `program`/`command` in the sweep YAML"
-    return f"{err.strerror or err}. Fix: correct `command` in the sweep YAML"
+    return f"{getattr(err, 'strerror', None) or err}. Fix: correct `command` in the sweep YAML"
 
 
 def _job_cause() -> str:
@@ -277,7 +278,7 @@ class FailureCutoff:
 
     FLAPPING_S, FLAPPING_FAILURES, INITIAL_FAILURES = 60.0, 3, 5
 
-    def __init__(self, started: float, max_consecutive: int | None = None, env: dict[str, str] | None = None):
+    def __init__(self, started: float, max_consecutive: int | None = None, env: Mapping[str, str] | None = None):
         env = os.environ if env is None else env
         self.started, self.max_consecutive = started, max_consecutive
         self.flapping_on = env.get("WANDB_AGENT_DISABLE_FLAPPING") != "true"
@@ -441,7 +442,7 @@ class Agent:
                 self._say(f"run cap {cap} reached")
                 return None, {}, "search"
             reached = self._target_reached(runs)
-            if reached:
+            if reached and self.objective is not None:
                 self._say(
                     f"run {reached.id} reached the sweep's target "
                     f"{self.objective.name} {self.objective.target}: no new runs"
@@ -543,11 +544,11 @@ class Agent:
         `feed`: the run's offline wandb log, fed into the store at each poll (a program without a store sink);
         `relay`: the run's spool, whose epochs this agent writes for it at each poll."""
         seen, stopped, term_at, beat = -1, None, None, time.monotonic()
-        while self.child.poll() is None:
+        child = self.child
+        assert child is not None, "a run's process is watched once started"
+        while child.poll() is None:
             try:
-                self.child.wait(
-                    timeout=POLL_S
-                )  # wakes as soon as the run exits: the next run starts without a poll's delay
+                child.wait(timeout=POLL_S)  # wakes as soon as the run exits: the next run starts without a poll's delay
             except subprocess.TimeoutExpired:
                 pass
             if feed is not None:
@@ -566,13 +567,13 @@ class Agent:
                 if asked or state is SweepState.CANCELED:
                     stopped, term_at = (EndedBy.USER, asked or f"sweep {self.sweep_id} canceled"), time.time()
                     self._say(f"run {run_id}: stopping it ({stopped[1]})")
-                    self.child.send_signal(signal.SIGTERM)
+                    child.send_signal(signal.SIGTERM)
             epochs = self.store.epochs_logged(self.sweep_id)
             if epochs != seen and not stopped:
                 seen = epochs
                 if run_id in runs_to_stop(self.config, self.store.runs(self.sweep_id)):
                     stopped, term_at = (EndedBy.HYPERBAND, "hyperband"), time.time()
-                    self.child.send_signal(signal.SIGTERM)
+                    child.send_signal(signal.SIGTERM)
             if term_at is not None and time.time() - term_at > STOP_GRACE_S:
-                self.child.kill()
+                child.kill()
         return stopped

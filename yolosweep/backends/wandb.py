@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,7 @@ def program_folder(config_path: str) -> Path:
     return Path(config_path).resolve().parent
 
 
-def server_line(env: dict[str, str]) -> str:
+def server_line(env: Mapping[str, str]) -> str:
     """Which W&B server the sweep goes to. A self-hosted W&B Server is reached through WANDB_BASE_URL, which
     every `wandb agent` started here inherits unchanged."""
     if env.get("WANDB_BASE_URL"):

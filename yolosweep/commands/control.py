@@ -30,12 +30,10 @@ def control_sweep(action: str, sweep_id: str) -> int:
     """`yolosweep sweep --ACTION ID`."""
     try:
         store = Store(create=False)
-        known = sweep_id in store.sweep_ids()
     except StoreError:
-        store, known = None, False
-    if not known:
-        if store is not None:
-            store.close()
+        return _on_wandb(["sweep", f"--{action}", sweep_id], f"no local sweep {sweep_id!r}")
+    if sweep_id not in store.sweep_ids():
+        store.close()
         return _on_wandb(["sweep", f"--{action}", sweep_id], f"no local sweep {sweep_id!r}")
     try:
         before = store.set_sweep_state(sweep_id, ACTIONS[action])
