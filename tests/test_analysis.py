@@ -57,10 +57,12 @@ def test_analysis_of_a_real_sweep_writes_table_config_plots_and_report(real_swee
     assert "parameter importance" in done.stdout and "WARNING: only 3 runs" in done.stdout
     # No seed spread in this sweep (no defaults run, no repeats): the gain is said, not judged, and no level claimed.
     assert re.search(
-        r"gain: [+-][\d.]+% over --baseline \(0\.2000\): seed noise not measured, so not judged", done.stdout
+        r"gain: (\+[\d.]+% over|[\d.]+% below) --baseline \(0\.2000\): seed noise not measured, so not judged",
+        done.stdout,
     )
     assert "no success level claimed" in done.stdout
-    assert "Hyperband:" in done.stdout and best.id in done.stdout
+    # 2-epoch runs: the shipped band, scaled, falls on the last epoch and can stop nothing, so no savings are claimed
+    assert "Hyperband:" not in done.stdout and best.id in done.stdout
 
 
 @pytest.mark.integration

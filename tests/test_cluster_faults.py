@@ -262,3 +262,114 @@ def test_a_run_reports_through_its_agent_so_an_agent_holds_one_connection_not_tw
     assert len(held) > 20 and sorted(held)[len(held) // 2] == 1 and max(held) <= 2, held  # a beat's is brief
     assert run.state is RunState.FINISHED and [row["epoch"] for row in run.history] == list(range(1, 13))
     assert not list((tmp_path / ".yolosweep" / "spool").glob("*.jsonl"))  # relayed whole, then removed
+
+
+def _hosted(name: str, command: list[str]) -> list[str]:
+    """`command` as another machine: its own hostname (UTS namespace) and process tree (PID namespace), so killing the
+    tree's root takes every process of that "host" down at once, as a power cut does."""
+    return [
+        "unshare",
+        "--uts",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--",
+        "sh",
+        "-c",
+        f'hostname {name} && exec "$@"',
+        "sh",
+        *command,
+    ]
+
+
+@pytest.mark.integration
+def test_the_attack_of_issue_40_ends_with_every_run_recorded_and_no_live_run_called_dead(
+    tmp_path, offline_env, german_server
+):
+    """Three hosts on a 12-point grid (run_cap 10, 6 epochs a run, --lease 3) beside two CPU-bound neighbours: one host
+    loses power mid-run, then the server crashes and recovers while the other two train. Goal: 10 of 10 runs, each
+    finished with epochs 1..6 but the killed host's (crashed, naming it, within lease + a beat), both surviving agents
+    exit 0, nothing left running, no live run crashed, every grid point once, the password nowhere."""
+    probe = subprocess.run(_hosted("probe", ["hostname"]), capture_output=True, text=True)
+    if probe.returncode != 0 or probe.stdout.strip() != "probe":
+        pytest.skip(f"cannot give a process its own host here (unshare: {probe.stderr.strip()})")
+    server: PostgresServer = german_server
+    url = server.new_database()
+    sweep = tmp_path / "grid.yaml"
+    sweep.write_text(
+        json.dumps(
+            {
+                "program": str(REPO / "tests" / "programs" / "curve.py"),
+                "method": "grid",
+                "run_cap": 10,
+                "metric": {"name": "metrics/mAP50(B)", "goal": "maximize"},
+                "parameters": {
+                    "quality": {"values": [round(0.1 + 0.07 * i, 2) for i in range(12)]},
+                    "epochs": {"value": 6},
+                    "epoch_s": {"value": 0.6},
+                },
+            }
+        )
+    )
+    created = subprocess.run(
+        [sys.executable, "-m", "yolosweep", "sweep", str(sweep), "--store", url],
+        env=offline_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    sweep_id = created.stdout.split("created local sweep ", 1)[1].split()[0]
+    neighbours = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    command = [sys.executable, "-m", "yolosweep", "agent", sweep_id, "--store", url, "--lease", "3"]
+    agents = {
+        host: subprocess.Popen(
+            _hosted(host, command),
+            env=offline_env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for host in ("host-a", "host-b", "host-c")
+    }
+    store = Store.read_only(url)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:  # mid-sweep: host-a's run training, others' too
+            runs = store.runs(sweep_id)
+            training = {r.host for r in runs if r.state is RunState.RUNNING and len(r.history) >= 2}
+            if {"host-a", "host-b", "host-c"} <= training:
+                break
+            time.sleep(0.2)
+        agents["host-a"].kill()  # the namespace's first process: the kernel takes all of host-a with it
+        killed = time.time()
+        while time.time() < killed + 30 and not any(
+            r.host == "host-a" and r.state is RunState.CRASHED for r in store.runs(sweep_id)
+        ):
+            time.sleep(0.2)
+        store.close()
+        _busy_elsewhere(server, 40)
+        server.stop("immediate")
+        server.start()
+        outputs = {host: agents[host].communicate(timeout=300)[0] for host in ("host-b", "host-c")}
+    finally:
+        for neighbour in neighbours:
+            neighbour.kill()
+        for proc in agents.values():
+            if proc.poll() is None:
+                proc.kill()
+    assert all(agents[h].returncode == 0 for h in outputs), outputs
+    store = Store.read_only(url)
+    runs = store.runs(sweep_id)
+    store.close()
+    assert len(runs) == 10 and len({r.params["quality"] for r in runs}) == 10  # run_cap held, no point twice
+    dead = [r for r in runs if r.host == "host-a" and r.state is RunState.CRASHED]
+    assert dead and all(r.reason.startswith("host host-a stopped answering") for r in dead)
+    assert all(r.ended - killed < 3 + 0.5 + 2 for r in dead), [
+        r.ended - killed for r in dead
+    ]  # lease + a beat (+ a poll)
+    alive = [r for r in runs if r not in dead]
+    assert {r.state for r in alive} == {RunState.FINISHED}, [(r.host, r.state, r.reason) for r in alive]
+    assert all([row["epoch"] for row in r.history] == list(range(1, 7)) for r in alive)
+    assert not any("Traceback" in out or server.PASSWORD in out for out in outputs.values())

@@ -125,7 +125,8 @@ def test_killed_retrain_resumes_from_its_checkpoint(best_config, tmp_path):
 @pytest.mark.integration
 def test_missing_or_malformed_config_is_a_clear_error(tmp_path, offline_env):
     done = _retrain(["--from", str(tmp_path / "nope.yaml")], offline_env, tmp_path, timeout=120)
-    assert done.returncode == 2 and "file not found" in done.stderr and "analyze_sweep.py" in done.stderr
+    # run from another folder than the clone's: the hint names the module, not a script that is not there
+    assert done.returncode == 2 and "file not found" in done.stderr and "`python -m yolosweep analyze`" in done.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("lr0: [0.01\n")
     done = _retrain(["--from", str(bad)], offline_env, tmp_path, timeout=120)
