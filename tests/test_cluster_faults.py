@@ -306,7 +306,7 @@ def test_the_attack_of_issue_40_ends_with_every_run_recorded_and_no_live_run_cal
                 "parameters": {
                     "quality": {"values": [round(0.1 + 0.07 * i, 2) for i in range(12)]},
                     "epochs": {"value": 6},
-                    "epoch_s": {"value": 0.6},
+                    "epoch_s": {"value": 1.0},
                 },
             }
         )
@@ -335,19 +335,25 @@ def test_the_attack_of_issue_40_ends_with_every_run_recorded_and_no_live_run_cal
     }
     store = Store.read_only(url)
     try:
-        deadline = time.time() + 180
-        while time.time() < deadline:  # mid-sweep: host-a's run training, others' too
+
+        def training(hosts: set[str], epochs: int) -> bool:
             runs = store.runs(sweep_id)
-            training = {r.host for r in runs if r.state is RunState.RUNNING and len(r.history) >= 2}
-            if {"host-a", "host-b", "host-c"} <= training:
-                break
-            time.sleep(0.2)
+            return hosts <= {r.host for r in runs if r.state is RunState.RUNNING and len(r.history) >= epochs}
+
+        deadline = time.time() + 180
+        while not training({"host-a"}, 2) and time.time() < deadline:  # mid-run on host-a
+            time.sleep(0.1)
+        assert training({"host-a"}, 2), "host-a never had a run mid-way"
         agents["host-a"].kill()  # the namespace's first process: the kernel takes all of host-a with it
         killed = time.time()
         while time.time() < killed + 30 and not any(
             r.host == "host-a" and r.state is RunState.CRASHED for r in store.runs(sweep_id)
         ):
-            time.sleep(0.2)
+            time.sleep(0.1)
+        deadline = time.time() + 120
+        while not training({"host-b", "host-c"}, 1) and time.time() < deadline:  # the crash meets runs training
+            time.sleep(0.1)
+        assert training({"host-b", "host-c"}, 1), "hosts b and c never trained at once"
         store.close()
         _busy_elsewhere(server, 40)
         server.stop("immediate")

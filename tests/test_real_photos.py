@@ -47,7 +47,7 @@ def test_a_sweep_on_real_photos_fine_tunes_the_offline_checkpoint_end_to_end(tmp
         tmp_path,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert f"pretrained weights {CHESS_CHECKPOINT}: {CHESS_CHECKPOINT}" in done.stdout  # found once, at creation
+    assert f"pretrained weights: {CHESS_CHECKPOINT}\n" in done.stdout  # found once, at creation, named once (#42)
     sweep_id, runs = sweep_runs(home_env, done.stdout)
     assert sorted(r.origin for r in runs) == ["noise", "noise", "prior", "search"]
     assert all(r.state in ("finished", "stopped") and r.history for r in runs), [
