@@ -262,7 +262,8 @@ def test_a_host_killed_mid_run_has_its_runs_crashed_within_the_lease_and_the_oth
     store.close()
 
 
-def test_a_postgresql_restart_mid_sweep_loses_no_epoch_and_crashes_no_run(tmp_path, offline_env, postgres_server):
+def test_a_postgresql_restarted_twice_mid_run_loses_no_epoch_and_crashes_no_run(tmp_path, offline_env, postgres_server):
+    """Restarted twice within the same runs (#40): the second outage meets agents just back from the first."""
     import time
 
     url = postgres_server.new_database()
@@ -289,9 +290,11 @@ def test_a_postgresql_restart_mid_sweep_loses_no_epoch_and_crashes_no_run(tmp_pa
     ):
         time.sleep(0.3)
     store.close()
-    postgres_server.stop("fast")  # every connection cut mid-run, the server gone for a while
-    time.sleep(6)
-    postgres_server.start()
+    for down in (6, 2):
+        postgres_server.stop("fast")  # every connection cut mid-run, the server gone for a while
+        time.sleep(down)
+        postgres_server.start()
+        time.sleep(1.5)  # the agents reconnect, the runs' kept epochs go in; then again
     outputs = [a.communicate(timeout=300)[0] for a in agents]
     assert all(a.returncode == 0 for a in agents), outputs
     assert any("reachable again" in out for out in outputs), outputs

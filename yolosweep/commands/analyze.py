@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .. import analysis, arguments, report
+from ..invocation import command
 from ..store import StoreError
 
 
@@ -22,7 +23,9 @@ def _levels(text: str) -> tuple[float, float, float]:
 
 def main(argv: list[str], prog: str | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog,
+        description=__doc__.replace("python analyze_sweep.py", command("analyze")),  # the words this user has
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("sweep_id", nargs="?", help="default: the newest local sweep")
     parser.add_argument("--backend", choices=("auto", "wandb", "local"), default="auto")

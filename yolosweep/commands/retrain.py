@@ -12,16 +12,20 @@ import sys
 from pathlib import Path
 
 from .. import analysis, arguments, retrain
+from ..invocation import command
 from ..spec import ConfigError
 from ..store import StoreError
 
 
 def main(argv: list[str], prog: str | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog,
+        description=__doc__.replace("python train_best_config.py", command("retrain")),  # the words this user has
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--from", dest="config_file", type=Path, help="best_config.yaml written by analyze_sweep.py")
+    written = f"best_config.yaml written by `{command('analyze')}`"
+    source.add_argument("--from", dest="config_file", type=Path, help=written)
     source.add_argument("--sweep", help="take the best run of this sweep directly")
     parser.add_argument("--backend", choices=("auto", "wandb", "local"), default="auto", help="where --sweep lives")
     parser.add_argument("--entity", default=None)
