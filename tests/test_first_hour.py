@@ -109,7 +109,7 @@ def test_joining_a_sweep_counts_this_launchs_runs_against_its_count(tmp_path):
         store.end_run(run_id, RunState.FINISHED, summary={"m": value})
     store.db.exec_driver_sql("UPDATE runs SET created=ended-60")  # each took a minute
     joined = sweep_progress(store, sweep_id, planned=3, since=store.now())
-    assert plain_lines(joined)[0].startswith(f"sweep {sweep_id}: 0/3 runs ended, 0 running")
+    assert plain_lines(joined)[0].startswith(f"sweep {sweep_id}: 0/3 runs ended, 0 running;")  # no band: no count
     assert joined.left_s == pytest.approx(3 * 60, abs=1)  # three runs of the sweep's median length, not 0m00s
     agent._next()
     started = sweep_progress(store, sweep_id, planned=3, since=store.now() - 5)  # one of the three under way

@@ -472,8 +472,9 @@ def ready_sweep(
 
     config = prepare(load_sweep(config_path, overrides))
     check_sweep(config, slots)
-    moved = moved_band_line(config_path, config)
+    kept = step_aside(config, keep_band)
+    moved = moved_band_line(config_path, config) if "early_terminate" in kept else None
     if moved:
         print(f"yolosweep: {moved}", flush=True)
-    config = step_aside(config, keep_band)
+    config = kept
     return config, load_priors(prior_sources, config)

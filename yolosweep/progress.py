@@ -37,7 +37,7 @@ class SweepProgress:
     metric: Objective | None
     ended: int
     planned: int | None
-    by_hyperband: int
+    by_hyperband: int | None  # None: the sweep has no Hyperband band
     running: list[RunProgress] = field(default_factory=list)
     best: float | None = None
     best_run: str | None = None
@@ -79,7 +79,13 @@ def sweep_progress(
     planned = planned or config.get("run_cap")
     ended = [r for r in runs if r.state is not RunState.RUNNING]
     counted = [r for r in ended if since is None or r.created >= since]
-    progress = SweepProgress(sweep_id, goal, len(counted), planned, sum(r.ended_by is EndedBy.HYPERBAND for r in runs))
+    progress = SweepProgress(
+        sweep_id,
+        goal,
+        len(counted),
+        planned,
+        sum(r.ended_by is EndedBy.HYPERBAND for r in runs) if config.get("early_terminate") else None,
+    )
     for run in runs:
         if run.state is not RunState.RUNNING:
             continue
@@ -126,7 +132,8 @@ def _number(value: float | None) -> str:
 
 def sweep_line(p: SweepProgress) -> str:
     ended = f"{p.ended}/{p.planned}" if p.planned else str(p.ended)  # no plan known (no --count, no run_cap): no "/?"
-    parts = [f"sweep {p.sweep_id}: {ended} runs ended, {len(p.running)} running, {p.by_hyperband} stopped by Hyperband"]
+    stopped = "" if p.by_hyperband is None else f", {p.by_hyperband} stopped by Hyperband"  # only with a band
+    parts = [f"sweep {p.sweep_id}: {ended} runs ended, {len(p.running)} running{stopped}"]
     if p.best is not None and p.metric is not None:
         best = f"best {p.metric.name} {p.best:.4f} ({p.best_run})"
         if p.verdict is not None:
