@@ -20,6 +20,7 @@ from yolosweep.store import Store, StoreError, StoreUnreachable, explain_postgre
 
 from .conftest import REPO, server_binaries
 from .pgserver import NoLocale, NoUnprivilegedUser, PostgresServer
+from .test_postgres import _curve_sweep, _yolosweep
 
 WHERE = "postgresql://lab@db/sweeps"
 
@@ -76,6 +77,25 @@ def test_a_spooled_run_is_written_once_in_order_with_its_end(tmp_path, monkeypat
     assert run.summary == {"m": 0.3} and run.ended_by is EndedBy.COMPLETED
 
 
+def _curve_sweep_on(url: str, folder, env: dict[str, str], epochs: int, epoch_s: float) -> str:
+    """A random sweep of the stand-in curve program created on the PostgreSQL store `url`: its id."""
+    created = _yolosweep(
+        ["sweep", str(_curve_sweep(folder, epochs=epochs, epoch_s=epoch_s)), "--store", url], env, folder
+    )
+    return created.stdout.split("created local sweep ", 1)[1].split()[0]
+
+
+def _agent(sweep_id: str, url: str, env: dict[str, str], folder, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "yolosweep", "agent", sweep_id, "--store", url, *args],
+        env=env,
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 @pytest.fixture(scope="module")
 def german_server():
     bindir = server_binaries()
@@ -116,37 +136,8 @@ def test_a_crash_with_recovery_on_a_german_server_loses_no_epoch_and_ends_every_
     with pytest.raises(StoreError, match="Passwort"):  # the server does answer in German
         Store(server.url().replace(server.PASSWORD, "falsch"))
     url = server.new_database()
-    sweep = tmp_path / "sweep.yaml"
-    sweep.write_text(
-        json.dumps(
-            {
-                "program": str(REPO / "tests" / "programs" / "curve.py"),
-                "method": "random",
-                "metric": {"name": "metrics/mAP50(B)", "goal": "maximize"},
-                "parameters": {"quality": {"min": 0.1, "max": 0.9}, "epochs": {"value": 25}, "epoch_s": {"value": 0.4}},
-            }
-        )
-    )
-    created = subprocess.run(
-        [sys.executable, "-m", "yolosweep", "sweep", str(sweep), "--store", url],
-        env=offline_env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    sweep_id = created.stdout.split("created local sweep ", 1)[1].split()[0]
-    agents = [
-        subprocess.Popen(
-            [sys.executable, "-m", "yolosweep", "agent", sweep_id, "--store", url, "--count", "1", "--lease", "3"],
-            env=offline_env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    sweep_id = _curve_sweep_on(url, tmp_path, offline_env, epochs=25, epoch_s=0.4)
+    agents = [_agent(sweep_id, url, offline_env, tmp_path, "--count", "1", "--lease", "3") for _ in range(2)]
     store = Store.read_only(url)
     deadline = time.time() + 120
     while (
@@ -213,34 +204,8 @@ def _beat(store: Store, run_id: str) -> float:
 def test_a_run_reports_through_its_agent_so_an_agent_holds_one_connection_not_two(tmp_path, offline_env, pg_url):
     """32 agents held 64 connections (each agent's and each run's): a default server (100) served ~45 agents. The run
     now relays its epochs through its agent's spool, and the heartbeat connects only for each beat."""
-    sweep = tmp_path / "sweep.yaml"
-    sweep.write_text(
-        json.dumps(
-            {
-                "program": str(REPO / "tests" / "programs" / "curve.py"),
-                "method": "random",
-                "metric": {"name": "metrics/mAP50(B)", "goal": "maximize"},
-                "parameters": {"quality": {"min": 0.1, "max": 0.9}, "epochs": {"value": 12}, "epoch_s": {"value": 0.3}},
-            }
-        )
-    )
-    created = subprocess.run(
-        [sys.executable, "-m", "yolosweep", "sweep", str(sweep), "--store", pg_url],
-        env=offline_env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    sweep_id = created.stdout.split("created local sweep ", 1)[1].split()[0]
-    agent = subprocess.Popen(
-        [sys.executable, "-m", "yolosweep", "agent", sweep_id, "--store", pg_url, "--count", "1"],
-        env=offline_env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    sweep_id = _curve_sweep_on(pg_url, tmp_path, offline_env, epochs=12, epoch_s=0.3)
+    agent = _agent(sweep_id, pg_url, offline_env, tmp_path, "--count", "1")
     store = Store.read_only(pg_url)
     deadline, held = time.time() + 120, []
     while time.time() < deadline:
@@ -311,14 +276,7 @@ def test_the_attack_of_issue_40_ends_with_every_run_recorded_and_no_live_run_cal
             }
         )
     )
-    created = subprocess.run(
-        [sys.executable, "-m", "yolosweep", "sweep", str(sweep), "--store", url],
-        env=offline_env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    created = _yolosweep(["sweep", str(sweep), "--store", url], offline_env, tmp_path)
     sweep_id = created.stdout.split("created local sweep ", 1)[1].split()[0]
     neighbours = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     command = [sys.executable, "-m", "yolosweep", "agent", sweep_id, "--store", url, "--lease", "3"]
