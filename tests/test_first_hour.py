@@ -25,6 +25,17 @@ OBJECTIVE = "metrics/mAP50(B)"
 SWEPT = {"lr0": {"min": 0.005, "max": 0.02}, "mosaic": {"min": 0.5, "max": 1.0}}
 
 
+def _random_sweep(**fixed: dict) -> dict:
+    """A random sweep over x for the store's own tests; `fixed`: more parameters."""
+    parameters = {"x": {"values": [1, 2, 3]}, **fixed}
+    return {
+        "program": "p.py",
+        "method": "random",
+        "metric": {"name": "m", "goal": "maximize"},
+        "parameters": parameters,
+    }
+
+
 def _sweep(values: list[tuple[str, float, float]], **fixed) -> analysis.SweepRuns:
     """Runs in start order as (origin, lr0, result): the first prior, its seed repeats, then searched runs."""
     config = {
@@ -96,12 +107,7 @@ def test_the_launch_says_how_many_configurations_count_will_search():
 def test_joining_a_sweep_counts_this_launchs_runs_against_its_count(tmp_path):
     """Defect 4: `launch --sweep-id ID --count 3` printed "4/3 runs ended", "about 0m00s left" before any run began."""
     store = Store(tmp_path / "sweeps.db")
-    config = {
-        "program": "p.py",
-        "method": "random",
-        "metric": {"name": "m", "goal": "maximize"},
-        "parameters": {"x": {"values": [1, 2, 3]}, "epochs": {"value": 4}},
-    }
+    config = _random_sweep(epochs={"value": 4})
     sweep_id = store.create_sweep(config)
     agent = Agent(store, sweep_id)
     for value in (0.1, 0.2, 0.3, 0.4):
@@ -167,12 +173,7 @@ def test_runs_of_one_configuration_get_one_line_instead_of_an_importance_table_o
 def test_status_marks_the_defaults_seed_repeats(tmp_path):
     """Defect 8: only the first defaults run was tagged; its seed repeats looked like searched runs."""
     store = Store(tmp_path / "sweeps.db")
-    config = {
-        "program": "p.py",
-        "method": "random",
-        "metric": {"name": "m", "goal": "maximize"},
-        "parameters": {"x": {"values": [1, 2, 3]}, "seed": {"value": 0}},
-    }
+    config = _random_sweep(seed={"value": 0})
     sweep_id = store.create_sweep(config, [{"x": 1, "seed": 0}], [{"x": 1, "seed": 1}])
     agent = Agent(store, sweep_id)
     taken = [agent._next()[0] for _ in range(3)]
