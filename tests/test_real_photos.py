@@ -57,7 +57,8 @@ def test_a_sweep_on_real_photos_fine_tunes_the_offline_checkpoint_end_to_end(tmp
     reference = [r.summary.get("metrics/mAP50(B)") for r in runs if r.origin != "search"]
     if any(reference):  # a gain is judged wherever the defaults scored (at 2 epochs of 64 px they may not)
         assert re.search(
-            r"gain: " + OWN_SEED_LED + r"[+-][\d.]+% over the defaults \(mean of 3 seeds\).*(within|beyond) the noise",
+            r"gain: " + OWN_SEED_LED + r"(\+[\d.]+% over|[\d.]+% below) the defaults \(mean of 3 seeds\).*"
+            r"(within|beyond) the noise",  # a short sweep's best may be a gain or a loss; either is judged
             done.stdout,
         )
     for path in offline_runs(tmp_path):  # every run loaded the checkpoint: none trained from scratch

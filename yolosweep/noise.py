@@ -236,7 +236,7 @@ def verdict_lines(
     )
     if verdict.loss:
         lines.append(
-            f"  -> no success level: the best searched run is below {over}. Next: keep the defaults, or run "
+            f"  -> no success level claimed: the best searched run is below {over}. Next: keep the defaults, or run "
             "more of the sweep (longer runs rank configurations better)"
         )
         return lines
