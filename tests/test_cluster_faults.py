@@ -337,3 +337,23 @@ def test_the_attack_of_issue_40_ends_with_every_run_recorded_and_no_live_run_cal
     assert {r.state for r in alive} == {RunState.FINISHED}, [(r.host, r.state, r.reason) for r in alive]
     assert all([row["epoch"] for row in r.history] == list(range(1, 7)) for r in alive)
     assert not any("Traceback" in out or server.PASSWORD in out for out in outputs.values())
+
+
+@pytest.mark.integration
+def test_an_agent_joining_on_the_same_host_leaves_a_live_runs_spool_to_its_own_agent(tmp_path, offline_env, pg_url):
+    """Agents of one host share its spool folder (one per GPU, one working folder): a new agent writes only the
+    spools of runs that have ended. Reading a live run's spool too, it removed the file under its agent's reader."""
+    sweep_id = _curve_sweep_on(pg_url, tmp_path, offline_env, epochs=20, epoch_s=0.3)
+    first = _agent(sweep_id, pg_url, offline_env, tmp_path, "--count", "1")
+    store = Store.read_only(pg_url)
+    deadline = time.time() + 120
+    while not ((runs := store.runs(sweep_id)) and len(runs[0].history) >= 3) and time.time() < deadline:
+        time.sleep(0.1)
+    second = _agent(sweep_id, pg_url, offline_env, tmp_path, "--count", "1")
+    outputs = [first.communicate(timeout=120)[0], second.communicate(timeout=120)[0]]
+    runs = store.runs(sweep_id)
+    store.close()
+    assert first.returncode == 0 and second.returncode == 0, outputs
+    assert len(runs) == 2 and all([row["epoch"] for row in r.history] == list(range(1, 21)) for r in runs), [
+        [row["epoch"] for row in r.history] for r in runs
+    ]

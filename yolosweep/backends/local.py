@@ -330,14 +330,10 @@ class Agent:
         """Run trials until --count, the run cap, an exhausted grid or a stop signal; return an exit code."""
         for sig in STOP_SIGNALS:
             signal.signal(sig, self._handle)
-        for left in (
-            sorted(self.spool.glob("*.jsonl")) if self.spool.is_dir() else []
-        ):  # runs of an agent before this one
-            if left.stem in {r.id for r in self.store.runs(self.sweep_id, with_history=False)}:
-                self._replay(left.stem)
         for run_id in self.store.mark_crashed(self.sweep_id):
             self._say(f"run {run_id} was left running by a dead process: marked crashed")
         self._expire_leases()
+        self._replay_leftovers()
         done, gave_up = 0, None
         # Across hosts a run lives by its agent's beats: beaten apart from this loop, so no slow step here lapses it.
         beats = Heartbeat(self.store) if self.store.postgres else None
@@ -369,6 +365,16 @@ class Agent:
             )
             return 1
         return 130 if self.stop_signal == signal.SIGINT else 0
+
+    def _replay_leftovers(self) -> None:
+        """The spools an earlier agent on this host left: only of runs that have ended (crashed with it, or ended
+        while the store was out of reach). A running run's spool is its live agent's, which reads it as it grows."""
+        if not self.spool.is_dir():
+            return
+        ended = {r.id for r in self.store.runs(self.sweep_id, with_history=False) if r.state is not RunState.RUNNING}
+        for left in sorted(self.spool.glob("*.jsonl")):
+            if left.stem in ended:
+                self._replay(left.stem)
 
     def _replay(self, run_id: str, spool: SpoolReader | None = None) -> None:
         """Write the rest of a run's spool and its end, waiting out an outage as every store call does."""
