@@ -21,6 +21,7 @@ from yolosweep.store import Store, StoreError, StoreUnreachable, explain_postgre
 from .conftest import REPO, server_binaries
 from .pgserver import NoLocale, NoUnprivilegedUser, PostgresServer
 from .test_postgres import _curve_sweep, _yolosweep
+from .waiting import wait_for
 
 WHERE = "postgresql://lab@db/sweeps"
 
@@ -139,12 +140,10 @@ def test_a_crash_with_recovery_on_a_german_server_loses_no_epoch_and_ends_every_
     sweep_id = _curve_sweep_on(url, tmp_path, offline_env, epochs=25, epoch_s=0.4)
     agents = [_agent(sweep_id, url, offline_env, tmp_path, "--count", "1", "--lease", "3") for _ in range(2)]
     store = Store.read_only(url)
-    deadline = time.time() + 120
-    while (
-        not (len(runs := store.runs(sweep_id)) == 2 and all(len(r.history) >= 3 for r in runs))
-        and time.time() < deadline
-    ):
-        time.sleep(0.3)
+    wait_for(
+        lambda: len(runs := store.runs(sweep_id)) == 2 and all(len(r.history) >= 3 for r in runs),
+        what="two runs three epochs in",
+    )
     store.close()
     _busy_elsewhere(server, 60)
     server.stop("immediate")  # a crash: no checkpoint, the WAL to replay at the next start
@@ -298,20 +297,17 @@ def test_the_attack_of_issue_40_ends_with_every_run_recorded_and_no_live_run_cal
             runs = store.runs(sweep_id)
             return hosts <= {r.host for r in runs if r.state is RunState.RUNNING and len(r.history) >= epochs}
 
-        deadline = time.time() + 180
-        while not training({"host-a"}, 2) and time.time() < deadline:  # mid-run on host-a
-            time.sleep(0.1)
-        assert training({"host-a"}, 2), "host-a never had a run mid-way"
+        wait_for(lambda: training({"host-a"}, 2), timeout=180, what="a run mid-way on host-a", every=0.1)
         agents["host-a"].kill()  # the namespace's first process: the kernel takes all of host-a with it
         killed = time.time()
-        while time.time() < killed + 30 and not any(
-            r.host == "host-a" and r.state is RunState.CRASHED for r in store.runs(sweep_id)
-        ):
-            time.sleep(0.1)
-        deadline = time.time() + 120
-        while not training({"host-b", "host-c"}, 1) and time.time() < deadline:  # the crash meets runs training
-            time.sleep(0.1)
-        assert training({"host-b", "host-c"}, 1), "hosts b and c never trained at once"
+        wait_for(
+            lambda: any(r.host == "host-a" and r.state is RunState.CRASHED for r in store.runs(sweep_id)),
+            timeout=30,
+            what="host-a's run called crashed",
+            every=0.1,
+        )
+        # the crash meets runs training
+        wait_for(lambda: training({"host-b", "host-c"}, 1), what="hosts b and c training at once", every=0.1)
         store.close()
         _busy_elsewhere(server, 40)
         server.stop("immediate")
@@ -346,9 +342,7 @@ def test_an_agent_joining_on_the_same_host_leaves_a_live_runs_spool_to_its_own_a
     sweep_id = _curve_sweep_on(pg_url, tmp_path, offline_env, epochs=20, epoch_s=0.3)
     first = _agent(sweep_id, pg_url, offline_env, tmp_path, "--count", "1")
     store = Store.read_only(pg_url)
-    deadline = time.time() + 120
-    while not ((runs := store.runs(sweep_id)) and len(runs[0].history) >= 3) and time.time() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: (runs := store.runs(sweep_id)) and len(runs[0].history) >= 3, what="three epochs", every=0.1)
     second = _agent(sweep_id, pg_url, offline_env, tmp_path, "--count", "1")
     outputs = [first.communicate(timeout=120)[0], second.communicate(timeout=120)[0]]
     runs = store.runs(sweep_id)

@@ -22,7 +22,8 @@ import pytest
 import yaml
 
 from .conftest import default_sigint
-from .test_local_backend import _wait_for, agent, create, curve_sweep, store_runs
+from .test_local_backend import agent, create, curve_sweep, store_runs
+from .waiting import wait_for
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -81,7 +82,7 @@ def test_the_dashboard_lists_the_runs_and_shows_a_new_epoch_after_it_lands(tmp_p
     runner = agent(sweep_id, home_env, tmp_path)
     try:
         with served_dashboard([sweep_id], home_env, tmp_path) as board:
-            _wait_for(lambda: any(len(r.history) >= 2 for r in store_runs(home_env, sweep_id)), what="two epochs")
+            wait_for(lambda: any(len(r.history) >= 2 for r in store_runs(home_env, sweep_id)), what="two epochs")
             page = _dom(board.url)
             first = _epochs_shown(page)
             curves = page[page.index('id="curves"') : page.index('id="importance"')]
@@ -181,7 +182,7 @@ def test_a_run_page_opened_by_a_click_shows_every_metric_and_its_stop_button_end
     runner = agent(sweep_id, home_env, tmp_path)
     try:
         with served_dashboard([sweep_id], home_env, tmp_path) as board, Browser() as page:
-            running = _wait_for(
+            running = wait_for(
                 lambda: [r for r in store_runs(home_env, sweep_id) if len(r.history) >= 3], what="a run with epochs"
             )[0]
             page.open(board.url)

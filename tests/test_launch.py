@@ -224,7 +224,8 @@ def test_a_run_printing_a_forged_agent_line_cannot_pose_as_the_agent(tmp_path, h
 
 @pytest.mark.integration
 def test_status_watch_refreshes_with_each_runs_epoch_until_ctrl_c(tmp_path, home_env):
-    from .test_local_backend import _wait_for, agent, create, store_runs
+    from .test_local_backend import agent, create, store_runs
+    from .waiting import wait_for
 
     sweep_id = create(curve_sweep(tmp_path, "grid", [0.5], epochs=40, epoch_s=0.5), home_env, tmp_path)
     running = agent(sweep_id, home_env, tmp_path)
@@ -242,9 +243,9 @@ def test_status_watch_refreshes_with_each_runs_epoch_until_ctrl_c(tmp_path, home
         return max((len(r.history) for r in store_runs(home_env, sweep_id)), default=0)
 
     # Waits on the run, not the clock: on a loaded machine start-up alone can take longer than a fixed sleep.
-    _wait_for(lambda: epochs_stored() >= 2, what="the run's first epochs")
+    wait_for(lambda: epochs_stored() >= 2, what="the run's first epochs")
     seen = epochs_stored()
-    _wait_for(lambda: epochs_stored() >= seen + 6, what="six more epochs")
+    wait_for(lambda: epochs_stored() >= seen + 6, what="six more epochs")
     watcher.send_signal(signal.SIGINT)
     out, err = watcher.communicate(timeout=30)
     running.send_signal(signal.SIGINT)

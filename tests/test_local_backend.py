@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from yolosweep.store import Run, Store
 from yolosweep.tracking import OBJECTIVE
 
 from .conftest import REPO
+from .waiting import wait_for
 
 CURVE = REPO / "tests" / "programs" / "curve.py"
 
@@ -165,22 +165,12 @@ def test_grid_points_are_not_run_twice_by_two_agents(tmp_path, home_env):
     assert all("locked" not in out for out in outputs)
 
 
-def _wait_for(predicate, timeout: float = 120, what: str = "condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 @pytest.mark.integration
 def test_killed_agent_leaves_a_crashed_run_and_a_new_agent_resumes(tmp_path, home_env):
     path = curve_sweep(tmp_path, "random", [0.3, 0.6, 0.9], epochs=60, epoch_s=0.3)
     sweep_id = create(path, home_env, tmp_path)
     first = agent(sweep_id, home_env, tmp_path, start_new_session=True)
-    _wait_for(lambda: any(len(r.history) >= 2 and r.pid for r in store_runs(home_env, sweep_id)), what="an epoch")
+    wait_for(lambda: any(len(r.history) >= 2 and r.pid for r in store_runs(home_env, sweep_id)), what="an epoch")
     os.killpg(first.pid, signal.SIGKILL)  # the agent and its run, as an OOM killer or a reboot would
     first.wait(timeout=30)
     (orphan,) = store_runs(home_env, sweep_id)
@@ -200,10 +190,10 @@ def test_killed_agent_leaves_a_crashed_run_and_a_new_agent_resumes(tmp_path, hom
 def test_agent_killed_alone_takes_its_run_down_cleanly(tmp_path, home_env):
     sweep_id = create(curve_sweep(tmp_path, "random", [0.5], epochs=100, epoch_s=0.5), home_env, tmp_path)
     proc = agent(sweep_id, home_env, tmp_path)
-    _wait_for(lambda: any(len(r.history) >= 1 for r in store_runs(home_env, sweep_id)), what="an epoch")
+    wait_for(lambda: any(len(r.history) >= 1 for r in store_runs(home_env, sweep_id)), what="an epoch")
     proc.kill()
     proc.wait(timeout=30)
-    run = _wait_for(
+    run = wait_for(
         lambda: next((r for r in store_runs(home_env, sweep_id) if r.state != "running"), None),
         timeout=60,
         what="the orphaned run to end",
@@ -260,7 +250,7 @@ def test_a_closed_terminal_sighup_stops_the_agent_and_its_run_cleanly(tmp_path, 
     """SIGHUP reaches the whole foreground process group when a terminal or SSH session closes."""
     sweep_id = create(curve_sweep(tmp_path, "random", [0.5], epochs=100, epoch_s=0.3), home_env, tmp_path)
     proc = agent(sweep_id, home_env, tmp_path, start_new_session=True)
-    _wait_for(lambda: any(len(r.history) >= 1 for r in store_runs(home_env, sweep_id)), what="an epoch")
+    wait_for(lambda: any(len(r.history) >= 1 for r in store_runs(home_env, sweep_id)), what="an epoch")
     os.killpg(proc.pid, signal.SIGHUP)
     proc.communicate(timeout=60)
     (run,) = store_runs(home_env, sweep_id)

@@ -20,6 +20,7 @@ from yolosweep.store import SCHEMA_VERSION, Store, StoreError, StoreUnreachable
 
 from .conftest import REPO, PostgresServer
 from .test_dashboard import served_dashboard
+from .waiting import wait_for
 
 CURVE = REPO / "tests" / "programs" / "curve.py"
 pytestmark = pytest.mark.integration  # each test needs the server the fixture starts
@@ -234,21 +235,21 @@ def test_a_host_killed_mid_run_has_its_runs_crashed_within_the_lease_and_the_oth
     def runs_of(host: str) -> list:
         return [r for r in store.runs(sweep_id) if r.host == host]
 
-    deadline = time.time() + 120
-    while (
-        not (len(runs_of("gpu-a")) == 2 and all(len(r.history) >= 2 for r in runs_of("gpu-a")))
-        and time.time() < deadline
-    ):
-        time.sleep(0.5)
-    assert len(runs_of("gpu-a")) == 2, "host gpu-a's agents did not start their runs"
+    def training(host: str) -> set[str]:
+        return {r.id for r in runs_of(host) if r.state is RunState.RUNNING and r.history}
+
+    wait_for(lambda: len(training("gpu-a")) == 2, what="host gpu-a's agents training their runs")
     survivors = agents_on("gpu-b", 2, "--count", "2")
+    # The survivors are up (they train) before the host dies: their start-up is not the lease's to cover.
+    wait_for(lambda: training("gpu-b") and len(training("gpu-a")) == 2, what="both hosts training")
+    live = training("gpu-a")
     for agent in doomed:  # every process of that host at once: agents, runs, their wandb services
         os.killpg(agent.pid, signal.SIGKILL)
     killed = time.time()
     outputs = [a.communicate(timeout=300)[0] for a in survivors]
     assert all(a.returncode == 0 for a in survivors), outputs
 
-    gone = runs_of("gpu-a")
+    gone = [r for r in runs_of("gpu-a") if r.id in live]  # runs gpu-a ended before its death stay finished
     assert {r.state for r in gone} == {RunState.CRASHED}, [(r.state, r.reason) for r in gone]
     assert all(
         r.reason.startswith("host gpu-a stopped answering at ") and r.ended_by is EndedBy.VANISHED for r in gone
@@ -283,12 +284,10 @@ def test_a_postgresql_restarted_twice_mid_run_loses_no_epoch_and_crashes_no_run(
         for _ in range(2)
     ]
     store = Store.read_only(url)
-    deadline = time.time() + 120
-    while (
-        not (len(runs := store.runs(sweep_id)) == 2 and all(len(r.history) >= 3 for r in runs))
-        and time.time() < deadline
-    ):
-        time.sleep(0.3)
+    wait_for(
+        lambda: len(runs := store.runs(sweep_id)) == 2 and all(len(r.history) >= 3 for r in runs),
+        what="two runs three epochs in",
+    )
     store.close()
     for down in (6, 2):
         postgres_server.stop("fast")  # every connection cut mid-run, the server gone for a while
@@ -310,7 +309,6 @@ def test_the_slurm_array_script_is_the_agent_and_its_time_limit_signal_stops_the
     tmp_path, offline_env, pg_url
 ):
     import signal
-    import time
 
     created = _yolosweep(
         ["sweep", str(_curve_sweep(tmp_path, epochs=200, epoch_s=0.2)), "--store", pg_url], offline_env, tmp_path
@@ -333,9 +331,7 @@ def test_the_slurm_array_script_is_the_agent_and_its_time_limit_signal_stops_the
         text=True,
     )
     store = Store.read_only(pg_url)
-    deadline = time.time() + 120
-    while not ((runs := store.runs(sweep_id)) and len(runs[0].history) >= 2) and time.time() < deadline:
-        time.sleep(0.3)
+    wait_for(lambda: (runs := store.runs(sweep_id)) and len(runs[0].history) >= 2, what="the run's second epoch")
     job.send_signal(signal.SIGTERM)  # what `--signal=B:TERM@120` sends the batch shell two minutes before the limit
     out, _ = job.communicate(timeout=120)
     (run,) = store.runs(sweep_id)
@@ -350,7 +346,6 @@ def test_the_slurm_array_script_is_the_agent_and_its_time_limit_signal_stops_the
 
 
 def test_the_ssh_script_starts_one_agent_per_gpu_on_each_host(tmp_path, offline_env, pg_url, hosts):
-    import time
 
     path = _curve_sweep(tmp_path, epochs=2, epoch_s=0.05)
     path.write_text(path.read_text() + "run_cap: 3\n")
@@ -378,12 +373,11 @@ def test_the_ssh_script_starts_one_agent_per_gpu_on_each_host(tmp_path, offline_
     )
     assert done.returncode == 0 and done.stdout.count("started an agent") == 3, done.stdout + done.stderr
     logs = [tmp_path / f"yolosweep-agent-{name}.log" for name in ("hostA-0", "hostA-1", "hostB-0")]
-    deadline = time.time() + 240
-    while not all(log.exists() and "run(s) done" in log.read_text() for log in logs) and time.time() < deadline:
-        time.sleep(0.5)
-    assert all("run(s) done" in log.read_text() for log in logs), [
-        log.read_text()[-1500:] for log in logs if log.exists()
-    ]
+    wait_for(
+        lambda: all(log.exists() and "run(s) done" in log.read_text() for log in logs),
+        timeout=240,
+        what="every agent's log to say it is done: " + repr([log.read_text()[-1500:] for log in logs if log.exists()]),
+    )
     store = Store.read_only(pg_url)
     runs = store.runs(sweep_id)
     store.close()

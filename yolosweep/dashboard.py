@@ -131,10 +131,10 @@ class Dashboard:
         its offline wandb folder. None for a run not in this sweep."""
         store = Store.read_only(self.location)
         try:
-            run = next((r for r in store.runs(self.sweep_id) if r.id == run_id), None)
+            run = store.run(run_id)
         finally:
             store.close()
-        if run is None:
+        if run is None or run.sweep_id != self.sweep_id:
             return None
         return _clean(
             {

@@ -41,6 +41,7 @@ class StoreSink:
         self.store.outage_s = 0.0  # an epoch never waits for the store: it is kept for the next one
         self.waiting: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
         self.spool = spool_folder() / f"{run_id}.jsonl"
+        self.spooled = False  # a spool file of ours exists: it goes once what it holds is written
 
     @classmethod
     def from_env(cls) -> StoreSink | RelaySink | None:
@@ -72,7 +73,9 @@ class StoreSink:
         while self.waiting:
             self.store.log_epoch(self.run_id, *self.waiting[0])
             self.waiting.pop(0)
-        self.spool.unlink(missing_ok=True)
+        if self.spooled:
+            self.spool.unlink(missing_ok=True)
+            self.spooled = False
 
     def _spool(self, end: dict[str, Any] | None = None) -> None:
         """What waits, written whole (a new file moved into place): a crash mid-write leaves the last full copy."""
@@ -84,6 +87,7 @@ class StoreSink:
             partial = self.spool.with_suffix(".partial")
             partial.write_text("\n".join(lines) + "\n")
             partial.replace(self.spool)
+            self.spooled = True
         except OSError as err:  # the memory copy still holds them for as long as this process lives
             print(
                 f"yolosweep: run {self.run_id}: could not spool its waiting epochs to {self.spool}: {err}",

@@ -741,11 +741,16 @@ class Store:
     def set_sweep_state(self, sweep_id: str, state: SweepState) -> SweepState:
         """W&B's sweep control; the state before. A finished or canceled sweep stays so (W&B's, too)."""
         before = self.sweep_state(sweep_id)
-        if before in (SweepState.RUNNING, SweepState.PAUSED):
-            with self.transaction(serialised=False):
-                self._sql(
-                    "UPDATE sweeps SET state=:state WHERE id=:id", {"state": SweepState(state).value, "id": sweep_id}
-                )
+        with self.transaction(serialised=False):  # the rule in the statement: two controllers at once keep it
+            self._sql(
+                "UPDATE sweeps SET state=:state WHERE id=:id AND state IN (:running, :paused)",
+                {
+                    "state": SweepState(state).value,
+                    "id": sweep_id,
+                    "running": SweepState.RUNNING.value,
+                    "paused": SweepState.PAUSED.value,
+                },
+            )
         return before
 
     @_translated
@@ -756,10 +761,7 @@ class Store:
                 "UPDATE runs SET stop_requested=:reason WHERE id=:id AND state='running'",
                 {"reason": reason, "id": run_id},
             ).rowcount
-        if not found:
-            return None
-        sweep_id = self._sql("SELECT sweep_id FROM runs WHERE id=:id", {"id": run_id}).scalar_one()
-        return next(r for r in self.runs(sweep_id, with_history=False) if r.id == run_id)
+        return self.run(run_id, with_history=False) if found else None
 
     @_translated
     def control(self, sweep_id: str, run_id: str) -> tuple[SweepState, str | None]:
@@ -925,19 +927,27 @@ class Store:
 
     @_translated
     def runs(self, sweep_id: str, with_history: bool = True) -> list[Run]:
+        return self._runs_where("r.sweep_id=:key", sweep_id, with_history)
+
+    @_translated
+    def run(self, run_id: str, with_history: bool = True) -> Run | None:
+        """One run by its id, or None: a row read, not the sweep's."""
+        found = self._runs_where("r.id=:key", run_id, with_history)
+        return found[0] if found else None
+
+    def _runs_where(self, where: str, key: str, with_history: bool) -> list[Run]:
         rows = self._sql(
             "SELECT r.id, r.sweep_id, r.params, state, reason, summary, created, ended, host, agent_pid, pid, "
             "wandb_dir, "
-            "p.kind, ended_by FROM runs r LEFT JOIN priors p ON p.run_id = r.id "
-            "WHERE r.sweep_id=:sweep ORDER BY created",
-            {"sweep": sweep_id},
+            f"p.kind, ended_by FROM runs r LEFT JOIN priors p ON p.run_id = r.id WHERE {where} ORDER BY created",
+            {"key": key},
         ).fetchall()
         histories: dict[str, list[dict[str, Any]]] = {r[0]: [] for r in rows}
         if with_history:
             for run_id, metrics in self._sql(
                 "SELECT m.run_id, m.metrics FROM metrics m JOIN runs r ON r.id = m.run_id "
-                "WHERE r.sweep_id=:sweep ORDER BY m.run_id, m.epoch",
-                {"sweep": sweep_id},
+                f"WHERE {where} ORDER BY m.run_id, m.epoch",
+                {"key": key},
             ):
                 histories[run_id].append(json.loads(metrics))
         return [

@@ -539,7 +539,8 @@ class Agent:
         self.store.end_run(run_id, state, reason, summary, ended_by)  # no-op when the trial recorded its own ending
         if stopped:
             self.store.explain_stop(run_id, stopped[1], stopped[0])
-        final = next(r for r in self.store.runs(self.sweep_id, with_history=False) if r.id == run_id)
+        final = self.store.run(run_id, with_history=False)
+        assert final is not None  # this agent added it
         self._say(f"run {run_id} {final.state}" + (f": {shown_value(final.reason)}" if final.reason else ""))
         return final.state
 
