@@ -30,13 +30,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness import REPO, create_local_sweep, machine, offline_env, write_results
 
-from yolosweep import spec
-from yolosweep.backends.local import runs_to_stop, suggest
-from yolosweep.demo import write_demo_dataset
-from yolosweep.launcher import DEMO_FIXED
-from yolosweep.progress import sweep_progress
+from yolosweep.agent.local import runs_to_stop, suggest
+from yolosweep.commands.launch import DEMO_FIXED
+from yolosweep.results.progress import sweep_progress
+from yolosweep.run.tracking import OBJECTIVE
 from yolosweep.store import Store
-from yolosweep.tracking import OBJECTIVE
+from yolosweep.sweep import spec
+from yolosweep.sweep.demo_data import write_demo_dataset
 
 SIZES = (20, 50, 100, 200)
 REPEATS = 5

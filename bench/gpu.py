@@ -67,7 +67,7 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 
 from harness import REPO, write_results  # noqa: E402
 
-from yolosweep.demo import write_demo_dataset  # noqa: E402
+from yolosweep.sweep.demo_data import write_demo_dataset  # noqa: E402
 
 SWEEP_FIXED = ("batch", "workers", "optimizer", "deterministic", "seed")
 

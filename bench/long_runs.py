@@ -83,7 +83,7 @@ def main() -> int:
     parser.add_argument("--report", action="store_true", help="only write the results from the runs so far")
     options = parser.parse_args()
     if not options.report:
-        from yolosweep.demo import write_tunable_dataset
+        from yolosweep.sweep.demo_data import write_tunable_dataset
 
         data = write_tunable_dataset(Path(tempfile.mkdtemp(prefix="value-long-")), seed=value_data.DATA_SEED)
         todo = [(run, params) for run, params in chosen() if not value_data.curve_file(run, 0, LONG).exists()]

@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from harness import AgentStandIn, machine, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
 
-from yolosweep.demo import write_demo_dataset  # noqa: E402
+from yolosweep.sweep.demo_data import write_demo_dataset  # noqa: E402
 
 PLAIN = """
 import sys

@@ -30,8 +30,9 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
 
-from yolosweep import arguments, trial  # noqa: E402
-from yolosweep.sink import StoreSink  # noqa: E402
+from yolosweep.commands import arguments  # noqa: E402
+from yolosweep.run import trial  # noqa: E402
+from yolosweep.run.sink import StoreSink  # noqa: E402
 from yolosweep.states import EndedBy, RunState  # noqa: E402
 
 

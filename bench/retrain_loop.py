@@ -49,7 +49,7 @@ def _yolosweep(args: list[str], cwd: Path, env: dict[str, str]) -> str:
 
 
 def repetition(runs: int, top: int, seeds: int) -> dict[str, Any]:
-    from yolosweep.demo import write_tunable_dataset
+    from yolosweep.sweep.demo_data import write_tunable_dataset
 
     with tempfile.TemporaryDirectory(prefix="retrain-loop-") as tmp:
         work = Path(tmp)

@@ -25,13 +25,13 @@ sys.path.insert(0, str(REPO))
 
 from harness import AgentStandIn, machine, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
 
-from yolosweep.demo import write_demo_dataset  # noqa: E402
+from yolosweep.sweep.demo_data import write_demo_dataset  # noqa: E402
 
 # phase -> (file suffix, function name) of the call whose cumulative time is that phase
 PHASES = {
     "python imports": ("<frozen importlib._bootstrap>", "_find_and_load"),
     "wandb start (wandb.init)": ("wandb_init.py", "init"),
-    "dataset checks (yolosweep)": ("yolosweep/preflight.py", "check_dataset"),
+    "dataset checks (yolosweep)": ("yolosweep/sweep/preflight.py", "check_dataset"),
     "model build (YOLO(...))": ("ultralytics/engine/model.py", "__init__"),
     "trainer set-up (data scan, loaders, optimizer)": ("ultralytics/engine/trainer.py", "_setup_train"),
     "final validation of best.pt": ("ultralytics/engine/trainer.py", "final_eval"),

@@ -47,8 +47,8 @@ sys.path.insert(0, str(REPO))
 import value_data  # noqa: E402
 from harness import create_local_sweep, machine, offline_env, write_results  # noqa: E402  (bench/ is on the path when run as a script)
 
+from yolosweep.run.tracking import OBJECTIVE  # noqa: E402
 from yolosweep.store import Store  # noqa: E402
-from yolosweep.tracking import OBJECTIVE  # noqa: E402
 
 METHODS = ("ours", "ours+prior", "random", "ultralytics", "optuna")
 # The fixed values of each task's runs. demo: the first demo's task (colour-coded classes, where the
@@ -283,7 +283,7 @@ def main() -> int:
         (options.work / "result.json").write_text(json.dumps(stream))
         return 0
 
-    from yolosweep.demo import write_demo_dataset, write_tunable_dataset
+    from yolosweep.sweep.demo_data import write_demo_dataset, write_tunable_dataset
 
     methods = [m for m in options.methods.split(",") if m]
     with tempfile.TemporaryDirectory() as tmp:

@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import REPO, RESULTS, offline_env, write_results
 
 from tests.pgserver import PgBouncer, PostgresServer, server_binaries
-from yolosweep import spec
-from yolosweep.backends.local import runs_to_stop, suggest
+from yolosweep.agent.local import runs_to_stop, suggest
+from yolosweep.run.tracking import OBJECTIVE
 from yolosweep.store import Store
-from yolosweep.tracking import OBJECTIVE
+from yolosweep.sweep import spec
 
 SIZES = (20, 50, 100, 200)
 REPEATS = 7
@@ -115,8 +115,8 @@ def agent_worker(url: str, sweep_id: str, threads: int, out: str) -> None:
     as a run's relay does through its agent, end it. What each saw goes to `out` as JSON."""
     import threading
 
-    from yolosweep.backends.local import Agent
-    from yolosweep.heartbeat import Heartbeat
+    from yolosweep.agent.heartbeat import Heartbeat
+    from yolosweep.agent.local import Agent
     from yolosweep.states import RunState
     from yolosweep.store import StoreError
 

@@ -102,7 +102,7 @@ def _space() -> dict[str, dict[str, Any]]:
 
 
 def sweep_config(hyperband: bool = True, first_band: int | None = None, fix_dead: bool = False) -> dict[str, Any]:
-    from yolosweep import spec
+    from yolosweep.sweep import spec
 
     with contextlib.redirect_stdout(io.StringIO()):  # the band-scaling message, once per repetition
         config = spec.with_overrides(spec.load_sweep(BENCH.parent / "sweep_config.yaml"), {"epochs": EPOCHS})
@@ -128,7 +128,7 @@ def run_ours(
     trace: Trace | None = None,
     fix_dead: bool = False,
 ) -> list[float]:
-    from yolosweep.backends.local import Agent, runs_to_stop
+    from yolosweep.agent.local import Agent, runs_to_stop
     from yolosweep.states import EndedBy, RunState
     from yolosweep.store import Store
 

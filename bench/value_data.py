@@ -1,5 +1,5 @@
 """Learning curves for the value benchmark (#16): configurations sampled from sweep_config.yaml's
-search space, trained on the tunable task (yolosweep.demo.write_tunable_dataset), every epoch kept.
+search space, trained on the tunable task (yolosweep.sweep.demo_data.write_tunable_dataset), every epoch kept.
 
     python bench/value_data.py --configs 150 --default-seeds 5      # hours of CPU; resumable
     python bench/value_data.py --summary                            # headroom and noise so far
@@ -100,7 +100,7 @@ def swept_space() -> dict[str, dict[str, Any]]:
 
 
 def defaults() -> dict[str, Any]:
-    from yolosweep.spec import ultralytics_defaults
+    from yolosweep.sweep.spec import ultralytics_defaults
 
     values = ultralytics_defaults()
     return {name: values[name] for name in swept_space()}
@@ -308,7 +308,7 @@ def main() -> int:
             raise SystemExit(f"{task['model']} missing: make it with python bench/pretrain.py")
         data = FINETUNE_DATA if options.regime == "finetune" else FINETUNE_LONG_DATA
     else:
-        from yolosweep.demo import write_tunable_dataset
+        from yolosweep.sweep.demo_data import write_tunable_dataset
 
         data = write_tunable_dataset(Path(tempfile.mkdtemp(prefix="value-data-")), seed=DATA_SEED)
     todo = [

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from yolosweep.demo import write_demo_dataset
-from yolosweep.tracking import OfflineRun, read_offline_run
+from yolosweep.run.tracking import OfflineRun, read_offline_run
+from yolosweep.sweep.demo_data import write_demo_dataset
 
 from .pgserver import NoUnprivilegedUser, PostgresServer, server_binaries
 

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from wandb.apis.public import Run as WandbRun
 
-from yolosweep import analysis
+from yolosweep.results import analysis
+from yolosweep.run.tracking import OBJECTIVE, read_offline_run
 from yolosweep.store import Store
-from yolosweep.tracking import OBJECTIVE, read_offline_run
 
 from .conftest import REPO, offline_runs
 from .test_local_backend import agent, create, curve_sweep
@@ -157,7 +157,7 @@ def _reversed_until(epochs: int, turn: int) -> list[list[float]]:
 
 
 def test_a_band_that_ranks_runs_against_their_results_is_named_with_where_to_move_it():
-    from yolosweep.report import _band_advice
+    from yolosweep.results.report import _band_advice
 
     sweep = _band_sweep(_reversed_until(30, 6))  # the band at min_iter 3 (epoch 4) judges the reversed order
     check, *later_bands = analysis.band_checks(sweep)
@@ -168,7 +168,7 @@ def test_a_band_that_ranks_runs_against_their_results_is_named_with_where_to_mov
 
 
 def test_a_band_the_metric_ranks_only_late_is_advised_away():
-    from yolosweep.report import _band_advice
+    from yolosweep.results.report import _band_advice
 
     # the same runs in 10 epochs: the metric ranks them from epoch 7, past the first third, where a band
     # stops too late to save what it loses (the value benchmark: 0.36 of the headroom against 0.61 without)
@@ -180,7 +180,7 @@ def test_a_band_the_metric_ranks_only_late_is_advised_away():
 
 
 def test_bands_that_predict_results_and_too_few_full_runs_give_no_advice():
-    from yolosweep.report import _band_advice
+    from yolosweep.results.report import _band_advice
 
     rising = [[i / 10 * (epoch + 1) / 10 for epoch in range(10)] for i in range(8)]
     assert analysis.band_checks(_band_sweep(rising))[0].predictive and _band_advice(_band_sweep(rising)) == []
@@ -192,7 +192,7 @@ def test_bands_that_predict_results_and_too_few_full_runs_give_no_advice():
 def test_a_sweep_with_a_verified_winner_hands_it_over_instead_of_its_best_single_run(tmp_path, capsys):
     """best_config.yaml and train_best_config.py --sweep take the winner retrained with several seeds once it exists
     (bench/results/value_handover.md: the top 3 retrained beat the single best run, p 0.003 at 10 runs)."""
-    from yolosweep import report, retrain
+    from yolosweep.results import report, retrain
 
     config = {
         "metric": {"name": OBJECTIVE, "goal": "maximize"},
@@ -232,7 +232,7 @@ def test_a_sweep_with_a_verified_winner_hands_it_over_instead_of_its_best_single
 def test_hyperband_savings_are_reported_only_for_a_sweep_with_hyperband(tmp_path, capsys):
     """A sweep without early_terminate (examples/bccd/sweep.yaml) said "Hyperband: 120 epochs trained of 120 ... (0%
     saved)", crediting a stop rule it does not have."""
-    from yolosweep import report
+    from yolosweep.results import report
 
     config = {
         "metric": {"name": OBJECTIVE, "goal": "maximize"},

@@ -14,7 +14,7 @@ import time
 import psycopg
 import pytest
 
-from yolosweep.sink import StoreSink, replay_spool
+from yolosweep.run.sink import StoreSink, replay_spool
 from yolosweep.states import EndedBy, RunState
 from yolosweep.store import Store, StoreError, StoreUnreachable, explain_postgres
 
@@ -170,7 +170,7 @@ def test_a_run_is_beaten_for_while_its_agent_waits_on_the_write_lock(pg_url):
     """Live runs were crashed 10 s into a sweep: their agent beat from its own loop, which waited on the store's write
     lock (another agent suggesting on a busy CPU) and on the run's start-up. The beat now has a thread and a
     connection of its own, from the moment the run's row exists."""
-    from yolosweep.heartbeat import Heartbeat
+    from yolosweep.agent.heartbeat import Heartbeat
 
     store = Store(pg_url, lease=0.6)  # a beat every 0.1 s
     sweep_id = store.create_sweep({"program": "p.py", "method": "random", "parameters": {"x": {"values": [1]}}})

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from yolosweep.backends.local import Agent, runs_to_stop
-from yolosweep.slots import plan_slots, split_count
+from yolosweep.agent.local import Agent, runs_to_stop
 from yolosweep.states import EndedBy, RunState
 from yolosweep.store import Store
+from yolosweep.sweep.slots import plan_slots, split_count
 
 CONFIG = {
     "program": "p.py",
@@ -98,7 +98,7 @@ def test_cpu_slots_hide_every_gpu():
 
 
 def test_progress_tells_each_run_its_epoch_eta_and_the_sweep_its_best_gain_and_time_left(tmp_path):
-    from yolosweep.progress import plain_lines, sweep_progress
+    from yolosweep.results.progress import plain_lines, sweep_progress
 
     config = {**CONFIG, "parameters": {**CONFIG["parameters"], "epochs": {"value": 10}}}
     store, sweep_id = _store(tmp_path, config, priors=[{"x": 1}])
@@ -129,7 +129,7 @@ def test_progress_tells_each_run_its_epoch_eta_and_the_sweep_its_best_gain_and_t
 
 
 def test_the_status_table_counts_each_runs_epochs_as_its_history_does(tmp_path):
-    from yolosweep.status import status_report
+    from yolosweep.results.status import status_report
 
     store, sweep_id = _store(tmp_path, CONFIG)
     agent = Agent(store, sweep_id)
@@ -164,8 +164,8 @@ def test_how_a_training_ended_is_classified(err, state, cause, code, words):
     import os
     import signal
 
-    from yolosweep import trial
-    from yolosweep.spec import ConfigError
+    from yolosweep.run import trial
+    from yolosweep.sweep.spec import ConfigError
 
     errors = {
         "SIGTERM": trial.StopRequested(signal.SIGTERM),
@@ -183,7 +183,7 @@ def test_how_a_training_ended_is_classified(err, state, cause, code, words):
 
 def test_a_run_of_another_host_whose_lease_lapsed_is_crashed_by_status_and_a_fresh_one_is_not(tmp_path):
     """Across machines a heartbeat tells what PIDs tell on one (#27): status, reading, marks the lapsed run."""
-    from yolosweep.status import status_report
+    from yolosweep.results.status import status_report
 
     store, sweep_id = _store(tmp_path)
     with store.transaction():

@@ -132,7 +132,7 @@ def test_sigterm_during_the_final_validation_ends_cleanly_with_readable_weights(
 KILLED_WRITER = """
 import sys
 from pathlib import Path
-from yolosweep.trial import _ReplacedWhole
+from yolosweep.run.trial import _ReplacedWhole
 _ReplacedWhole(sys.argv[1]).write_bytes(b"new" * (700 * 2**20))  # 2.1 GB: still writing when the kill comes
 """
 
@@ -156,7 +156,7 @@ def test_a_checkpoint_write_killed_midway_leaves_the_previous_checkpoint_whole(t
 SPIED_TRAINING = """
 import json, sys
 from pathlib import Path
-from yolosweep import trial
+from yolosweep.run import trial
 written, write = [], trial._ReplacedWhole.write_bytes
 trial._ReplacedWhole.write_bytes = lambda self, data: written.append(self.name) or write(self, data)
 result = trial.run({"data": sys.argv[1], "epochs": 1, "imgsz": 32, "batch": 16, "model": "yolo11n.yaml",

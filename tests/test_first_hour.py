@@ -11,13 +11,14 @@ import sys
 import pytest
 import yaml
 
-from yolosweep import analysis, invocation, noise, report
-from yolosweep.backends.local import Agent, _budget_line
-from yolosweep.preflight import _weights_fix, weights_dir
-from yolosweep.progress import plain_lines, sweep_progress
+from yolosweep import invocation
+from yolosweep.agent.local import Agent, _budget_line
+from yolosweep.results import analysis, noise, report
+from yolosweep.results.progress import plain_lines, sweep_progress
+from yolosweep.results.status import status_report
 from yolosweep.states import RunState
-from yolosweep.status import status_report
 from yolosweep.store import Store
+from yolosweep.sweep.preflight import _weights_fix, weights_dir
 
 from .conftest import REPO
 
@@ -220,7 +221,7 @@ def test_version_and_a_moved_band_said_once_in_epochs(tmp_path):
         env=env,
     )
     assert missing.returncode == 2 and "not found" in missing.stderr and "min_iter" not in missing.stdout
-    from yolosweep.spec import load_sweep, moved_band_line
+    from yolosweep.sweep.spec import load_sweep, moved_band_line
 
     config = load_sweep(REPO / "sweep_config.yaml", {"epochs": 20, "model": "yolo11n.yaml"})
     assert (
@@ -232,9 +233,9 @@ def test_version_and_a_moved_band_said_once_in_epochs(tmp_path):
 def test_bad_datasets_are_refused_in_one_line_at_creation(tmp_path):
     """Defect 12: a symbolic link loop got a 36-line traceback; a dataset whose every training image is a 0-byte file
     was accepted, then every run failed with Ultralytics' "No valid images found"."""
-    from yolosweep.demo import write_demo_dataset
-    from yolosweep.preflight import check_labels
-    from yolosweep.spec import ConfigError
+    from yolosweep.sweep.demo_data import write_demo_dataset
+    from yolosweep.sweep.preflight import check_labels
+    from yolosweep.sweep.spec import ConfigError
 
     data = write_demo_dataset(tmp_path / "d", n_train=4, n_val=2, seed=0)
     looped = tmp_path / "looped.yaml"

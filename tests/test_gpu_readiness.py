@@ -16,10 +16,11 @@ import time
 
 import pytest
 
-from yolosweep import resources, spec, trial
-from yolosweep.preflight import resolve_weights, weights_dir
-from yolosweep.slots import Slot, gpu_ids, plan_slots
+from yolosweep.run import trial
 from yolosweep.states import EndedBy, RunState
+from yolosweep.sweep import resources, spec
+from yolosweep.sweep.preflight import resolve_weights, weights_dir
+from yolosweep.sweep.slots import Slot, gpu_ids, plan_slots
 
 from .conftest import REPO, only_offline_run, run_train_sweep, train_sweep_cmd
 
@@ -67,7 +68,7 @@ def test_gpu_slots_follow_an_inherited_mask_and_nvidia_smi_order(monkeypatch):
 
 @pytest.mark.integration
 def test_each_agent_gets_its_gpu_by_nvidia_smi_order(tmp_path):
-    from yolosweep.supervise import run_agents
+    from yolosweep.agent.supervise import run_agents
 
     code = (
         "import os, sys; "
@@ -122,7 +123,7 @@ def test_a_real_out_of_shared_memory_error_fails_the_run_with_the_fix(tmp_path):
         textwrap.dedent("""
         import os, torch
         from torch.utils.data import DataLoader
-        from yolosweep import trial
+        from yolosweep.run import trial
         images = [torch.zeros(3, 640, 640, dtype=torch.uint8)] * 8
         try:
             for _ in DataLoader(images, batch_size=4, num_workers=2):
@@ -159,7 +160,7 @@ def test_the_batch_a_run_trained_at_is_recorded_and_a_halved_one_is_marked(capsy
     assert trial.batch_used(-1, 16) == {"batch_used": 16}  # AutoBatch: what it chose, nothing to compare
     halved = trial.batch_used(64, 32)
     assert halved == {"batch_used": 32, "batch_reduced_from": 64} and "not comparable" in capsys.readouterr().out
-    from yolosweep.status import reduced_batch_lines
+    from yolosweep.results.status import reduced_batch_lines
 
     class Record:
         id, summary = "run00001", halved
@@ -224,7 +225,7 @@ def test_a_sweep_of_missing_pretrained_weights_is_refused_and_a_run_never_falls_
 def test_a_stop_while_the_labels_are_read_ends_the_run_at_once(tmp_path, offline_env):
     """Before the first epoch there is no callback for as long as the setup takes (label caching on a slow
     share, AutoBatch, a download): here an image that never finishes reading (a FIFO) holds it forever."""
-    from yolosweep.demo import write_demo_dataset
+    from yolosweep.sweep.demo_data import write_demo_dataset
 
     data = write_demo_dataset(tmp_path / "data", n_train=16, n_val=4).parent
     os.mkfifo(data / "images" / "train" / "zz_stalled.jpg")

@@ -8,11 +8,11 @@ import re
 import pytest
 import yaml
 
-from yolosweep import noise
-from yolosweep.backends.local import Agent, engine_runs
-from yolosweep.spec import ConfigError
+from yolosweep.agent.local import Agent, engine_runs
+from yolosweep.results import noise
 from yolosweep.states import RunState
 from yolosweep.store import Store
+from yolosweep.sweep.spec import ConfigError
 
 from .conftest import REPO
 from .test_launch import launch
@@ -63,8 +63,8 @@ def test_seed_repeats_run_after_the_first_prior_and_stay_hidden_from_the_engine(
     assert [r.name for r in engine_runs(runs)] == [taken[0][0], taken[3][0], taken[4][0]]
     spread = noise.seed_spread(runs, "m")  # the first prior and its repeats, not the second prior
     assert spread.values == (0.40, 0.46, 0.43) and spread.std == pytest.approx(0.03)
-    from yolosweep.dashboard import Dashboard
-    from yolosweep.status import status_report
+    from yolosweep.results.dashboard import Dashboard
+    from yolosweep.results.status import status_report
 
     page = Dashboard(store.path, sweep_id).snapshot()  # the page's gain and the band behind the curves
     assert page["noise_band"] == pytest.approx([0.40, 0.46]) and "(seed spread +-7.0%, 3 trainings)" in page["gain"]
@@ -135,10 +135,10 @@ def test_on_the_wandb_backend_the_seed_repeats_train_as_prior_runs_tagged_noise(
 ):
     """W&B is taught finished runs, not configurations: the launcher trains the first prior and its repeats (offline
     here, as `wandb agent` would log them) before wandb.sweep gets their ids as prior_runs."""
-    from yolosweep.backends.wandb import _train_priors
-    from yolosweep.priors import seed_repeats
-    from yolosweep.slots import Slot
-    from yolosweep.tracking import read_offline_run
+    from yolosweep.agent.wandb_cloud import _train_priors
+    from yolosweep.run.tracking import read_offline_run
+    from yolosweep.sweep.priors import seed_repeats
+    from yolosweep.sweep.slots import Slot
 
     from .conftest import offline_runs
 

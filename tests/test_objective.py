@@ -9,8 +9,11 @@ import shutil
 import pytest
 import yaml
 
-from yolosweep import analysis, hygiene, spec, trial
-from yolosweep.preflight import check_sweep
+from yolosweep.results import analysis
+from yolosweep.run import trial
+from yolosweep.run import weights as hygiene
+from yolosweep.sweep import spec
+from yolosweep.sweep.preflight import check_sweep
 
 from .conftest import REPO
 
@@ -147,7 +150,7 @@ def test_the_shipped_detection_sweep_is_warned_about_dropout_and_copy_paste(tmp_
 
 
 def test_best_config_header_round_trips_the_goal(tmp_path):
-    from yolosweep import retrain
+    from yolosweep.results import retrain
 
     path = tmp_path / "best_config.yaml"
     path.write_text(

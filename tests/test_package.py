@@ -14,7 +14,7 @@ import tomllib
 import yaml
 
 from yolosweep.commands.init import init
-from yolosweep.spec import STARTER
+from yolosweep.sweep.spec import STARTER
 
 from .conftest import REPO
 

@@ -388,7 +388,7 @@ def test_the_ssh_script_starts_one_agent_per_gpu_on_each_host(tmp_path, offline_
 def test_store_copy_moves_a_sweep_to_postgresql_and_back_with_the_same_runs_metrics_and_ranking(
     tmp_path, offline_env, pg_url
 ):
-    from yolosweep.status import status_report
+    from yolosweep.results.status import status_report
 
     laptop, back = tmp_path / "laptop" / "sweeps.db", tmp_path / "back" / "sweeps.db"
     created = _yolosweep(

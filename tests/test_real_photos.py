@@ -20,7 +20,7 @@ CHESS_CHECKPOINT = REPO / "bench" / "weights" / "yolo11n-chess.pt"
 
 @pytest.mark.integration
 def test_a_sweep_on_real_photos_fine_tunes_the_offline_checkpoint_end_to_end(tmp_path, home_env):
-    from yolosweep.tracking import read_offline_run
+    from yolosweep.run.tracking import read_offline_run
 
     done = launch(
         [
@@ -79,7 +79,7 @@ def test_a_sweep_on_real_photos_fine_tunes_the_offline_checkpoint_end_to_end(tmp
 def test_the_readme_real_photo_dataset_is_whole_licensed_and_passes_the_label_check():
     """examples/bccd backs the README's reproducible sweep: every image labelled, licence and attribution beside it,
     and no class the sweep could not tune."""
-    from yolosweep import preflight
+    from yolosweep.sweep import preflight
 
     root = REPO / "examples" / "bccd"
     assert (root / "LICENSE").read_text().startswith("MIT License") and "BCCD_Dataset" in (
@@ -94,7 +94,7 @@ def test_the_readme_real_photo_dataset_is_whole_licensed_and_passes_the_label_ch
 def test_the_readme_real_photo_sweep_yaml_searches_the_shipped_space_without_a_band(monkeypatch):
     """examples/bccd/sweep.yaml is sweep_config.yaml's search at the measured run length, minus Hyperband: the same
     13 ranges (so it cannot drift from the shipped ones), 15 epochs, no early_terminate, and it checks clean."""
-    from yolosweep import preflight, spec
+    from yolosweep.sweep import preflight, spec
 
     monkeypatch.chdir(REPO)  # its paths are the repository's, as the README runs it
     example = spec.load_sweep(REPO / "examples" / "bccd" / "sweep.yaml")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from yolosweep.tracking import read_offline_run
+from yolosweep.run.tracking import read_offline_run
 
 from .conftest import REPO, offline_runs
 

@@ -205,7 +205,7 @@ def test_a_store_on_a_read_only_mount_is_read_and_only_a_writer_is_refused(tmp_p
         timeout=300,
     )
     assert analysed.returncode == 0 and (tmp_path / "report" / "best_config.yaml").exists(), analysed.stderr[-2000:]
-    from yolosweep.dashboard import Dashboard
+    from yolosweep.results.dashboard import Dashboard
 
     assert len(Dashboard(db, sweep_id).snapshot()["runs"]) == 3
     line = _one_line_error(yolosweep(["agent", sweep_id], env, tmp_path))

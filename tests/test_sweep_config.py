@@ -7,7 +7,8 @@ import pytest
 import yaml
 from sweeps import schema_violations_from_proposed_config
 
-from yolosweep import arguments, preflight, spec
+from yolosweep.commands import arguments
+from yolosweep.sweep import preflight, spec
 
 from .conftest import REPO
 

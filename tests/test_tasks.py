@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from yolosweep.demo import write_demo_dataset
+from yolosweep.sweep.demo_data import write_demo_dataset
 
 from .conftest import REPO, only_offline_run, run_train_sweep
 from .test_local_backend import create, run_agent, store_runs

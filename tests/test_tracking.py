@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from yolosweep import trial
-from yolosweep.tracking import OBJECTIVE, TrialRun
+from yolosweep.run import trial
+from yolosweep.run.tracking import OBJECTIVE, TrialRun
 
 from .conftest import only_offline_run
 

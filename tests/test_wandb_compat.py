@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from yolosweep import spec
-from yolosweep.backends.local import Agent, FailureCutoff, build_command, create_sweep, suggest
-from yolosweep.status import ranked, status_lines
+from yolosweep.agent.local import Agent, FailureCutoff, build_command, create_sweep, suggest
+from yolosweep.results.status import ranked, status_lines
 from yolosweep.store import Run, Store
+from yolosweep.sweep import spec
 
 from .conftest import REPO
 from .test_local_backend import agent, create, store_runs
@@ -291,8 +291,8 @@ def test_train_sweep_under_wandbs_own_agent_with_a_stand_in_server(tmp_path, off
     (tests/programs/wandb_agent_standin.py), answered by W&B's open-source engine. Not cloud coverage."""
     import torch
 
-    from yolosweep.demo import write_demo_dataset
-    from yolosweep.tracking import OBJECTIVE, read_offline_run
+    from yolosweep.run.tracking import OBJECTIVE, read_offline_run
+    from yolosweep.sweep.demo_data import write_demo_dataset
 
     data = write_demo_dataset(tmp_path / "data", n_train=32, n_val=16)
     config = {
@@ -363,7 +363,7 @@ def test_launcher_wandb_agent_commands_parse_as_the_wandb_cli_parses_them(entity
     from wandb.cli import cli
     from wandb.sdk.launch.sweeps.utils import parse_sweep_id
 
-    from yolosweep.backends.wandb import wandb_agent_commands, wandb_sweep_path
+    from yolosweep.agent.wandb_cloud import wandb_agent_commands, wandb_sweep_path
 
     assert wandb_sweep_path(sweep_id, "yolosweep", entity) == path
     for command, count in zip(wandb_agent_commands(path, [3, None]), [3, None]):
@@ -388,7 +388,7 @@ def test_under_a_sweep_train_sweep_takes_only_the_sweeps_own_values(tmp_path, of
 
 
 def test_a_local_sweep_id_is_found_locally_even_with_a_wandb_key(tmp_path, monkeypatch):
-    from yolosweep import analysis
+    from yolosweep.results import analysis
 
     monkeypatch.setenv("YOLOSWEEP_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
@@ -399,9 +399,9 @@ def test_a_local_sweep_id_is_found_locally_even_with_a_wandb_key(tmp_path, monke
 
 def test_the_launcher_names_the_wandb_server_and_a_self_hosted_one_reaches_the_agents(tmp_path, monkeypatch):
     """#27 item 8: WANDB_BASE_URL passes through to every `wandb agent` (run_agents gives them this environment)."""
-    from yolosweep.backends.wandb import server_line
-    from yolosweep.slots import Slot
-    from yolosweep.supervise import run_agents
+    from yolosweep.agent.supervise import run_agents
+    from yolosweep.agent.wandb_cloud import server_line
+    from yolosweep.sweep.slots import Slot
 
     assert server_line({}).startswith("W&B's hosted server")
     assert "W&B server https://wandb.lab.local (WANDB_BASE_URL" in server_line(

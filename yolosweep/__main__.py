@@ -11,16 +11,18 @@ import importlib
 import sys
 from pathlib import Path
 
-from . import __version__, arguments, spec
-from .invocation import create_hint
-from .store import LEASE_S, Store, StoreError
+from yolosweep import __version__
+from yolosweep.commands import arguments
+from yolosweep.invocation import create_hint
+from yolosweep.store import LEASE_S, Store, StoreError
+from yolosweep.sweep import spec
 
 # Command -> (module in yolosweep, its main's name, what it does); each parses the rest of the line itself.
 FORWARDED = {
     "init": ("commands.init", "main", "write a starter sweep_config.yaml and train_sweep.py into a folder"),
-    "launch": ("launcher", "main", "create or join a sweep and start one agent per GPU (= ./launch_sweep.sh)"),
+    "launch": ("commands.launch", "main", "create or join a sweep and start one agent per GPU (= ./launch_sweep.sh)"),
     "demo": (
-        "launcher",
+        "commands.launch",
         "demo",
         "the offline demo sweep on CPU: generated data, 6 short runs (= ./launch_sweep.sh --demo)",
     ),
@@ -153,14 +155,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     args = _parser().parse_args(argv)
     if args.command == "demo-data":
-        from .demo import write_demo_dataset
+        from yolosweep.sweep.demo_data import write_demo_dataset
 
         print(write_demo_dataset(args.dir, n_train=args.train, n_val=args.val, seed=args.seed, task=args.task))
         return 0
     arguments.use_store(args)
     try:
         if args.command == "sweep" and any(getattr(args, a) for a in ("pause", "resume", "stop", "cancel")):
-            from .commands.control import control_sweep
+            from yolosweep.commands.control import control_sweep
 
             action = next(a for a in ("pause", "resume", "stop", "cancel") if getattr(args, a))
             return control_sweep(action, getattr(args, action))
@@ -172,11 +174,11 @@ def main(argv: list[str] | None = None) -> int:
                 "pass one, e.g. `sweep sweep_config.yaml`, or --pause/--resume/--stop/--cancel ID",
             )
         if args.command == "stop-run":
-            from .commands.control import stop_run
+            from yolosweep.commands.control import stop_run
 
             return stop_run(args.run_id)
         if args.command == "sweep":
-            from .backends.local import agent_command, create_sweep
+            from yolosweep.agent.local import agent_command, create_sweep
 
             store, sweep_id = create_sweep(
                 args.config, arguments.overrides(args), args.prior, noise_runs=args.noise_runs, keep_band=args.keep_band
@@ -184,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"yolosweep: start an agent (one per GPU, any terminal): {agent_command(sweep_id, store)}")
             return 0
         if args.command == "agent":
-            from .backends.local import Agent
+            from yolosweep.agent.local import Agent
 
             return Agent(
                 Store(create=False, lease=args.lease),
@@ -194,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
                 events=args.events,
             ).run_loop()
         if args.command == "dashboard":
-            from .dashboard import Dashboard, serve
-            from .store import default_location
+            from yolosweep.results.dashboard import Dashboard, serve
+            from yolosweep.store import default_location
 
             board = Dashboard(default_location(), args.sweep_id, args.baseline)
             try:
@@ -219,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                 server.server_close()
             return 0
         if args.command == "store":
-            from .store import copy_sweeps
+            from yolosweep.store import copy_sweeps
 
             source, target = Store.for_reading(args.src), Store(args.dst)
             sweeps, runs, epochs = copy_sweeps(source, target, args.sweep or None)
@@ -229,15 +231,15 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 0
         if args.command == "status":
-            from .status import print_status
+            from yolosweep.results.status import print_status
 
             store = Store.for_reading()  # a reader: an archived store on a read-only share is fine
             sweep_id = args.sweep_id or (store.sweep_ids() or [None])[-1]
             if sweep_id is None:
                 raise StoreError(f"{store.where}: no sweeps yet. Fix: {create_hint()}")
             if args.watch:
-                from .progress import watch_status
-                from .status import status_report
+                from yolosweep.results.progress import watch_status
+                from yolosweep.results.status import status_report
 
                 return watch_status(store, sweep_id, args.interval, lambda: status_report(store, sweep_id))
             print_status(store, sweep_id)

@@ -31,8 +31,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from .invocation import command, create_hint
-from .states import EndedBy, RunState, SweepState
+from yolosweep.invocation import command, create_hint
+from yolosweep.states import EndedBy, RunState, SweepState
 
 SCHEMA_VERSION = 7  # 2: priors; 3: ended_by, and process identity (boot id, start times) for crash marking;
 # 4: priors.kind ('prior', or 'noise': the first prior again with another seed, to measure the seed spread);

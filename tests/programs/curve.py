@@ -13,10 +13,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from yolosweep import arguments, trial
-from yolosweep.sink import StoreSink
+from yolosweep.commands import arguments
+from yolosweep.run import trial
+from yolosweep.run.sink import StoreSink
+from yolosweep.run.tracking import OBJECTIVE, TrialRun
 from yolosweep.states import EndedBy, RunState
-from yolosweep.tracking import OBJECTIVE, TrialRun
 
 
 def main() -> int:

@@ -28,7 +28,7 @@ import yaml
 from wandb import wandb_agent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from yolosweep.tracking import read_offline_run
+from yolosweep.run.tracking import read_offline_run
 
 SWEEP_ID = "standin1"
 

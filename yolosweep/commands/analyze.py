@@ -8,9 +8,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import analysis, arguments, report
-from ..invocation import command
-from ..store import StoreError
+from yolosweep.commands import arguments
+from yolosweep.invocation import command
+from yolosweep.results import analysis, report
+from yolosweep.store import StoreError
 
 
 def _levels(text: str) -> tuple[float, float, float]:

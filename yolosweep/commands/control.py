@@ -7,10 +7,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from ..invocation import command
-from ..states import SweepState
-from ..store import Store, StoreError
-from ..tracking import has_api_key
+from yolosweep.invocation import command
+from yolosweep.run.tracking import has_api_key
+from yolosweep.states import SweepState
+from yolosweep.store import Store, StoreError
 
 ACTIONS = {
     "pause": SweepState.PAUSED,

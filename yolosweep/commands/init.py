@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..spec import STARTER, TRAIN_PROGRAM
+from yolosweep.sweep.spec import STARTER, TRAIN_PROGRAM
 
 STARTER_FILES = ("sweep_config.yaml", TRAIN_PROGRAM)
 

@@ -11,10 +11,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import analysis, arguments, retrain
-from ..invocation import command
-from ..spec import ConfigError
-from ..store import StoreError
+from yolosweep.commands import arguments
+from yolosweep.invocation import command
+from yolosweep.results import analysis, retrain
+from yolosweep.store import StoreError
+from yolosweep.sweep.spec import ConfigError
 
 
 def main(argv: list[str], prog: str | None = None) -> int:

@@ -12,9 +12,11 @@ import os
 import sys
 from pathlib import Path
 
-from .. import arguments, spec, trial
-from ..sink import StoreSink
-from ..store import StoreError
+from yolosweep.commands import arguments
+from yolosweep.run import trial
+from yolosweep.run.sink import StoreSink
+from yolosweep.store import StoreError
+from yolosweep.sweep import spec
 
 
 def main(argv: list[str], prog: str | None = None) -> int:

@@ -6,10 +6,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .noise import judge_best, metric_value
-from .spec import Objective, objective
-from .states import SweepState
-from .store import Run, Store, StoreError
+from yolosweep.results.noise import judge_best, metric_value
+from yolosweep.states import SweepState
+from yolosweep.store import Run, Store, StoreError
+from yolosweep.sweep.spec import Objective, objective
 
 
 def objective_of(run: Run, metric: str) -> float | None:
@@ -103,7 +103,7 @@ def status_report(store: Store, sweep_id: str) -> list[str]:
         lines.append(f"gain of the best: {judged[0].describe(judged[1])}")
     verified = store.verified(sweep_id)
     if verified is not None:
-        from .retrain import verified_line
+        from yolosweep.results.retrain import verified_line
 
         lines.append(verified_line(verified))
     lines += [

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from .noise import Verdict, judge_best, metric_value
-from .spec import Objective, fixed_values, objective
-from .states import EndedBy, RunState
-from .store import Run, Store
+from yolosweep.results.noise import Verdict, judge_best, metric_value
+from yolosweep.states import EndedBy, RunState
+from yolosweep.store import Run, Store
+from yolosweep.sweep.spec import Objective, fixed_values, objective
 
 PLAIN_EVERY_S = 60.0  # without a terminal: a progress line this often (and whenever a run ends)
 

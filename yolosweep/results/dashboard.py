@@ -17,13 +17,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from . import analysis
-from .invocation import create_hint
-from .progress import sweep_line, sweep_progress
-from .retrain import verified_line
-from .spec import dead_parameters
-from .states import RunState
-from .store import Store, StoreError, masked
+from yolosweep.invocation import create_hint
+from yolosweep.results import analysis
+from yolosweep.results.progress import sweep_line, sweep_progress
+from yolosweep.results.retrain import verified_line
+from yolosweep.states import RunState
+from yolosweep.store import Store, StoreError, masked
+from yolosweep.sweep.spec import dead_parameters
 
 REFRESH_MS = 2000
 

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .analysis import SweepRuns
+from yolosweep.results.analysis import SweepRuns
 
 STATE_COLOURS = {
     "finished": "tab:green",

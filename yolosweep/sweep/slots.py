@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from . import spec
+from yolosweep.sweep import spec
 
 GPU_ORDER = {"CUDA_DEVICE_ORDER": "PCI_BUS_ID"}  # what every agent's environment gets besides its mask
 

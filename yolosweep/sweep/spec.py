@@ -21,7 +21,7 @@ import yaml
 TRAIN_PROGRAM = "train_sweep.py"
 # The shipped sweep_config.yaml and train_sweep.py live in the package, so an installed yolosweep has them
 # (in a clone they are links to the files at its root); `yolosweep init` copies them into a user's folder.
-STARTER = Path(__file__).parent / "starter"
+STARTER = Path(__file__).parents[1] / "starter"
 
 
 def default_sweep_yaml() -> Path:

@@ -220,8 +220,8 @@ def verdict_lines(
 ) -> list[str]:
     """The gain as the launcher's end and the analysis print it: the verdict, then the success level it reaches
     (only beyond the noise), or what would settle it and what that costs at this sweep's median run."""
-    from .analysis import level_label
-    from .invocation import command
+    from yolosweep.invocation import command
+    from yolosweep.results.analysis import level_label
 
     lines = [f"gain: {verdict.describe(over)}"]
     if verdict.beyond:

@@ -14,7 +14,7 @@ import threading
 
 import sqlalchemy as sa
 
-from .store import Store
+from yolosweep.store import Store
 
 
 class Heartbeat:

@@ -15,10 +15,11 @@ from typing import Any
 
 import yaml
 
-from . import analysis, trial
-from .invocation import command
-from .noise import BEYOND_P
-from .spec import DEFAULT_OBJECTIVE, ConfigError, Objective, companion_metric
+from yolosweep.invocation import command
+from yolosweep.results import analysis
+from yolosweep.results.noise import BEYOND_P
+from yolosweep.run import trial
+from yolosweep.sweep.spec import DEFAULT_OBJECTIVE, ConfigError, Objective, companion_metric
 
 RETRAIN_PROJECT = "runs/retrain"
 _HEADER = re.compile(

@@ -12,14 +12,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import arguments, spec
-from ..preflight import ready_sweep, weights_dir
-from ..priors import NOISE_TAG, seed_repeats
-from ..priors import TAG as PRIOR_TAG
-from ..resources import amp_check_env
-from ..slots import Slot
-from ..store import new_id
-from ..supervise import run_agents
+from yolosweep.agent.supervise import run_agents
+from yolosweep.commands import arguments
+from yolosweep.store import new_id
+from yolosweep.sweep import spec
+from yolosweep.sweep.preflight import ready_sweep, weights_dir
+from yolosweep.sweep.priors import NOISE_TAG, seed_repeats
+from yolosweep.sweep.priors import TAG as PRIOR_TAG
+from yolosweep.sweep.resources import amp_check_env
+from yolosweep.sweep.slots import Slot
 
 AGENT_LOGS = Path("wandb-agent-logs")  # in the folder the launch was started from
 

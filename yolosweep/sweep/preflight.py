@@ -11,10 +11,10 @@ from typing import Any
 
 import yaml
 
-from .invocation import command
-from .resources import check_slots
-from .slots import Slot
-from .spec import (
+from yolosweep.invocation import command
+from yolosweep.sweep.resources import check_slots
+from yolosweep.sweep.slots import Slot
+from yolosweep.sweep.spec import (
     ConfigError,
     dead_parameters,
     first_band_after_warmup,
@@ -467,8 +467,8 @@ def ready_sweep(
     overrides, `prepare` (the local backend makes paths absolute), check dataset, model and output
     folder, read the priors, drop a band where it was measured to cost (step_aside). Every check runs
     before anything is written."""
-    from .priors import load_priors
-    from .spec import load_sweep
+    from yolosweep.sweep.priors import load_priors
+    from yolosweep.sweep.spec import load_sweep
 
     config = prepare(load_sweep(config_path, overrides))
     check_sweep(config, slots)

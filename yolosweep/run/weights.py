@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .spec import Objective
+from yolosweep.sweep.spec import Objective
 
 SUMMARY_FILE = "yolosweep_summary.json"
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .spec import ConfigError, check_train_args, fixed_values, trains_yolo, ultralytics_defaults
+from yolosweep.sweep.spec import ConfigError, check_train_args, fixed_values, trains_yolo, ultralytics_defaults
 
 DEFAULTS = "defaults"
 TAG = "prior"  # the wandb tag of a prior's run, on both backends
@@ -35,7 +35,7 @@ def seed_repeats(priors: list[dict[str, Any]], config: dict[str, Any], requested
     """The first prior again with the next seeds (--noise-runs): the same configuration, other randomness, so the
     sweep measures its seed spread (noise.py). `requested` None: DEFAULT_NOISE_RUNS where a sweep of
     train_sweep.py has a first prior, else none. Both backends."""
-    from .noise import DEFAULT_NOISE_RUNS
+    from yolosweep.results.noise import DEFAULT_NOISE_RUNS
 
     count = requested if requested is not None else (DEFAULT_NOISE_RUNS if priors and trains_yolo(config) else 0)
     if count and not priors:

@@ -13,16 +13,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import arguments, spec
-from .backends.local import agent_command, create_sweep
-from .preflight import weights_dir
-from .progress import Display, sweep_progress
-from .resources import amp_check_env, check_slots
-from .slots import Slot, plan_slots, split_count
-from .states import RunState
-from .store import Store, StoreError, home
-from .supervise import run_agents
-from .tracking import has_api_key
+from yolosweep.agent.local import agent_command, create_sweep
+from yolosweep.agent.supervise import run_agents
+from yolosweep.commands import arguments
+from yolosweep.results.progress import Display, sweep_progress
+from yolosweep.run.tracking import has_api_key
+from yolosweep.states import RunState
+from yolosweep.store import Store, StoreError, home
+from yolosweep.sweep import spec
+from yolosweep.sweep.preflight import weights_dir
+from yolosweep.sweep.resources import amp_check_env, check_slots
+from yolosweep.sweep.slots import Slot, plan_slots, split_count
 
 DEMO_RUNS, DEMO_EPOCHS = 6, 20
 # Fixed values of the demo on top of sweep_config.yaml: the tunable task (demo.write_tunable_dataset)
@@ -111,7 +112,7 @@ def choose_backend(requested: str) -> str:
 
 
 def _demo_overrides(options: argparse.Namespace, store_dir: Path) -> dict[str, Any]:
-    from .demo import write_tunable_dataset
+    from yolosweep.sweep.demo_data import write_tunable_dataset
 
     data = store_dir / "demo-tunable-data" / "data.yaml"
     if not data.exists():
@@ -141,7 +142,7 @@ def launch(argv: list[str], prog: str | None = None) -> int:
     counts = split_count(options.count, len(slots))
     slots = slots[: len(counts)]
     if backend == "wandb":
-        from .backends import wandb as wandb_backend
+        from yolosweep.agent import wandb_cloud as wandb_backend
 
         return wandb_backend.launch(options, slots, counts)
     return _launch_local(options, slots, counts)
@@ -195,7 +196,7 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
         code = run_agents(commands, slots, prefix, shown=".events", display=display, env=env)
     finally:
         display.close()
-    from .status import print_status
+    from yolosweep.results.status import print_status
 
     print()
     print_status(store, sweep_id)
@@ -204,7 +205,7 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
 
 
 def _print_best(store: Store, sweep_id: str, baseline: float | None = None) -> None:
-    from .status import objective_of, ranked
+    from yolosweep.results.status import objective_of, ranked
 
     config = store.sweep_config(sweep_id)
     goal = spec.objective(config)
@@ -228,7 +229,7 @@ def _print_best(store: Store, sweep_id: str, baseline: float | None = None) -> N
     print("  " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in swept.items()))
     final = sweep_progress(store, sweep_id, baseline=baseline, runs=stored)
     if final.verdict is not None:  # there is a best and a non-zero baseline (the defaults or --baseline)
-        from .noise import verdict_lines
+        from yolosweep.results.noise import verdict_lines
 
         durations = [r.ended - r.created for r in stored if r.ended and r.state is not RunState.RUNNING]
         print(

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .states import EndedBy, RunState
-from .store import OUTAGE_S, Store, StoreError, StoreUnreachable, home
-from .trial import TrialFailed
+from yolosweep.run.trial import TrialFailed
+from yolosweep.states import EndedBy, RunState
+from yolosweep.store import OUTAGE_S, Store, StoreError, StoreUnreachable, home
 
 SPOOL_ENV = "YOLOSWEEP_SPOOL"  # the folder, on the run's own host, where unrecorded epochs wait (set by the agent)
 SINK_ENV = "YOLOSWEEP_SINK"  # "relay": the run reports through its agent (set by the agent for a PostgreSQL store)

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .invocation import create_hint
-from .priors import NOISE_TAG
-from .priors import TAG as PRIOR_TAG
-from .spec import hyperband_bands, objective
-from .store import Run, Store
+from yolosweep.invocation import create_hint
+from yolosweep.store import Run, Store
+from yolosweep.sweep.priors import NOISE_TAG
+from yolosweep.sweep.priors import TAG as PRIOR_TAG
+from yolosweep.sweep.spec import hyperband_bands, objective
 
 BASE_COLUMNS = [
     "run_id",
@@ -115,7 +115,7 @@ def from_store(store: Store, sweep_id: str, runs: list[Run] | None = None) -> Sw
 def local_store_of(sweep: SweepRuns) -> Store | None:
     """The local store a sweep was read from, opened for writing (a retrain's verdict goes back there); None for a
     W&B sweep, or with a warning where the store cannot be written (an archive on a read-only share)."""
-    from .store import StoreError, is_postgres
+    from yolosweep.store import StoreError, is_postgres
 
     if not is_postgres(sweep.source) and not Path(sweep.source).is_file():
         return None
@@ -160,8 +160,8 @@ def load(
 ) -> SweepRuns:
     """A sweep by id from either backend. auto: the local store when it holds that id (or no id is
     given, or no W&B key is configured), else W&B. One rule for analyze_sweep.py and train_best_config.py."""
-    from .store import Store, StoreError, default_location, is_postgres
-    from .tracking import has_api_key
+    from yolosweep.run.tracking import has_api_key
+    from yolosweep.store import Store, StoreError, default_location, is_postgres
 
     if backend == "auto":
         location = default_location()
@@ -345,7 +345,7 @@ def handed_over(sweep: SweepRuns, table: pd.DataFrame) -> tuple[RunRecord, str |
 
 def best_config(sweep: SweepRuns, run: RunRecord) -> dict[str, Any]:
     """The best run's full Ultralytics training configuration, fixed values included, machine settings not."""
-    from .spec import fixed_values, ultralytics_defaults
+    from yolosweep.sweep.spec import fixed_values, ultralytics_defaults
 
     names = set(ultralytics_defaults()) - _PER_RUN_ARGS - set(MACHINE_ARGS)
     config = {k: v for k, v in fixed_values(sweep.config).items() if k in names}

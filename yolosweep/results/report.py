@@ -5,16 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .invocation import command
-from .noise import judge_best, verdict_lines
-from .spec import companion_metric, dead_parameters
-from .status import cell, reduced_batch_lines
-from .store import masked
+from yolosweep.invocation import command
+from yolosweep.results.noise import judge_best, verdict_lines
+from yolosweep.results.status import cell, reduced_batch_lines
+from yolosweep.store import masked
+from yolosweep.sweep.spec import companion_metric, dead_parameters
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .analysis import RunRecord, SweepRuns
+    from yolosweep.results.analysis import RunRecord, SweepRuns
 
 
 def _markdown_table(frame: pd.DataFrame) -> str:
@@ -60,7 +60,7 @@ LATEST_BAND_WORTH_MOVING = 1 / 3  # of the planned epochs
 
 def _band_advice(sweep: SweepRuns) -> list[str]:
     """One line per Hyperband band that ranked runs unlike their results, with where to move it (or to drop it)."""
-    from .analysis import PREDICTIVE_BAND_RHO, band_checks
+    from yolosweep.results.analysis import PREDICTIVE_BAND_RHO, band_checks
 
     lines = []
     for check in band_checks(sweep):
@@ -106,7 +106,7 @@ def _importance_lines(imp: pd.DataFrame, table: pd.DataFrame, swept: list[str]) 
 
 def _band_fits(sweep: SweepRuns) -> bool:
     """Whether the sweep's Hyperband has a band before its runs' last epoch, i.e. could stop a run at all."""
-    from .spec import hyperband_bands
+    from yolosweep.sweep.spec import hyperband_bands
 
     early = sweep.config.get("early_terminate")
     if not early:
@@ -117,8 +117,8 @@ def _band_fits(sweep: SweepRuns) -> bool:
 
 def _machine_line(sweep: SweepRuns, run: RunRecord) -> str:
     """The sweep machine's settings best_config.yaml leaves out, so the retrain's machine picks its own."""
-    from .analysis import MACHINE_ARGS
-    from .spec import fixed_values
+    from yolosweep.results.analysis import MACHINE_ARGS
+    from yolosweep.sweep.spec import fixed_values
 
     values = {**fixed_values(sweep.config), **run.params}
     kept = [f"{k}={values[k]}" for k in MACHINE_ARGS if k in values]
@@ -150,7 +150,7 @@ def analyze(
     """Print the ranking, importance and verdict; write runs.csv, best_config.yaml, plots, report.md."""
     import yaml
 
-    from . import analysis, plots
+    from yolosweep.results import analysis, plots
 
     table = analysis.runs_table(sweep)
     if table.empty:

@@ -20,8 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import hygiene, preflight
-from .spec import (
+from yolosweep.run import weights as hygiene
+from yolosweep.run.tracking import EPOCH_RESULT_PREFIXES, VALIDATION_PREFIX, TrialRun, clean_value
+from yolosweep.states import STOP_SIGNALS, EndedBy, RunState
+from yolosweep.sweep import preflight
+from yolosweep.sweep.spec import (
     DEFAULT_OBJECTIVE,
     TRIAL_OPTIONS,
     ConfigError,
@@ -30,8 +33,6 @@ from .spec import (
     default_objective,
     model_task,
 )
-from .states import STOP_SIGNALS, EndedBy, RunState
-from .tracking import EPOCH_RESULT_PREFIXES, VALIDATION_PREFIX, TrialRun, clean_value
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 TRAIN_SPLIT_PREFIX = "train/"  # validation metrics measured on the training images (train_metrics_every)
@@ -225,7 +226,7 @@ def _shared_memory_reason(err: BaseException, args: dict[str, Any]) -> str | Non
     message = str(err).lower()
     if "shared memory" not in message and "bus error" not in message:
         return None
-    from .resources import SHM
+    from yolosweep.sweep.resources import SHM
 
     free = f"{shutil.disk_usage(SHM).free / 2**20:.0f} MB free" if SHM.is_dir() else "absent"
     return (

@@ -17,8 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .store import Store
-from .tracking import read_offline_run
+from yolosweep.run.tracking import read_offline_run
+from yolosweep.store import Store
 
 # wandb-core writes the .wandb log every 15 s by default (its x_transaction_log_flush_interval): measured, a 4-s
 # run's log held only its 7-byte header until it finished. Each second, as the agent polls, instead.

@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .processes import die_with_parent
-from .progress import Display
-from .slots import GPU_ORDER, Slot
-from .states import STOP_SIGNALS
+from yolosweep.processes import die_with_parent
+from yolosweep.results.progress import Display
+from yolosweep.states import STOP_SIGNALS
+from yolosweep.sweep.slots import GPU_ORDER, Slot
 
 
 def run_agents(

@@ -4,7 +4,7 @@
 parameters given every run of the sweep (other agents' running runs included), starts the
 sweep's command with WANDB_MODE=offline, and after every new epoch asks the engine which runs
 Hyperband stops, sending those SIGTERM. The trial process reports epochs into the store
-itself (`yolosweep.sink.StoreSink`), so the controller sees them while the run is going.
+itself (`yolosweep.run.sink.StoreSink`), so the controller sees them while the run is going.
 """
 
 from __future__ import annotations
@@ -23,18 +23,18 @@ from typing import Any
 
 import sweeps
 
-from .. import spec
-from ..heartbeat import Heartbeat
-from ..invocation import command, in_clone
-from ..logfeed import LOG_FLUSH, OfflineLogFeed
-from ..preflight import ready_sweep
-from ..priors import DEFAULTS, NOISE_TAG, load_priors, seed_repeats
-from ..priors import TAG as PRIOR_TAG
-from ..processes import die_with_parent
-from ..sink import SINK_ENV, SPOOL_ENV, SpoolReader, spool_folder
-from ..slots import Slot
-from ..states import STOP_SIGNALS, EndedBy, RunState, SweepState
-from ..store import PROVEN_ENV, Run, Store, StoreError, new_id
+from yolosweep.agent.heartbeat import Heartbeat
+from yolosweep.agent.logfeed import LOG_FLUSH, OfflineLogFeed
+from yolosweep.invocation import command, in_clone
+from yolosweep.processes import die_with_parent
+from yolosweep.run.sink import SINK_ENV, SPOOL_ENV, SpoolReader, spool_folder
+from yolosweep.states import STOP_SIGNALS, EndedBy, RunState, SweepState
+from yolosweep.store import PROVEN_ENV, Run, Store, StoreError, new_id
+from yolosweep.sweep import spec
+from yolosweep.sweep.preflight import ready_sweep
+from yolosweep.sweep.priors import DEFAULTS, NOISE_TAG, load_priors, seed_repeats
+from yolosweep.sweep.priors import TAG as PRIOR_TAG
+from yolosweep.sweep.slots import Slot
 
 REPO = Path(__file__).resolve().parents[2]
 POLL_S = 1.0
