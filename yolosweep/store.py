@@ -776,6 +776,11 @@ class Store:
     def sweep_ids(self) -> list[str]:
         return [r[0] for r in self._sql("SELECT id FROM sweeps ORDER BY created")]
 
+    def newest_sweep(self) -> str | None:
+        """What a command given no sweep id means: the sweep created last."""
+        ids = self.sweep_ids()
+        return ids[-1] if ids else None
+
     # --- runs ---
     @_translated
     def add_run(self, sweep_id: str, run_id: str, params: dict[str, Any]) -> None:

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import yaml
+
+from yolosweep.store import StoreError
+from yolosweep.sweep.spec import ConfigError
 
 # Fixed sweep values every entry script can override without editing the YAML. Their values are
 # typed like any other parameter and checked against Ultralytics with everything else.
@@ -125,3 +131,17 @@ def parse_params(tokens: list[str]) -> dict[str, Any]:
         params[key.replace("-", "_")] = parse_value(value)
         i += 1
     return params
+
+
+def one_line_errors(main: Callable[[list[str], str | None], int]) -> Callable[[list[str], str | None], int]:
+    """A user's mistake (a bad YAML, an unreachable store) is one line on stderr and exit status 2, no traceback."""
+
+    @functools.wraps(main)
+    def wrapped(argv: list[str], prog: str | None = None) -> int:
+        try:
+            return main(argv, prog)
+        except (ConfigError, StoreError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+
+    return wrapped

@@ -172,7 +172,7 @@ def load(
             raise StoreError("--backend wandb: no W&B API key is configured. Fix: `wandb login`, or use a local sweep")
         return from_wandb("/".join(p for p in (entity, project, sweep_id) if p))
     store = Store.for_reading()
-    sweep_id = sweep_id or (store.sweep_ids() or [None])[-1]
+    sweep_id = sweep_id or store.newest_sweep()
     if sweep_id is None:
         raise StoreError(f"{store.where}: no sweeps yet. Fix: {create_hint()}")
     return from_store(store, sweep_id)

@@ -54,9 +54,10 @@ class Dashboard:
         self.location, self.baseline = location, baseline
         store = Store.read_only(location)
         try:
-            self.sweep_id = sweep_id or (store.sweep_ids() or [None])[-1]
-            if self.sweep_id is None:
+            chosen = sweep_id or store.newest_sweep()
+            if chosen is None:
                 raise StoreError(f"{store.where}: no sweeps yet. Fix: {create_hint()}")
+            self.sweep_id = chosen
             store.sweep_config(self.sweep_id)  # an unknown id fails here, with the known ones
         finally:
             store.close()
