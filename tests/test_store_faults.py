@@ -251,7 +251,7 @@ def test_a_real_sweep_on_one_small_full_disk_ends_every_run_with_one_line(tmp_pa
 
 def test_sqlite_on_a_network_file_system_is_refused_for_writers_and_read_for_readers(tmp_path, monkeypatch):
     """SQLite's locks do not hold on NFS and its kin (#27): the mount type of the store's folder decides."""
-    import yolosweep.store as store_module
+    import yolosweep.store.host as store_module
 
     store = Store(tmp_path / "home" / "sweeps.db")  # a local disk: fine
     sweep_id = store.create_sweep({"method": "random", "parameters": {}})
