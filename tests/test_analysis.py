@@ -14,6 +14,7 @@ import yaml
 from wandb.apis.public import Run as WandbRun
 
 from yolosweep.results import analysis
+from yolosweep.results.verdict import DEFAULT_LEVELS
 from yolosweep.run.tracking import OBJECTIVE, read_offline_run
 from yolosweep.store import Store
 
@@ -217,7 +218,7 @@ def test_a_sweep_with_a_verified_winner_hands_it_over_instead_of_its_best_single
         "defaults": False,
     }
     sweep = analysis.SweepRuns("s", config, runs, "memory", verified=verdict)
-    assert report.analyze(sweep, tmp_path, None, 10, analysis.DEFAULT_LEVELS) == 0
+    assert report.analyze(sweep, tmp_path, None, 10, DEFAULT_LEVELS) == 0
     text = (tmp_path / "best_config.yaml").read_text()
     assert text.startswith(
         f"# best configuration of sweep s: run steady, {OBJECTIVE} = 0.4500 (maximize)\n"
@@ -244,26 +245,17 @@ def test_hyperband_savings_are_reported_only_for_a_sweep_with_hyperband(tmp_path
         for i, (lr0, value) in enumerate([(0.02, 0.5), (0.007, 0.45), (0.012, 0.3)])
     ]
     assert (
-        report.analyze(
-            analysis.SweepRuns("s", config, runs, "memory"), tmp_path / "a", None, 10, analysis.DEFAULT_LEVELS
-        )
-        == 0
+        report.analyze(analysis.SweepRuns("s", config, runs, "memory"), tmp_path / "a", None, 10, DEFAULT_LEVELS) == 0
     )
     assert "Hyperband:" not in capsys.readouterr().out
     config["early_terminate"] = {"type": "hyperband", "min_iter": 1, "eta": 3}  # its band is the last epoch: no stop
     assert (
-        report.analyze(
-            analysis.SweepRuns("s", config, runs, "memory"), tmp_path / "b", None, 10, analysis.DEFAULT_LEVELS
-        )
-        == 0
+        report.analyze(analysis.SweepRuns("s", config, runs, "memory"), tmp_path / "b", None, 10, DEFAULT_LEVELS) == 0
     )
     assert "Hyperband:" not in capsys.readouterr().out  # #42: launch had said no band fits, then analyze credited one
     config["parameters"]["epochs"] = {"value": 3}  # the band at epoch 2 of 3 could stop a run
     runs = [analysis.RunRecord(r.id, r.state, "", r.params, r.summary, [{}, {}, {}]) for r in runs]
     assert (
-        report.analyze(
-            analysis.SweepRuns("s", config, runs, "memory"), tmp_path / "c", None, 10, analysis.DEFAULT_LEVELS
-        )
-        == 0
+        report.analyze(analysis.SweepRuns("s", config, runs, "memory"), tmp_path / "c", None, 10, DEFAULT_LEVELS) == 0
     )
     assert "Hyperband: 9 epochs trained of 9 had every run gone to the end (0% saved)" in capsys.readouterr().out

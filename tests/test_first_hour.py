@@ -13,9 +13,10 @@ import yaml
 
 from yolosweep import invocation
 from yolosweep.agent.local import Agent, _budget_line
-from yolosweep.results import analysis, noise, report
+from yolosweep.results import analysis, report, verdict
 from yolosweep.results.progress import plain_lines, sweep_progress
 from yolosweep.results.status import status_report
+from yolosweep.results.verdict import DEFAULT_LEVELS
 from yolosweep.states import RunState
 from yolosweep.store import Store
 from yolosweep.sweep.preflight import _weights_fix, weights_dir
@@ -63,31 +64,31 @@ def test_a_sweep_that_scored_zero_everywhere_is_analysed_against_a_baseline_with
     """Defect 1: `analyze --baseline 0.714` on 4 runs of 3 epochs that all scored 0.0 raised a TypeError formatting the
     relative seed spread of a zero mean. Now the verdict says in words why it cannot judge."""
     sweep = _sweep([("prior", 0.01, 0.0), ("noise", 0.01, 0.0), ("noise", 0.01, 0.0), ("search", 0.015, 0.0)])
-    assert report.analyze(sweep, tmp_path, 0.714, 10, analysis.DEFAULT_LEVELS) == 0
+    assert report.analyze(sweep, tmp_path, 0.714, 10, DEFAULT_LEVELS) == 0
     (gain,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("gain:")]
     assert gain == (
         "gain: 100.0% below --baseline (0.7140): not judged, the 3 trainings of the defaults all scored "
         "0.0000, so the seed noise is unknown (runs too short to learn?)"
     )
-    zero_mean = noise.judge(0.02, 0.5, noise.SeedSpread((0.0, 0.01, -0.01)), searched=2)  # a spread, a mean of 0
+    zero_mean = verdict.judge(0.02, 0.5, verdict.SeedSpread((0.0, 0.01, -0.01)), searched=2)  # a spread, a mean of 0
     assert "seed spread +-0.0100, 3 trainings, whose mean is 0" in zero_mean.describe("x")
 
 
 def test_a_loss_is_worded_and_judged_as_a_loss():
     """Defect 2: "-65.4% over the defaults ... within the noise (p 1, ...)" read like a tie."""
-    spread = noise.SeedSpread((0.40, 0.45, 0.42))
-    far = noise.judge(0.15, spread.mean, spread, searched=3, baseline_is_reference_mean=True)
-    assert far.loss and not far.beyond and far.p < noise.BEYOND_P
+    spread = verdict.SeedSpread((0.40, 0.45, 0.42))
+    far = verdict.judge(0.15, spread.mean, spread, searched=3, baseline_is_reference_mean=True)
+    assert far.loss and not far.beyond and far.p < verdict.BEYOND_P
     assert far.describe("the defaults").startswith("64.6% below the defaults (0.4233)")
     assert "a loss beyond the noise (p" in far.describe("the defaults") and "over" not in far.describe("the defaults")
-    near = noise.judge(0.41, spread.mean, spread, searched=1, baseline_is_reference_mean=True)
+    near = verdict.judge(0.41, spread.mean, spread, searched=1, baseline_is_reference_mean=True)
     assert near.loss and near.p > 0.3 and "3.1% below the defaults" in near.describe("the defaults")
     assert "a loss, within the noise" in near.describe("the defaults")
     # three searched runs all that far down: unlikely were they as good as the defaults, so a loss beyond the noise
-    assert noise.judge(0.41, spread.mean, spread, searched=3, baseline_is_reference_mean=True).p < noise.BEYOND_P
-    lines = noise.verdict_lines(far, "the defaults", "s1", None)
+    assert verdict.judge(0.41, spread.mean, spread, searched=3, baseline_is_reference_mean=True).p < verdict.BEYOND_P
+    lines = verdict.verdict_lines(far, "the defaults", "s1", None)
     assert "the best searched run is below the defaults" in lines[1] and "retrain the top" not in lines[1]
-    gain = noise.judge(0.5, spread.mean, spread, searched=3, baseline_is_reference_mean=True)
+    gain = verdict.judge(0.5, spread.mean, spread, searched=3, baseline_is_reference_mean=True)
     assert not gain.loss and gain.describe("x").startswith("+18.1% over x")
 
 
@@ -132,8 +133,11 @@ def test_hints_name_the_commands_this_user_has(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # an empty folder: no sweep_config.yaml to create a sweep from
     assert invocation.command("retrain") == "python -m yolosweep retrain"
     assert "sweep_config.yaml`" not in invocation.create_hint() and "launch --data" in invocation.create_hint()
-    lines = noise.verdict_lines(
-        noise.judge(0.5, 0.45, noise.SeedSpread((0.45, 0.46, 0.44)), 3, True, True), "the defaults", "s1", None
+    lines = verdict.verdict_lines(
+        verdict.judge(0.5, 0.45, verdict.SeedSpread((0.45, 0.46, 0.44)), 3, baseline_is_reference_mean=True),
+        "the defaults",
+        "s1",
+        None,
     )
     assert "(python -m yolosweep retrain --sweep s1 --top 3 --seeds 2" in lines[1]
     monkeypatch.setattr(invocation, "in_clone", lambda: False)
@@ -165,7 +169,7 @@ def test_the_offline_weights_error_names_the_absolute_folder_and_the_model_flag(
 def test_runs_of_one_configuration_get_one_line_instead_of_an_importance_table_of_nan(tmp_path, capsys):
     """Defect 7: 13 rows of `NaN NaN`, and a "best 0.2281:" line with nothing after it on that line."""
     sweep = _sweep([("prior", 0.01, 0.22), ("noise", 0.01, 0.23), ("noise", 0.01, 0.21), ("search", 0.01, 0.2281)])
-    assert report.analyze(sweep, tmp_path, None, 10, analysis.DEFAULT_LEVELS) == 0
+    assert report.analyze(sweep, tmp_path, None, 10, DEFAULT_LEVELS) == 0
     out = capsys.readouterr().out
     assert "parameter importance: none, the 4 runs with a result share one configuration" in out
     assert "NaN" not in out and "best 0.2281:" not in out
@@ -188,7 +192,7 @@ def test_status_marks_the_defaults_seed_repeats(tmp_path):
 def test_best_config_leaves_the_sweep_machines_settings_to_the_retrains(tmp_path, capsys):
     """Defect 9: best_config.yaml carried `workers: 8` (and the device) from the sweep's machine."""
     sweep = _sweep([("prior", 0.01, 0.3), ("search", 0.015, 0.4), ("search", 0.02, 0.35)], workers=8, device="cpu")
-    assert report.analyze(sweep, tmp_path, None, 10, analysis.DEFAULT_LEVELS) == 0
+    assert report.analyze(sweep, tmp_path, None, 10, DEFAULT_LEVELS) == 0
     text = (tmp_path / "best_config.yaml").read_text()
     best = yaml.safe_load(text)
     assert "workers" not in best and "device" not in best and best["lr0"] == 0.015

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from yolosweep.agent.local import Agent, engine_runs
-from yolosweep.results import noise
+from yolosweep.objective import Objective
+from yolosweep.results import verdict
 from yolosweep.states import RunState
 from yolosweep.store import Store
 from yolosweep.sweep.spec import ConfigError
@@ -22,15 +23,19 @@ OBJECTIVE = "metrics/mAP50(B)"
 
 
 def test_the_chance_that_the_best_of_k_runs_is_the_seeds_luck():
-    spread = noise.SeedSpread((0.45, 0.5118, 0.4736))  # std 0.031 around 0.4785
-    far = noise.judge(0.85, spread.mean, spread, searched=2, baseline_is_reference_mean=True)
+    spread = verdict.SeedSpread((0.45, 0.5118, 0.4736))  # std 0.031 around 0.4785
+    far = verdict.judge(0.85, spread.mean, spread, searched=2, baseline_is_reference_mean=True)
     assert far.beyond and far.p == pytest.approx(0.0091, abs=0.001) and far.gain_pct == pytest.approx(77.6, abs=0.1)
-    near = noise.judge(0.5, spread.mean, spread, searched=2, baseline_is_reference_mean=True)
+    near = verdict.judge(0.5, spread.mean, spread, searched=2, baseline_is_reference_mean=True)
     assert not near.beyond and 0.3 < near.p < 0.9
-    assert noise.judge(0.5, spread.mean, spread, searched=20, baseline_is_reference_mean=True).p > near.p  # more draws
-    one_seed = noise.judge(0.85, 0.45, noise.SeedSpread((0.45,)), searched=2)
+    assert (
+        verdict.judge(0.5, spread.mean, spread, searched=20, baseline_is_reference_mean=True).p > near.p
+    )  # more draws
+    one_seed = verdict.judge(0.85, 0.45, verdict.SeedSpread((0.45,)), searched=2)
     assert one_seed.p is None and not one_seed.beyond and "not measured" in one_seed.describe("x")
-    minimizing = noise.judge(0.9, 1.0, noise.SeedSpread((1.0, 1.01, 0.99)), searched=1, maximize=False)
+    minimizing = verdict.judge(
+        0.9, 1.0, verdict.SeedSpread((1.0, 1.01, 0.99)), searched=1, objective=Objective("val/loss", "minimize")
+    )
     assert minimizing.gain_pct == pytest.approx(10.0) and minimizing.beyond
 
 
@@ -61,7 +66,7 @@ def test_seed_repeats_run_after_the_first_prior_and_stay_hidden_from_the_engine(
     runs = store.runs(sweep_id)
     assert [r.origin for r in runs] == ["prior", "noise", "noise", "prior", "search"]
     assert [r.name for r in engine_runs(runs)] == [taken[0][0], taken[3][0], taken[4][0]]
-    spread = noise.seed_spread(runs, "m")  # the first prior and its repeats, not the second prior
+    spread = verdict.seed_spread(runs, "m")  # the first prior and its repeats, not the second prior
     assert spread.values == (0.40, 0.46, 0.43) and spread.std == pytest.approx(0.03)
     from yolosweep.results.dashboard import Dashboard
     from yolosweep.results.status import status_report

@@ -9,7 +9,9 @@ import shutil
 import pytest
 import yaml
 
+from yolosweep.objective import Objective, sweep_objective
 from yolosweep.results import analysis
+from yolosweep.results.verdict import success_level
 from yolosweep.run import trial
 from yolosweep.run import weights as hygiene
 from yolosweep.sweep import spec
@@ -17,7 +19,7 @@ from yolosweep.sweep.preflight import check_sweep
 
 from .conftest import REPO
 
-LOSS = spec.Objective("val/box_loss", "minimize")
+LOSS = Objective("val/box_loss", "minimize")
 
 
 def test_the_summary_keeps_the_best_epoch_by_the_sweeps_metric_and_goal():
@@ -30,7 +32,7 @@ def test_the_summary_keeps_the_best_epoch_by_the_sweeps_metric_and_goal():
     assert by_loss["best_epoch"] == 2 and by_loss["val/box_loss"] == 1.5 and by_loss["metrics/mAP50(B)"] == 0.3
     by_map = trial.summarize(history)
     assert by_map["best_epoch"] == 3 and by_map["val/box_loss"] == 1.7
-    assert trial.summarize(history, spec.Objective("fitness", "maximize"))["fitness"] == 0.3
+    assert trial.summarize(history, Objective("fitness", "maximize"))["fitness"] == 0.3
     assert by_loss["final/val/box_loss"] == 1.7
 
 
@@ -46,10 +48,10 @@ def test_keep_top_k_keeps_the_lowest_loss_when_minimizing(tmp_path):
 
 
 def test_success_levels_count_a_decrease_as_a_gain_when_minimizing():
-    assert analysis.success_level(0.9, 1.0, maximize=False)[0] == pytest.approx(10.0)
-    assert "good" in analysis.success_level(0.9, 1.0, maximize=False)[1]
-    assert analysis.success_level(1.1, 1.0, maximize=False)[0] == pytest.approx(-10.0)
-    assert analysis.success_level(0.78, 0.714)[0] == pytest.approx(9.24, abs=0.01)
+    assert success_level(0.9, 1.0, objective=LOSS)[0] == pytest.approx(10.0)
+    assert "good" in success_level(0.9, 1.0, objective=LOSS)[1]
+    assert success_level(1.1, 1.0, objective=LOSS)[0] == pytest.approx(-10.0)
+    assert success_level(0.78, 0.714)[0] == pytest.approx(9.24, abs=0.01)
 
 
 def test_the_analysis_ranks_a_minimize_sweep_lowest_first():
@@ -168,9 +170,25 @@ def test_the_metric_is_checked_against_the_model_the_runs_train_not_the_one_it_o
     path = tmp_path / "seg_sweep.yaml"
     path.write_text(yaml.safe_dump(config))
     loaded = spec.load_sweep(path, {"model": "yolo11n-seg.yaml"})
-    assert spec.model_task(loaded) == "segment" and spec.objective(loaded).name == "metrics/mAP50-95(M)"
+    assert spec.model_task(loaded) == "segment" and sweep_objective(loaded).name == "metrics/mAP50-95(M)"
     assert set(spec.dead_parameters(loaded)) == {"dropout"}  # copy_paste acts on segment labels
     with pytest.raises(spec.ConfigError, match=r"'metrics/mAP50-95\(M\)' is not a metric a detect model logs"):
         spec.load_sweep(path)  # without the override the YAML's detect model stands
     with pytest.raises(spec.ConfigError, match=r"'metrics/mAP50\(B\)' is not a metric a classify model logs"):
         spec.load_sweep(REPO / "sweep_config.yaml", {"model": "yolo11n-cls.yaml"})  # the override is checked too
+
+
+def test_the_objective_alone_decides_which_way_is_better_ranks_best_first_and_breaks_ties_as_asked():
+    runs = [("b", 0.5), ("a", 0.5), ("c", None), ("d", 0.7), ("e", float("nan"))]
+    up, down = Objective("metrics/mAP50(B)", "maximize"), LOSS
+    value = lambda run: None if run[1] is None else run[1]  # noqa: E731
+    assert [r[0] for r in up.ranked(runs, value, tie=lambda r: r[0])] == ["d", "a", "b", "c", "e"]
+    assert [r[0] for r in down.ranked(runs, value, tie=lambda r: r[0])] == ["a", "b", "d", "c", "e"]
+    assert down.best(runs, value) == ("b", 0.5)  # the first of equals, as W&B's bayes sees it
+    assert down.best(runs, value, tie=lambda r: r[0]) == ("a", 0.5)
+    assert up.best([("x", None)], value) is None and up.best([], value) is None
+    assert up.gain_pct(0.78, 0.714) == pytest.approx(9.24, abs=0.01) and down.gain_pct(0.9, 1.0) == pytest.approx(10)
+    assert down.improvement(1.1, 1.0) == pytest.approx(-0.1) and up.gain_pct(0.5, 0.0) == float("inf")
+    assert Objective("fitness", "maximize", target=0.5).reached_target(0.5) and not LOSS.reached_target(0.1)
+    assert Objective("val/loss", "minimize", target=0.2).reached_target(0.19)
+    assert up.value({"metrics/mAP50(B)": True}) is None and up.value({"metrics/mAP50(B)": 1}) == 1.0

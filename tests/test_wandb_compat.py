@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from yolosweep.agent.local import Agent, FailureCutoff, build_command, create_sweep, suggest
+from yolosweep.objective import sweep_objective
 from yolosweep.results.status import ranked, status_lines
 from yolosweep.store import Run, Store
 from yolosweep.sweep import spec
@@ -58,9 +59,9 @@ def test_an_integer_q_gives_plain_json_integers():
 
 def test_an_omitted_goal_minimizes_as_on_wandb():
     config = {"method": "random", "metric": {"name": "loss"}, "parameters": {"a": {"values": [1, 2]}}}
-    assert spec.objective(config).goal == "minimize"
+    assert sweep_objective(config).goal == "minimize"
     runs = [_run("big", 0.9), _run("small", 0.1), _run("none", None)]
-    assert [r.id for r in ranked(runs, spec.objective(config))] == ["small", "big", "none"]
+    assert [r.id for r in ranked(runs, sweep_objective(config))] == ["small", "big", "none"]
     assert status_lines(config, runs, {})[1].startswith("small")
 
 

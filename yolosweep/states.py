@@ -1,4 +1,5 @@
-"""A run's state and what ended it: typed values, stored as their text (as sweeps.RunState, Optuna's TrialState).
+"""A run's state, what ended it and why it exists (its origin): typed values, stored as their text (as
+sweeps.RunState, Optuna's TrialState).
 
 Both sides of the process boundary use them: the trial records how it ended, the agent adds what
 only it knows (Hyperband, the user), the store keeps both as columns, the analysis reads them back.
@@ -63,6 +64,15 @@ class EndedBy(_Text):
     COULD_NOT_START = "could not start"
     ERROR = "error"  # any other failure: the reason has its first line
     VANISHED = "process vanished"
+
+
+class Origin(_Text):
+    """Why a run exists: the search suggested it, a configuration given to run first (--prior), or the first prior
+    again with another seed (--noise-runs), which measures the seed spread and is hidden from the engine."""
+
+    SEARCH = "search"
+    PRIOR = "prior"
+    NOISE = "noise"
 
 
 # What ends a run, an agent or the launcher cleanly: SIGTERM (the agent, Hyperband), SIGINT (Ctrl+C),

@@ -26,9 +26,10 @@ import sweeps
 from yolosweep.agent.heartbeat import Heartbeat
 from yolosweep.agent.logfeed import LOG_FLUSH, OfflineLogFeed
 from yolosweep.invocation import command, in_clone
+from yolosweep.objective import sweep_objective
 from yolosweep.processes import die_with_parent
 from yolosweep.run.sink import SINK_ENV, SPOOL_ENV, SpoolReader, spool_folder
-from yolosweep.states import STOP_SIGNALS, EndedBy, RunState, SweepState
+from yolosweep.states import STOP_SIGNALS, EndedBy, Origin, RunState, SweepState
 from yolosweep.store import PROVEN_ENV, Run, Store, StoreError, new_id
 from yolosweep.sweep import spec
 from yolosweep.sweep.preflight import ready_sweep
@@ -175,7 +176,7 @@ def engine_runs(runs: list[Run]) -> list[sweeps.SweepRun]:
             summaryMetrics=run.summary,
         )
         for run in runs
-        if run.origin != "noise"
+        if run.origin is not Origin.NOISE
     ]
 
 
@@ -315,7 +316,7 @@ class Agent:
     ):
         self.store, self.sweep_id, self.count, self.events = store, sweep_id, count, events
         self.config = store.sweep_config(sweep_id)
-        self.objective = spec.objective(self.config)
+        self.objective = sweep_objective(self.config)
         self.stop_signal: int | None = None
         self.child: subprocess.Popen | None = None
         self.cutoff = FailureCutoff(time.time(), max_consecutive_failed_runs)
@@ -419,7 +420,7 @@ class Agent:
         self._expire_leases()
         self._wait_while_paused()
         if self.stop_signal is not None:
-            return None, {}, "search"
+            return None, {}, Origin.SEARCH
         return self.store.retrying(self._take_next)  # the whole transaction again if the store drops mid-way
 
     def _wait_while_paused(self) -> None:
@@ -441,19 +442,19 @@ class Agent:
                 return None, {}, "paused"
             if not state.takes_runs:
                 self._say(f"sweep {self.sweep_id} is {state}: no new runs")
-                return None, {}, "search"
+                return None, {}, Origin.SEARCH
             runs = self.store.runs(self.sweep_id)
             cap = self.config.get("run_cap")
             if cap is not None and len(runs) >= cap:
                 self._say(f"run cap {cap} reached")
-                return None, {}, "search"
+                return None, {}, Origin.SEARCH
             reached = self._target_reached(runs)
             if reached and self.objective is not None:
                 self._say(
                     f"run {reached.id} reached the sweep's target "
                     f"{self.objective.name} {self.objective.target}: no new runs"
                 )
-                return None, {}, "search"
+                return None, {}, Origin.SEARCH
             run_id = new_id()
             planned = self.store.add_prior_run(self.sweep_id, run_id)
             if planned is not None:
@@ -461,9 +462,9 @@ class Agent:
             params = suggest(self.config, runs)
             if params is None:
                 self._say("search space exhausted")
-                return None, {}, "search"
+                return None, {}, Origin.SEARCH
             self.store.add_run(self.sweep_id, run_id, params)
-        return run_id, params, "search"
+        return run_id, params, Origin.SEARCH
 
     def _target_reached(self, runs: list[Run]) -> Run | None:
         """W&B creates no new runs once any run reaches `metric.target`."""
@@ -475,7 +476,10 @@ class Agent:
         """Run one trial to its end; return its final state. `origin`: 'search', 'prior' or 'noise'."""
         swept = {k: v for k, v in params.items() if "value" not in self.config["parameters"].get(k, {})}
         shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={shown_value(v)}" for k, v in swept.items())
-        said = {"prior": " (prior)", "noise": f" (the first prior again, seed {params.get('seed')}: the seed spread)"}
+        said: dict[str, str] = {
+            Origin.PRIOR: " (prior)",
+            Origin.NOISE: f" (the first prior again, seed {params.get('seed')}: the seed spread)",
+        }
         self._say(f"run {run_id}{said.get(origin, '')}: {shown}")
         wandb_dir = Path(os.environ.get("WANDB_DIR", ".")).resolve()
         # As `wandb agent` sets them: the run id, the sweep id, the parameter file wandb.init loads.
@@ -497,8 +501,8 @@ class Agent:
             env[SINK_ENV] = "relay"
         if self.objective is not None:  # what the run's summary and keep_top_k rank by
             env.update(YOLOSWEEP_METRIC=self.objective.name, YOLOSWEEP_GOAL=self.objective.goal)
-        if origin != "search":
-            tags = [PRIOR_TAG] + ([NOISE_TAG] if origin == "noise" else [])
+        if origin is not Origin.SEARCH:
+            tags = [PRIOR_TAG] + ([NOISE_TAG] if origin is Origin.NOISE else [])
             env["WANDB_TAGS"] = ",".join(filter(None, [os.environ.get("WANDB_TAGS"), *tags]))
         env.setdefault("WANDB_PROJECT", self.config.get("project") or "yolosweep")
         if not spec.trains_yolo(self.config):  # its offline log is what the store follows (logfeed.py)

@@ -11,6 +11,7 @@ from pathlib import Path
 from yolosweep.commands import arguments
 from yolosweep.invocation import command
 from yolosweep.results import analysis, report
+from yolosweep.results.verdict import DEFAULT_LEVELS
 from yolosweep.store import StoreError
 
 
@@ -36,7 +37,7 @@ def main(argv: list[str], prog: str | None = None) -> int:
     parser.add_argument(
         "--levels",
         type=_levels,
-        default=analysis.DEFAULT_LEVELS,
+        default=DEFAULT_LEVELS,
         help="%% gains over the baseline for minimum, good, excellent (default 5,9,12)",
     )
     parser.add_argument("--top", type=int, default=10, help="runs to show (default 10)")

@@ -16,9 +16,10 @@ from typing import Any
 from yolosweep.agent.local import agent_command, create_sweep
 from yolosweep.agent.supervise import run_agents
 from yolosweep.commands import arguments
+from yolosweep.objective import sweep_objective
 from yolosweep.results.progress import Display, sweep_progress
 from yolosweep.run.tracking import has_api_key
-from yolosweep.states import RunState
+from yolosweep.states import Origin, RunState
 from yolosweep.store import Store, StoreError, home
 from yolosweep.sweep import spec
 from yolosweep.sweep.preflight import weights_dir
@@ -205,31 +206,30 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
 
 
 def _print_best(store: Store, sweep_id: str, baseline: float | None = None) -> None:
-    from yolosweep.results.status import objective_of, ranked
-
     config = store.sweep_config(sweep_id)
-    goal = spec.objective(config)
+    goal = sweep_objective(config)
     if goal is None:
         return  # nothing to rank by: the status table lists the runs
     metric = goal.name
     stored = store.runs(sweep_id)
-    runs = [r for r in ranked(stored, goal) if objective_of(r, metric) is not None]
-    if not runs:
+    best = goal.best(stored, lambda r: goal.value(r.summary), tie=lambda r: r.id)
+    if best is None:
         print("yolosweep: no run has reached the metric yet")
         return
-    best = runs[0]
     swept = {k: best.params[k] for k, v in config["parameters"].items() if "value" not in v and k in best.params}
     luck = (
-        f"; the first prior again with seed {best.params.get('seed')}: a seed's luck" if best.origin == "noise" else ""
+        f"; the first prior again with seed {best.params.get('seed')}: a seed's luck"
+        if best.origin is Origin.NOISE
+        else ""
     )
     print(
         f"\nbest run: {best.id} ({best.state}, {len(best.history)} epochs{luck}) "
-        f"{metric} = {objective_of(best, metric):.4f}"
+        f"{metric} = {goal.value(best.summary):.4f}"
     )
     print("  " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in swept.items()))
     final = sweep_progress(store, sweep_id, baseline=baseline, runs=stored)
     if final.verdict is not None:  # there is a best and a non-zero baseline (the defaults or --baseline)
-        from yolosweep.results.noise import verdict_lines
+        from yolosweep.results.verdict import verdict_lines
 
         durations = [r.ended - r.created for r in stored if r.ended and r.state is not RunState.RUNNING]
         print(

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from yolosweep.commands import arguments
+from yolosweep.objective import sweep_objective
 from yolosweep.run import trial
 from yolosweep.run.sink import StoreSink
 from yolosweep.store import StoreError
@@ -58,7 +59,7 @@ def main(argv: list[str], prog: str | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return trial.EXIT_BAD_CONFIG
     # A YAML named here ranks the epochs by its metric; otherwise the agent's sweep, or the task's main metric.
-    objective = spec.objective(config) if config and options.sweep_config else None
+    objective = sweep_objective(config) if config and options.sweep_config else None
     result = trial.run(params, log_model=not options.no_log_model, sink=sink, objective=objective)
     print(
         f"yolosweep: run {result.run_id or '-'} {result.state} after {result.epochs_done} epochs"

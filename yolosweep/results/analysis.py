@@ -18,10 +18,12 @@ import numpy as np
 import pandas as pd
 
 from yolosweep.invocation import create_hint
+from yolosweep.objective import Objective, number, sweep_objective
+from yolosweep.states import Origin
 from yolosweep.store import Run, Store
 from yolosweep.sweep.priors import NOISE_TAG
 from yolosweep.sweep.priors import TAG as PRIOR_TAG
-from yolosweep.sweep.spec import hyperband_bands, objective
+from yolosweep.sweep.spec import hyperband_bands
 
 BASE_COLUMNS = [
     "run_id",
@@ -34,7 +36,6 @@ BASE_COLUMNS = [
     "ended_by",
     "train_val_gap",
 ]
-DEFAULT_LEVELS = (5.0, 9.0, 12.0)  # % over the baseline: minimum, good, excellent
 # Arguments that name one run's output rather than how it trains.
 _PER_RUN_ARGS = {"project", "name", "exist_ok", "resume", "mode", "save_dir"}
 # What the sweep's machine could afford, not how the model trains: the retrain's machine decides these
@@ -64,7 +65,7 @@ class RunRecord:
     params: dict[str, Any]
     summary: dict[str, Any]
     history: list[dict[str, Any]]
-    origin: str = "search"  # or "prior" (--prior)
+    origin: Origin = Origin.SEARCH
     ended_by: str = ""  # EndedBy's text: what ended the run before its last epoch, or what failed it
 
 
@@ -77,19 +78,18 @@ class SweepRuns:
     verified: dict[str, Any] | None = None  # the winner retrained with several seeds (--top K --seeds S), local sweeps
 
     @property
-    def metric(self) -> str:
-        found = objective(self.config)
+    def objective(self) -> Objective:
+        found = sweep_objective(self.config)
         if found is None:
             raise AnalysisError(
                 f"sweep {self.sweep_id} names no `metric`, so its runs cannot be ranked. "
                 "Fix: pass the sweep's own table (runs.csv) to your tools, or give the next sweep a metric"
             )
-        return found.name
+        return found
 
     @property
-    def maximize(self) -> bool:
-        found = objective(self.config)
-        return found is not None and found.maximize  # W&B's default goal is minimize
+    def metric(self) -> str:
+        return self.objective.name
 
     @property
     def swept(self) -> list[str]:
@@ -139,7 +139,7 @@ def wandb_record(run: Any, metric: str, history: Iterable[dict[str, Any]] | None
     rows = [{k: v for k, v in row.items() if not k.startswith("_")} for row in history]
     params = {k: v for k, v in dict(run.config).items() if not k.startswith("_")}
     tags = getattr(run, "tags", None) or []
-    origin = "noise" if NOISE_TAG in tags else "prior" if PRIOR_TAG in tags else "search"
+    origin = Origin.NOISE if NOISE_TAG in tags else Origin.PRIOR if PRIOR_TAG in tags else Origin.SEARCH
     return RunRecord(
         run.id, state, str(summary.get("reason", "")), params, summary, rows, origin, str(summary.get("ended_by", ""))
     )
@@ -198,13 +198,9 @@ def runs_table(sweep: SweepRuns) -> pd.DataFrame:
         row.update({k: v for k, v in run.summary.items() if k.startswith("metrics/") and k != metric})
         rows.append(row)
     metrics = sorted({k for row in rows for k in row} - set(BASE_COLUMNS) - set(sweep.swept))
-    table = pd.DataFrame(rows, columns=BASE_COLUMNS + sweep.swept + metrics)
-    if table.empty:
-        return table
     # Ties (several runs at the same objective) are broken by run id, so both backends rank alike.
-    return table.sort_values(
-        ["objective", "run_id"], ascending=[not sweep.maximize, True], na_position="last"
-    ).reset_index(drop=True)
+    ranked = sweep.objective.ranked(rows, lambda row: number(row, "objective"), tie=lambda row: row["run_id"])
+    return pd.DataFrame(ranked, columns=BASE_COLUMNS + sweep.swept + metrics)
 
 
 def importance(table: pd.DataFrame, swept: list[str]) -> pd.DataFrame:
@@ -235,28 +231,6 @@ def importance_warning(scored_runs: int) -> str | None:
     return (
         f"only {scored_runs} runs have a result; importance needs about {MIN_RUNS_FOR_IMPORTANCE} or more to be trusted"
     )
-
-
-def success_level(
-    best: float, baseline: float, levels: tuple[float, float, float] = DEFAULT_LEVELS, maximize: bool = True
-) -> tuple[float, str]:
-    """Relative gain over the baseline in %, and the level it reaches; minimizing, a gain is a decrease."""
-    gain = (best - baseline if maximize else baseline - best) / abs(baseline) * 100 if baseline else math.inf
-    return gain, level_label(gain, levels)
-
-
-def level_label(gain: float, levels: tuple[float, float, float] = DEFAULT_LEVELS) -> str:
-    """The success level a gain of `gain` % reaches."""
-    minimum, good, excellent = levels
-    if gain >= excellent:
-        label = f"excellent (>= +{excellent:g}%)"
-    elif gain >= good:
-        label = f"good (>= +{good:g}%)"
-    elif gain >= minimum:
-        label = f"minimum reached (>= +{minimum:g}%)"
-    else:
-        label = f"below the +{minimum:g}% minimum"
-    return label
 
 
 def hyperband_savings(table: pd.DataFrame, planned_epochs: int | None) -> dict[str, Any] | None:
@@ -291,7 +265,7 @@ def band_checks(sweep: SweepRuns) -> list[BandCheck]:
     early_terminate, planned = sweep.config.get("early_terminate") or {}, sweep.planned_epochs
     if early_terminate.get("type") != "hyperband" or not planned:
         return []
-    pick = max if sweep.maximize else min
+    objective = sweep.objective
     curves = []
     for run in sweep.runs:
         values = [row[sweep.metric] for row in run.history if isinstance(row.get(sweep.metric), (int, float))]
@@ -299,11 +273,11 @@ def band_checks(sweep: SweepRuns) -> list[BandCheck]:
             curves.append(values)
     if len(curves) < MIN_RUNS_FOR_BAND_CHECK:
         return []
-    results = [pick(values) for values in curves]
+    results = [objective.best(values, float) for values in curves]
 
     @functools.cache  # once per history index: each band's search for a later one overlaps the next band's
     def rho(index: int) -> float:
-        found = spearmanr([pick(values[: index + 1]) for values in curves], results).statistic
+        found = spearmanr([objective.best(values[: index + 1], float) for values in curves], results).statistic
         return float(found) if np.isfinite(found) else 0.0  # constant values (all 0 so far) rank nothing
 
     checks = []

@@ -20,7 +20,7 @@ from typing import Any
 from yolosweep.invocation import create_hint
 from yolosweep.results import analysis
 from yolosweep.results.progress import sweep_line, sweep_progress
-from yolosweep.results.retrain import verified_line
+from yolosweep.results.verdict import Verified
 from yolosweep.states import RunState
 from yolosweep.store import Store, StoreError, masked
 from yolosweep.sweep.spec import dead_parameters
@@ -117,7 +117,7 @@ class Dashboard:
                 "gain_pct": progress.gain_pct,
                 "gain": progress.verdict.describe(progress.baseline_from) if progress.verdict else None,
                 "noise_band": _noise_band(progress),
-                "verified": verified_line(verified) if verified else None,
+                "verified": Verified.from_dict(verified).line() if verified else None,
                 "beyond_noise": progress.verdict.beyond if progress.verdict else None,
                 "importance": self._importance_rows(sweep) if goal else [],
                 "importance_warning": analysis.importance_warning(sum(r["objective"] is not None for r in runs))

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from yolosweep.results.noise import Verdict, judge_best, metric_value
+from yolosweep.objective import Objective, sweep_objective
+from yolosweep.results.verdict import Verdict, judge_best
 from yolosweep.states import EndedBy, RunState
 from yolosweep.store import Run, Store
-from yolosweep.sweep.spec import Objective, fixed_values, objective
+from yolosweep.sweep.spec import fixed_values
 
 PLAIN_EVERY_S = 60.0  # without a terminal: a progress line this often (and whenever a run ends)
 
@@ -44,7 +45,7 @@ class SweepProgress:
     baseline: float | None = None
     baseline_from: str = ""  # "--baseline", the defaults run's id, or the mean of the defaults' seeds
     left_s: float | None = None
-    verdict: Verdict | None = None  # the gain against the seed spread (noise.py)
+    verdict: Verdict | None = None  # the gain against the seed spread (verdict.py)
 
     @property
     def gain_pct(self) -> float | None:
@@ -71,7 +72,7 @@ def sweep_progress(
     `since`: count against `planned` only the runs created from then on (a launch that joined a sweep)."""
     now = time.time() if now is None else now
     config = store.sweep_config(sweep_id)
-    goal = objective(config)
+    goal = sweep_objective(config)
     if runs is None:  # the ended runs' histories are not needed: read only the running runs' last epochs
         runs, latest = store.runs(sweep_id, with_history=False), store.latest_epochs(sweep_id)
     else:
@@ -92,19 +93,15 @@ def sweep_progress(
         epochs, (done, last) = _run_epochs(run, config), latest.get(run.id, (0, {}))
         per_epoch = (now - run.created) / done if done else None
         eta = per_epoch * (epochs - done) if per_epoch is not None and epochs else None
-        current = metric_value(last, goal.name) if goal and done else None
-        best = metric_value(run.summary, goal.name) if goal else None
+        current = goal.value(last) if goal and done else None
+        best = goal.value(run.summary) if goal else None
         progress.running.append(RunProgress(run.id, done, epochs, current, best, eta))
     if goal is not None:
-        scored = [(v, r) for r in runs if (v := metric_value(r.summary, goal.name)) is not None]
-        if scored:
-            pick = max if goal.maximize else min
-            progress.best, best_run = pick(scored, key=lambda item: item[0])
-            progress.best_run = best_run.id
+        best_run = goal.best(runs, lambda r: goal.value(r.summary), tie=lambda r: r.id)
+        if best_run is not None:
+            progress.best, progress.best_run = goal.value(best_run.summary), best_run.id
         # a local sweep runs Ultralytics' defaults first (with other seeds): the natural baseline
-        judged = (
-            judge_best(runs, goal.name, progress.best, goal.maximize, baseline) if progress.best is not None else None
-        )
+        judged = judge_best(runs, goal, progress.best, baseline) if progress.best is not None else None
         if judged is not None:
             progress.verdict, progress.baseline_from = judged
             progress.baseline = progress.verdict.reference

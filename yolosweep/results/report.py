@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from yolosweep.invocation import command
-from yolosweep.results.noise import judge_best, verdict_lines
+from yolosweep.objective import companion_metric
 from yolosweep.results.status import cell, reduced_batch_lines
+from yolosweep.results.verdict import judge_best, verdict_lines
+from yolosweep.states import Origin
 from yolosweep.store import masked
-from yolosweep.sweep.spec import companion_metric, dead_parameters
+from yolosweep.sweep.spec import dead_parameters
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,7 +35,7 @@ def _early_priors_gap_disk(table: pd.DataFrame, sweep: SweepRuns, top: int) -> l
         lines.append(
             "ended early: " + "; ".join(f"{cause}: {len(ids)} ({', '.join(ids)})" for cause, ids in causes.items())
         )
-    for rank, row in table[table["origin"] == "prior"].iterrows():
+    for rank, row in table[table["origin"] == Origin.PRIOR.value].iterrows():
         lines.append(f"prior {row['run_id']}: rank {rank + 1} of {len(table)}, objective {cell(row['objective'])}")
     gaps = table.head(top).dropna(subset=["train_val_gap"])
     if not gaps.empty:
@@ -162,9 +164,9 @@ def analyze(
 
     shown = table.head(top).copy()
     if baseline is not None:  # a gain is an increase when maximizing, a decrease when minimizing
-        sign = 1 if sweep.maximize else -1
-        shown.insert(6, "vs_baseline", sign * (shown["objective"] - baseline))
-        shown.insert(7, "vs_baseline_%", sign * (shown["objective"] - baseline) / baseline * 100)
+        objective = sweep.objective
+        shown.insert(6, "vs_baseline", shown["objective"].map(lambda v: objective.improvement(v, baseline)))
+        shown.insert(7, "vs_baseline_%", shown["objective"].map(lambda v: objective.gain_pct(v, baseline)))
     imp = analysis.importance(table, sweep.swept)
     dead = dead_parameters(sweep.config)
     if dead:  # their "importance" can only be noise: say so beside the number
@@ -191,7 +193,7 @@ def analyze(
         f"top {min(top, len(table))} by {sweep.metric}:",
         ranking.to_string(index=False, float_format=lambda v: f"{v:.4g}"),
     ]
-    judged = judge_best(sweep.runs, sweep.metric, best_value, sweep.maximize, baseline)
+    judged = judge_best(sweep.runs, sweep.objective, best_value, baseline)
     if judged is not None:  # against --baseline, else the defaults the sweep ran first (their seeds' mean)
         verdict, named = judged
         lines += [""]
@@ -223,7 +225,7 @@ def analyze(
     config = analysis.best_config(sweep, chosen)
     companion = companion_metric(sweep.metric)
     beside = chosen.summary.get(companion) if companion else None
-    goal = "maximize" if sweep.maximize else "minimize"
+    goal = sweep.objective.goal
     header = (
         f"# best configuration of sweep {sweep.sweep_id}: run {chosen.id}, {sweep.metric} = "
         f"{float(chosen.summary.get(sweep.metric, best_value)):.4f} ({goal})\n"

@@ -16,10 +16,12 @@ from typing import Any
 import yaml
 
 from yolosweep.invocation import command
+from yolosweep.objective import DEFAULT_OBJECTIVE, Objective, companion_metric, number
 from yolosweep.results import analysis
-from yolosweep.results.noise import BEYOND_P
+from yolosweep.results.verdict import Verified
 from yolosweep.run import trial
-from yolosweep.sweep.spec import DEFAULT_OBJECTIVE, ConfigError, Objective, companion_metric
+from yolosweep.states import Origin
+from yolosweep.sweep.spec import ConfigError
 
 RETRAIN_PROJECT = "runs/retrain"
 _HEADER = re.compile(
@@ -29,7 +31,7 @@ _HEADER = re.compile(
 
 
 @dataclass
-class Origin:
+class SweepSource:
     """The sweep run a configuration came from."""
 
     sweep_id: str
@@ -40,7 +42,7 @@ class Origin:
     metric: Objective = DEFAULT_OBJECTIVE
 
 
-def load_best_config(path: Path) -> tuple[dict[str, Any], Origin | None]:
+def load_best_config(path: Path) -> tuple[dict[str, Any], SweepSource | None]:
     """best_config.yaml as written by analyze_sweep.py: Ultralytics arguments, origin in the header."""
     try:
         text = path.read_text()
@@ -69,7 +71,7 @@ def load_best_config(path: Path) -> tuple[dict[str, Any], Origin | None]:
     metric = Objective(match["metric"], match["goal"] or "maximize")  # files before goals were written: mAP50
     companion = companion_metric(metric.name)
     found = re.search(re.escape(companion) + r"=([\d.eE+-]+)", text) if companion else None
-    origin = Origin(
+    origin = SweepSource(
         match["sweep"],
         match["run"],
         float(match["value"]),
@@ -80,16 +82,16 @@ def load_best_config(path: Path) -> tuple[dict[str, Any], Origin | None]:
     return config, origin
 
 
-def from_sweep(sweep: analysis.SweepRuns) -> tuple[dict[str, Any], Origin]:
+def from_sweep(sweep: analysis.SweepRuns) -> tuple[dict[str, Any], SweepSource]:
     table = analysis.runs_table(sweep)
     if table.empty:
         raise analysis.AnalysisError(f"sweep {sweep.sweep_id} has no runs yet. Fix: run the sweep first")
     best, why = analysis.handed_over(sweep, table)
     if why:
         print(f"yolosweep: run {best.id}: {why}")
-    metric = Objective(sweep.metric, "maximize" if sweep.maximize else "minimize")
+    metric = sweep.objective
     companion = companion_metric(metric.name)
-    origin = Origin(
+    origin = SweepSource(
         sweep.sweep_id,
         best.id,
         best.summary.get(sweep.metric),
@@ -106,7 +108,7 @@ def _checkpoint(name: str) -> Path:
 
 def retrain(
     config: dict[str, Any],
-    origin: Origin | None,
+    origin: SweepSource | None,
     models: list[str],
     name: str,
     overrides: dict[str, Any],
@@ -199,7 +201,7 @@ def top_k(sweep: analysis.SweepRuns, k: int, overrides: dict[str, Any], log_mode
         raise analysis.AnalysisError(
             f"sweep {sweep.sweep_id}: no run has a value of {sweep.metric} yet. Fix: run the sweep first"
         )
-    metric = Objective(sweep.metric, "maximize" if sweep.maximize else "minimize")
+    metric = sweep.objective
     chosen = [next(r for r in sweep.runs if r.id == run_id) for run_id in table["run_id"].head(k)]
     rows: list[dict[str, Any]] = []
     code = trial.EXIT_OK
@@ -235,11 +237,10 @@ def top_k(sweep: analysis.SweepRuns, k: int, overrides: dict[str, Any], log_mode
             code = result.exit_code
             if result.state == "stopped":
                 break
-    sign = -1 if metric.maximize else 1
-    scored = [row for row in rows if isinstance(row[f"retrain {metric.name}"], (int, float))]
-    values = [sign * row[f"retrain {metric.name}"] for row in scored]
+    scored = [row for row in rows if number(row, f"retrain {metric.name}") is not None]
+    by_retrain = metric.ranked(scored, lambda row: number(row, f"retrain {metric.name}"), tie=lambda row: 0)
     for row in rows:  # a retrain without a result has no rank
-        row["retrain_rank"] = sorted(values).index(sign * row[f"retrain {metric.name}"]) + 1 if row in scored else None
+        row["retrain_rank"] = by_retrain.index(row) + 1 if row in scored else None
     _print_comparison(rows)
     if len(rows) > 1 and len(scored) < len(rows):
         print(f"\nranking not judged: {len(rows) - len(scored)} of {len(rows)} retrains ended without {metric.name}")
@@ -276,14 +277,14 @@ def top_k_seeded(
         raise analysis.AnalysisError(
             f"sweep {sweep.sweep_id}: no run has a value of {sweep.metric} yet. Fix: run the sweep first"
         )
-    metric = Objective(sweep.metric, "maximize" if sweep.maximize else "minimize")
+    metric = sweep.objective
     by_id = {r.id: r for r in sweep.runs}
-    reference = next((r for r in sweep.runs if r.origin == "prior"), None)  # the defaults, the sweep's first prior
+    reference = next((r for r in sweep.runs if r.origin is Origin.PRIOR), None)  # the defaults, the sweep's first prior
     chosen: list[analysis.RunRecord] = []
     for run_id in table["run_id"]:  # distinct configurations other than the defaults (whose seed repeats are them)
         run = by_id[run_id]
         others = chosen + ([reference] if reference is not None else [])
-        if run.origin != "noise" and all(_swept(sweep, run) != _swept(sweep, c) for c in others):
+        if run.origin is not Origin.NOISE and all(_swept(sweep, run) != _swept(sweep, c) for c in others):
             chosen.append(run)
         if len(chosen) == k:
             break
@@ -314,7 +315,6 @@ def top_k_seeded(
                 print(f"yolosweep: {label}-{run.id}-s{seed} {result.state}: {result.reason}")
                 return result.exit_code or trial.EXIT_FAILED
             values.append(float(value))
-    sign = 1 if metric.maximize else -1
     rows: list[dict[str, Any]] = [
         {
             "what": label,
@@ -327,34 +327,37 @@ def top_k_seeded(
         }
         for label, run in entries
     ]
-    ranked = sorted(rows, key=lambda r: -sign * r["mean"])  # the defaults too: they may stay the best
+    ranked = metric.ranked(rows, lambda r: r["mean"], tie=lambda r: 0)  # the defaults too: they may stay the best
     for position, row in enumerate(ranked, start=1):
         row["retrain_rank"] = position
     _print_comparison(rows)
     winner = ranked[0]
-    verdict: dict[str, Any] = {
-        "run": winner["run"],
-        "mean": winner["mean"],
-        "std": winner["std"],
-        "seeds": seeds,
-        "epochs": overrides.get("epochs"),
-        "sweep_best": table["run_id"].iloc[0],
-        "metric": metric.name,
-        "defaults": winner["what"] == "defaults",
-    }
     defaults = next((r for r in rows if r["what"] == "defaults"), None)
-    if defaults is not None and defaults["mean"] and winner is not defaults:
-        verdict["gain_pct"] = sign * (winner["mean"] - defaults["mean"]) / abs(defaults["mean"]) * 100
-        verdict["defaults_mean"] = defaults["mean"]
-        if seeds > 1:
-            test = ttest_ind(
-                results[winner["what"]],
-                results["defaults"],
+    versus = defaults is not None and bool(defaults["mean"]) and winner is not defaults
+    p = None
+    if versus and seeds > 1:  # one-sided Welch's t on values turned so that larger is better
+        p = float(
+            ttest_ind(
+                [metric.sign * v for v in results[winner["what"]]],
+                [metric.sign * v for v in results["defaults"]],
                 equal_var=False,
-                alternative="greater" if metric.maximize else "less",
-            )
-            verdict["p"] = float(test.pvalue)
-    print("\n" + verified_line(verdict))
+                alternative="greater",
+            ).pvalue
+        )
+    verdict = Verified(
+        run=winner["run"],
+        metric=metric.name,
+        mean=winner["mean"],
+        std=winner["std"],
+        seeds=seeds,
+        sweep_best=table["run_id"].iloc[0],
+        defaults=winner["what"] == "defaults",
+        epochs=overrides.get("epochs"),
+        gain_pct=metric.gain_pct(winner["mean"], defaults["mean"]) if versus and defaults else None,
+        defaults_mean=defaults["mean"] if versus and defaults else None,
+        p=p,
+    )
+    print("\n" + verdict.line())
     tops = [r for r in ranked if r["what"] != "defaults"]
     if len(tops) > 1:
         rho = float(spearmanr([int(r["what"][3:]) for r in tops], [r["retrain_rank"] for r in tops]).statistic)
@@ -365,32 +368,13 @@ def top_k_seeded(
             f"Spearman rank correlation {rho:+.2f} over {len(tops)} configurations"
         )
     if store is not None:
-        store.record_verified(sweep.sweep_id, verdict)
+        store.record_verified(sweep.sweep_id, verdict.as_dict())
         print(f"kept in {store.where}: `{command('status')} {sweep.sweep_id}` and the dashboard show it")
     out = Path(RETRAIN_PROJECT).resolve() / f"top{k}x{seeds}-{sweep.sweep_id}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     _write_csv(rows, out)
     print(f"wrote {out}")
     return trial.EXIT_OK
-
-
-def verified_line(verdict: dict[str, Any]) -> str:
-    """The retrained winner as status, the dashboard and the retrain itself say it."""
-    spread = f" +- {verdict['std']:.4f}" if verdict.get("std") is not None else ""
-    who = "the defaults (no searched configuration beat them)" if verdict.get("defaults") else f"run {verdict['run']}"
-    line = (
-        f"verified by retraining: {who}, {verdict['metric']} {verdict['mean']:.4f}{spread} "
-        f"(mean of {verdict['seeds']} seeds" + (f", {verdict['epochs']} epochs" if verdict.get("epochs") else "") + ")"
-    )
-    if "gain_pct" in verdict:
-        line += (
-            f", {verdict['gain_pct']:+.1f}% over the defaults retrained the same way ({verdict['defaults_mean']:.4f})"
-        )
-        if "p" in verdict:
-            line += f": {'beyond' if verdict['p'] < BEYOND_P else 'within'} the noise (p {verdict['p']:.2g})"
-    if verdict["run"] != verdict["sweep_best"]:
-        line += f"; the sweep's best run was {verdict['sweep_best']}"
-    return line
 
 
 def _swept(sweep: analysis.SweepRuns, run: analysis.RunRecord) -> dict[str, Any]:

@@ -6,14 +6,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from yolosweep.results.noise import judge_best, metric_value
-from yolosweep.states import SweepState
+from yolosweep.objective import Objective, sweep_objective
+from yolosweep.results.verdict import Verified, judge_best
+from yolosweep.states import Origin, SweepState
 from yolosweep.store import Run, Store, StoreError
-from yolosweep.sweep.spec import Objective, objective
-
-
-def objective_of(run: Run, metric: str) -> float | None:
-    return metric_value(run.summary, metric)
 
 
 def ranked(runs: list[Run], goal: Objective | None) -> list[Run]:
@@ -23,10 +19,7 @@ def ranked(runs: list[Run], goal: Objective | None) -> list[Run]:
     """
     if goal is None:
         return sorted(runs, key=lambda r: r.created)
-    sign = -1 if goal.maximize else 1
-    return sorted(
-        runs, key=lambda r: (objective_of(r, goal.name) is None, sign * (objective_of(r, goal.name) or 0.0), r.id)
-    )
+    return goal.ranked(runs, lambda r: goal.value(r.summary), tie=lambda r: r.id)
 
 
 def cell(value: Any) -> str:
@@ -37,19 +30,19 @@ def cell(value: Any) -> str:
 
 def origin_tag(run: Run) -> str:
     """Beside a run's id: a prior, or one of the first prior's seed repeats (the noise runs), never a searched run."""
-    if run.origin == "noise":
+    if run.origin is Origin.NOISE:
         return f" (seed repeat, seed {run.params.get('seed', '?')})"
-    return " (prior)" if run.origin == "prior" else ""
+    return " (prior)" if run.origin is Origin.PRIOR else ""
 
 
 def status_lines(config: dict[str, Any], runs: list[Run], epochs: Mapping[str, int]) -> list[str]:
     """The table, best first; `epochs`: each run's count of logged epochs (Store.epoch_counts)."""
-    goal = objective(config)
+    goal = sweep_objective(config)
     swept = [k for k, v in config["parameters"].items() if "value" not in v]
     header = ["run", "state", "epochs", *([f"{goal.name} ({goal.goal})"] if goal else []), *swept]
     rows = [header]
     for run in ranked(runs, goal):
-        value = objective_of(run, goal.name) if goal else None
+        value = goal.value(run.summary) if goal else None
         rows.append(
             [
                 run.id + origin_tag(run),
@@ -94,18 +87,14 @@ def status_report(store: Store, sweep_id: str) -> list[str]:
         + ("" if state is SweepState.RUNNING else f": {state}"),
         *status_lines(config, runs, store.epoch_counts(sweep_id)),
     ]
-    goal = objective(config)
-    best = (
-        next((v for r in ranked(runs, goal) if (v := objective_of(r, goal.name)) is not None), None) if goal else None
-    )
-    judged = judge_best(runs, goal.name, best, goal.maximize) if goal is not None and best is not None else None
+    goal = sweep_objective(config)
+    best = goal.best(runs, lambda r: goal.value(r.summary), tie=lambda r: r.id) if goal else None
+    judged = judge_best(runs, goal, goal.value(best.summary) or 0.0) if goal is not None and best is not None else None
     if judged is not None:
         lines.append(f"gain of the best: {judged[0].describe(judged[1])}")
     verified = store.verified(sweep_id)
     if verified is not None:
-        from yolosweep.results.retrain import verified_line
-
-        lines.append(verified_line(verified))
+        lines.append(Verified.from_dict(verified).line())
     lines += [
         f"  {run.id} {run.state}: {run.reason}" for run in runs if run.state in ("failed", "crashed") and run.reason
     ]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from yolosweep.sweep.spec import DEFAULT_OBJECTIVE
+from yolosweep.objective import DEFAULT_OBJECTIVE
 
 OBJECTIVE = DEFAULT_OBJECTIVE.name
 VALIDATION_PREFIX = "metrics/"

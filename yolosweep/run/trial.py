@@ -20,19 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from yolosweep.objective import DEFAULT_OBJECTIVE, Objective, default_objective
 from yolosweep.run import weights as hygiene
 from yolosweep.run.tracking import EPOCH_RESULT_PREFIXES, VALIDATION_PREFIX, TrialRun, clean_value
 from yolosweep.states import STOP_SIGNALS, EndedBy, RunState
 from yolosweep.sweep import preflight
-from yolosweep.sweep.spec import (
-    DEFAULT_OBJECTIVE,
-    TRIAL_OPTIONS,
-    ConfigError,
-    Objective,
-    check_train_args,
-    default_objective,
-    model_task,
-)
+from yolosweep.sweep.spec import TRIAL_OPTIONS, ConfigError, check_train_args, model_task
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 TRAIN_SPLIT_PREFIX = "train/"  # validation metrics measured on the training images (train_metrics_every)
@@ -166,11 +159,7 @@ def _epoch_metrics(trainer: Any) -> dict[str, float]:
 
 
 def _best_epoch(history: list[dict[str, Any]], objective: Objective) -> dict[str, Any] | None:
-    scored = [row for row in history if isinstance(row.get(objective.name), (int, float))]
-    if not scored:
-        return None
-    pick = max if objective.maximize else min
-    return pick(scored, key=lambda row: row[objective.name])  # the first of equals, as W&B's bayes sees it
+    return objective.best(history, objective.value)  # the first of equals, as W&B's bayes sees it
 
 
 def summarize(history: list[dict[str, Any]], objective: Objective = DEFAULT_OBJECTIVE) -> dict[str, Any]:

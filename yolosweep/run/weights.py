@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from yolosweep.sweep.spec import Objective
+from yolosweep.objective import Objective
 
 SUMMARY_FILE = "yolosweep_summary.json"
 
@@ -33,17 +33,15 @@ def write_summary(save_dir: Path, summary: dict[str, Any]) -> None:
 
 def prune_weights(sweep_dir: Path, keep: int, objective: Objective) -> Pruned:
     """Delete the weights of ended runs under `sweep_dir` outside the top `keep` by the sweep's metric and goal."""
-    sign = -1.0 if objective.maximize else 1.0
-    ended = []
+    ended: list[tuple[float | None, Path]] = []
     for summary_file in sweep_dir.glob(f"*/{SUMMARY_FILE}"):
         try:
-            value = json.loads(summary_file.read_text()).get(objective.name)
+            value = objective.value(json.loads(summary_file.read_text()))
         except (OSError, ValueError):
             continue  # being written by a run ending right now: judged by the next one
-        ended.append((sign * value if isinstance(value, (int, float)) else float("inf"), summary_file.parent))
-    ended.sort(key=lambda item: (item[0], item[1].name))
+        ended.append((value, summary_file.parent))
     pruned = Pruned(runs=[], freed_bytes=0)
-    for _, run_dir in ended[keep:]:
+    for _, run_dir in objective.ranked(ended, lambda item: item[0], tie=lambda item: item[1].name)[keep:]:
         weights = list((run_dir / "weights").glob("*.pt"))
         for path in weights:
             try:

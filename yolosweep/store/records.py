@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from yolosweep.states import EndedBy, RunState
+from yolosweep.states import EndedBy, Origin, RunState
 
 
 @dataclass
@@ -23,6 +23,5 @@ class Run:
     pid: int | None
     wandb_dir: str | None
     history: list[dict[str, Any]]
-    origin: str = "search"  # "prior": a configuration given with --prior, run before the search; "noise": the
-    # first prior again with another seed (--noise-runs), which measures the seed spread and is hidden from the engine
+    origin: Origin = Origin.SEARCH
     ended_by: EndedBy = EndedBy.COMPLETED

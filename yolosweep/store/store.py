@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from yolosweep.invocation import create_hint
-from yolosweep.states import EndedBy, RunState, SweepState
+from yolosweep.states import EndedBy, Origin, RunState, SweepState
 from yolosweep.store.database import translated
 from yolosweep.store.errors import StoreError, StoreFull
 from yolosweep.store.host import boot_id, process_started
@@ -47,7 +47,9 @@ class Store(Liveness):
         prior with other seeds, run right after it."""
         sweep_id = new_id()
         ordered = (
-            [(p, "prior") for p in priors[:1]] + [(p, "noise") for p in noise] + [(p, "prior") for p in priors[1:]]
+            [(p, Origin.PRIOR.value) for p in priors[:1]]
+            + [(p, Origin.NOISE.value) for p in noise]
+            + [(p, Origin.PRIOR.value) for p in priors[1:]]
         )
         with self.transaction():
             self._sql(
@@ -287,7 +289,7 @@ class Store(Liveness):
                 pid=r[10],
                 wandb_dir=r[11],
                 history=histories[r[0]],
-                origin=r[12] or "search",
+                origin=Origin(r[12] or Origin.SEARCH),
                 ended_by=EndedBy(r[13]),
             )
             for r in rows

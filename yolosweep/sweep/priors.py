@@ -20,6 +20,9 @@ from yolosweep.sweep.spec import ConfigError, check_train_args, fixed_values, tr
 DEFAULTS = "defaults"
 TAG = "prior"  # the wandb tag of a prior's run, on both backends
 NOISE_TAG = "noise"  # and of a seed repeat of the first prior (--noise-runs), beside TAG
+# 3 trainings of the defaults are the fewest that can ever call a gain real (docs/benchmarks.md, "How many seed
+# repeats"); each repeat costs one run of the budget.
+DEFAULT_NOISE_RUNS = 2
 
 
 def load_priors(sources: list[str], config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -33,9 +36,8 @@ def load_priors(sources: list[str], config: dict[str, Any]) -> list[dict[str, An
 
 def seed_repeats(priors: list[dict[str, Any]], config: dict[str, Any], requested: int | None) -> list[dict[str, Any]]:
     """The first prior again with the next seeds (--noise-runs): the same configuration, other randomness, so the
-    sweep measures its seed spread (noise.py). `requested` None: DEFAULT_NOISE_RUNS where a sweep of
+    sweep measures its seed spread (results/verdict.py). `requested` None: DEFAULT_NOISE_RUNS where a sweep of
     train_sweep.py has a first prior, else none. Both backends."""
-    from yolosweep.results.noise import DEFAULT_NOISE_RUNS
 
     count = requested if requested is not None else (DEFAULT_NOISE_RUNS if priors and trains_yolo(config) else 0)
     if count and not priors:

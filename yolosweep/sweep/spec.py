@@ -12,11 +12,12 @@ import copy
 import difflib
 import functools
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from yolosweep.objective import sweep_objective
 
 TRAIN_PROGRAM = "train_sweep.py"
 # The shipped sweep_config.yaml and train_sweep.py live in the package, so an installed yolosweep has them
@@ -290,56 +291,6 @@ def validate_sweep(config: Any, source: str, check_metric_name: bool = True) -> 
 METHODS = ("grid", "random", "bayes")
 
 
-@dataclass(frozen=True)
-class Objective:
-    """The sweep's `metric`: what every ranking, Hyperband and the target use. W&B's default goal is minimize."""
-
-    name: str
-    goal: str = "minimize"
-    target: float | None = None
-
-    @property
-    def maximize(self) -> bool:
-        return self.goal == "maximize"
-
-    def reached_target(self, value: Any) -> bool:
-        if self.target is None or not isinstance(value, (int, float)) or isinstance(value, bool):
-            return False
-        return value >= self.target if self.maximize else value <= self.target
-
-
-# The shipped sweep's objective, and a standalone run's when its YAML names none.
-DEFAULT_OBJECTIVE = Objective("metrics/mAP50(B)", "maximize")
-
-
-_TASK_DEFAULT_METRIC = {
-    "detect": "metrics/mAP50(B)",
-    "obb": "metrics/mAP50(B)",
-    "segment": "metrics/mAP50(M)",
-    "pose": "metrics/mAP50(P)",
-    "classify": "metrics/accuracy_top1",
-}
-
-
-def default_objective(task: str | None) -> Objective:
-    """What a run outside a sweep is ranked by: its task's main metric (box mAP50 for detection)."""
-    return Objective(_TASK_DEFAULT_METRIC.get(task or "detect", DEFAULT_OBJECTIVE.name), "maximize")
-
-
-def companion_metric(metric: str) -> str | None:
-    """mAP50-95 of the objective's own head (B, M, P) when the objective is that head's mAP50: shown beside it."""
-    match = re.fullmatch(r"metrics/mAP50\((\w)\)", metric)
-    return f"metrics/mAP50-95({match[1]})" if match else None
-
-
-def objective(config: dict[str, Any]) -> Objective | None:
-    """The sweep's objective, or None for a sweep without `metric` (W&B allows that for grid and random)."""
-    metric = config.get("metric")
-    if not isinstance(metric, dict) or "name" not in metric:
-        return None
-    return Objective(metric["name"], metric.get("goal", "minimize"), metric.get("target"))
-
-
 def _check_metric(config: dict[str, Any], source: str) -> None:
     metric = config.get("metric")
     if metric is None:
@@ -428,7 +379,7 @@ def task_metric_names(task: str) -> list[str]:
 
 def _check_metric_name(config: dict[str, Any], source: str) -> None:
     """A sweep of train_sweep.py must name a metric its model logs: a typo would rank every run as missing."""
-    goal, task = objective(config), model_task(config)
+    goal, task = sweep_objective(config), model_task(config)
     if goal is None or task is None:
         return
     names = task_metric_names(task)

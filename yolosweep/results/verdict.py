@@ -1,9 +1,9 @@
-"""Seed noise: how far one configuration's result moves with the seed alone, and whether a gain beats it.
+"""Every verdict on a gain: the seed noise (how far one configuration's result moves with the seed alone) and
+whether the sweep's best beats it, the success levels, and the winner verified by retraining with several seeds.
 
-Every configuration of a sweep is judged on one training. On the value task the defaults' mAP50 over 5
-seeds was 0.364 +- 0.047 (13% relative), and a 20-epoch winner at +45% was +0.4% at 60 epochs
-(bench/results/long_runs.md): a gain from one run each is not a result until it is set against the
-spread. A sweep measures its own: the defaults run (its first prior) repeated with other seeds
+Every configuration of a sweep is judged on one training, so a gain from one run each is not a result until it is
+set against the seed spread (docs/benchmarks.md: a 20-epoch winner at +45% was +0.4% at 60 epochs). A sweep
+measures its own: the defaults run (its first prior) repeated with other seeds
 (`--noise-runs N`). A gain is then "beyond the noise" only when the best of the K searched runs is
 unlikely to be that far above the reference by the seed alone:
 
@@ -22,12 +22,34 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from yolosweep.objective import DEFAULT_OBJECTIVE, Objective, number
+from yolosweep.states import Origin
+
 BEYOND_P = 0.05  # a success level is claimed only below this
-# 2 repeats, 3 trainings of the defaults. Measured on the value task's 5 defaults seeds (std 0.047): the std from
-# 2 of them ranged 0.011-0.091 over the 10 pairs, from 3 of them 0.016-0.065, from 4 0.033-0.054; and with 2
-# trainings (1 degree of freedom) a gain needs t > 6.3 to reach p 0.05, with 3 t > 2.9. So 3 is the least that can
-# ever call a gain real; each repeat costs one run of the budget (2 of a 6-run demo, 2 of a 50-run sweep: 4%).
-DEFAULT_NOISE_RUNS = 2
+DEFAULT_LEVELS = (5.0, 9.0, 12.0)  # % over the baseline: minimum, good, excellent
+
+
+def level_label(gain: float, levels: tuple[float, float, float] = DEFAULT_LEVELS) -> str:
+    """The success level a gain of `gain` % reaches."""
+    minimum, good, excellent = levels
+    if gain >= excellent:
+        return f"excellent (>= +{excellent:g}%)"
+    if gain >= good:
+        return f"good (>= +{good:g}%)"
+    if gain >= minimum:
+        return f"minimum reached (>= +{minimum:g}%)"
+    return f"below the +{minimum:g}% minimum"
+
+
+def success_level(
+    best: float,
+    baseline: float,
+    levels: tuple[float, float, float] = DEFAULT_LEVELS,
+    objective: Objective = DEFAULT_OBJECTIVE,
+) -> tuple[float, str]:
+    """Relative gain over the baseline in %, and the level it reaches; minimizing, a gain is a decrease."""
+    gain = objective.gain_pct(best, baseline)
+    return gain, level_label(gain, levels)
 
 
 @dataclass(frozen=True)
@@ -54,9 +76,9 @@ def _is_reference(runs: Iterable[Any]) -> list[tuple[Any, bool]]:
     (a later prior is another configuration)."""
     marked, first_prior_seen = [], False
     for run in runs:
-        origin = getattr(run, "origin", "search")
-        reference = origin == "noise" or (origin == "prior" and not first_prior_seen)
-        first_prior_seen = first_prior_seen or origin == "prior"
+        origin = Origin(getattr(run, "origin", Origin.SEARCH))
+        reference = origin is Origin.NOISE or (origin is Origin.PRIOR and not first_prior_seen)
+        first_prior_seen = first_prior_seen or origin is Origin.PRIOR
         marked.append((run, reference))
     return marked
 
@@ -67,7 +89,7 @@ def seed_spread(runs: Iterable[Any], metric: str) -> SeedSpread | None:
     values = [
         value
         for run, reference in _is_reference(runs)
-        if reference and str(run.state) != "running" and (value := metric_value(run.summary, metric)) is not None
+        if reference and str(run.state) != "running" and (value := number(run.summary, metric)) is not None
     ]
     return SeedSpread(tuple(values)) if values else None
 
@@ -134,17 +156,12 @@ class Verdict:
         return f"{gain} ({self._spread_words()}): {where} (p {self.p:.2g}, {runs})"
 
 
-def metric_value(summary: dict[str, Any], metric: str) -> float | None:
-    """A summary's or history row's number for `metric`; None when absent or not a number."""
-    value = summary.get(metric)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
 def judge_best(
-    runs: list[Any], metric: str, best: float, maximize: bool, baseline: float | None = None
+    runs: list[Any], objective: Objective, best: float, baseline: float | None = None
 ) -> tuple[Verdict, str] | None:
     """The sweep's best against its reference, and the reference's name: `baseline` (the user's model)
     when given, else the mean of the first prior's seeds, else the first prior's one run. None without one."""
+    metric = objective.name
     spread = seed_spread(runs, metric)
     if baseline is not None:
         reference, named = baseline, "--baseline"
@@ -155,32 +172,31 @@ def judge_best(
             (
                 r
                 for r in runs
-                if getattr(r, "origin", "search") == "prior"
+                if getattr(r, "origin", Origin.SEARCH) == Origin.PRIOR
                 and str(r.state) != "running"
-                and metric_value(r.summary, metric) is not None
+                and number(r.summary, metric) is not None
             ),
             None,
         )
         if first is None:
             return None
-        reference, named = metric_value(first.summary, metric) or 0.0, f"defaults run {first.id}"
+        reference, named = number(first.summary, metric) or 0.0, f"defaults run {first.id}"
     if not reference:
         return None
     searched = sum(
-        getattr(r, "origin", "search") == "search" and metric_value(r.summary, metric) is not None for r in runs
+        getattr(r, "origin", Origin.SEARCH) == Origin.SEARCH and number(r.summary, metric) is not None for r in runs
     )
     lead = False
     if baseline is None:  # the defaults are the reference: their own lucky seed is no gain over them
         others = [
-            v
-            for r, reference in _is_reference(runs)
-            if not reference and (v := metric_value(r.summary, metric)) is not None
+            v for r, reference in _is_reference(runs) if not reference and (v := number(r.summary, metric)) is not None
         ]
         if not others:
             return None
-        top = (max if maximize else min)(others)
+        top = objective.best(others, lambda value: value)
+        assert top is not None
         lead, best = top != best, top
-    verdict = judge(best, reference, spread, searched, maximize, baseline_is_reference_mean=baseline is None)
+    verdict = judge(best, reference, spread, searched, objective, baseline_is_reference_mean=baseline is None)
     return (dataclasses.replace(verdict, best_is_reference=True) if lead else verdict), named
 
 
@@ -189,12 +205,12 @@ def judge(
     baseline: float,
     spread: SeedSpread | None,
     searched: int,
-    maximize: bool = True,
+    objective: Objective = DEFAULT_OBJECTIVE,
     baseline_is_reference_mean: bool = False,
 ) -> Verdict:
     """How far `best` is from `baseline` in %, and the chance the seed alone puts the best of `searched` runs there."""
-    sign, searched = (1 if maximize else -1), max(searched, 1)  # the best may be a reference run: one draw then
-    gain_pct = sign * (best - baseline) / abs(baseline) * 100 if baseline else math.inf
+    searched = max(searched, 1)  # the best may be a reference run: one draw then
+    gain_pct = objective.gain_pct(best, baseline)
     if spread is None or spread.std is None:
         return Verdict(baseline, gain_pct, spread, searched, None)
     from scipy.stats import t as student_t
@@ -202,7 +218,7 @@ def judge(
     if spread.std == 0:  # every seed scored the same: no noise measured, nothing to judge against
         return Verdict(baseline, gain_pct, spread, searched, None)
     scale = spread.std * (math.sqrt(1 + 1 / spread.n) if baseline_is_reference_mean else 1.0)
-    t = sign * (best - baseline) / scale
+    t = objective.improvement(best, baseline) / scale
     if t >= 0:  # a gain: the chance that at least one of K seed-only draws lands this far up
         p = 1 - (1 - float(student_t.sf(t, df=spread.n - 1))) ** searched
     else:  # a loss: the chance that all K draws land this far down, were every configuration as good as the reference
@@ -216,12 +232,11 @@ def verdict_lines(
     sweep_id: str,
     run_seconds: float | None,
     epochs: Any = None,
-    levels: tuple[float, float, float] = (5.0, 9.0, 12.0),
+    levels: tuple[float, float, float] = DEFAULT_LEVELS,
 ) -> list[str]:
     """The gain as the launcher's end and the analysis print it: the verdict, then the success level it reaches
     (only beyond the noise), or what would settle it and what that costs at this sweep's median run."""
     from yolosweep.invocation import command
-    from yolosweep.results.analysis import level_label
 
     lines = [f"gain: {verdict.describe(over)}"]
     if verdict.beyond:
@@ -247,3 +262,45 @@ def verdict_lines(
         f"{same_length}{cost}), or run more of the sweep"
     )
     return lines
+
+
+@dataclass(frozen=True)
+class Verified:
+    """The winner retrained with several seeds (`retrain --top K --seeds S`), as the store keeps it for status and
+    the dashboard: the best mean, its spread, and its gain over the defaults retrained the same way (Welch's t)."""
+
+    run: str
+    metric: str
+    mean: float
+    std: float | None
+    seeds: int
+    sweep_best: str  # the sweep's own best run: the ranking held when it is `run`
+    defaults: bool = False  # no searched configuration beat the defaults
+    epochs: int | None = None
+    gain_pct: float | None = None
+    defaults_mean: float | None = None
+    p: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None or k in ("std", "epochs")}
+
+    @classmethod
+    def from_dict(cls, kept: dict[str, Any]) -> Verified:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in kept.items() if k in names})
+
+    def line(self) -> str:
+        """The retrained winner as status, the dashboard and the retrain itself say it."""
+        spread = f" +- {self.std:.4f}" if self.std is not None else ""
+        who = "the defaults (no searched configuration beat them)" if self.defaults else f"run {self.run}"
+        line = (
+            f"verified by retraining: {who}, {self.metric} {self.mean:.4f}{spread} "
+            f"(mean of {self.seeds} seeds" + (f", {self.epochs} epochs" if self.epochs else "") + ")"
+        )
+        if self.gain_pct is not None:
+            line += f", {self.gain_pct:+.1f}% over the defaults retrained the same way ({self.defaults_mean:.4f})"
+            if self.p is not None:
+                line += f": {'beyond' if self.p < BEYOND_P else 'within'} the noise (p {self.p:.2g})"
+        if self.run != self.sweep_best:
+            line += f"; the sweep's best run was {self.sweep_best}"
+        return line
