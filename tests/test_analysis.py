@@ -16,7 +16,7 @@ from wandb.apis.public import Run as WandbRun
 from yolosweep.results import analysis
 from yolosweep.results.verdict import DEFAULT_LEVELS
 from yolosweep.run.tracking import OBJECTIVE, read_offline_run
-from yolosweep.store import Store
+from yolosweep.store import Run, Store
 
 from .conftest import REPO, offline_runs
 from .test_local_backend import agent, create, curve_sweep
@@ -125,10 +125,10 @@ def test_table_columns_and_ranking_do_not_depend_on_run_order():
         "parameters": {"lr0": {"min": 0.005, "max": 0.02}, "epochs": {"value": 2}},
     }
     runs = [
-        analysis.RunRecord("bbbbbbbb", "finished", "", {"lr0": 0.01}, {OBJECTIVE: 0.0, "metrics/recall(B)": 0.1}, [{}]),
-        analysis.RunRecord("aaaaaaaa", "stopped", "hyperband", {"lr0": 0.02}, {OBJECTIVE: 0.0}, [{}]),
-        analysis.RunRecord("cccccccc", "failed", "exit code 1", {"lr0": 0.005}, {}, []),
-        analysis.RunRecord("dddddddd", "finished", "", {"lr0": 0.007}, {OBJECTIVE: 0.4}, [{}, {}]),
+        Run("bbbbbbbb", "finished", "", {"lr0": 0.01}, {OBJECTIVE: 0.0, "metrics/recall(B)": 0.1}, [{}]),
+        Run("aaaaaaaa", "stopped", "hyperband", {"lr0": 0.02}, {OBJECTIVE: 0.0}, [{}]),
+        Run("cccccccc", "failed", "exit code 1", {"lr0": 0.005}, {}, []),
+        Run("dddddddd", "finished", "", {"lr0": 0.007}, {OBJECTIVE: 0.4}, [{}, {}]),
     ]
     one = analysis.runs_table(analysis.SweepRuns("s", config, runs, "a"))
     other = analysis.runs_table(analysis.SweepRuns("s", config, runs[::-1], "b"))
@@ -144,7 +144,7 @@ def _band_sweep(curves: list[list[float]], min_iter: int = 3, goal: str = "maxim
         "parameters": {"lr0": {"min": 0.005, "max": 0.02}, "epochs": {"value": len(curves[0])}},
     }
     runs = [
-        analysis.RunRecord(f"r{i}", "finished", "", {"lr0": 0.01}, {OBJECTIVE: max(c)}, [{OBJECTIVE: v} for v in c])
+        Run(f"r{i}", "finished", "", {"lr0": 0.01}, {OBJECTIVE: max(c)}, [{OBJECTIVE: v} for v in c])
         for i, c in enumerate(curves)
     ]
     return analysis.SweepRuns("s", config, runs, "memory")
@@ -201,9 +201,9 @@ def test_a_sweep_with_a_verified_winner_hands_it_over_instead_of_its_best_single
         "parameters": {"lr0": {"min": 0.005, "max": 0.02}, "epochs": {"value": 2}, "data": {"value": "d.yaml"}},
     }
     runs = [
-        analysis.RunRecord("lucky", "finished", "", {"lr0": 0.02}, {OBJECTIVE: 0.50}, [{}, {}]),
-        analysis.RunRecord("steady", "finished", "", {"lr0": 0.007}, {OBJECTIVE: 0.45}, [{}, {}]),
-        analysis.RunRecord("third", "finished", "", {"lr0": 0.012}, {OBJECTIVE: 0.30}, [{}, {}]),
+        Run("lucky", "finished", "", {"lr0": 0.02}, {OBJECTIVE: 0.50}, [{}, {}]),
+        Run("steady", "finished", "", {"lr0": 0.007}, {OBJECTIVE: 0.45}, [{}, {}]),
+        Run("third", "finished", "", {"lr0": 0.012}, {OBJECTIVE: 0.30}, [{}, {}]),
     ]
     plain = analysis.SweepRuns("s", config, runs, "memory")
     assert analysis.handed_over(plain, analysis.runs_table(plain)) == (runs[0], None)
@@ -241,7 +241,7 @@ def test_hyperband_savings_are_reported_only_for_a_sweep_with_hyperband(tmp_path
         "parameters": {"lr0": {"min": 0.005, "max": 0.02}, "epochs": {"value": 2}, "data": {"value": "d.yaml"}},
     }
     runs = [
-        analysis.RunRecord(f"r{i}", "finished", "", {"lr0": lr0}, {OBJECTIVE: value}, [{}, {}])
+        Run(f"r{i}", "finished", "", {"lr0": lr0}, {OBJECTIVE: value}, [{}, {}])
         for i, (lr0, value) in enumerate([(0.02, 0.5), (0.007, 0.45), (0.012, 0.3)])
     ]
     assert (
@@ -254,7 +254,7 @@ def test_hyperband_savings_are_reported_only_for_a_sweep_with_hyperband(tmp_path
     )
     assert "Hyperband:" not in capsys.readouterr().out  # #42: launch had said no band fits, then analyze credited one
     config["parameters"]["epochs"] = {"value": 3}  # the band at epoch 2 of 3 could stop a run
-    runs = [analysis.RunRecord(r.id, r.state, "", r.params, r.summary, [{}, {}, {}]) for r in runs]
+    runs = [Run(r.id, r.state, "", r.params, r.summary, [{}, {}, {}]) for r in runs]
     assert (
         report.analyze(analysis.SweepRuns("s", config, runs, "memory"), tmp_path / "c", None, 10, DEFAULT_LEVELS) == 0
     )

@@ -18,7 +18,7 @@ from yolosweep.results.progress import plain_lines, sweep_progress
 from yolosweep.results.status import status_report
 from yolosweep.results.verdict import DEFAULT_LEVELS
 from yolosweep.states import RunState
-from yolosweep.store import Store
+from yolosweep.store import Run, Store
 from yolosweep.sweep.preflight import _weights_fix, weights_dir
 
 from .conftest import REPO
@@ -46,7 +46,7 @@ def _sweep(values: list[tuple[str, float, float]], **fixed) -> analysis.SweepRun
         "parameters": {**SWEPT, **{k: {"value": v} for k, v in {"epochs": 3, "data": "d.yaml", **fixed}.items()}},
     }
     runs = [
-        analysis.RunRecord(
+        Run(
             f"r{i}",
             "finished",
             "",

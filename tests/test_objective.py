@@ -14,6 +14,7 @@ from yolosweep.results import analysis
 from yolosweep.results.verdict import success_level
 from yolosweep.run import trial
 from yolosweep.run import weights as hygiene
+from yolosweep.store import Run
 from yolosweep.sweep import spec
 from yolosweep.sweep.preflight import check_sweep
 
@@ -57,8 +58,8 @@ def test_success_levels_count_a_decrease_as_a_gain_when_minimizing():
 def test_the_analysis_ranks_a_minimize_sweep_lowest_first():
     config = {"metric": {"name": "val/box_loss", "goal": "minimize"}, "parameters": {"lr0": {"values": [0.01, 0.02]}}}
     runs = [
-        analysis.RunRecord("high", "finished", "", {"lr0": 0.01}, {"val/box_loss": 2.0}, [{}]),
-        analysis.RunRecord("low", "finished", "", {"lr0": 0.02}, {"val/box_loss": 1.0}, [{}]),
+        Run("high", "finished", "", {"lr0": 0.01}, {"val/box_loss": 2.0}, [{}]),
+        Run("low", "finished", "", {"lr0": 0.02}, {"val/box_loss": 1.0}, [{}]),
     ]
     sweep = analysis.SweepRuns("s", config, runs, "mem")
     table = analysis.runs_table(sweep)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from yolosweep.invocation import create_hint
 from yolosweep.objective import Objective, number, sweep_objective
-from yolosweep.states import Origin
+from yolosweep.states import EndedBy, Origin, RunState
 from yolosweep.store import Run, Store
 from yolosweep.sweep.priors import NOISE_TAG
 from yolosweep.sweep.priors import TAG as PRIOR_TAG
@@ -58,22 +58,10 @@ class AnalysisError(RuntimeError):
 
 
 @dataclass
-class RunRecord:
-    id: str
-    state: str
-    reason: str
-    params: dict[str, Any]
-    summary: dict[str, Any]
-    history: list[dict[str, Any]]
-    origin: Origin = Origin.SEARCH
-    ended_by: str = ""  # EndedBy's text: what ended the run before its last epoch, or what failed it
-
-
-@dataclass
 class SweepRuns:
     sweep_id: str
     config: dict[str, Any]
-    runs: list[RunRecord]
+    runs: list[Run]
     source: str
     verified: dict[str, Any] | None = None  # the winner retrained with several seeds (--top K --seeds S), local sweeps
 
@@ -104,11 +92,7 @@ class SweepRuns:
 def from_store(store: Store, sweep_id: str, runs: list[Run] | None = None) -> SweepRuns:
     """A local sweep; `runs`: its runs already read from `store`, so a caller that needs both reads once."""
     config = store.sweep_config(sweep_id)
-    # The table holds text (CSV, pandas, messages), both backends alike: the enums' stored values.
-    records = [
-        RunRecord(r.id, r.state.value, r.reason, r.params, r.summary, r.history, r.origin, r.ended_by.value)
-        for r in (store.runs(sweep_id) if runs is None else runs)
-    ]
+    records = store.runs(sweep_id) if runs is None else runs
     return SweepRuns(sweep_id, config, records, source=store.location, verified=store.verified(sweep_id))
 
 
@@ -126,12 +110,12 @@ def local_store_of(sweep: SweepRuns) -> Store | None:
         return None
 
 
-# W&B's run states, in ours: a run the sweep stopped shows as `killed` there.
-_WANDB_STATES = {"killed": "stopped", "preempted": "crashed"}
+# W&B's run states, in ours: a run the sweep stopped shows as `killed` there; one W&B moves again, as running.
+_WANDB_STATES = {"killed": "stopped", "preempted": "crashed", "preempting": "running", "pending": "running"}
 
 
-def wandb_record(run: Any, metric: str, history: Iterable[dict[str, Any]] | None = None) -> RunRecord:
-    """A wandb public-API Run as a RunRecord; the trial's own `state` in the summary wins."""
+def wandb_record(run: Any, metric: str, history: Iterable[dict[str, Any]] | None = None) -> Run:
+    """A wandb public-API Run as our Run; the trial's own `state` and `ended_by` in the summary win."""
     summary = {k: v for k, v in dict(run.summary).items() if not k.startswith("_")}
     state = summary.get("state") or _WANDB_STATES.get(run.state, run.state)
     if history is None:
@@ -140,8 +124,17 @@ def wandb_record(run: Any, metric: str, history: Iterable[dict[str, Any]] | None
     params = {k: v for k, v in dict(run.config).items() if not k.startswith("_")}
     tags = getattr(run, "tags", None) or []
     origin = Origin.NOISE if NOISE_TAG in tags else Origin.PRIOR if PRIOR_TAG in tags else Origin.SEARCH
-    return RunRecord(
-        run.id, state, str(summary.get("reason", "")), params, summary, rows, origin, str(summary.get("ended_by", ""))
+    known = {s.value for s in RunState}
+    ended_by = str(summary.get("ended_by", ""))
+    return Run(
+        run.id,
+        RunState(state) if state in known else RunState.CRASHED,  # a state W&B added since: not ours to call success
+        str(summary.get("reason", "")),
+        params,
+        summary,
+        rows,
+        origin,
+        EndedBy(ended_by) if ended_by in {e.value for e in EndedBy} else EndedBy.ERROR,
     )
 
 
@@ -185,12 +178,12 @@ def runs_table(sweep: SweepRuns) -> pd.DataFrame:
         objective = run.summary.get(metric)
         row: dict[str, Any] = {
             "run_id": run.id,
-            "state": run.state,
+            "state": str(run.state),  # the table holds text (CSV, pandas, messages), both backends alike
             "reason": run.reason,
             "epochs_done": len(run.history) if run.history else int(run.summary.get("epochs_done") or 0),
             "best_epoch": run.summary.get("best_epoch"),
             "objective": objective if isinstance(objective, (int, float)) else math.nan,
-            "origin": run.origin,
+            "origin": str(run.origin),
             "ended_by": str(run.ended_by),
             "train_val_gap": run.summary.get("train_val_gap", math.nan),
         }
@@ -287,7 +280,7 @@ def band_checks(sweep: SweepRuns) -> list[BandCheck]:
     return checks
 
 
-def best_run(sweep: SweepRuns, table: pd.DataFrame) -> RunRecord:
+def best_run(sweep: SweepRuns, table: pd.DataFrame) -> Run:
     scored = table.dropna(subset=["objective"])
     if scored.empty:
         states = table["state"].value_counts().to_dict() if not table.empty else {}
@@ -299,7 +292,7 @@ def best_run(sweep: SweepRuns, table: pd.DataFrame) -> RunRecord:
     return next(run for run in sweep.runs if run.id == best_id)
 
 
-def handed_over(sweep: SweepRuns, table: pd.DataFrame) -> tuple[RunRecord, str | None]:
+def handed_over(sweep: SweepRuns, table: pd.DataFrame) -> tuple[Run, str | None]:
     """The run whose configuration best_config.yaml and train_best_config.py --sweep hand over, and why when it is
     not the sweep's best run: the winner verified by retraining with several seeds, once the sweep has one.
 
@@ -317,7 +310,7 @@ def handed_over(sweep: SweepRuns, table: pd.DataFrame) -> tuple[RunRecord, str |
     return run, why
 
 
-def best_config(sweep: SweepRuns, run: RunRecord) -> dict[str, Any]:
+def best_config(sweep: SweepRuns, run: Run) -> dict[str, Any]:
     """The best run's full Ultralytics training configuration, fixed values included, machine settings not."""
     from yolosweep.sweep.spec import fixed_values, ultralytics_defaults
 

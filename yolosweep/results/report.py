@@ -16,7 +16,8 @@ from yolosweep.sweep.spec import dead_parameters
 if TYPE_CHECKING:
     import pandas as pd
 
-    from yolosweep.results.analysis import RunRecord, SweepRuns
+    from yolosweep.results.analysis import SweepRuns
+    from yolosweep.store import Run
 
 
 def _markdown_table(frame: pd.DataFrame) -> str:
@@ -117,7 +118,7 @@ def _band_fits(sweep: SweepRuns) -> bool:
     return planned is None or any(band + 1 < planned for band in hyperband_bands(early))
 
 
-def _machine_line(sweep: SweepRuns, run: RunRecord) -> str:
+def _machine_line(sweep: SweepRuns, run: Run) -> str:
     """The sweep machine's settings best_config.yaml leaves out, so the retrain's machine picks its own."""
     from yolosweep.results.analysis import MACHINE_ARGS
     from yolosweep.sweep.spec import fixed_values

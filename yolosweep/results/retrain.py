@@ -21,6 +21,7 @@ from yolosweep.results import analysis
 from yolosweep.results.verdict import Verified
 from yolosweep.run import trial
 from yolosweep.states import Origin
+from yolosweep.store import Run
 from yolosweep.sweep.spec import ConfigError
 
 RETRAIN_PROJECT = "runs/retrain"
@@ -280,7 +281,7 @@ def top_k_seeded(
     metric = sweep.objective
     by_id = {r.id: r for r in sweep.runs}
     reference = next((r for r in sweep.runs if r.origin is Origin.PRIOR), None)  # the defaults, the sweep's first prior
-    chosen: list[analysis.RunRecord] = []
+    chosen: list[Run] = []
     for run_id in table["run_id"]:  # distinct configurations other than the defaults (whose seed repeats are them)
         run = by_id[run_id]
         others = chosen + ([reference] if reference is not None else [])
@@ -377,7 +378,7 @@ def top_k_seeded(
     return trial.EXIT_OK
 
 
-def _swept(sweep: analysis.SweepRuns, run: analysis.RunRecord) -> dict[str, Any]:
+def _swept(sweep: analysis.SweepRuns, run: Run) -> dict[str, Any]:
     return {k: run.params.get(k) for k in sweep.swept}
 
 
