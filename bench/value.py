@@ -103,12 +103,13 @@ def _space() -> dict[str, dict[str, Any]]:
 
 def sweep_config(hyperband: bool = True, first_band: int | None = None, fix_dead: bool = False) -> dict[str, Any]:
     from yolosweep.sweep import spec
+    from yolosweep.sweep.task import dead_parameters
 
     with contextlib.redirect_stdout(io.StringIO()):  # the band-scaling message, once per repetition
         config = spec.with_overrides(spec.load_sweep(BENCH.parent / "sweep_config.yaml"), {"epochs": EPOCHS})
     if fix_dead:  # the dead-parameter warning followed: each fixed at Ultralytics' default
         defaults = value_data.defaults()
-        for name in spec.dead_parameters(config):
+        for name in dead_parameters(config):
             config["parameters"][name] = {"value": defaults[name]}
     config["program"] = "replay"  # nothing is started: the curves come from the surrogate
     if not hyperband:
@@ -404,7 +405,7 @@ METHODS: dict[str, Callable[[Surrogate, np.random.Generator, int], list[float]]]
     # band rather than move it there; this is the band moved there anyway
     "ours_band_11": lambda s, r, n: run_ours(s, r, n, defaults_first=True, first_band=11),
     "random": run_random,
-    # the dead-parameter warning followed (spec.dead_parameters: dropout and copy_paste, for a detect sweep)
+    # the dead-parameter warning followed (dead_parameters: dropout and copy_paste, for a detect sweep)
     "ours_fixed_dead": lambda s, r, n: run_ours(s, r, n, defaults_first=True, fix_dead=True),
     "random_fixed_dead": lambda s, r, n: run_random(s, r, n, fix_dead=True),
     # both pieces of advice yolosweep gives on this task: the dead parameters fixed, and no Hyperband (its band

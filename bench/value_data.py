@@ -100,7 +100,7 @@ def swept_space() -> dict[str, dict[str, Any]]:
 
 
 def defaults() -> dict[str, Any]:
-    from yolosweep.sweep.spec import ultralytics_defaults
+    from yolosweep.sweep.train_args import ultralytics_defaults
 
     values = ultralytics_defaults()
     return {name: values[name] for name in swept_space()}

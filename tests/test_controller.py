@@ -165,7 +165,7 @@ def test_how_a_training_ended_is_classified(err, state, cause, code, words):
     import signal
 
     from yolosweep.run import trial
-    from yolosweep.sweep.spec import ConfigError
+    from yolosweep.sweep.errors import ConfigError
 
     errors = {
         "SIGTERM": trial.StopRequested(signal.SIGTERM),

@@ -238,8 +238,8 @@ def test_bad_datasets_are_refused_in_one_line_at_creation(tmp_path):
     """Defect 12: a symbolic link loop got a 36-line traceback; a dataset whose every training image is a 0-byte file
     was accepted, then every run failed with Ultralytics' "No valid images found"."""
     from yolosweep.sweep.demo_data import write_demo_dataset
+    from yolosweep.sweep.errors import ConfigError
     from yolosweep.sweep.preflight import check_labels
-    from yolosweep.sweep.spec import ConfigError
 
     data = write_demo_dataset(tmp_path / "d", n_train=4, n_val=2, seed=0)
     looped = tmp_path / "looped.yaml"

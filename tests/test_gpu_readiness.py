@@ -19,8 +19,10 @@ import pytest
 from yolosweep.run import trial
 from yolosweep.states import EndedBy, RunState
 from yolosweep.sweep import resources, spec
+from yolosweep.sweep.errors import ConfigError
 from yolosweep.sweep.preflight import resolve_weights, weights_dir
 from yolosweep.sweep.slots import Slot, gpu_ids, plan_slots
+from yolosweep.sweep.train_args import check_train_args, fixed_values
 
 from .conftest import REPO, only_offline_run, run_train_sweep, train_sweep_cmd
 
@@ -29,19 +31,17 @@ GPU0, GPU1 = Slot("gpu0", "0"), Slot("gpu1", "1")
 
 @pytest.mark.parametrize("device", ["0,1", [0, 1], "cuda:0,1", "2,3"])
 def test_one_run_on_several_gpus_is_refused_where_the_sweep_is_made_and_where_a_run_starts(device):
-    with pytest.raises(spec.ConfigError) as caught:
+    with pytest.raises(ConfigError) as caught:
         spec.load_sweep(REPO / "sweep_config.yaml", {"device": device, "model": "yolo11n.yaml"})
     assert caught.value.key == "device" and "--gpus 0,1" in caught.value.fix
-    with pytest.raises(
-        spec.ConfigError, match="several GPUs"
-    ):  # a YAML made with plain `wandb sweep` reaches the trial
-        spec.check_train_args({"device": device}, "training arguments")
+    with pytest.raises(ConfigError, match="several GPUs"):  # a YAML made with plain `wandb sweep` reaches the trial
+        check_train_args({"device": device}, "training arguments")
     for one in (0, "0", "cpu", "cuda:0", [0], None):
-        spec.check_train_args({"device": one} if one is not None else {}, "training arguments")
+        check_train_args({"device": one} if one is not None else {}, "training arguments")
 
 
 def test_a_device_other_than_the_agents_own_gpu_is_refused_with_the_gpus_flag_to_use():
-    with pytest.raises(spec.ConfigError) as caught:
+    with pytest.raises(ConfigError) as caught:
         resources.check_slots({"device": 1}, [GPU1])  # --gpus 1 --device 1: inside the mask only cuda:0 exists
     assert "--gpus 1" in caught.value.fix and "device 0" in caught.value.problem
     for fine in (0, "0", "cuda:0", "cpu", None):
@@ -52,7 +52,7 @@ def test_a_device_other_than_the_agents_own_gpu_is_refused_with_the_gpus_flag_to
 def test_gpu_slots_follow_an_inherited_mask_and_nvidia_smi_order(monkeypatch):
     assert gpu_ids("all", 2, ["2", "3"]) == ["2", "3"]  # SLURM gave GPUs 2 and 3: not 0 and 1
     assert gpu_ids("3", 2, ["2", "3"]) == ["3"]
-    with pytest.raises(spec.ConfigError, match="CUDA_VISIBLE_DEVICES=2,3"):
+    with pytest.raises(ConfigError, match="CUDA_VISIBLE_DEVICES=2,3"):
         gpu_ids("0", 2, ["2", "3"])
     assert gpu_ids("all", 2, None) == ["0", "1"] and gpu_ids("all", 0, None) == []
     uuids = ["GPU-8f2a", "GPU-77c1"]
@@ -83,10 +83,10 @@ def test_each_agent_gets_its_gpu_by_nvidia_smi_order(tmp_path):
 def test_autobatch_and_ram_caching_are_refused_beside_other_agents():
     two_on_one = [Slot("gpu0-0", "0"), Slot("gpu0-1", "0")]
     for batch in (-1, 0.7):
-        with pytest.raises(spec.ConfigError, match="2 agents per GPU"):
+        with pytest.raises(ConfigError, match="2 agents per GPU"):
             resources.check_slots({"batch": batch, "workers": 0}, two_on_one)
         resources.check_slots({"batch": batch, "workers": 0}, [GPU0, GPU1])  # one agent per GPU: each has its own
-    with pytest.raises(spec.ConfigError, match="cache: disk"):
+    with pytest.raises(ConfigError, match="cache: disk"):
         resources.check_slots({"cache": "ram", "workers": 0}, [GPU0, GPU1])
     resources.check_slots({"cache": "ram", "workers": 0}, [GPU0])
     resources.check_slots({"cache": "disk", "batch": 64, "workers": 0}, two_on_one)
@@ -102,12 +102,12 @@ def test_dataloader_processes_beyond_the_cores_are_said_with_the_numbers(capsys,
 
 
 def test_the_shipped_runs_need_about_2_5_gb_of_shared_memory_and_a_small_one_is_refused(tmpfs):
-    shipped = spec.fixed_values(spec.load_sweep(REPO / "sweep_config.yaml"))
+    shipped = fixed_values(spec.load_sweep(REPO / "sweep_config.yaml"))
     assert resources.shm_needed_bytes(shipped) / 2**30 == pytest.approx(
         2.34, abs=0.01
     )  # batch 64, imgsz 640, workers 8
     docker_default = tmpfs("size=64m")
-    with pytest.raises(spec.ConfigError) as caught:
+    with pytest.raises(ConfigError) as caught:
         resources.check_slots(shipped, [GPU0], shm=docker_default)
     assert "--shm-size" in caught.value.fix and caught.value.source == str(docker_default)
     resources.check_slots({**shipped, "workers": 0}, [GPU0], shm=docker_default)
@@ -177,14 +177,14 @@ def test_the_batch_a_run_trained_at_is_recorded_and_a_halved_one_is_marked(capsy
 def test_pretrained_weights_are_found_once_or_refused_offline_with_where_to_put_them(tmp_path, monkeypatch):
     monkeypatch.setenv("YOLO_OFFLINE", "1")
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(spec.ConfigError) as caught:
+    with pytest.raises(ConfigError) as caught:
         resolve_weights("yolo11n.pt")
     assert (
         "offline" in caught.value.problem
         and str(weights_dir()) in caught.value.fix
         and "yolo11n.yaml" in caught.value.fix
     )
-    with pytest.raises(spec.ConfigError, match="weights file not found"):
+    with pytest.raises(ConfigError, match="weights file not found"):
         resolve_weights("my/best.pt")
     (tmp_path / "yolo11n.pt").write_bytes(b"found")  # where the user works: Ultralytics looks there first
     assert resolve_weights("yolo11n.pt") == str(tmp_path / "yolo11n.pt")

@@ -13,7 +13,7 @@ from yolosweep.objective import Objective
 from yolosweep.results import verdict
 from yolosweep.states import RunState
 from yolosweep.store import Store
-from yolosweep.sweep.spec import ConfigError
+from yolosweep.sweep.errors import ConfigError
 
 from .conftest import REPO
 from .test_launch import launch

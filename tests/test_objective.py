@@ -16,7 +16,9 @@ from yolosweep.run import trial
 from yolosweep.run import weights as hygiene
 from yolosweep.store import Run
 from yolosweep.sweep import spec
+from yolosweep.sweep.errors import ConfigError
 from yolosweep.sweep.preflight import check_sweep
+from yolosweep.sweep.task import dead_parameters, model_task
 
 from .conftest import REPO
 
@@ -78,8 +80,8 @@ def test_the_analysis_ranks_a_minimize_sweep_lowest_first():
 )
 def test_the_task_follows_the_model(model, task):
     config = {"parameters": {"model": {"value": model}}}
-    assert spec.model_task(config) == task
-    assert spec.model_task({"parameters": {"model": {"value": model}, "task": {"value": "detect"}}}) == "detect"
+    assert model_task(config) == task
+    assert model_task({"parameters": {"model": {"value": model}, "task": {"value": "detect"}}}) == "detect"
 
 
 def test_a_checkpoint_of_another_name_is_read_for_its_task(tmp_path, capsys):
@@ -96,15 +98,15 @@ def test_a_checkpoint_of_another_name_is_read_for_its_task(tmp_path, capsys):
             "project": {"value": str(tmp_path / "runs")},
         },
     }
-    assert spec.model_task(config) == "detect"
+    assert model_task(config) == "detect"
     check_sweep(config)  # so the detect-only warnings reach a custom checkpoint too
     assert "WARNING: parameters.dropout cannot change this training" in capsys.readouterr().out
     checkpoint = torch.load(best, map_location="cpu", weights_only=False)
     checkpoint["train_args"]["task"] = "pose"
     torch.save(checkpoint, best)
-    assert spec.model_task(config) == "pose"  # the file changed: read again
+    assert model_task(config) == "pose"  # the file changed: read again
     best.write_bytes(b"not a checkpoint")
-    assert spec.model_task(config) is None
+    assert model_task(config) is None
 
 
 @pytest.mark.parametrize(
@@ -130,7 +132,7 @@ def test_the_metric_is_checked_against_what_the_task_logs(tmp_path, model, metri
     if ok:
         spec.validate_sweep(config, "s.yaml")
         return
-    with pytest.raises(spec.ConfigError) as caught:
+    with pytest.raises(ConfigError) as caught:
         spec.validate_sweep(config, "s.yaml")
     assert caught.value.key == "metric.name" and "Fix: use" in str(caught.value)
     if metric == "metrics/mAP50":
@@ -139,7 +141,7 @@ def test_the_metric_is_checked_against_what_the_task_logs(tmp_path, model, metri
 
 def test_the_shipped_detection_sweep_is_warned_about_dropout_and_copy_paste(tmp_path, capsys, demo_data):
     config = spec.load_sweep(REPO / "sweep_config.yaml")
-    assert set(spec.dead_parameters(config)) == {"dropout", "copy_paste"}
+    assert set(dead_parameters(config)) == {"dropout", "copy_paste"}
     config["parameters"].update(
         project={"value": str(tmp_path)}, data={"value": str(demo_data)}, model={"value": "yolo11n.yaml"}
     )  # no download here: the architecture
@@ -147,9 +149,9 @@ def test_the_shipped_detection_sweep_is_warned_about_dropout_and_copy_paste(tmp_
     warnings = [line for line in capsys.readouterr().out.splitlines() if "cannot change this training" in line]
     assert len(warnings) == 2 and all("Fix:" in line for line in warnings)
     classify = {**config, "parameters": {**config["parameters"], "model": {"value": "yolo11n-cls.yaml"}}}
-    assert set(spec.dead_parameters(classify)) == {"mosaic", "mixup", "copy_paste", "close_mosaic"}
+    assert set(dead_parameters(classify)) == {"mosaic", "mixup", "copy_paste", "close_mosaic"}
     no_mosaic = {**config, "parameters": {**config["parameters"], "mosaic": {"value": 0.0}}}
-    assert "close_mosaic" in spec.dead_parameters(no_mosaic)
+    assert "close_mosaic" in dead_parameters(no_mosaic)
 
 
 def test_best_config_header_round_trips_the_goal(tmp_path):
@@ -171,11 +173,11 @@ def test_the_metric_is_checked_against_the_model_the_runs_train_not_the_one_it_o
     path = tmp_path / "seg_sweep.yaml"
     path.write_text(yaml.safe_dump(config))
     loaded = spec.load_sweep(path, {"model": "yolo11n-seg.yaml"})
-    assert spec.model_task(loaded) == "segment" and sweep_objective(loaded).name == "metrics/mAP50-95(M)"
-    assert set(spec.dead_parameters(loaded)) == {"dropout"}  # copy_paste acts on segment labels
-    with pytest.raises(spec.ConfigError, match=r"'metrics/mAP50-95\(M\)' is not a metric a detect model logs"):
+    assert model_task(loaded) == "segment" and sweep_objective(loaded).name == "metrics/mAP50-95(M)"
+    assert set(dead_parameters(loaded)) == {"dropout"}  # copy_paste acts on segment labels
+    with pytest.raises(ConfigError, match=r"'metrics/mAP50-95\(M\)' is not a metric a detect model logs"):
         spec.load_sweep(path)  # without the override the YAML's detect model stands
-    with pytest.raises(spec.ConfigError, match=r"'metrics/mAP50\(B\)' is not a metric a classify model logs"):
+    with pytest.raises(ConfigError, match=r"'metrics/mAP50\(B\)' is not a metric a classify model logs"):
         spec.load_sweep(REPO / "sweep_config.yaml", {"model": "yolo11n-cls.yaml"})  # the override is checked too
 
 

@@ -10,6 +10,9 @@ import sys
 
 import pytest
 
+from yolosweep.sweep.task import model_task
+from yolosweep.sweep.train_args import fixed_values
+
 from .conftest import REPO, offline_runs, shipped_sweep_yaml
 from .test_launch import OWN_SEED_LED, launch, sweep_runs
 from .test_local_backend import yolosweep
@@ -101,6 +104,6 @@ def test_the_readme_real_photo_sweep_yaml_searches_the_shipped_space_without_a_b
     shipped = spec.load_sweep(REPO / "sweep_config.yaml")
     searched = {name: entry for name, entry in shipped["parameters"].items() if "value" not in entry}
     assert len(searched) == 13 and {k: example["parameters"][k] for k in searched} == searched
-    assert "early_terminate" not in example and spec.fixed_values(example)["epochs"] == 15
-    assert spec.model_task(example) == "detect"
+    assert "early_terminate" not in example and fixed_values(example)["epochs"] == 15
+    assert model_task(example) == "detect"
     preflight.check_sweep(example)

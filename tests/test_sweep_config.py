@@ -9,6 +9,9 @@ from sweeps import schema_violations_from_proposed_config
 
 from yolosweep.commands import arguments
 from yolosweep.sweep import preflight, spec
+from yolosweep.sweep.band import first_band_after_warmup
+from yolosweep.sweep.errors import ConfigError
+from yolosweep.sweep.train_args import fixed_values
 
 from .conftest import REPO
 
@@ -44,7 +47,7 @@ def test_sweep_config_is_a_valid_wandb_sweep_with_the_13_parameters():
     assert config["program"] == "train_sweep.py" and config["method"] == "bayes"
     assert config["metric"] == {"name": "metrics/mAP50(B)", "goal": "maximize"}
     assert config["early_terminate"]["type"] == "hyperband"
-    fixed = spec.fixed_values(config)
+    fixed = fixed_values(config)
     assert {"epochs": 100, "batch": 64, "imgsz": 640, "model": "yolo11n.pt"}.items() <= fixed.items()
     assert {"data", "patience", "seed", "optimizer"} <= set(fixed)
 
@@ -53,7 +56,7 @@ def test_hyperband_first_band_is_at_epoch_30_of_100():
     config = spec.load_sweep(REPO / "sweep_config.yaml")
     et = config["early_terminate"]
     first_band = et["min_iter"]
-    assert first_band == 30 and first_band * et["eta"] < spec.fixed_values(config)["epochs"]
+    assert first_band == 30 and first_band * et["eta"] < fixed_values(config)["epochs"]
 
 
 def test_shorter_runs_keep_the_first_band_after_the_longest_warmup(capsys):
@@ -63,7 +66,7 @@ def test_shorter_runs_keep_the_first_band_after_the_longest_warmup(capsys):
     assert spec.with_overrides(config, {"epochs": 5, "warmup_epochs": 1})["early_terminate"]["min_iter"] == 2
     short = spec.with_overrides(config, {"epochs": 5})  # warm-up capped at 4 epochs: the band would be the last epoch
     assert short["early_terminate"]["min_iter"] == 5
-    assert preflight.band_after_last_epoch(short, 5, spec.first_band_after_warmup(short)).endswith(
+    assert preflight.band_after_last_epoch(short, 5, first_band_after_warmup(short)).endswith(
         "Fix: no early_terminate: the warm-up lasts to epoch 4, so no band fits in 5 epochs"
     )
 
@@ -190,7 +193,7 @@ BASE = "method: random\nmetric: {name: metrics/mAP50(B), goal: maximize}\nparame
 )
 def test_bad_sweep_specs_give_one_line_naming_file_key_and_fix(tmp_path, text, key, words):
     path = _write(tmp_path, text)
-    with pytest.raises(spec.ConfigError) as caught:
+    with pytest.raises(ConfigError) as caught:
         spec.load_sweep(path)
     message = str(caught.value)
     assert "\n" not in message and str(path) in message and key in message and "Fix:" in message
@@ -217,14 +220,14 @@ def test_an_alias_bomb_is_refused_before_it_expands(tmp_path):
     path = _write(tmp_path, "\n".join(lines) + "\nparameters: {lr0: {values: *a8}}\n")
     assert path.stat().st_size < 1000
     started = time.time()
-    with pytest.raises(spec.ConfigError, match="expands to more than"):
+    with pytest.raises(ConfigError, match="expands to more than"):
         spec.load_sweep(path)
     assert time.time() - started < 5
 
 
 def test_a_huge_sweep_yaml_is_refused_unread(tmp_path):
     path = _write(tmp_path, BASE + "  lr0: {values: [" + ", ".join(["0.01"] * 400_000) + "]}\n")
-    with pytest.raises(spec.ConfigError, match="larger than a sweep YAML can be"):
+    with pytest.raises(ConfigError, match="larger than a sweep YAML can be"):
         spec.load_sweep(path)
 
 
@@ -284,5 +287,5 @@ def test_a_dataset_given_by_a_relative_path_is_found_where_ultralytics_finds_it(
     assert preflight.check_labels(data) == []
     assert Path(check_det_dataset(data)["train"]) == (REPO / "examples" / "bccd" / "images" / "train").resolve()
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(spec.ConfigError, match="dataset YAML not found"):
+    with pytest.raises(ConfigError, match="dataset YAML not found"):
         preflight.check_labels(data)

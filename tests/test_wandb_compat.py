@@ -20,6 +20,7 @@ from yolosweep.objective import sweep_objective
 from yolosweep.results.status import ranked, status_lines
 from yolosweep.store import Run, Store
 from yolosweep.sweep import spec
+from yolosweep.sweep.errors import ConfigError
 
 from .conftest import REPO
 from .test_local_backend import agent, create, store_runs
@@ -191,7 +192,7 @@ def test_yolo_checks_apply_only_to_train_sweep(tmp_path, monkeypatch):
     ours = {**other, "program": "train_sweep.py", "metric": {"name": "metrics/mAP50(B)", "goal": "maximize"}}
     ours["parameters"] = {"data": {"value": "no/such/data.yaml"}, "lr0": {"values": [0.01, 0.02]}}
     path.write_text(yaml.safe_dump(ours))
-    with pytest.raises(spec.ConfigError, match="dataset YAML not found"):
+    with pytest.raises(ConfigError, match="dataset YAML not found"):
         create_sweep(str(path), {}, [])
 
 

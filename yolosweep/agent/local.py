@@ -32,10 +32,12 @@ from yolosweep.run.sink import SINK_ENV, SPOOL_ENV, SpoolReader, spool_folder
 from yolosweep.states import STOP_SIGNALS, EndedBy, Origin, RunState, SweepState
 from yolosweep.store import PROVEN_ENV, Run, Store, StoreError, new_id
 from yolosweep.sweep import spec
+from yolosweep.sweep.errors import ConfigError
 from yolosweep.sweep.preflight import ready_sweep
 from yolosweep.sweep.priors import DEFAULTS, NOISE_TAG, load_priors, seed_repeats
 from yolosweep.sweep.priors import TAG as PRIOR_TAG
 from yolosweep.sweep.slots import Slot
+from yolosweep.sweep.train_args import TRAIN_PROGRAM, fixed_values, trains_yolo
 
 REPO = Path(__file__).resolve().parents[2]
 POLL_S = 1.0
@@ -56,8 +58,8 @@ _ENGINE_STATE = {
 def prepare_sweep(config: dict[str, Any], program_dir: Path) -> dict[str, Any]:
     """A validated sweep made ready to store: paths become absolute so agents can start from any folder."""
     config = copy.deepcopy(config)
-    config["program"] = str(_find_program(config.get("program", spec.TRAIN_PROGRAM), program_dir))
-    data = spec.fixed_values(config).get("data")
+    config["program"] = str(_find_program(config.get("program", TRAIN_PROGRAM), program_dir))
+    data = fixed_values(config).get("data")
     if isinstance(data, str) and Path(data).exists():
         config["parameters"]["data"] = {"value": str(Path(data).resolve())}
     # weights given as a file here: a retrain or an agent started elsewhere failed to find them (bench/weights/x.pt
@@ -102,10 +104,10 @@ def create_sweep(
             "runs are judged as W&B judges them without it",
             flush=True,
         )
-    if defaults_first and not prior_sources and spec.trains_yolo(config):
+    if defaults_first and not prior_sources and trains_yolo(config):
         try:
             priors, prior_sources = load_priors([DEFAULTS], config), [DEFAULTS]
-        except spec.ConfigError as err:
+        except ConfigError as err:
             print(f"yolosweep: Ultralytics' defaults are not run first: {err.key} {err.problem}")
     noise = seed_repeats(priors, config, noise_runs)
     store = Store()
@@ -149,12 +151,12 @@ def agent_command(sweep_id: str, store: Store) -> str:
 def _find_program(program: str, program_dir: Path) -> Path:
     """The YAML's `program`, looked for next to the YAML, then here; the shipped one when it names train_sweep.py."""
     candidates = [Path(program)] if Path(program).is_absolute() else [program_dir / program, Path.cwd() / program]
-    if Path(program).name == spec.TRAIN_PROGRAM:
-        candidates.append(spec.STARTER / spec.TRAIN_PROGRAM)
+    if Path(program).name == TRAIN_PROGRAM:
+        candidates.append(spec.STARTER / TRAIN_PROGRAM)
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
-    raise spec.ConfigError(
+    raise ConfigError(
         "program",
         program,
         f"not found (looked in {', '.join(str(c.parent) for c in candidates)})",
@@ -505,7 +507,7 @@ class Agent:
             tags = [PRIOR_TAG] + ([NOISE_TAG] if origin is Origin.NOISE else [])
             env["WANDB_TAGS"] = ",".join(filter(None, [os.environ.get("WANDB_TAGS"), *tags]))
         env.setdefault("WANDB_PROJECT", self.config.get("project") or "yolosweep")
-        if not spec.trains_yolo(self.config):  # its offline log is what the store follows (logfeed.py)
+        if not trains_yolo(self.config):  # its offline log is what the store follows (logfeed.py)
             env.setdefault(*LOG_FLUSH)
         try:
             command = build_command(self.config, params, param_file)
@@ -519,7 +521,7 @@ class Agent:
         # A program other than train_sweep.py may log only with wandb.log: the store follows its offline log.
         feed = (
             None
-            if spec.trains_yolo(self.config)
+            if trains_yolo(self.config)
             else OfflineLogFeed(
                 self.store, self.sweep_id, run_id, wandb_dir / "wandb", self.objective.name if self.objective else None
             )

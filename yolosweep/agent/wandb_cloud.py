@@ -13,19 +13,19 @@ from pathlib import Path
 from typing import Any
 
 from yolosweep.agent.supervise import run_agents
-from yolosweep.commands import arguments
 from yolosweep.store import new_id
-from yolosweep.sweep import spec
 from yolosweep.sweep.preflight import ready_sweep, weights_dir
 from yolosweep.sweep.priors import NOISE_TAG, seed_repeats
 from yolosweep.sweep.priors import TAG as PRIOR_TAG
 from yolosweep.sweep.resources import amp_check_env
 from yolosweep.sweep.slots import Slot
+from yolosweep.sweep.train_args import TRAIN_PROGRAM, fixed_values
 
 AGENT_LOGS = Path("wandb-agent-logs")  # in the folder the launch was started from
 
 
-def launch(options: argparse.Namespace, slots: list[Slot], counts: list[int | None]) -> int:
+def launch(options: argparse.Namespace, overrides: dict[str, Any], slots: list[Slot], counts: list[int | None]) -> int:
+    """`overrides`: the fixed values the command line sets over the YAML's."""
     import wandb
 
     project = options.project or os.environ.get("WANDB_PROJECT") or "yolosweep"
@@ -34,7 +34,7 @@ def launch(options: argparse.Namespace, slots: list[Slot], counts: list[int | No
     if options.sweep_id:
         sweep_id = options.sweep_id
     else:
-        overrides = arguments.overrides(options)
+        overrides = dict(overrides)
         if isinstance(overrides.get("data"), str) and Path(overrides["data"]).exists():
             overrides["data"] = str(Path(overrides["data"]).resolve())  # agents run from the repo folder
         config, priors = ready_sweep(options.config, overrides, options.prior, slots=slots, keep_band=options.keep_band)
@@ -49,7 +49,7 @@ def launch(options: argparse.Namespace, slots: list[Slot], counts: list[int | No
         if prior_runs is None:
             return 1
         sweep_id = wandb.sweep(config, project=project, entity=options.entity, prior_runs=prior_runs or None)
-        env = amp_check_env(spec.fixed_values(config), slots, weights_dir())
+        env = amp_check_env(fixed_values(config), slots, weights_dir())
     path = wandb_sweep_path(sweep_id, project, options.entity)
     print(f"yolosweep: W&B sweep {path}; more agents, any machine: wandb agent {path}")
     commands = wandb_agent_commands(path, counts)
@@ -109,7 +109,7 @@ def _train_priors(
                 f"WANDB_PROJECT={project}",
                 *([f"WANDB_ENTITY={entity}"] if entity else []),
                 sys.executable,
-                str(folder / spec.TRAIN_PROGRAM),
+                str(folder / TRAIN_PROGRAM),
                 *(f"--{k}={v}" for k, v in params.items()),
             ]
             for run_id, params, tags in batch

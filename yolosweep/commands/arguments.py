@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from yolosweep.store import StoreError
-from yolosweep.sweep.spec import ConfigError
+from yolosweep.sweep.errors import ConfigError
 
 # Fixed sweep values every entry script can override without editing the YAML. Their values are
 # typed like any other parameter and checked against Ultralytics with everything else.

@@ -10,7 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from yolosweep.sweep.spec import STARTER, TRAIN_PROGRAM
+from yolosweep.sweep.spec import STARTER
+from yolosweep.sweep.train_args import TRAIN_PROGRAM
 
 STARTER_FILES = ("sweep_config.yaml", TRAIN_PROGRAM)
 

@@ -22,9 +22,11 @@ from yolosweep.run.tracking import has_api_key
 from yolosweep.states import Origin, RunState
 from yolosweep.store import Store, StoreError, home
 from yolosweep.sweep import spec
+from yolosweep.sweep.errors import ConfigError
 from yolosweep.sweep.preflight import weights_dir
 from yolosweep.sweep.resources import amp_check_env, check_slots
 from yolosweep.sweep.slots import Slot, plan_slots, split_count
+from yolosweep.sweep.train_args import fixed_values, trains_yolo
 
 DEMO_RUNS, DEMO_EPOCHS = 6, 20
 # Fixed values of the demo on top of sweep_config.yaml: the tunable task (demo.write_tunable_dataset)
@@ -96,7 +98,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
 
 def choose_backend(requested: str) -> str:
     if requested == "wandb" and not has_api_key():
-        raise spec.ConfigError(
+        raise ConfigError(
             "--backend",
             "wandb",
             "no W&B API key is configured",
@@ -132,7 +134,7 @@ def launch(argv: list[str], prog: str | None = None) -> int:
         spec.STARTER / "sweep_config.yaml" if options.demo else spec.default_sweep_yaml()
     )
     if options.sweep_id and options.prior:
-        raise spec.ConfigError(
+        raise ConfigError(
             "--prior",
             " ".join(options.prior),
             "priors are set when a sweep is created",
@@ -145,7 +147,7 @@ def launch(argv: list[str], prog: str | None = None) -> int:
     if backend == "wandb":
         from yolosweep.agent import wandb_cloud as wandb_backend
 
-        return wandb_backend.launch(options, slots, counts)
+        return wandb_backend.launch(options, arguments.overrides(options), slots, counts)
     return _launch_local(options, slots, counts)
 
 
@@ -153,8 +155,8 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
     if options.sweep_id:
         store = Store(create=False)  # joining needs an existing store; never make one for a typo
         joined = store.sweep_config(options.sweep_id)  # fails clearly on an unknown id
-        if spec.trains_yolo(joined):  # these agents' GPUs against the sweep's runs, as at creation
-            check_slots(spec.fixed_values(joined), slots)
+        if trains_yolo(joined):  # these agents' GPUs against the sweep's runs, as at creation
+            check_slots(fixed_values(joined), slots)
         sweep_id = options.sweep_id
         print(f"yolosweep: joining local sweep {sweep_id}")
     else:
@@ -192,7 +194,7 @@ def _launch_local(options: argparse.Namespace, slots: list[Slot], counts: list[i
             store, sweep_id, baseline=options.baseline, planned=planned, agents=len(slots), since=since
         )
     )
-    env = amp_check_env(spec.fixed_values(store.sweep_config(sweep_id)), slots, weights_dir())
+    env = amp_check_env(fixed_values(store.sweep_config(sweep_id)), slots, weights_dir())
     try:
         code = run_agents(commands, slots, prefix, shown=".events", display=display, env=env)
     finally:
@@ -239,7 +241,7 @@ def _print_best(store: Store, sweep_id: str, baseline: float | None = None) -> N
                     final.baseline_from,
                     sweep_id,
                     statistics.median(durations) if durations else None,
-                    spec.fixed_values(config).get("epochs"),
+                    fixed_values(config).get("epochs"),
                 )
             )
         )
@@ -249,7 +251,7 @@ def _print_best(store: Store, sweep_id: str, baseline: float | None = None) -> N
 def main(argv: list[str], prog: str | None = None) -> int:
     try:
         return launch(argv, prog)
-    except (spec.ConfigError, StoreError) as err:
+    except (ConfigError, StoreError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -15,7 +15,7 @@ from yolosweep.commands import arguments
 from yolosweep.invocation import command
 from yolosweep.results import analysis, retrain
 from yolosweep.store import StoreError
-from yolosweep.sweep.spec import ConfigError
+from yolosweep.sweep.errors import ConfigError
 
 
 def main(argv: list[str], prog: str | None = None) -> int:

@@ -15,7 +15,7 @@ from yolosweep.invocation import command
 from yolosweep.run.tracking import has_api_key
 from yolosweep.states import SweepState
 from yolosweep.store import Store, StoreError
-from yolosweep.sweep.spec import ConfigError
+from yolosweep.sweep.errors import ConfigError
 
 ACTIONS = {
     "pause": SweepState.PAUSED,

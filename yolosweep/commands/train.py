@@ -18,6 +18,8 @@ from yolosweep.run import trial
 from yolosweep.run.sink import StoreSink
 from yolosweep.store import StoreError
 from yolosweep.sweep import spec
+from yolosweep.sweep.errors import ConfigError
+from yolosweep.sweep.train_args import fixed_values
 
 
 def main(argv: list[str], prog: str | None = None) -> int:
@@ -47,10 +49,10 @@ def main(argv: list[str], prog: str | None = None) -> int:
             if sweep_config
             else None
         )
-    except spec.ConfigError as err:
+    except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return trial.EXIT_BAD_CONFIG
-    params = spec.fixed_values(config) if config else {}
+    params = fixed_values(config) if config else {}
     params.update(arguments.parse_params(rest))
     params.update(arguments.overrides(options))
     try:

@@ -21,9 +21,9 @@ from yolosweep.invocation import create_hint
 from yolosweep.objective import Objective, number, sweep_objective
 from yolosweep.states import EndedBy, Origin, RunState
 from yolosweep.store import Run, Store
+from yolosweep.sweep.band import hyperband_bands
 from yolosweep.sweep.priors import NOISE_TAG
 from yolosweep.sweep.priors import TAG as PRIOR_TAG
-from yolosweep.sweep.spec import hyperband_bands
 
 BASE_COLUMNS = [
     "run_id",
@@ -312,7 +312,7 @@ def handed_over(sweep: SweepRuns, table: pd.DataFrame) -> tuple[Run, str | None]
 
 def best_config(sweep: SweepRuns, run: Run) -> dict[str, Any]:
     """The best run's full Ultralytics training configuration, fixed values included, machine settings not."""
-    from yolosweep.sweep.spec import fixed_values, ultralytics_defaults
+    from yolosweep.sweep.train_args import fixed_values, ultralytics_defaults
 
     names = set(ultralytics_defaults()) - _PER_RUN_ARGS - set(MACHINE_ARGS)
     config = {k: v for k, v in fixed_values(sweep.config).items() if k in names}

@@ -23,7 +23,7 @@ from yolosweep.results.progress import sweep_line, sweep_progress
 from yolosweep.results.verdict import Verified
 from yolosweep.states import RunState
 from yolosweep.store import Store, StoreError, masked
-from yolosweep.sweep.spec import dead_parameters
+from yolosweep.sweep.task import dead_parameters
 
 REFRESH_MS = 2000
 

@@ -17,7 +17,7 @@ from yolosweep.objective import Objective, sweep_objective
 from yolosweep.results.verdict import Verdict, judge_best
 from yolosweep.states import EndedBy, RunState
 from yolosweep.store import Run, Store
-from yolosweep.sweep.spec import fixed_values
+from yolosweep.sweep.train_args import fixed_values
 
 PLAIN_EVERY_S = 60.0  # without a terminal: a progress line this often (and whenever a run ends)
 

@@ -11,7 +11,7 @@ from yolosweep.results.status import cell, reduced_batch_lines
 from yolosweep.results.verdict import judge_best, verdict_lines
 from yolosweep.states import Origin
 from yolosweep.store import masked
-from yolosweep.sweep.spec import dead_parameters
+from yolosweep.sweep.task import dead_parameters
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -109,7 +109,7 @@ def _importance_lines(imp: pd.DataFrame, table: pd.DataFrame, swept: list[str]) 
 
 def _band_fits(sweep: SweepRuns) -> bool:
     """Whether the sweep's Hyperband has a band before its runs' last epoch, i.e. could stop a run at all."""
-    from yolosweep.sweep.spec import hyperband_bands
+    from yolosweep.sweep.band import hyperband_bands
 
     early = sweep.config.get("early_terminate")
     if not early:
@@ -121,7 +121,7 @@ def _band_fits(sweep: SweepRuns) -> bool:
 def _machine_line(sweep: SweepRuns, run: Run) -> str:
     """The sweep machine's settings best_config.yaml leaves out, so the retrain's machine picks its own."""
     from yolosweep.results.analysis import MACHINE_ARGS
-    from yolosweep.sweep.spec import fixed_values
+    from yolosweep.sweep.train_args import fixed_values
 
     values = {**fixed_values(sweep.config), **run.params}
     kept = [f"{k}={values[k]}" for k in MACHINE_ARGS if k in values]

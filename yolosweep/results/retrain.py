@@ -22,7 +22,7 @@ from yolosweep.results.verdict import Verified
 from yolosweep.run import trial
 from yolosweep.states import Origin
 from yolosweep.store import Run
-from yolosweep.sweep.spec import ConfigError
+from yolosweep.sweep.errors import ConfigError
 
 RETRAIN_PROJECT = "runs/retrain"
 _HEADER = re.compile(

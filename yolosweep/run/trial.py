@@ -25,7 +25,9 @@ from yolosweep.run import weights as hygiene
 from yolosweep.run.tracking import EPOCH_RESULT_PREFIXES, VALIDATION_PREFIX, TrialRun, clean_value
 from yolosweep.states import STOP_SIGNALS, EndedBy, RunState
 from yolosweep.sweep import preflight
-from yolosweep.sweep.spec import TRIAL_OPTIONS, ConfigError, check_train_args, model_task
+from yolosweep.sweep.errors import ConfigError
+from yolosweep.sweep.task import model_task
+from yolosweep.sweep.train_args import TRIAL_OPTIONS, check_train_args
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 TRAIN_SPLIT_PREFIX = "train/"  # validation metrics measured on the training images (train_metrics_every)

@@ -12,17 +12,13 @@ from typing import Any
 import yaml
 
 from yolosweep.invocation import command
+from yolosweep.sweep.band import first_band_after_warmup
+from yolosweep.sweep.errors import ConfigError
 from yolosweep.sweep.resources import check_slots
 from yolosweep.sweep.slots import Slot
-from yolosweep.sweep.spec import (
-    ConfigError,
-    dead_parameters,
-    first_band_after_warmup,
-    fixed_values,
-    moved_band_line,
-    trains_yolo,
-    ultralytics_defaults,
-)
+from yolosweep.sweep.spec import moved_band_line
+from yolosweep.sweep.task import dead_parameters
+from yolosweep.sweep.train_args import fixed_values, trains_yolo, ultralytics_defaults
 
 DEFAULT_SAVE_PROJECT = "runs/sweep"
 

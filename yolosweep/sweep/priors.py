@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from yolosweep.sweep.spec import ConfigError, check_train_args, fixed_values, trains_yolo, ultralytics_defaults
+from yolosweep.sweep.errors import ConfigError
+from yolosweep.sweep.train_args import check_train_args, fixed_values, trains_yolo, ultralytics_defaults
 
 DEFAULTS = "defaults"
 TAG = "prior"  # the wandb tag of a prior's run, on both backends

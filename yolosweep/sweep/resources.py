@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from yolosweep.sweep.errors import ConfigError
 from yolosweep.sweep.slots import Slot
-from yolosweep.sweep.spec import ConfigError
 
 SHM = Path("/dev/shm")
 _ONE_VISIBLE_GPU = {"0", "cuda", "cuda:0", "-1", "cpu"}  # what a run may name under its agent's one-GPU mask

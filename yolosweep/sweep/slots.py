@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from yolosweep.sweep import spec
+from yolosweep.sweep.errors import ConfigError
 
 GPU_ORDER = {"CUDA_DEVICE_ORDER": "PCI_BUS_ID"}  # what every agent's environment gets besides its mask
 
@@ -55,7 +55,7 @@ def gpu_ids(gpus: str, found: int, inherited: list[str] | None) -> list[str]:
                 if inherited is not None
                 else f"this machine shows {found}"
             )
-            raise spec.ConfigError("--gpus", gpu, f"no such GPU ({where})", "use ids from nvidia-smi, 'all' or 'cpu'")
+            raise ConfigError("--gpus", gpu, f"no such GPU ({where})", "use ids from nvidia-smi, 'all' or 'cpu'")
     return ids
 
 

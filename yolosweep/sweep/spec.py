@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import copy
 import difflib
-import functools
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from yolosweep.objective import sweep_objective
+from yolosweep.sweep.band import check_hyperband, first_band_after_warmup, hyperband_bands
+from yolosweep.sweep.errors import ConfigError
+from yolosweep.sweep.task import check_metric, check_metric_for_task
+from yolosweep.sweep.train_args import candidate_values, check_train_args, fixed_values, trains_yolo
 
-TRAIN_PROGRAM = "train_sweep.py"
 # The shipped sweep_config.yaml and train_sweep.py live in the package, so an installed yolosweep has them
 # (in a clone they are links to the files at its root); `yolosweep init` copies them into a user's folder.
 STARTER = Path(__file__).parents[1] / "starter"
@@ -36,108 +36,6 @@ _SERVER_ONLY_KEYS = ("run_cap",)
 # `strict` (W&B: prune more aggressively, closer to the Hyperband paper) is documented by W&B but
 # unknown to the open-source engine, which always judges runs the default way.
 _SERVER_ONLY_HYPERBAND_KEYS = ("strict",)
-
-# Ranges Ultralytics' check_cfg does not enforce but that make no sense for training.
-_EXTRA_BOUNDS: dict[str, tuple[float | None, float | None]] = {
-    "lr0": (1e-12, None),
-    "imgsz": (32, None),
-    "warmup_epochs": (0, None),
-    "close_mosaic": (0, None),
-    "degrees": (-180, 180),
-    "workers": (0, None),
-}
-
-
-class ConfigError(ValueError):
-    """A bad sweep or training configuration, worded as a one-line message with a fix."""
-
-    def __init__(self, source: str, key: str, problem: str, fix: str):
-        self.source, self.key, self.problem, self.fix = source, key, problem, fix
-        super().__init__(f"{source}: {key}: {problem}. Fix: {fix}")
-
-
-# yolosweep's own per-run options, set like any parameter (`value:` in the YAML, --key=value).
-TRIAL_OPTIONS = {
-    "train_metrics_every": 0,  # validate on the train split every N epochs too (train/ metrics); 0 = never
-    "keep_top_k": 3,  # when a sweep run ends, keep weights of the sweep's best K ended runs only; 0 = keep all
-}
-
-
-def ultralytics_defaults() -> dict[str, Any]:
-    from ultralytics.cfg import DEFAULT_CFG_DICT
-
-    return dict(DEFAULT_CFG_DICT)
-
-
-def check_train_args(args: dict[str, Any], source: str) -> dict[str, Any]:
-    """Validate training arguments against Ultralytics; return them with types normalised."""
-    from ultralytics.cfg import check_cfg
-
-    defaults = ultralytics_defaults()
-    checked = dict(args)
-    for key, value in args.items():
-        if key in TRIAL_OPTIONS:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(
-                    source, key, f"{value!r} is not a whole number >= 0", f"give {key} a whole number, 0 = off"
-                )
-            continue
-        if key not in defaults:
-            close = difflib.get_close_matches(key, defaults, n=3, cutoff=0.6)
-            hint = f"did you mean {' or '.join(map(repr, close))}?" if close else "see `yolo cfg` for the valid names"
-            raise ConfigError(source, key, "not an Ultralytics training argument", hint)
-        try:
-            one = {key: value}
-            check_cfg(one, hard=True)
-            checked[key] = one[key]
-        except (TypeError, ValueError) as err:
-            raise ConfigError(source, key, str(err).rstrip("."), f"give {key} a valid value") from None
-        low, high = _EXTRA_BOUNDS.get(key, (None, None))
-        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if key in _EXTRA_BOUNDS and not numeric:
-            raise ConfigError(source, key, f"{value!r} is not a number", f"give {key} a number")
-        if numeric and ((low is not None and value < low) or (high is not None and value > high)):
-            span = f">= {low}" if high is None else f"between {low} and {high}"
-            raise ConfigError(source, key, f"{value} is out of range", f"use a value {span}")
-    if "device" in checked:
-        check_one_gpu_per_run(checked["device"], source)
-    batch = checked.get("batch")
-    if batch is not None and not (batch == -1 or batch > 0):
-        raise ConfigError(
-            source, "batch", f"{batch} is not a batch size", "use a positive size, -1 or a 0-1 fraction (AutoBatch)"
-        )
-    return checked
-
-
-def device_ids(device: Any) -> list[str]:
-    """The GPUs an Ultralytics `device` value names: '0,1' and [0, 1] name two, 0 and 'cuda:0' one, 'cpu' none."""
-    if device is None or isinstance(device, bool):
-        return []
-    parts = device if isinstance(device, (list, tuple)) else str(device).replace("cuda:", "").split(",")
-    ids = [str(p).strip() for p in parts if str(p).strip()]
-    return [] if ids in ([], ["cpu"], ["mps"], ["cuda"]) else ids
-
-
-def check_one_gpu_per_run(device: Any, source: str) -> None:
-    """A run trains on one device. Ultralytics' multi-GPU path (DDP) would start a torchrun of its own that
-    our callbacks cannot follow (they hold the store's connection, which cannot be pickled; rank 1+ has no
-    metrics; a stop reaches only the parent), so `device: 0,1` is refused everywhere it can appear."""
-    if len(device_ids(device)) > 1:
-        raise ConfigError(
-            source,
-            "device",
-            f"{device!r} trains one run on several GPUs (DDP), which yolosweep does not run",
-            "train one run per GPU: drop `device` and start one agent per GPU (./launch_sweep.sh --gpus 0,1)",
-        )
-
-
-def _candidate_values(name: str, entry: dict[str, Any]) -> list[Any]:
-    """The values a sweep parameter can take that can be checked without sampling."""
-    if "value" in entry:
-        return [entry["value"]]
-    if "values" in entry:
-        return list(entry["values"])
-    return [entry[k] for k in ("min", "max") if k in entry]
 
 
 MAX_YAML_BYTES = 1 << 20  # a sweep YAML is a few KB; a bigger file is a mistake or an attack
@@ -251,9 +149,9 @@ def validate_sweep(config: Any, source: str, check_metric_name: bool = True) -> 
     parameters = config.get("parameters")
     if not isinstance(parameters, dict) or not parameters:
         raise ConfigError(source, "parameters", "missing or empty", "list the hyperparameters to sweep")
-    _check_metric(config, source)
+    check_metric(config, source)
     if trains_yolo(config) and check_metric_name:
-        _check_metric_name(config, source)
+        check_metric_for_task(config, source)
     _check_run_cap(config, source)
     for name, entry in parameters.items():
         where = f"parameters.{name}"
@@ -276,13 +174,13 @@ def validate_sweep(config: Any, source: str, check_metric_name: bool = True) -> 
                 "drop `probabilities:`, or use method random",
             )
         if trains_yolo(config):
-            for value in _candidate_values(name, entry):
+            for value in candidate_values(name, entry):
                 check_train_args({name: value}, f"{source}: parameters")
     violations = _schema_violations(engine_view(config))
     if violations:
         key, message = violations[0]
         raise ConfigError(source, key, message, "see W&B's sweep configuration reference")
-    _check_hyperband(config, source)
+    check_hyperband(config, source)
     if method == "grid":
         _check_grid(config, source)
     return config
@@ -291,183 +189,11 @@ def validate_sweep(config: Any, source: str, check_metric_name: bool = True) -> 
 METHODS = ("grid", "random", "bayes")
 
 
-def _check_metric(config: dict[str, Any], source: str) -> None:
-    metric = config.get("metric")
-    if metric is None:
-        if config["method"] == "bayes":
-            raise ConfigError(
-                source,
-                "metric",
-                "missing: bayes search learns from a metric",
-                "add `metric: {name: ..., goal: maximize|minimize}`, or use method random or grid",
-            )
-        if config.get("early_terminate"):
-            raise ConfigError(
-                source,
-                "metric",
-                "missing: Hyperband compares runs by a metric",
-                "add `metric: {name: ..., goal: maximize|minimize}`, or drop early_terminate",
-            )
-        return
-    if not isinstance(metric, dict) or not isinstance(metric.get("name"), str) or not metric["name"]:
-        raise ConfigError(source, "metric.name", "missing", "name the metric the runs log, e.g. metrics/mAP50(B)")
-    target = metric.get("target")
-    if target is not None and (isinstance(target, bool) or not isinstance(target, (int, float))):
-        raise ConfigError(source, "metric.target", f"{target!r} is not a number", "give the value that ends the sweep")
-
-
-TASKS = ("detect", "segment", "pose", "obb", "classify")
-_TASK_SUFFIXES = {"-seg": "segment", "-pose": "pose", "-obb": "obb", "-cls": "classify"}
-_LOSS_NAME = re.compile(r"(train|val)/(\w+_)?loss")
-_TYPICAL_LOSSES = {
-    "detect": ("box", "cls", "dfl"),
-    "segment": ("box", "seg", "cls", "dfl"),
-    "pose": ("box", "pose", "kobj", "cls", "dfl"),
-    "obb": ("box", "cls", "dfl", "angle"),
-    "classify": (),
-}
-
-
-def model_task(config: dict[str, Any]) -> str | None:
-    """The Ultralytics task a sweep trains: its fixed `task`, else the model's name (yolo11n-seg.pt: segment),
-    else, for a checkpoint of another name (a custom best.pt), the task it was trained for.
-
-    None when not even the file says (not an Ultralytics checkpoint, or an architecture YAML of another name).
-    """
-    fixed = fixed_values(config)
-    if fixed.get("task") in TASKS:
-        return fixed["task"]
-    model = Path(str(fixed.get("model", "yolo11n.pt")))
-    for suffix, task in _TASK_SUFFIXES.items():
-        if suffix in model.stem:
-            return task
-    if re.fullmatch(r"yolo\w*?\d+[nsmlx]?", model.stem) or not model.is_file():
-        return "detect"
-    if model.suffix != ".pt":  # a custom architecture YAML: only building it would tell
-        return None
-    stat = model.stat()
-    return _checkpoint_task(str(model.resolve()), stat.st_mtime_ns, stat.st_size)
-
-
-@functools.lru_cache(maxsize=8)
-def _checkpoint_task(path: str, mtime_ns: int, size: int) -> str | None:
-    """The task in an Ultralytics checkpoint's train_args (read once per file version: 0.2 s for yolo11n), or None."""
-    import torch
-
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:  # not a checkpoint torch can read: the run will say why when it loads it
-        return None
-    task = (checkpoint.get("train_args") or {}).get("task") if isinstance(checkpoint, dict) else None
-    return task if task in TASKS else None
-
-
-def task_metric_names(task: str) -> list[str]:
-    """The per-epoch metric names a model of `task` logs (Ultralytics' metric classes), fitness and typical losses."""
-    from ultralytics.utils import metrics
-
-    kinds = {
-        "detect": metrics.DetMetrics,
-        "segment": metrics.SegmentMetrics,
-        "pose": metrics.PoseMetrics,
-        "obb": metrics.OBBMetrics,
-        "classify": metrics.ClassifyMetrics,
-    }
-    losses = [f"{split}/{name}_loss" for name in _TYPICAL_LOSSES[task] for split in ("val", "train")]
-    return [*kinds[task]().keys, "fitness", *(losses or ["val/loss", "train/loss"])]
-
-
-def _check_metric_name(config: dict[str, Any], source: str) -> None:
-    """A sweep of train_sweep.py must name a metric its model logs: a typo would rank every run as missing."""
-    goal, task = sweep_objective(config), model_task(config)
-    if goal is None or task is None:
-        return
-    names = task_metric_names(task)
-    train_split = {"train/" + n[len("metrics/") :] for n in names if n.startswith("metrics/")}
-    if (
-        goal.name in names
-        or goal.name in train_split
-        or _LOSS_NAME.fullmatch(goal.name)
-        or goal.name.startswith("lr/pg")
-    ):
-        if _LOSS_NAME.fullmatch(goal.name) and goal.maximize:
-            print(
-                f"yolosweep: WARNING: {source}: metric.goal maximize for the loss {goal.name}. Fix: goal: minimize",
-                flush=True,
-            )
-        return
-    close = difflib.get_close_matches(goal.name, names, n=3, cutoff=0.4)
-    raise ConfigError(
-        source,
-        "metric.name",
-        f"{goal.name!r} is not a metric a {task} model logs",
-        f"use {' or '.join(map(repr, close)) if close else 'one of ' + ', '.join(names[:6])}",
-    )
-
-
-# Swept parameters that cannot change a task's training (Ultralytics 8.4, measured in DESIGN.md):
-# (parameter, tasks where it acts, why). Their measured "importance" is noise.
-_ACTS_ONLY_IN = [
-    ("dropout", {"classify"}, "dropout acts only in classification heads"),
-    ("copy_paste", {"segment", "obb"}, "copy_paste needs segment labels (polygons or rotated boxes)"),
-    ("mosaic", {"detect", "segment", "pose", "obb"}, "classification does not use mosaic"),
-    ("mixup", {"detect", "segment", "pose", "obb"}, "classification does not use mixup"),
-    ("cutmix", {"detect", "segment", "pose", "obb"}, "classification does not use cutmix"),
-    ("close_mosaic", {"detect", "segment", "pose", "obb"}, "classification does not use mosaic"),
-]
-
-
-def dead_parameters(config: dict[str, Any]) -> dict[str, str]:
-    """Swept parameters that cannot change this sweep's training, each with why and the fix."""
-    if not trains_yolo(config):
-        return {}
-    task = model_task(config)
-    swept = {k for k, v in config["parameters"].items() if "value" not in v}
-    dead = {}
-    if task is not None:
-        for name, tasks, why in _ACTS_ONLY_IN:
-            if name in swept and task not in tasks:
-                dead[name] = f"{why}, and this sweep trains {task}. Fix: fix it with `value:` or drop it"
-    if "close_mosaic" in swept and fixed_values(config).get("mosaic") == 0 and "close_mosaic" not in dead:
-        dead["close_mosaic"] = (
-            "mosaic is fixed at 0, so there is no mosaic to close. Fix: fix close_mosaic or sweep mosaic"
-        )
-    return dead
-
-
 def _check_run_cap(config: dict[str, Any], source: str) -> None:
     cap = config.get("run_cap")
     if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
         raise ConfigError(
             source, "run_cap", f"{cap!r} is not a whole number >= 1", "give the most runs the sweep may start"
-        )
-
-
-def hyperband_bands(early_terminate: dict[str, Any]) -> list[int]:
-    """The epochs at which Hyperband compares runs, computed as the `sweeps` engine does (hyperband_stopping.py)."""
-    eta = early_terminate.get("eta", 3)
-    if "max_iter" in early_terminate:
-        band, bands = float(early_terminate["max_iter"]), []
-        for _ in range(int(early_terminate.get("s", 0))):
-            band /= eta
-            if band < 1:
-                break
-            bands.append(int(band))
-        return sorted(bands)
-    if "min_iter" in early_terminate:
-        return [int(early_terminate["min_iter"] * eta**i) for i in range(3)]  # the first three of the engine's 100
-    return []
-
-
-def _check_hyperband(config: dict[str, Any], source: str) -> None:
-    hyperband = config.get("early_terminate")
-    if hyperband and not hyperband_bands(hyperband):
-        raise ConfigError(
-            source,
-            "early_terminate",
-            f"max_iter {hyperband.get('max_iter')} with s {hyperband.get('s')} and "
-            f"eta {hyperband.get('eta', 3)} leaves Hyperband no band to judge runs at (the agent would crash)",
-            "raise max_iter or s, or give min_iter instead",
         )
 
 
@@ -506,11 +232,6 @@ def _check_grid(config: dict[str, Any], source: str) -> None:
                 f"a grid cannot enumerate distribution {param.config['distribution']}",
                 "list `values:` (without probabilities) or use method bayes or random",
             )
-
-
-def trains_yolo(config: dict[str, Any]) -> bool:
-    """Ultralytics' names apply to sweeps of our entrypoint; another program has its own."""
-    return Path(str(config.get("program", TRAIN_PROGRAM))).name == TRAIN_PROGRAM
 
 
 def engine_view(config: dict[str, Any]) -> dict[str, Any]:
@@ -554,15 +275,10 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> dic
         config = with_overrides(config, given)
         if trains_yolo(config):
             check_train_args(given, f"{path}: parameters")
-        _check_hyperband(config, str(path))
+        check_hyperband(config, str(path))
     if trains_yolo(config):
-        _check_metric_name(config, str(path))
+        check_metric_for_task(config, str(path))
     return config
-
-
-def fixed_values(config: dict[str, Any]) -> dict[str, Any]:
-    """The parameters a sweep fixes with `value:`."""
-    return {k: v["value"] for k, v in config["parameters"].items() if "value" in v}
 
 
 def with_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -606,24 +322,3 @@ def moved_band_line(path: str | Path, config: dict[str, Any]) -> str | None:
         else "no band before the last epoch"
     )
     return f"hyperband min_iter {before} -> {after} for {epochs} epochs a run ({where})"
-
-
-def longest_warmup(config: dict[str, Any]) -> float:
-    """The most epochs any run of the sweep spends warming up its learning rate.
-
-    Ultralytics ends the warm-up before the last epoch (warm-up is capped at epochs - 1).
-    """
-    default = ultralytics_defaults()["warmup_epochs"]
-    entry = config["parameters"].get("warmup_epochs", {"value": default})
-    longest = float(max(_candidate_values("warmup_epochs", entry), default=default))
-    epochs = fixed_values(config).get("epochs")
-    return min(longest, epochs - 1) if isinstance(epochs, int) else longest
-
-
-def first_band_after_warmup(config: dict[str, Any]) -> int:
-    """The earliest epoch at which Hyperband may compare runs: the first one after every warm-up.
-
-    Measured in bench/search_efficiency.py: during the warm-up mAP50 says little about the end
-    (epoch-2 values of 0.01 and 0.25 ended at 0.91 and 0.25), so a band there stops by chance.
-    """
-    return int(longest_warmup(config)) + 1
