@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness import REPO, create_local_sweep, machine, offline_env, write_results
 
-from yolosweep.agent.local import runs_to_stop, suggest
+from yolosweep.agent.engine import runs_to_stop, suggest
 from yolosweep.commands.launch import DEMO_FIXED
 from yolosweep.results.progress import sweep_progress
 from yolosweep.run.tracking import OBJECTIVE

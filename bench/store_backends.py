@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import REPO, RESULTS, offline_env, write_results
 
 from tests.pgserver import PgBouncer, PostgresServer, server_binaries
-from yolosweep.agent.local import runs_to_stop, suggest
+from yolosweep.agent.engine import runs_to_stop, suggest
 from yolosweep.run.tracking import OBJECTIVE
 from yolosweep.store import Store
 from yolosweep.sweep import spec
@@ -116,7 +116,7 @@ def agent_worker(url: str, sweep_id: str, threads: int, out: str) -> None:
     import threading
 
     from yolosweep.agent.heartbeat import Heartbeat
-    from yolosweep.agent.local import Agent
+    from yolosweep.agent.loop import Agent
     from yolosweep.states import RunState
     from yolosweep.store import StoreError
 

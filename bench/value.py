@@ -129,7 +129,8 @@ def run_ours(
     trace: Trace | None = None,
     fix_dead: bool = False,
 ) -> list[float]:
-    from yolosweep.agent.local import Agent, runs_to_stop
+    from yolosweep.agent.engine import runs_to_stop
+    from yolosweep.agent.loop import Agent
     from yolosweep.states import EndedBy, RunState
     from yolosweep.store import Store
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from yolosweep.agent.local import Agent, runs_to_stop
+from yolosweep.agent.engine import runs_to_stop
+from yolosweep.agent.loop import Agent
 from yolosweep.states import EndedBy, RunState
 from yolosweep.store import Store
 from yolosweep.sweep.slots import plan_slots, split_count

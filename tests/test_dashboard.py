@@ -136,7 +136,7 @@ def test_the_dashboard_serves_on_loopback_only_and_never_writes_the_store(tmp_pa
 
 
 def test_the_page_warns_about_importance_from_fewer_than_ten_runs_as_the_analysis_does(tmp_path):
-    from yolosweep.agent.local import Agent
+    from yolosweep.agent.loop import Agent
     from yolosweep.results.dashboard import Dashboard
     from yolosweep.states import RunState
     from yolosweep.store import Store

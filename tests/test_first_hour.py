@@ -12,13 +12,14 @@ import pytest
 import yaml
 
 from yolosweep import invocation
-from yolosweep.agent.local import Agent, _budget_line
+from yolosweep.agent.loop import Agent
 from yolosweep.results import analysis, report, verdict
 from yolosweep.results.progress import plain_lines, sweep_progress
 from yolosweep.results.status import status_report
 from yolosweep.results.verdict import DEFAULT_LEVELS
 from yolosweep.states import RunState
 from yolosweep.store import Run, Store
+from yolosweep.sweep.create import budget_line
 from yolosweep.sweep.preflight import _weights_fix, weights_dir
 
 from .conftest import REPO
@@ -95,13 +96,13 @@ def test_a_loss_is_worded_and_judged_as_a_loss():
 def test_the_launch_says_how_many_configurations_count_will_search():
     """Defect 3: `--count 3` spent all three runs on the defaults and their seed repeats, and said so only as
     "(2 runs of the budget; --noise-runs 0 to skip)"."""
-    assert _budget_line(3, 1, 2) == (
+    assert budget_line(3, 1, 2) == (
         "yolosweep: WARNING: --count 3 is used up by 1 prior run(s) and 2 seed repeat(s): "
         "no configuration will be searched. Fix: --count 6 to search 3 configurations, "
         "or --noise-runs 0"
     )
     assert (
-        _budget_line(8, 1, 2)
+        budget_line(8, 1, 2)
         == "yolosweep: --count 8: 1 prior run(s) and 2 seed repeat(s) first, then 5 searched configuration(s)"
     )
 

@@ -8,7 +8,8 @@ import re
 import pytest
 import yaml
 
-from yolosweep.agent.local import Agent, engine_runs
+from yolosweep.agent.engine import engine_runs
+from yolosweep.agent.loop import Agent
 from yolosweep.objective import Objective
 from yolosweep.results import verdict
 from yolosweep.states import RunState

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from yolosweep.agent.local import engine_runs
+from yolosweep.agent.engine import engine_runs
 
 from .conftest import REPO
 from .test_local_backend import agent, create, store_runs

@@ -15,11 +15,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from yolosweep.agent.local import Agent, FailureCutoff, build_command, create_sweep, suggest
+from yolosweep.agent.command import build_command
+from yolosweep.agent.engine import suggest
+from yolosweep.agent.failures import FailureCutoff
+from yolosweep.agent.loop import Agent
 from yolosweep.objective import sweep_objective
 from yolosweep.results.status import ranked, status_lines
 from yolosweep.store import Run, Store
 from yolosweep.sweep import spec
+from yolosweep.sweep.create import create_sweep
 from yolosweep.sweep.errors import ConfigError
 
 from .conftest import REPO

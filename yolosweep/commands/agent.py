@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from yolosweep.agent.local import Agent
+from yolosweep.agent.loop import Agent
 from yolosweep.commands import arguments
 from yolosweep.store import LEASE_S, Store
 

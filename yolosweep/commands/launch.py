@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from yolosweep.agent.local import agent_command, create_sweep
 from yolosweep.agent.supervise import run_agents
 from yolosweep.commands import arguments
 from yolosweep.objective import sweep_objective
@@ -22,6 +21,7 @@ from yolosweep.run.tracking import has_api_key
 from yolosweep.states import Origin, RunState
 from yolosweep.store import Store, StoreError, home
 from yolosweep.sweep import spec
+from yolosweep.sweep.create import agent_command, create_sweep
 from yolosweep.sweep.errors import ConfigError
 from yolosweep.sweep.preflight import weights_dir
 from yolosweep.sweep.resources import amp_check_env, check_slots

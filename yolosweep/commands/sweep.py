@@ -9,12 +9,12 @@ import argparse
 import shutil
 import subprocess
 
-from yolosweep.agent.local import agent_command, create_sweep
 from yolosweep.commands import arguments
 from yolosweep.invocation import command
 from yolosweep.run.tracking import has_api_key
 from yolosweep.states import SweepState
 from yolosweep.store import Store, StoreError
+from yolosweep.sweep.create import agent_command, create_sweep
 from yolosweep.sweep.errors import ConfigError
 
 ACTIONS = {

@@ -9,302 +9,30 @@ itself (`yolosweep.run.sink.StoreSink`), so the controller sees them while the r
 
 from __future__ import annotations
 
-import copy
-import errno
 import os
 import signal
 import subprocess
-import sys
 import time
-import warnings
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import sweeps
-
+from yolosweep.agent.command import build_command, shown_value
+from yolosweep.agent.engine import runs_to_stop, suggest
+from yolosweep.agent.failures import FailureCutoff, job_cause, start_failure
 from yolosweep.agent.heartbeat import Heartbeat
 from yolosweep.agent.logfeed import LOG_FLUSH, OfflineLogFeed
-from yolosweep.invocation import command, in_clone
+from yolosweep.invocation import command
 from yolosweep.objective import sweep_objective
 from yolosweep.processes import die_with_parent
 from yolosweep.run.sink import SINK_ENV, SPOOL_ENV, SpoolReader, spool_folder
 from yolosweep.states import STOP_SIGNALS, EndedBy, Origin, RunState, SweepState
 from yolosweep.store import PROVEN_ENV, Run, Store, StoreError, new_id
-from yolosweep.sweep import spec
-from yolosweep.sweep.errors import ConfigError
-from yolosweep.sweep.preflight import ready_sweep
-from yolosweep.sweep.priors import DEFAULTS, NOISE_TAG, load_priors, seed_repeats
+from yolosweep.sweep.priors import NOISE_TAG
 from yolosweep.sweep.priors import TAG as PRIOR_TAG
-from yolosweep.sweep.slots import Slot
-from yolosweep.sweep.train_args import TRAIN_PROGRAM, fixed_values, trains_yolo
+from yolosweep.sweep.train_args import trains_yolo
 
-REPO = Path(__file__).resolve().parents[2]
 POLL_S = 1.0
 STOP_GRACE_S = 120.0
-
-# Our states as the engine knows them. A Hyperband-stopped run is a normal outcome whose
-# metrics count: as "finished" bayes learns from its best value; as "killed" it would be
-# imputed the worst value of the sweep.
-_ENGINE_STATE = {
-    RunState.RUNNING: "running",
-    RunState.FINISHED: "finished",
-    RunState.STOPPED: "finished",
-    RunState.FAILED: "failed",
-    RunState.CRASHED: "crashed",
-}
-
-
-def prepare_sweep(config: dict[str, Any], program_dir: Path) -> dict[str, Any]:
-    """A validated sweep made ready to store: paths become absolute so agents can start from any folder."""
-    config = copy.deepcopy(config)
-    config["program"] = str(_find_program(config.get("program", TRAIN_PROGRAM), program_dir))
-    data = fixed_values(config).get("data")
-    if isinstance(data, str) and Path(data).exists():
-        config["parameters"]["data"] = {"value": str(Path(data).resolve())}
-    # weights given as a file here: a retrain or an agent started elsewhere failed to find them (bench/weights/x.pt
-    # from the clone's root); a name with no such file (yolo11n.pt) stays a name, for Ultralytics' weights folder
-    model = config["parameters"].get("model", {})
-    for key in ("value", "values"):
-        if key in model:
-            names = model[key] if key == "values" else [model[key]]
-            names = [str(Path(m).resolve()) if isinstance(m, str) and Path(m).is_file() else m for m in names]
-            model[key] = names if key == "values" else names[0]
-    return config
-
-
-def create_sweep(
-    config_path: str,
-    overrides: dict[str, Any],
-    prior_sources: list[str],
-    defaults_first: bool = False,
-    slots: list[Slot] | None = None,
-    noise_runs: int | None = None,
-    count: int | None = None,
-    keep_band: bool = False,
-) -> tuple[Store, str]:
-    """Check a sweep YAML with its overrides, dataset, model and priors, then store it.
-
-    Every check runs before the store is opened, so bad input leaves nothing behind.
-    `defaults_first`: with no prior given, run Ultralytics' defaults first where they lie in the
-    search space (bench/search_efficiency.py: at an equal budget the same sweep found a better
-    model that way in every repetition).
-    `noise_runs`: the first prior again with that many other seeds, so the sweep knows its seed
-    spread (priors.seed_repeats; None: its default).
-    `count`: the runs the launch will do (--count), to say how many of them search.
-    `keep_band`: keep a Hyperband band where it was measured to cost the search (preflight.step_aside).
-    """
-    folder = Path(config_path).resolve().parent
-    config, priors = ready_sweep(
-        config_path, overrides, prior_sources, lambda c: prepare_sweep(c, folder), slots, keep_band
-    )
-    if (config.get("early_terminate") or {}).get("strict"):
-        print(
-            "yolosweep: early_terminate.strict: the local engine (W&B's open-source `sweeps`) has no strict mode; "
-            "runs are judged as W&B judges them without it",
-            flush=True,
-        )
-    if defaults_first and not prior_sources and trains_yolo(config):
-        try:
-            priors, prior_sources = load_priors([DEFAULTS], config), [DEFAULTS]
-        except ConfigError as err:
-            print(f"yolosweep: Ultralytics' defaults are not run first: {err.key} {err.problem}")
-    noise = seed_repeats(priors, config, noise_runs)
-    store = Store()
-    sweep_id = store.create_sweep(config, priors, noise)
-    print(f"yolosweep: created local sweep {sweep_id} in {store.where}")
-    if priors:
-        print(f"yolosweep: {len(priors)} prior configuration(s) run first: {', '.join(prior_sources)}")
-    if noise:
-        print(
-            f"yolosweep: then {prior_sources[0]} again with seeds {', '.join(str(p['seed']) for p in noise)}: the "
-            f"seed spread every gain is judged against ({len(noise)} runs of the budget; --noise-runs 0 to skip)"
-        )
-    if count is not None and (priors or noise):
-        print(_budget_line(count, len(priors), len(noise)))
-    return store, sweep_id
-
-
-def _budget_line(count: int, priors: int, noise: int) -> str:
-    """--count N in words: W&B users read it as N searched runs, but the reference runs come out of it."""
-    reference = priors + noise
-    parts = f"{priors} prior run(s)" + (f" and {noise} seed repeat(s)" if noise else "")
-    if count <= reference:
-        return (
-            f"yolosweep: WARNING: --count {count} is used up by {parts}: no configuration will be searched. "
-            f"Fix: --count {reference + 3} to search 3 configurations, or --noise-runs 0"
-        )
-    return f"yolosweep: --count {count}: {parts} first, then {count - reference} searched configuration(s)"
-
-
-def agent_command(sweep_id: str, store: Store) -> str:
-    """The exact command that adds an agent to this sweep from another terminal."""
-    line = f"cd {Path.cwd()} && " + (f"PYTHONPATH={REPO} " if in_clone() and Path.cwd() != REPO else "")
-    agent = f"{'python -m yolosweep' if in_clone() else 'yolosweep'} agent {sweep_id}"
-    if store.postgres:  # shown without a password: agents elsewhere take theirs from ~/.pgpass or PGPASSWORD
-        return line + f"{agent} --store {store.where}"
-    if store.file.resolve() != (Path.cwd() / ".yolosweep" / "sweeps.db").resolve():
-        line += f"YOLOSWEEP_HOME={store.file.parent.resolve()} "
-    return line + agent
-
-
-def _find_program(program: str, program_dir: Path) -> Path:
-    """The YAML's `program`, looked for next to the YAML, then here; the shipped one when it names train_sweep.py."""
-    candidates = [Path(program)] if Path(program).is_absolute() else [program_dir / program, Path.cwd() / program]
-    if Path(program).name == TRAIN_PROGRAM:
-        candidates.append(spec.STARTER / TRAIN_PROGRAM)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate.resolve()
-    raise ConfigError(
-        "program",
-        program,
-        f"not found (looked in {', '.join(str(c.parent) for c in candidates)})",
-        "give the program's path relative to the sweep YAML",
-    )
-
-
-def engine_runs(runs: list[Run]) -> list[sweeps.SweepRun]:
-    # Aliases, not field names: sweeps 0.2.0 under pydantic 2 silently drops `history=` and
-    # `summary_metrics=`, which would leave Hyperband and bayes blind.
-    # Seed repeats stay out: the engine's GP (noise term 1e-7) would see one point with several values
-    # and take their spread for signal, and Hyperband must not stop the runs that measure the noise.
-    return [
-        sweeps.SweepRun(
-            name=run.id,
-            state=_ENGINE_STATE[run.state],
-            config={k: {"value": v} for k, v in run.params.items()},
-            sampledHistory=run.history,
-            summaryMetrics=run.summary,
-        )
-        for run in runs
-        if run.origin is not Origin.NOISE
-    ]
-
-
-def suggest(config: dict[str, Any], runs: list[Run]) -> dict[str, Any] | None:
-    """The engine's next parameters, or None when the search space is exhausted (grid)."""
-    with warnings.catch_warnings():
-        # The GP's length scales often sit at their bounds with few runs; sklearn says so every time.
-        warnings.filterwarnings("ignore", module="sklearn.gaussian_process")
-        suggestion = sweeps.next_run(spec.engine_view(config), engine_runs(runs), validate=False)
-    if suggestion is None:
-        return None
-    # The engine hands numpy scalars (an integer `q` gives np.int64); W&B's server sends JSON.
-    return {k: _plain(v["value"]) for k, v in suggestion.config.items()}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value.item() if hasattr(value, "item") else value
-
-
-def runs_to_stop(config: dict[str, Any], runs: list[Run]) -> list[str]:
-    if "early_terminate" not in config:
-        return []
-    return [r.name for r in sweeps.stop_runs(spec.engine_view(config), engine_runs(runs))]
-
-
-def build_command(config: dict[str, Any], params: dict[str, Any], param_file: Path) -> list[str]:
-    """The sweep's `command` expanded by W&B's own agent code; a list, never a shell string.
-
-    As `wandb agent` does (wandb_agent.py, _command_run): `${envvar:NAME}` is filled from the
-    environment, every `${macro}` from W&B's list, an unknown one is dropped, and a non-string item
-    (`- 5`) becomes its text. The parameters are written to `param_file` (WANDB_SWEEP_PARAM_PATH,
-    which wandb.init loads into wandb.config). Two deliberate differences, both in the README:
-    `${interpreter}` is this agent's Python (W&B: `python` from PATH) and `${program}` is absolute.
-    """
-    from wandb.sdk.launch.sweeps import utils as wandb_sweep_utils
-    from wandb.sdk.lib import config_util
-
-    template = copy.deepcopy(config.get("command") or wandb_sweep_utils.DEFAULT_SWEEP_COMMAND)
-    template = wandb_sweep_utils.create_sweep_command(template)
-    args = {k: {"value": v} for k, v in params.items()}
-    config_util.save_config_file_from_dict(str(param_file), args)
-    macros = wandb_sweep_utils.create_sweep_command_args({"args": args})
-    json_file = param_file.with_suffix(".json")
-    json_file.write_text(macros["args_json"][0])
-    macros.update(
-        interpreter=[sys.executable], program=[config["program"]], args_json_file=[str(json_file)], env=["/usr/bin/env"]
-    )
-    command: list[str] = []
-    for item in map(str, template):
-        if item.startswith("${") and item.endswith("}"):
-            command += macros.get(item[2:-1]) or []
-        else:
-            command.append(item)
-    return command
-
-
-def shown_value(value: Any) -> str:
-    """A value for the agent's log on one line: a newline in a parameter cannot forge an agent line."""
-    text = str(value)
-    return repr(text) if any(ch in text for ch in "\n\r\x00\x1b") else text
-
-
-def _start_failure(err: BaseException) -> str:
-    if isinstance(err, ValueError):
-        return f"{err} (a parameter value holds a NUL byte). Fix: remove it from the sweep YAML"
-    if getattr(err, "errno", None) == errno.E2BIG:
-        return (
-            "its arguments exceed the system's limit (a huge parameter value?). "
-            "Fix: shorten the values, or pass them in a file"
-        )
-    name = getattr(err, "filename", None) or ""
-    if isinstance(err, PermissionError):
-        return f"{name} is not executable. Fix: chmod +x it, or start it through ${{interpreter}} in `command`"
-    if isinstance(err, FileNotFoundError):
-        return f"{name} not found. Fix: correct `program`/`command` in the sweep YAML"
-    return f"{getattr(err, 'strerror', None) or err}. Fix: correct `command` in the sweep YAML"
-
-
-def _job_cause() -> str:
-    """Under SLURM a SIGTERM is the job's time limit drawing near (sbatch --signal) or a pre-emption: say which job."""
-    job = os.environ.get("SLURM_JOB_ID")
-    if not job:
-        return ""
-    task = os.environ.get("SLURM_ARRAY_TASK_ID")
-    return f" (SLURM job {job}{f', array task {task}' if task else ''}: its time limit is near, or it was pre-empted)"
-
-
-class FailureCutoff:
-    """When an agent gives up on a sweep whose runs keep failing, by W&B's agent's rules (wandb_agent.py).
-
-    - flapping: 3 failed runs within the agent's first 60 s (off with WANDB_AGENT_DISABLE_FLAPPING=true);
-    - failing: every run so far failed, and at least WANDB_AGENT_MAX_INITIAL_FAILURES of them (default 5);
-    - `--max-consecutive-failed-runs N`: N failed runs in a row.
-    A run counts as failed when it exits with an error (or cannot start); a run killed by a signal does not.
-    """
-
-    FLAPPING_S, FLAPPING_FAILURES, INITIAL_FAILURES = 60.0, 3, 5
-
-    def __init__(self, started: float, max_consecutive: int | None = None, env: Mapping[str, str] | None = None):
-        env = os.environ if env is None else env
-        self.started, self.max_consecutive = started, max_consecutive
-        self.flapping_on = env.get("WANDB_AGENT_DISABLE_FLAPPING") != "true"
-        try:
-            self.initial_failures = int(env.get("WANDB_AGENT_MAX_INITIAL_FAILURES", self.INITIAL_FAILURES))
-        except ValueError:
-            self.initial_failures = self.INITIAL_FAILURES
-        self.ended = self.failed = self.in_a_row = 0
-
-    def record(self, failed: bool, now: float) -> str | None:
-        """Count one ended run; the reason to give up, or None to go on."""
-        self.ended += 1
-        self.failed += failed
-        self.in_a_row = self.in_a_row + 1 if failed else 0
-        if self.max_consecutive is not None and self.in_a_row >= self.max_consecutive:
-            return f"{self.in_a_row} consecutive failed runs (--max-consecutive-failed-runs {self.max_consecutive})"
-        if not failed:
-            return None
-        if self.flapping_on and now < self.started + self.FLAPPING_S and self.failed >= self.FLAPPING_FAILURES:
-            return f"{self.failed} failed runs in the first {self.FLAPPING_S:.0f} s"
-        if self.failed >= self.ended and self.failed >= self.initial_failures:
-            return f"{self.failed} failed runs and none succeeded"
-        return None
 
 
 class Agent:
@@ -513,7 +241,7 @@ class Agent:
             command = build_command(self.config, params, param_file)
             self.child = subprocess.Popen(command, env=env, preexec_fn=die_with_parent)
         except (OSError, ValueError) as err:  # not executable, no interpreter, NUL byte, arguments too long
-            reason = f"could not start the run's command: {_start_failure(err)}"
+            reason = f"could not start the run's command: {start_failure(err)}"
             self.store.end_run(run_id, RunState.FAILED, reason, ended_by=EndedBy.COULD_NOT_START)
             self._say(f"run {run_id} failed: {reason}")
             return RunState.FAILED
@@ -573,7 +301,7 @@ class Agent:
                 self.store.heartbeat(run_id)
                 self._expire_leases()
             if self.stop_signal is not None and not stopped:
-                cause = f"agent received {signal.Signals(self.stop_signal).name}{_job_cause()}"
+                cause = f"agent received {signal.Signals(self.stop_signal).name}{job_cause()}"
                 stopped, term_at = (EndedBy.USER, cause), time.time()
             if not stopped:  # the user's stop of this run, or of the whole sweep now (--cancel)
                 state, asked = self.store.control(self.sweep_id, run_id)
