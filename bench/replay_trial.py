@@ -31,7 +31,9 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
 
 from yolosweep.commands import arguments  # noqa: E402
-from yolosweep.run import trial  # noqa: E402
+from yolosweep.run.endings import StopRequested  # noqa: E402
+from yolosweep.run.epochs import summarize  # noqa: E402
+from yolosweep.run.signals import StopSignals  # noqa: E402
 from yolosweep.run.sink import StoreSink  # noqa: E402
 from yolosweep.states import EndedBy, RunState  # noqa: E402
 
@@ -65,18 +67,18 @@ def main() -> int:
     sink, history = StoreSink.from_env(), []
     state, reason, ended_by = RunState.FINISHED, "", EndedBy.COMPLETED
     epoch_s = float(os.environ.get("REPLAY_EPOCH_S", "0.3"))
-    with trial.StopSignals() as stop:
+    with StopSignals() as stop:
         try:
             for epoch, value in enumerate(curve, start=1):
                 time.sleep(epoch_s)
                 stop.check()
                 history.append({"epoch": epoch, "metrics/mAP50(B)": value})
                 if sink:
-                    sink.log_epoch(epoch, history[-1], trial.summarize(history))
-        except trial.StopRequested as err:
+                    sink.log_epoch(epoch, history[-1], summarize(history))
+        except StopRequested as err:
             state, reason, ended_by = RunState.STOPPED, f"{err} received", EndedBy.SIGNAL
         if sink:  # inside StopSignals, as in the real trial: a late SIGTERM must not kill it unrecorded
-            sink.end(state, reason, {**trial.summarize(history), "state": state.value}, ended_by)
+            sink.end(state, reason, {**summarize(history), "state": state.value}, ended_by)
     return 0
 
 

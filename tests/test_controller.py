@@ -10,6 +10,7 @@ import pytest
 
 from yolosweep.agent.engine import runs_to_stop
 from yolosweep.agent.loop import Agent
+from yolosweep.run.endings import StopRequested, TrialFailed, classify_ending
 from yolosweep.states import EndedBy, RunState
 from yolosweep.store import Store
 from yolosweep.sweep.slots import plan_slots, split_count
@@ -165,19 +166,18 @@ def test_how_a_training_ended_is_classified(err, state, cause, code, words):
     import os
     import signal
 
-    from yolosweep.run import trial
     from yolosweep.sweep.errors import ConfigError
 
     errors = {
-        "SIGTERM": trial.StopRequested(signal.SIGTERM),
-        "SIGINT": trial.StopRequested(signal.SIGINT),
+        "SIGTERM": StopRequested(signal.SIGTERM),
+        "SIGINT": StopRequested(signal.SIGINT),
         "config": ConfigError("training arguments", "imgsz", "0 is out of range", "use a value >= 32"),
-        "nan": trial.TrialFailed("loss became NaN/Inf in epoch 2", EndedBy.NAN_LOSS),
+        "nan": TrialFailed("loss became NaN/Inf in epoch 2", EndedBy.NAN_LOSS),
         "cuda oom": RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"),
         "enospc": OSError(errno.ENOSPC, "No space left on device"),
         "other": ValueError("first line\nsecond line"),
     }
-    got = trial.classify_ending(errors[err], {"batch": 16, "imgsz": 640, "project": "p", "name": "n"}, os.getppid())
+    got = classify_ending(errors[err], {"batch": 16, "imgsz": 640, "project": "p", "name": "n"}, os.getppid())
     assert got[:2] == (state, got[1]) and got[2:] == (cause, code) and words in got[1] and "\n" not in got[1]
     assert got[0] is state
 

@@ -20,7 +20,7 @@ from yolosweep.results.verdict import DEFAULT_LEVELS
 from yolosweep.states import RunState
 from yolosweep.store import Run, Store
 from yolosweep.sweep.create import budget_line
-from yolosweep.sweep.preflight import _weights_fix, weights_dir
+from yolosweep.sweep.model import _weights_fix, weights_dir
 
 from .conftest import REPO
 
@@ -238,9 +238,9 @@ def test_version_and_a_moved_band_said_once_in_epochs(tmp_path):
 def test_bad_datasets_are_refused_in_one_line_at_creation(tmp_path):
     """Defect 12: a symbolic link loop got a 36-line traceback; a dataset whose every training image is a 0-byte file
     was accepted, then every run failed with Ultralytics' "No valid images found"."""
+    from yolosweep.sweep.dataset import check_labels
     from yolosweep.sweep.demo_data import write_demo_dataset
     from yolosweep.sweep.errors import ConfigError
-    from yolosweep.sweep.preflight import check_labels
 
     data = write_demo_dataset(tmp_path / "d", n_train=4, n_val=2, seed=0)
     looped = tmp_path / "looped.yaml"

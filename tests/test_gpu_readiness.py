@@ -16,11 +16,12 @@ import time
 
 import pytest
 
-from yolosweep.run import trial
+from yolosweep.run.endings import classify_ending
+from yolosweep.run.epochs import batch_used
 from yolosweep.states import EndedBy, RunState
 from yolosweep.sweep import resources, spec
 from yolosweep.sweep.errors import ConfigError
-from yolosweep.sweep.preflight import resolve_weights, weights_dir
+from yolosweep.sweep.model import resolve_weights, weights_dir
 from yolosweep.sweep.slots import Slot, gpu_ids, plan_slots
 from yolosweep.sweep.train_args import check_train_args, fixed_values
 
@@ -129,7 +130,7 @@ def test_a_real_out_of_shared_memory_error_fails_the_run_with_the_fix(tmp_path):
             for _ in DataLoader(images, batch_size=4, num_workers=2):
                 pass
         except RuntimeError as err:
-            state, reason, cause, _ = trial.classify_ending(err, {"workers": 2}, os.getppid())
+            state, reason, cause, _ = classify_ending(err, {"workers": 2}, os.getppid())
             print(state, "|", cause, "|", reason)
     """)
     )
@@ -156,9 +157,9 @@ def test_a_real_out_of_shared_memory_error_fails_the_run_with_the_fix(tmp_path):
 
 
 def test_the_batch_a_run_trained_at_is_recorded_and_a_halved_one_is_marked(capsys):
-    assert trial.batch_used(64, 64) == {"batch_used": 64}
-    assert trial.batch_used(-1, 16) == {"batch_used": 16}  # AutoBatch: what it chose, nothing to compare
-    halved = trial.batch_used(64, 32)
+    assert batch_used(64, 64) == {"batch_used": 64}
+    assert batch_used(-1, 16) == {"batch_used": 16}  # AutoBatch: what it chose, nothing to compare
+    halved = batch_used(64, 32)
     assert halved == {"batch_used": 32, "batch_reduced_from": 64} and "not comparable" in capsys.readouterr().out
     from yolosweep.results.status import reduced_batch_lines
 
@@ -168,7 +169,7 @@ def test_the_batch_a_run_trained_at_is_recorded_and_a_halved_one_is_marked(capsy
     assert reduced_batch_lines([Record()]) == [
         "run00001 trained at batch 32, not 64 (out of GPU memory): not comparable with the other runs"
     ]
-    reason = trial.classify_ending(
+    reason = classify_ending(
         RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"), {"batch": 16, "imgsz": 640}, os.getppid()
     )[1]
     assert "at batch=16" in reason and "--batch 8" in reason  # the advice starts from the batch it last tried

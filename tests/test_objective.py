@@ -12,8 +12,8 @@ import yaml
 from yolosweep.objective import Objective, sweep_objective
 from yolosweep.results import analysis
 from yolosweep.results.verdict import success_level
-from yolosweep.run import trial
 from yolosweep.run import weights as hygiene
+from yolosweep.run.epochs import summarize
 from yolosweep.store import Run
 from yolosweep.sweep import spec
 from yolosweep.sweep.errors import ConfigError
@@ -31,11 +31,11 @@ def test_the_summary_keeps_the_best_epoch_by_the_sweeps_metric_and_goal():
         {"epoch": 2, "val/box_loss": 1.5, "metrics/mAP50(B)": 0.3, "fitness": 0.2},
         {"epoch": 3, "val/box_loss": 1.7, "metrics/mAP50(B)": 0.4, "fitness": 0.3},
     ]
-    by_loss = trial.summarize(history, LOSS)
+    by_loss = summarize(history, LOSS)
     assert by_loss["best_epoch"] == 2 and by_loss["val/box_loss"] == 1.5 and by_loss["metrics/mAP50(B)"] == 0.3
-    by_map = trial.summarize(history)
+    by_map = summarize(history)
     assert by_map["best_epoch"] == 3 and by_map["val/box_loss"] == 1.7
-    assert trial.summarize(history, Objective("fitness", "maximize"))["fitness"] == 0.3
+    assert summarize(history, Objective("fitness", "maximize"))["fitness"] == 0.3
     assert by_loss["final/val/box_loss"] == 1.7
 
 

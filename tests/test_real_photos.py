@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from yolosweep.sweep.dataset import check_labels
 from yolosweep.sweep.task import model_task
 from yolosweep.sweep.train_args import fixed_values
 
@@ -82,7 +83,6 @@ def test_a_sweep_on_real_photos_fine_tunes_the_offline_checkpoint_end_to_end(tmp
 def test_the_readme_real_photo_dataset_is_whole_licensed_and_passes_the_label_check():
     """examples/bccd backs the README's reproducible sweep: every image labelled, licence and attribution beside it,
     and no class the sweep could not tune."""
-    from yolosweep.sweep import preflight
 
     root = REPO / "examples" / "bccd"
     assert (root / "LICENSE").read_text().startswith("MIT License") and "BCCD_Dataset" in (
@@ -91,7 +91,7 @@ def test_the_readme_real_photo_dataset_is_whole_licensed_and_passes_the_label_ch
     for split, count in (("train", 205), ("val", 87)):
         images = sorted(p.stem for p in (root / "images" / split).glob("*.jpg"))
         assert len(images) == count and images == sorted(p.stem for p in (root / "labels" / split).glob("*.txt"))
-    assert preflight.check_labels(str(root / "data.yaml")) == []
+    assert check_labels(str(root / "data.yaml")) == []
 
 
 def test_the_readme_real_photo_sweep_yaml_searches_the_shipped_space_without_a_band(monkeypatch):

@@ -9,7 +9,8 @@ from sweeps import schema_violations_from_proposed_config
 
 from yolosweep.commands import arguments
 from yolosweep.sweep import preflight, spec
-from yolosweep.sweep.band import first_band_after_warmup
+from yolosweep.sweep.band import band_after_last_epoch, first_band_after_warmup, step_aside
+from yolosweep.sweep.dataset import check_labels
 from yolosweep.sweep.errors import ConfigError
 from yolosweep.sweep.train_args import fixed_values
 
@@ -66,7 +67,7 @@ def test_shorter_runs_keep_the_first_band_after_the_longest_warmup(capsys):
     assert spec.with_overrides(config, {"epochs": 5, "warmup_epochs": 1})["early_terminate"]["min_iter"] == 2
     short = spec.with_overrides(config, {"epochs": 5})  # warm-up capped at 4 epochs: the band would be the last epoch
     assert short["early_terminate"]["min_iter"] == 5
-    assert preflight.band_after_last_epoch(short, 5, first_band_after_warmup(short)).endswith(
+    assert band_after_last_epoch(short, 5, first_band_after_warmup(short)).endswith(
         "Fix: no early_terminate: the warm-up lasts to epoch 4, so no band fits in 5 epochs"
     )
 
@@ -107,7 +108,7 @@ def test_a_band_in_a_short_run_steps_aside_unless_kept(tmp_path, capsys):
             "project": {"value": str(tmp_path)},
         },
     }
-    assert "early_terminate" not in preflight.step_aside(config, keep_band=False)
+    assert "early_terminate" not in step_aside(config, keep_band=False)
     out = capsys.readouterr().out.strip()
     assert (
         out.startswith(
@@ -117,15 +118,15 @@ def test_a_band_in_a_short_run_steps_aside_unless_kept(tmp_path, capsys):
         and "\n" not in out
     )
     assert out.endswith("Every run trains to its last epoch (--keep-band keeps it)")
-    assert preflight.step_aside(config, keep_band=True) is config
+    assert step_aside(config, keep_band=True) is config
     assert capsys.readouterr().out.startswith("yolosweep: WARNING: early_terminate: Hyperband's first band")
     for epochs in (21, 100):  # longer runs were not measured: nothing claimed, nothing dropped
         config["parameters"]["epochs"] = {"value": epochs}
-        assert preflight.step_aside(config, keep_band=False) is config
+        assert step_aside(config, keep_band=False) is config
         assert capsys.readouterr().out == ""
     config["program"] = "my_program.py"  # another program's epochs mean what it says they mean
     config["parameters"]["epochs"] = {"value": 15}
-    assert preflight.step_aside(config, keep_band=False) is config
+    assert step_aside(config, keep_band=False) is config
 
 
 def test_a_band_inside_the_warmup_is_warned_about(tmp_path, capsys):
@@ -284,8 +285,8 @@ def test_a_dataset_given_by_a_relative_path_is_found_where_ultralytics_finds_it(
 
     monkeypatch.chdir(REPO)
     data = "examples/bccd/data.yaml"
-    assert preflight.check_labels(data) == []
+    assert check_labels(data) == []
     assert Path(check_det_dataset(data)["train"]) == (REPO / "examples" / "bccd" / "images" / "train").resolve()
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="dataset YAML not found"):
-        preflight.check_labels(data)
+        check_labels(data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from yolosweep.run import trial
+from yolosweep.run.epochs import summarize
 from yolosweep.run.tracking import OBJECTIVE, TrialRun
 
 from .conftest import only_offline_run
@@ -17,8 +17,8 @@ def test_summary_keeps_the_best_epoch_not_the_last(tmp_path, monkeypatch):
     run, history = TrialRun(config={"lr0": 0.01}), []
     for epoch, value in enumerate([0.1, 0.5, 0.2], start=1):
         history.append({"epoch": epoch, OBJECTIVE: value, "metrics/recall(B)": value / 2})
-        run.log_epoch(epoch, history[-1], trial.summarize(history))
-    run.finish({**trial.summarize(history), "state": "finished"}, exit_code=0)
+        run.log_epoch(epoch, history[-1], summarize(history))
+    run.finish({**summarize(history), "state": "finished"}, exit_code=0)
 
     logged = only_offline_run(tmp_path)
     assert [row[OBJECTIVE] for row in logged.history] == [0.1, 0.5, 0.2]

@@ -14,7 +14,8 @@ from typing import Any
 
 from yolosweep.agent.supervise import run_agents
 from yolosweep.store import new_id
-from yolosweep.sweep.preflight import ready_sweep, weights_dir
+from yolosweep.sweep.model import weights_dir
+from yolosweep.sweep.preflight import ready_sweep
 from yolosweep.sweep.priors import NOISE_TAG, seed_repeats
 from yolosweep.sweep.priors import TAG as PRIOR_TAG
 from yolosweep.sweep.resources import amp_check_env

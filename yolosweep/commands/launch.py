@@ -23,7 +23,7 @@ from yolosweep.store import Store, StoreError, home
 from yolosweep.sweep import spec
 from yolosweep.sweep.create import agent_command, create_sweep
 from yolosweep.sweep.errors import ConfigError
-from yolosweep.sweep.preflight import weights_dir
+from yolosweep.sweep.model import weights_dir
 from yolosweep.sweep.resources import amp_check_env, check_slots
 from yolosweep.sweep.slots import Slot, plan_slots, split_count
 from yolosweep.sweep.train_args import fixed_values, trains_yolo

@@ -15,6 +15,7 @@ from pathlib import Path
 from yolosweep.commands import arguments
 from yolosweep.objective import sweep_objective
 from yolosweep.run import trial
+from yolosweep.run.endings import EXIT_BAD_CONFIG
 from yolosweep.run.sink import StoreSink
 from yolosweep.store import StoreError
 from yolosweep.sweep import spec
@@ -51,7 +52,7 @@ def main(argv: list[str], prog: str | None = None) -> int:
         )
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
-        return trial.EXIT_BAD_CONFIG
+        return EXIT_BAD_CONFIG
     params = fixed_values(config) if config else {}
     params.update(arguments.parse_params(rest))
     params.update(arguments.overrides(options))
@@ -59,7 +60,7 @@ def main(argv: list[str], prog: str | None = None) -> int:
         sink = StoreSink.from_env()
     except StoreError as err:
         print(f"error: {err}", file=sys.stderr)
-        return trial.EXIT_BAD_CONFIG
+        return EXIT_BAD_CONFIG
     # A YAML named here ranks the epochs by its metric; otherwise the agent's sweep, or the task's main metric.
     objective = sweep_objective(config) if config and options.sweep_config else None
     result = trial.run(params, log_model=not options.no_log_model, sink=sink, objective=objective)

@@ -20,6 +20,7 @@ from yolosweep.objective import DEFAULT_OBJECTIVE, Objective, companion_metric, 
 from yolosweep.results import analysis
 from yolosweep.results.verdict import Verified
 from yolosweep.run import trial
+from yolosweep.run.endings import EXIT_FAILED, EXIT_OK
 from yolosweep.states import Origin
 from yolosweep.store import Run
 from yolosweep.sweep.errors import ConfigError
@@ -136,7 +137,7 @@ def retrain(
             }
         )
     tags = ["retrain"] + ([f"sweep:{origin.sweep_id}", f"run:{origin.run_id}"] if origin else [])
-    code = trial.EXIT_OK
+    code = EXIT_OK
     save_dirs = []
     for model in models:
         run_name = f"{name}-{Path(model).stem}"
@@ -173,7 +174,7 @@ def retrain(
                 "companion": result.summary.get(companion) if companion else None,
             }
         )
-        if result.exit_code != trial.EXIT_OK:
+        if result.exit_code != EXIT_OK:
             print(f"yolosweep: {run_name} {result.state}: {result.reason}")
             code = result.exit_code
             if result.state == "stopped":
@@ -205,7 +206,7 @@ def top_k(sweep: analysis.SweepRuns, k: int, overrides: dict[str, Any], log_mode
     metric = sweep.objective
     chosen = [next(r for r in sweep.runs if r.id == run_id) for run_id in table["run_id"].head(k)]
     rows: list[dict[str, Any]] = []
-    code = trial.EXIT_OK
+    code = EXIT_OK
     for rank, run in enumerate(chosen, start=1):
         params = {
             **analysis.best_config(sweep, run),
@@ -233,7 +234,7 @@ def top_k(sweep: analysis.SweepRuns, k: int, overrides: dict[str, Any], log_mode
                 f"retrain {metric.name}": result.summary.get(metric.name),
             }
         )
-        if result.exit_code != trial.EXIT_OK:
+        if result.exit_code != EXIT_OK:
             print(f"yolosweep: top{rank}-{run.id} {result.state}: {result.reason}")
             code = result.exit_code
             if result.state == "stopped":
@@ -312,9 +313,9 @@ def top_k_seeded(
                 tags=["retrain", f"sweep:{sweep.sweep_id}", f"run:{run.id}", label, f"seed:{seed}"],
             )
             value = result.summary.get(metric.name)
-            if result.exit_code != trial.EXIT_OK or not isinstance(value, (int, float)):
+            if result.exit_code != EXIT_OK or not isinstance(value, (int, float)):
                 print(f"yolosweep: {label}-{run.id}-s{seed} {result.state}: {result.reason}")
-                return result.exit_code or trial.EXIT_FAILED
+                return result.exit_code or EXIT_FAILED
             values.append(float(value))
     rows: list[dict[str, Any]] = [
         {
@@ -375,7 +376,7 @@ def top_k_seeded(
     out.parent.mkdir(parents=True, exist_ok=True)
     _write_csv(rows, out)
     print(f"wrote {out}")
-    return trial.EXIT_OK
+    return EXIT_OK
 
 
 def _swept(sweep: analysis.SweepRuns, run: Run) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from yolosweep.run.trial import TrialFailed
+from yolosweep.run.endings import TrialFailed
 from yolosweep.states import EndedBy, RunState
 from yolosweep.store import OUTAGE_S, Store, StoreError, StoreUnreachable, home
 

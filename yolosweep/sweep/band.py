@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from yolosweep.sweep.errors import ConfigError
-from yolosweep.sweep.train_args import candidate_values, fixed_values, ultralytics_defaults
+from yolosweep.sweep.train_args import candidate_values, fixed_values, trains_yolo, ultralytics_defaults
 
 
 def hyperband_bands(early_terminate: dict[str, Any]) -> list[int]:
@@ -55,3 +55,69 @@ def first_band_after_warmup(config: dict[str, Any]) -> int:
     (epoch-2 values of 0.01 and 0.25 ended at 0.91 and 0.25), so a band there stops by chance.
     """
     return int(longest_warmup(config)) + 1
+
+
+def band_after_last_epoch(config: dict[str, Any], min_iter: int, first: int) -> str | None:
+    """Why Hyperband can stop no run (its first band at or after the run's last epoch), with the fix; None if it can.
+    `first`: the first epoch after the longest warm-up, where a band may start judging."""
+    swept = config["parameters"].get("epochs", {})
+    epochs = fixed_values(config).get("epochs", None if swept else ultralytics_defaults()["epochs"])
+    if not isinstance(epochs, int) or min_iter < epochs:
+        return None
+    shipped = max(first, round(30 * epochs / 100))  # sweep_config.yaml's band: epoch 30 of 100
+    fix = (
+        f"min_iter {shipped} (the shipped 30 of 100, scaled), or no early_terminate"
+        if shipped < epochs
+        else f"no early_terminate: the warm-up lasts to epoch {first - 1}, so no band fits in {epochs} epochs"
+    )
+    return (
+        f"early_terminate.min_iter {min_iter} is not before the last of the {epochs} epochs a run trains: "
+        f"Hyperband will stop no run early. Fix: {fix}"
+    )
+
+
+# Up to this many epochs a run, Hyperband's band cost the search in both regimes measured here. From scratch
+# (bench/results/value_band.md, 20 epochs, band at epoch 7: Spearman 0.07 with the results) the band saved no
+# epochs at equal result; fine-tuning bccd from a checkpoint (bench/results/value_finetune.md, 15 epochs, band at
+# 7: Spearman 0.12) ours captured 0.22 of the headroom at 10 runs with the band and 0.59 without (p < 0.001), and
+# a band moved to epoch 12, where the metric first ranks runs, 0.31. Longer runs were not measured.
+SHORT_RUN_EPOCHS = 20
+
+
+def band_in_short_run(config: dict[str, Any]) -> str | None:
+    """Why Hyperband's band costs a sweep of short runs (SHORT_RUN_EPOCHS); None where it may not."""
+    hyperband = config.get("early_terminate") or {}
+    epochs = fixed_values(config).get("epochs")
+    if (
+        "min_iter" not in hyperband
+        or not isinstance(epochs, int)
+        or not hyperband["min_iter"] < epochs <= SHORT_RUN_EPOCHS
+    ):
+        return None
+    return (
+        f"Hyperband's first band, at epoch {hyperband['min_iter'] + 1} of {epochs}, judges runs before the metric "
+        f"ranks them: on runs of {SHORT_RUN_EPOCHS} epochs or fewer, from scratch and fine-tuning alike, it stopped "
+        f"runs by their seed and cost the search (fine-tuning: 0.22 of the headroom at 10 runs with the band, 0.59 "
+        f"without; docs/benchmarks.md)"
+    )
+
+
+def step_aside(config: dict[str, Any], keep_band: bool) -> dict[str, Any]:
+    """The sweep without its Hyperband band where the band was measured to cost the search (short runs), saying so;
+    kept, with the warning, when the user asks (--keep-band). Longer runs keep their band: unmeasured, not judged."""
+    why = band_in_short_run(config) if trains_yolo(config) else None
+    if why is None:
+        return config
+    if keep_band:
+        print(
+            f"yolosweep: WARNING: early_terminate: {why}. Fix: drop --keep-band, and let `analyze` judge "
+            "the band on your runs",
+            flush=True,
+        )
+        return config
+    print(
+        f"yolosweep: early_terminate left out of this sweep: {why}. Every run trains to its last epoch "
+        "(--keep-band keeps it)",
+        flush=True,
+    )
+    return {k: v for k, v in config.items() if k != "early_terminate"}

@@ -54,7 +54,7 @@ def create_sweep(
     `noise_runs`: the first prior again with that many other seeds, so the sweep knows its seed
     spread (priors.seed_repeats; None: its default).
     `count`: the runs the launch will do (--count), to say how many of them search.
-    `keep_band`: keep a Hyperband band where it was measured to cost the search (preflight.step_aside).
+    `keep_band`: keep a Hyperband band where it was measured to cost the search (step_aside).
     """
     folder = Path(config_path).resolve().parent
     config, priors = ready_sweep(
