@@ -13,13 +13,13 @@ import yaml
 
 from yolosweep import invocation
 from yolosweep.agent.loop import Agent
+from yolosweep.commands.sweep import budget_line
 from yolosweep.results import analysis, report, verdict
 from yolosweep.results.progress import plain_lines, sweep_progress
 from yolosweep.results.status import status_report
 from yolosweep.results.verdict import DEFAULT_LEVELS
 from yolosweep.states import RunState
 from yolosweep.store import Run, Store
-from yolosweep.sweep.create import budget_line
 from yolosweep.sweep.model import _weights_fix, weights_dir
 
 from .conftest import REPO

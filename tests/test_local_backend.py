@@ -112,7 +112,7 @@ def test_engine_sees_history_and_summary_of_stored_runs():
 def test_a_sweep_stores_its_dataset_and_weight_files_as_absolute_paths(tmp_path, monkeypatch):
     """Seen on the chess photos: `--model bench/weights/yolo11n-chess.pt` from the clone's root was stored as given, and
     a retrain started in another folder could not find it. An official name with no such file stays a name."""
-    from yolosweep.sweep.create import prepare_sweep
+    from yolosweep.commands.sweep import prepare_sweep
 
     (tmp_path / "weights").mkdir()
     (tmp_path / "weights" / "mine.pt").write_bytes(b"")

@@ -134,7 +134,7 @@ def test_a_prior_outside_the_search_space_is_refused_before_anything_is_written(
 
 @pytest.mark.integration
 def test_defaults_outside_the_search_space_are_not_run_first(tmp_path, demo_data, monkeypatch, capsys):
-    from yolosweep.sweep.create import create_sweep
+    from yolosweep.commands.sweep import create_sweep
 
     monkeypatch.setenv("YOLOSWEEP_HOME", str(tmp_path / "home"))
     path = shipped_sweep_yaml(tmp_path, lr0={"min": 0.02, "max": 0.05})  # Ultralytics' default lr0 is 0.01

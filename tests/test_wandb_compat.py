@@ -19,11 +19,11 @@ from yolosweep.agent.command import build_command
 from yolosweep.agent.engine import suggest
 from yolosweep.agent.failures import FailureCutoff
 from yolosweep.agent.loop import Agent
+from yolosweep.commands.sweep import create_sweep
 from yolosweep.objective import sweep_objective
 from yolosweep.results.status import ranked, status_lines
 from yolosweep.store import Run, Store
 from yolosweep.sweep import spec
-from yolosweep.sweep.create import create_sweep
 from yolosweep.sweep.errors import ConfigError
 
 from .conftest import REPO

@@ -15,13 +15,13 @@ from typing import Any
 
 from yolosweep.agent.supervise import run_agents
 from yolosweep.commands import arguments
+from yolosweep.commands.sweep import agent_command, create_sweep
 from yolosweep.objective import sweep_objective
 from yolosweep.results.progress import Display, sweep_progress
 from yolosweep.run.tracking import has_api_key
 from yolosweep.states import Origin, RunState
 from yolosweep.store import Store, StoreError, home
 from yolosweep.sweep import spec
-from yolosweep.sweep.create import agent_command, create_sweep
 from yolosweep.sweep.errors import ConfigError
 from yolosweep.sweep.model import weights_dir
 from yolosweep.sweep.resources import amp_check_env, check_slots
@@ -29,11 +29,8 @@ from yolosweep.sweep.slots import Slot, plan_slots, split_count
 from yolosweep.sweep.train_args import fixed_values, trains_yolo
 
 DEMO_RUNS, DEMO_EPOCHS = 6, 20
-# Fixed values of the demo on top of sweep_config.yaml: the tunable task (demo.write_tunable_dataset)
-# at the settings of bench/value_data.py, where tuning pays: 92 of 150 sampled configurations beat
-# the defaults, 38% of them by 5% or more over the defaults' run with the demo's seed, so 5 searched
-# runs reach +5% about 9 times in 10. From scratch, on CPU; AdamW, because SGD from scratch needs
-# tens of epochs before mAP moves.
+# Fixed values of the demo on top of sweep_config.yaml: the tunable task at bench/value_data.py's settings, where
+# tuning pays within a few runs on CPU (docs/benchmarks.md); AdamW, as SGD from scratch needs tens of epochs.
 DEMO_FIXED = {
     "epochs": DEMO_EPOCHS,
     "imgsz": 96,

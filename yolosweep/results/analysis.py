@@ -43,12 +43,8 @@ _PER_RUN_ARGS = {"project", "name", "exist_ok", "resume", "mode", "save_dir"}
 MACHINE_ARGS = ("device", "workers")
 # Below this many runs with a result, importance numbers are mostly noise.
 MIN_RUNS_FOR_IMPORTANCE = 10
-# A Hyperband band whose metric ranks runs no better than this against their result stops runs on
-# noise. Measured on the value benchmark's 150 from-scratch 20-epoch runs (bench/value_data.py):
-# Spearman 0.07 at the band min_iter 30 of 100 becomes when scaled (6: epoch 7), 0.41 from
-# min_iter 9 (epoch 10), 0.87 at the second band (18: epoch 19). Fine-tuning bccd from a checkpoint
-# (100 configurations of 15 epochs, --regime finetune): 0.12 at the scaled band (epoch 7), 0.36 at
-# epoch 11, 0.64 from epoch 12, 0.76 at 13.
+# A Hyperband band whose metric ranks runs (Spearman with their result) no better than this stops runs on noise
+# (docs/benchmarks.md, "Where the code's thresholds come from").
 PREDICTIVE_BAND_RHO = 0.4
 MIN_RUNS_FOR_BAND_CHECK = 5
 
@@ -296,9 +292,7 @@ def handed_over(sweep: SweepRuns, table: pd.DataFrame) -> tuple[Run, str | None]
     """The run whose configuration best_config.yaml and train_best_config.py --sweep hand over, and why when it is
     not the sweep's best run: the winner verified by retraining with several seeds, once the sweep has one.
 
-    Measured on the value task's surrogate (bench/results/value_handover.md, 100 repetitions, paired): the 3 best
-    runs retrained with 2 more seeds each hand over 0.49 of the headroom at 10 runs against 0.41 for the best run
-    (p 0.003); a forest's or a noise-aware GP's best prediction over the runs tied with the best run."""
+    A best mean of seeds hands over more than the single best run, partly the seed's luck (docs/benchmarks.md)."""
     best = best_run(sweep, table)
     verdict = sweep.verified or {}
     run = next((r for r in sweep.runs if r.id == verdict.get("run")), None)

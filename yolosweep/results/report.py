@@ -52,12 +52,8 @@ def _early_priors_gap_disk(table: pd.DataFrame, sweep: SweepRuns, top: int) -> l
     return lines
 
 
-# A band is worth moving only into the first third of a run. In both regimes measured, a band moved to the
-# first epoch whose metric reaches PREDICTIVE_BAND_RHO lost to no Hyperband: from scratch (20 epochs,
-# bench/results/value_inert_dropout_copy_paste.md, min_iter 9) 0.36 of the headroom at 20 runs against 0.61
-# (p 0.006; 0.73 against 0.80 with the seed noise removed); fine-tuning (15 epochs,
-# bench/results/value_finetune.md, min_iter 11) 0.31 at 10 runs against 0.59 (p < 0.001): a ranking that
-# weak still stops runs that would have won, and that late a stop saves too little to pay for them.
+# Later than this, a moved band still stops runs that would have won and saves too little to pay for them
+# (docs/benchmarks.md, "Where the code's thresholds come from").
 LATEST_BAND_WORTH_MOVING = 1 / 3  # of the planned epochs
 
 

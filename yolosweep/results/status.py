@@ -60,7 +60,7 @@ def status_lines(config: dict[str, Any], runs: list[Run], epochs: Mapping[str, i
 
 
 def expire_lapsed(store: Store, sweep_id: str) -> None:
-    """Runs of other hosts whose agent stopped answering are marked crashed by status too (#27): it reads through a
+    """Runs of other hosts whose agent stopped answering are marked crashed by status too: it reads through a
     read-only session, so a writing one is opened only when there is one to mark, and a store that cannot be
     written (an archive) is shown as it is."""
     if store.lapsed(sweep_id):

@@ -51,8 +51,7 @@ def longest_warmup(config: dict[str, Any]) -> float:
 def first_band_after_warmup(config: dict[str, Any]) -> int:
     """The earliest epoch at which Hyperband may compare runs: the first one after every warm-up.
 
-    Measured in bench/search_efficiency.py: during the warm-up mAP50 says little about the end
-    (epoch-2 values of 0.01 and 0.25 ended at 0.91 and 0.25), so a band there stops by chance.
+    During the warm-up mAP50 says little about the end, so a band there stops by chance (docs/benchmarks.md).
     """
     return int(longest_warmup(config)) + 1
 
@@ -76,11 +75,8 @@ def band_after_last_epoch(config: dict[str, Any], min_iter: int, first: int) -> 
     )
 
 
-# Up to this many epochs a run, Hyperband's band cost the search in both regimes measured here. From scratch
-# (bench/results/value_band.md, 20 epochs, band at epoch 7: Spearman 0.07 with the results) the band saved no
-# epochs at equal result; fine-tuning bccd from a checkpoint (bench/results/value_finetune.md, 15 epochs, band at
-# 7: Spearman 0.12) ours captured 0.22 of the headroom at 10 runs with the band and 0.59 without (p < 0.001), and
-# a band moved to epoch 12, where the metric first ranks runs, 0.31. Longer runs were not measured.
+# Up to this many epochs a run, the band judges runs before the metric ranks them and cost the search in every
+# regime measured (docs/benchmarks.md, "Where the code's thresholds come from").
 SHORT_RUN_EPOCHS = 20
 
 
@@ -96,9 +92,8 @@ def band_in_short_run(config: dict[str, Any]) -> str | None:
         return None
     return (
         f"Hyperband's first band, at epoch {hyperband['min_iter'] + 1} of {epochs}, judges runs before the metric "
-        f"ranks them: on runs of {SHORT_RUN_EPOCHS} epochs or fewer, from scratch and fine-tuning alike, it stopped "
-        f"runs by their seed and cost the search (fine-tuning: 0.22 of the headroom at 10 runs with the band, 0.59 "
-        f"without; docs/benchmarks.md)"
+        f"ranks them: on runs of {SHORT_RUN_EPOCHS} epochs or fewer it stops runs by their seed and costs the "
+        "search (docs/benchmarks.md)"
     )
 
 

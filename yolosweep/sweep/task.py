@@ -134,8 +134,8 @@ def check_metric_for_task(config: dict[str, Any], source: str) -> None:
     )
 
 
-# Swept parameters that cannot change a task's training (Ultralytics 8.4, measured in DESIGN.md):
-# (parameter, tasks where it acts, why). Their measured "importance" is noise.
+# Swept parameters that cannot change a task's training (Ultralytics 8.4): (parameter, tasks where it acts, why).
+# Their "importance" can only be noise.
 _ACTS_ONLY_IN = [
     ("dropout", {"classify"}, "dropout acts only in classification heads"),
     ("copy_paste", {"segment", "obb"}, "copy_paste needs segment labels (polygons or rotated boxes)"),
