@@ -14,6 +14,7 @@ import yaml
 from wandb.apis.public import Run as WandbRun
 
 from yolosweep.results import analysis
+from yolosweep.results.best_config import from_sweep
 from yolosweep.results.verdict import DEFAULT_LEVELS
 from yolosweep.run.tracking import OBJECTIVE, read_offline_run
 from yolosweep.store import Run, Store
@@ -193,7 +194,7 @@ def test_bands_that_predict_results_and_too_few_full_runs_give_no_advice():
 def test_a_sweep_with_a_verified_winner_hands_it_over_instead_of_its_best_single_run(tmp_path, capsys):
     """best_config.yaml and train_best_config.py --sweep take the winner retrained with several seeds once it exists
     (bench/results/value_handover.md: the top 3 retrained beat the single best run, p 0.003 at 10 runs)."""
-    from yolosweep.results import report, retrain
+    from yolosweep.results import report
 
     config = {
         "metric": {"name": OBJECTIVE, "goal": "maximize"},
@@ -226,7 +227,7 @@ def test_a_sweep_with_a_verified_winner_hands_it_over_instead_of_its_best_single
         "the sweep's best single run was lucky\n"
     )
     assert "lr0: 0.007" in text and "best_config.yaml (run steady: the winner verified" in capsys.readouterr().out
-    handed, origin = retrain.from_sweep(sweep)
+    handed, origin = from_sweep(sweep)
     assert handed["lr0"] == 0.007 and origin.run_id == "steady"
 
 

@@ -11,6 +11,7 @@ import yaml
 
 from yolosweep.objective import Objective, sweep_objective
 from yolosweep.results import analysis
+from yolosweep.results.best_config import load_best_config
 from yolosweep.results.verdict import success_level
 from yolosweep.run import weights as hygiene
 from yolosweep.run.epochs import summarize
@@ -155,14 +156,13 @@ def test_the_shipped_detection_sweep_is_warned_about_dropout_and_copy_paste(tmp_
 
 
 def test_best_config_header_round_trips_the_goal(tmp_path):
-    from yolosweep.results import retrain
 
     path = tmp_path / "best_config.yaml"
     path.write_text(
         "# best configuration of sweep s1: run r1, val/box_loss = 1.2345 (minimize)\n"
         "# that run: epochs_done=3\n" + yaml.safe_dump({"data": "d.yaml", "lr0": 0.01})
     )
-    _config, origin = retrain.load_best_config(path)
+    _config, origin = load_best_config(path)
     assert origin.metric == LOSS and origin.objective == 1.2345 and json.dumps(origin.companion) == "null"
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from yolosweep.commands import arguments
 from yolosweep.invocation import command
 from yolosweep.results import analysis, retrain
+from yolosweep.results.best_config import from_sweep, load_best_config
 from yolosweep.store import StoreError
 from yolosweep.sweep.errors import ConfigError
 
@@ -76,10 +77,10 @@ def main(argv: list[str], prog: str | None = None) -> int:
                 )
             return retrain.top_k(sweep, options.top, overrides, log_model=not options.no_log_model)
         if options.config_file:
-            config, origin = retrain.load_best_config(options.config_file)
+            config, origin = load_best_config(options.config_file)
         else:
             sweep = analysis.load(options.sweep, options.backend, options.entity, options.project)
-            config, origin = retrain.from_sweep(sweep)
+            config, origin = from_sweep(sweep)
         overrides = {**arguments.overrides(options), **arguments.parse_params(rest)}
         models = str(overrides.pop("model", config.get("model", "yolo11n.pt"))).split(",")
         return retrain.retrain(

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from yolosweep.invocation import command
-from yolosweep.objective import companion_metric
 from yolosweep.results.status import cell, reduced_batch_lines
 from yolosweep.results.verdict import judge_best, verdict_lines
 from yolosweep.states import Origin
@@ -17,7 +15,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from yolosweep.results.analysis import SweepRuns
-    from yolosweep.store import Run
 
 
 def _markdown_table(frame: pd.DataFrame) -> str:
@@ -114,23 +111,6 @@ def _band_fits(sweep: SweepRuns) -> bool:
     return planned is None or any(band + 1 < planned for band in hyperband_bands(early))
 
 
-def _machine_line(sweep: SweepRuns, run: Run) -> str:
-    """The sweep machine's settings best_config.yaml leaves out, so the retrain's machine picks its own."""
-    from yolosweep.results.analysis import MACHINE_ARGS
-    from yolosweep.sweep.train_args import fixed_values
-
-    values = {**fixed_values(sweep.config), **run.params}
-    kept = [f"{k}={values[k]}" for k in MACHINE_ARGS if k in values]
-    return (
-        (
-            f"# not carried over, the sweep's machine had: {' '.join(kept)} (the retrain's machine picks its own; "
-            "--device to choose)\n"
-        )
-        if kept
-        else ""
-    )
-
-
 def _median_run_s(sweep: SweepRuns) -> float | None:
     """A run's wall time at this sweep's length, from the summaries of runs that trained every epoch."""
     import statistics
@@ -150,6 +130,7 @@ def analyze(
     import yaml
 
     from yolosweep.results import analysis, plots
+    from yolosweep.results.best_config import write_best_config
 
     table = analysis.runs_table(sweep)
     if table.empty:
@@ -219,21 +200,7 @@ def analyze(
     for _, row in failed.iterrows():
         lines.append(f"  {row['run_id']} {row['state']}: {row['reason']}")
 
-    config = analysis.best_config(sweep, chosen)
-    companion = companion_metric(sweep.metric)
-    beside = chosen.summary.get(companion) if companion else None
-    goal = sweep.objective.goal
-    header = (
-        f"# best configuration of sweep {sweep.sweep_id}: run {chosen.id}, {sweep.metric} = "
-        f"{float(chosen.summary.get(sweep.metric, best_value)):.4f} ({goal})\n"
-        + (f"# handed over: {why}\n" if why else "")
-        + f"# that run: epochs_done={len(chosen.history)}"
-        + (f" {companion}={beside:.4f}" if isinstance(beside, (int, float)) else "")
-        + "\n"
-        + _machine_line(sweep, chosen)
-        + f"# retrain: {command('retrain')} --from {out_dir / 'best_config.yaml'}\n"
-    )
-    (out_dir / "best_config.yaml").write_text(header + yaml.safe_dump(config, sort_keys=False))
+    config = write_best_config(out_dir / "best_config.yaml", sweep, chosen, why, best_value)
     pictures = {
         "parallel coordinates": plots.parallel_coordinates(table, sweep, out_dir / "parallel_coordinates.png"),
         "parameter importance": plots.importance_bars(imp, sweep, out_dir / "importance.png"),

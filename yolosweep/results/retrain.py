@@ -7,17 +7,14 @@ to W&B, tagged with the sweep and run it came from.
 from __future__ import annotations
 
 import csv
-import re
 import statistics
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from yolosweep.invocation import command
-from yolosweep.objective import DEFAULT_OBJECTIVE, Objective, companion_metric, number
+from yolosweep.objective import DEFAULT_OBJECTIVE, companion_metric, number
 from yolosweep.results import analysis
+from yolosweep.results.best_config import SweepSource
 from yolosweep.results.verdict import Verified
 from yolosweep.run import trial
 from yolosweep.run.endings import EXIT_FAILED, EXIT_OK
@@ -26,82 +23,6 @@ from yolosweep.store import Run
 from yolosweep.sweep.errors import ConfigError
 
 RETRAIN_PROJECT = "runs/retrain"
-_HEADER = re.compile(
-    r"# best configuration of sweep (?P<sweep>\S+): run (?P<run>\S+), (?P<metric>\S+) = (?P<value>[\d.eE+-]+)"
-    r"(?: \((?P<goal>maximize|minimize)\))?"
-)
-
-
-@dataclass
-class SweepSource:
-    """The sweep run a configuration came from."""
-
-    sweep_id: str
-    run_id: str
-    objective: float | None
-    epochs: int | None
-    companion: float | None  # the metric shown beside the objective (companion_metric)
-    metric: Objective = DEFAULT_OBJECTIVE
-
-
-def load_best_config(path: Path) -> tuple[dict[str, Any], SweepSource | None]:
-    """best_config.yaml as written by analyze_sweep.py: Ultralytics arguments, origin in the header."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(
-            str(path), "-", "file not found", f"run `{command('analyze')}` first, or pass --sweep SWEEP_ID"
-        ) from None
-    try:
-        config = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise ConfigError(
-            str(path),
-            f"line {mark.line + 1}" if mark else "-",
-            "not valid YAML",
-            f"regenerate it with `{command('analyze')}`",
-        ) from None
-    if not isinstance(config, dict) or "data" not in config:
-        raise ConfigError(
-            str(path), "data", "not a training configuration (no `data`)", f"regenerate it with `{command('analyze')}`"
-        )
-    match = _HEADER.search(text)
-    if not match:
-        return config, None
-    epochs = re.search(r"epochs_done=(\d+)", text)
-    metric = Objective(match["metric"], match["goal"] or "maximize")  # files before goals were written: mAP50
-    companion = companion_metric(metric.name)
-    found = re.search(re.escape(companion) + r"=([\d.eE+-]+)", text) if companion else None
-    origin = SweepSource(
-        match["sweep"],
-        match["run"],
-        float(match["value"]),
-        int(epochs[1]) if epochs else config.get("epochs"),
-        float(found[1]) if found else None,
-        metric,
-    )
-    return config, origin
-
-
-def from_sweep(sweep: analysis.SweepRuns) -> tuple[dict[str, Any], SweepSource]:
-    table = analysis.runs_table(sweep)
-    if table.empty:
-        raise analysis.AnalysisError(f"sweep {sweep.sweep_id} has no runs yet. Fix: run the sweep first")
-    best, why = analysis.handed_over(sweep, table)
-    if why:
-        print(f"yolosweep: run {best.id}: {why}")
-    metric = sweep.objective
-    companion = companion_metric(metric.name)
-    origin = SweepSource(
-        sweep.sweep_id,
-        best.id,
-        best.summary.get(sweep.metric),
-        len(best.history),
-        best.summary.get(companion) if companion else None,
-        metric,
-    )
-    return analysis.best_config(sweep, best), origin
 
 
 def _checkpoint(name: str) -> Path:
