@@ -398,7 +398,7 @@ METHODS: dict[str, Callable[[Surrogate, np.random.Generator, int], list[float]]]
     "ours": lambda s, r, n: run_ours(s, r, n, defaults_first=True),
     "ours_no_defaults": lambda s, r, n: run_ours(s, r, n, defaults_first=False),
     "ours_no_hyperband": lambda s, r, n: run_ours(s, r, n, defaults_first=True, hyperband=False),
-    # the band where analysis.band_checks puts it on the recorded curves (min_iter 9: Spearman 0.41 against
+    # the band where results/band_check.py puts it on the recorded curves (min_iter 9: Spearman 0.41 against
     # the runs' results; 0.07 at min_iter 6, where min_iter 30 of 100 lands when scaled to 20 epochs)
     "ours_band_9": lambda s, r, n: run_ours(s, r, n, defaults_first=True, first_band=9),
     # fine-tuning (--regime finetune, 15 epochs): the metric first reaches PREDICTIVE_BAND_RHO at epoch 12

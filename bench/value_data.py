@@ -252,7 +252,7 @@ def seed_spread_by_epoch(curves: dict[tuple[str, int], list[dict[str, Any]]]) ->
 
 def ranking_by_epoch(curves: dict[tuple[str, int], list[dict[str, Any]]]) -> dict[int, float]:
     """How early the metric ranks runs: Spearman of the best metric up to each epoch with the run's result (its best
-    epoch), over the sampled configurations, as analysis.band_checks judges a band. Hyperband's band is worth
+    epoch), over the sampled configurations, as results/band_check.py judges a band. Hyperband's band is worth
     placing only where this is high."""
     from scipy.stats import spearmanr
 

@@ -159,36 +159,36 @@ def _reversed_until(epochs: int, turn: int) -> list[list[float]]:
 
 
 def test_a_band_that_ranks_runs_against_their_results_is_named_with_where_to_move_it():
-    from yolosweep.results.report import _band_advice
+    from yolosweep.results.band_check import band_advice, band_checks
 
     sweep = _band_sweep(_reversed_until(30, 6))  # the band at min_iter 3 (epoch 4) judges the reversed order
-    check, *later_bands = analysis.band_checks(sweep)
+    check, *later_bands = band_checks(sweep)
     assert (check.band, check.runs, check.predictive_from) == (3, 8, 6) and check.spearman == pytest.approx(-1)
     assert [band.predictive for band in later_bands] == [True, True]  # epochs 10 and 28 follow the results
-    [line] = _band_advice(sweep)
+    [line] = band_advice(sweep)
     assert "band at epoch 4" in line and "Spearman -1.00" in line and "early_terminate.min_iter: 6" in line
 
 
 def test_a_band_the_metric_ranks_only_late_is_advised_away():
-    from yolosweep.results.report import _band_advice
+    from yolosweep.results.band_check import band_advice, band_checks
 
     # the same runs in 10 epochs: the metric ranks them from epoch 7, past the first third, where a band
     # stops too late to save what it loses (the value benchmark: 0.36 of the headroom against 0.61 without)
     sweep = _band_sweep(_reversed_until(10, 6))
-    [check] = analysis.band_checks(sweep)  # the second band (9) is the last epoch: nothing is stopped there
+    [check] = band_checks(sweep)  # the second band (9) is the last epoch: nothing is stopped there
     assert (check.band, check.predictive_from) == (3, 6)
-    [line] = _band_advice(sweep)
+    [line] = band_advice(sweep)
     assert "Fix: drop early_terminate" in line and "only at epoch 7 of 10" in line and "min_iter:" not in line
 
 
 def test_bands_that_predict_results_and_too_few_full_runs_give_no_advice():
-    from yolosweep.results.report import _band_advice
+    from yolosweep.results.band_check import band_advice, band_checks
 
     rising = [[i / 10 * (epoch + 1) / 10 for epoch in range(10)] for i in range(8)]
-    assert analysis.band_checks(_band_sweep(rising))[0].predictive and _band_advice(_band_sweep(rising)) == []
+    assert band_checks(_band_sweep(rising))[0].predictive and band_advice(_band_sweep(rising)) == []
     falling = [[1 - v for v in curve] for curve in rising]  # minimizing: the same order, the other way up
-    assert analysis.band_checks(_band_sweep(falling, goal="minimize"))[0].spearman == pytest.approx(1)
-    assert analysis.band_checks(_band_sweep(rising[:4] + [c[:5] for c in rising[4:]])) == []  # 4 went to the end
+    assert band_checks(_band_sweep(falling, goal="minimize"))[0].spearman == pytest.approx(1)
+    assert band_checks(_band_sweep(rising[:4] + [c[:5] for c in rising[4:]])) == []  # 4 went to the end
 
 
 def test_a_sweep_with_a_verified_winner_hands_it_over_instead_of_its_best_single_run(tmp_path, capsys):

@@ -7,7 +7,6 @@ columns and the same answers.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ from yolosweep.invocation import create_hint
 from yolosweep.objective import Objective, number, sweep_objective
 from yolosweep.states import EndedBy, Origin, RunState
 from yolosweep.store import Run, Store
-from yolosweep.sweep.band import hyperband_bands
 from yolosweep.sweep.priors import NOISE_TAG
 from yolosweep.sweep.priors import TAG as PRIOR_TAG
 
@@ -43,10 +41,6 @@ _PER_RUN_ARGS = {"project", "name", "exist_ok", "resume", "mode", "save_dir"}
 MACHINE_ARGS = ("device", "workers")
 # Below this many runs with a result, importance numbers are mostly noise.
 MIN_RUNS_FOR_IMPORTANCE = 10
-# A Hyperband band whose metric ranks runs (Spearman with their result) no better than this stops runs on noise
-# (docs/benchmarks.md, "Where the code's thresholds come from").
-PREDICTIVE_BAND_RHO = 0.4
-MIN_RUNS_FOR_BAND_CHECK = 5
 
 
 class AnalysisError(RuntimeError):
@@ -229,51 +223,6 @@ def hyperband_savings(table: pd.DataFrame, planned_epochs: int | None) -> dict[s
     trained = int(table["epochs_done"].sum())
     full = planned_epochs * len(table)
     return {"epochs_trained": trained, "epochs_if_all_ran": full, "saved_fraction": 1 - trained / full if full else 0.0}
-
-
-@dataclass
-class BandCheck:
-    band: int  # the engine's band: it compares the metric at history index `band`, i.e. epoch band + 1
-    spearman: float  # between the best metric up to that epoch and the run's result, over `runs` runs
-    runs: int
-    predictive_from: int | None  # the first band index whose Spearman reaches PREDICTIVE_BAND_RHO, if any
-
-    @property
-    def predictive(self) -> bool:
-        return self.spearman >= PREDICTIVE_BAND_RHO
-
-
-def band_checks(sweep: SweepRuns) -> list[BandCheck]:
-    """Did each Hyperband band rank runs the way their results did? Over the runs that went to the end.
-
-    Those runs survived the earlier bands, so the check sees a narrowed field and errs towards
-    calling a band weak; with fewer than MIN_RUNS_FOR_BAND_CHECK of them it says nothing.
-    """
-    from scipy.stats import spearmanr
-
-    early_terminate, planned = sweep.config.get("early_terminate") or {}, sweep.planned_epochs
-    if early_terminate.get("type") != "hyperband" or not planned:
-        return []
-    objective = sweep.objective
-    curves = []
-    for run in sweep.runs:
-        values = [row[sweep.metric] for row in run.history if isinstance(row.get(sweep.metric), (int, float))]
-        if len(values) >= planned:
-            curves.append(values)
-    if len(curves) < MIN_RUNS_FOR_BAND_CHECK:
-        return []
-    results = [objective.best(values, float) for values in curves]
-
-    @functools.cache  # once per history index: each band's search for a later one overlaps the next band's
-    def rho(index: int) -> float:
-        found = spearmanr([objective.best(values[: index + 1], float) for values in curves], results).statistic
-        return float(found) if np.isfinite(found) else 0.0  # constant values (all 0 so far) rank nothing
-
-    checks = []
-    for band in (b for b in hyperband_bands(early_terminate) if b < planned - 1):
-        later = (i for i in range(band, planned - 1) if rho(i) >= PREDICTIVE_BAND_RHO)
-        checks.append(BandCheck(band, rho(band), len(curves), next(later, None)))
-    return checks
 
 
 def best_run(sweep: SweepRuns, table: pd.DataFrame) -> Run:

@@ -49,41 +49,6 @@ def _early_priors_gap_disk(table: pd.DataFrame, sweep: SweepRuns, top: int) -> l
     return lines
 
 
-# Later than this, a moved band still stops runs that would have won and saves too little to pay for them
-# (docs/benchmarks.md, "Where the code's thresholds come from").
-LATEST_BAND_WORTH_MOVING = 1 / 3  # of the planned epochs
-
-
-def _band_advice(sweep: SweepRuns) -> list[str]:
-    """One line per Hyperband band that ranked runs unlike their results, with where to move it (or to drop it)."""
-    from yolosweep.results.analysis import PREDICTIVE_BAND_RHO, band_checks
-
-    lines = []
-    for check in band_checks(sweep):
-        if check.predictive:
-            continue
-        later = check.predictive_from
-        planned = sweep.planned_epochs or 0  # band_checks judges only sweeps of a fixed length
-        if later is not None and later <= planned * LATEST_BAND_WORTH_MOVING:
-            fix = (
-                f"Fix: early_terminate.min_iter: {later} in the next sweep (the metric at epoch {later + 1} "
-                f"reaches {PREDICTIVE_BAND_RHO})"
-            )
-        elif later is not None:
-            fix = (
-                f"Fix: drop early_terminate in the next sweep: the metric reaches {PREDICTIVE_BAND_RHO} only at "
-                f"epoch {later + 1} of {sweep.planned_epochs}, too late for a band to save more than it loses"
-            )
-        else:
-            fix = "Fix: drop early_terminate or give runs more epochs; no epoch before the last ranks them yet"
-        lines.append(
-            f"WARNING: Hyperband's band at epoch {check.band + 1} ranked the {check.runs} runs that went "
-            f"to the end with Spearman {check.spearman:.2f} against their {sweep.metric}: runs are "
-            f"stopped there on noise. {fix}"
-        )
-    return lines
-
-
 def _importance_lines(imp: pd.DataFrame, table: pd.DataFrame, swept: list[str]) -> list[str]:
     """The importance table, or one line on why there is none (a table of NaN says nothing)."""
     if imp["rf_importance"].notna().any():
@@ -98,17 +63,6 @@ def _importance_lines(imp: pd.DataFrame, table: pd.DataFrame, swept: list[str]) 
             "(no swept parameter differs between them)"
         ]
     return [f"parameter importance: none yet, {len(scored)} run(s) with a result (it needs 3 that differ)"]
-
-
-def _band_fits(sweep: SweepRuns) -> bool:
-    """Whether the sweep's Hyperband has a band before its runs' last epoch, i.e. could stop a run at all."""
-    from yolosweep.sweep.band import hyperband_bands
-
-    early = sweep.config.get("early_terminate")
-    if not early:
-        return False
-    planned = sweep.planned_epochs
-    return planned is None or any(band + 1 < planned for band in hyperband_bands(early))
 
 
 def _median_run_s(sweep: SweepRuns) -> float | None:
@@ -130,6 +84,7 @@ def analyze(
     import yaml
 
     from yolosweep.results import analysis, plots
+    from yolosweep.results.band_check import band_advice, band_fits
     from yolosweep.results.best_config import write_best_config
 
     table = analysis.runs_table(sweep)
@@ -188,13 +143,13 @@ def analyze(
     caveat = analysis.importance_warning(scored_runs)
     if caveat:
         lines.append(f"WARNING: {caveat}")
-    savings = analysis.hyperband_savings(table, sweep.planned_epochs) if _band_fits(sweep) else None
+    savings = analysis.hyperband_savings(table, sweep.planned_epochs) if band_fits(sweep) else None
     if savings:
         lines.append(
             f"\nHyperband: {savings['epochs_trained']} epochs trained of {savings['epochs_if_all_ran']} "
             f"had every run gone to the end ({savings['saved_fraction']:.0%} saved)"
         )
-    lines += _band_advice(sweep)
+    lines += band_advice(sweep)
     lines += _early_priors_gap_disk(table, sweep, top)
     failed = table[table["state"].isin(["failed", "crashed"])]
     for _, row in failed.iterrows():
