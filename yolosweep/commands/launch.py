@@ -20,7 +20,7 @@ from yolosweep.objective import sweep_objective
 from yolosweep.results.progress import Display, sweep_progress
 from yolosweep.run.tracking import has_api_key
 from yolosweep.states import Origin, RunState
-from yolosweep.store import Store, StoreError, home
+from yolosweep.store import Store, home
 from yolosweep.sweep import spec
 from yolosweep.sweep.errors import ConfigError
 from yolosweep.sweep.model import weights_dir
@@ -245,12 +245,9 @@ def _print_best(store: Store, sweep_id: str, baseline: float | None = None) -> N
     print(f"offline wandb runs: {best.wandb_dir} (upload: wandb sync {best.wandb_dir}/offline-run-*)")
 
 
+@arguments.one_line_errors
 def main(argv: list[str], prog: str | None = None) -> int:
-    try:
-        return launch(argv, prog)
-    except (ConfigError, StoreError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return launch(argv, prog)
 
 
 def demo(argv: list[str], prog: str | None = None) -> int:

@@ -129,21 +129,8 @@ def top_k(sweep: analysis.SweepRuns, k: int, overrides: dict[str, Any], log_mode
     rows: list[dict[str, Any]] = []
     code = EXIT_OK
     for rank, run in enumerate(chosen, start=1):
-        params = {
-            **analysis.best_config(sweep, run),
-            **overrides,
-            "project": str(Path(RETRAIN_PROJECT).resolve()),
-            "name": f"top{rank}-{run.id}",
-            "exist_ok": True,
-        }
-        print(f"yolosweep: retraining the sweep's number {rank}, run {run.id}: {params.get('epochs')} epochs")
-        result = trial.run(
-            params,
-            log_model=log_model,
-            job_type="retrain",
-            objective=metric,
-            tags=["retrain", f"sweep:{sweep.sweep_id}", f"run:{run.id}", f"top:{rank}"],
-        )
+        said = f"retraining the sweep's number {rank}, run {run.id}"
+        result = _retrain_run(sweep, run, overrides, f"top{rank}-{run.id}", [f"top:{rank}"], log_model, said)
         rows.append(
             {
                 "sweep_rank": rank,
@@ -217,22 +204,9 @@ def top_k_seeded(
     for label, run in entries:
         values = results.setdefault(label, [])
         for seed in range(RETRAIN_SEED, RETRAIN_SEED + seeds):
-            params = {
-                **analysis.best_config(sweep, run),
-                **overrides,
-                "seed": seed,
-                "project": str(Path(RETRAIN_PROJECT).resolve()),
-                "name": f"{label}-{run.id}-s{seed}",
-                "exist_ok": True,
-            }
-            print(f"yolosweep: retraining {label} (run {run.id}) with seed {seed}: {params.get('epochs')} epochs")
-            result = trial.run(
-                params,
-                log_model=log_model,
-                job_type="retrain",
-                objective=metric,
-                tags=["retrain", f"sweep:{sweep.sweep_id}", f"run:{run.id}", label, f"seed:{seed}"],
-            )
+            said = f"retraining {label} (run {run.id}) with seed {seed}"
+            name, tags = f"{label}-{run.id}-s{seed}", [label, f"seed:{seed}"]
+            result = _retrain_run(sweep, run, {**overrides, "seed": seed}, name, tags, log_model, said)
             value = result.summary.get(metric.name)
             if result.exit_code != EXIT_OK or not isinstance(value, (int, float)):
                 print(f"yolosweep: {label}-{run.id}-s{seed} {result.state}: {result.reason}")
@@ -298,6 +272,33 @@ def top_k_seeded(
     _write_csv(rows, out)
     print(f"wrote {out}")
     return EXIT_OK
+
+
+def _retrain_run(
+    sweep: analysis.SweepRuns,
+    run: Run,
+    overrides: dict[str, Any],
+    name: str,
+    tags: list[str],
+    log_model: bool,
+    said: str,
+) -> trial.TrialResult:
+    """One retraining of a sweep run's configuration (with `overrides` on top) under runs/retrain/NAME."""
+    params = {
+        **analysis.best_config(sweep, run),
+        **overrides,
+        "project": str(Path(RETRAIN_PROJECT).resolve()),
+        "name": name,
+        "exist_ok": True,
+    }
+    print(f"yolosweep: {said}: {params.get('epochs')} epochs")
+    return trial.run(
+        params,
+        log_model=log_model,
+        job_type="retrain",
+        objective=sweep.objective,
+        tags=["retrain", f"sweep:{sweep.sweep_id}", f"run:{run.id}", *tags],
+    )
 
 
 def _swept(sweep: analysis.SweepRuns, run: Run) -> dict[str, Any]:
