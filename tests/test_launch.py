@@ -173,10 +173,10 @@ OWN_SEED_LED = "(?:the best run is one of the defaults' own seeds, no gain; the 
 @pytest.mark.integration
 @pytest.mark.slow
 def test_demo_runs_offline_and_prints_the_best_run(tmp_path, home_env):
-    started = time.time()
-    done = launch(["--demo"], home_env, tmp_path)
+    # A hang guard, not a timing: beside the suite's other worker the demo took 507 s of CI's 600 (docs/benchmarks.md
+    # times it alone).
+    done = launch(["--demo"], home_env, tmp_path, timeout=1200)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert time.time() - started < 600
     _, runs = sweep_runs(home_env, done.stdout)
     assert len(runs) == 6 and all(r.state in ("finished", "stopped") for r in runs)
     best = max(r.summary["metrics/mAP50(B)"] for r in runs)
