@@ -22,7 +22,7 @@ def main(argv: list[str], prog: str | None = None) -> int:
     arguments.add_store_flag(parser)
     options = parser.parse_args(argv)
     arguments.use_store(options)
-    store = Store.for_reading()  # a reader: an archived store on a read-only share is fine
+    store = Store.read_only(upgrade=True)  # a reader: an archived store on a read-only share is fine
     sweep_id = options.sweep_id or store.newest_sweep()
     if sweep_id is None:
         raise StoreError(f"{store.where}: no sweeps yet. Fix: {create_hint()}")

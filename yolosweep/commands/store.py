@@ -24,7 +24,7 @@ def main(argv: list[str], prog: str | None = None) -> int:
         "--sweep", action="append", default=[], metavar="ID", help="copy this sweep only (repeatable; default: all)"
     )
     options = parser.parse_args(argv)
-    source, target = Store.for_reading(options.src), Store(options.dst)
+    source, target = Store.read_only(options.src, upgrade=True), Store(options.dst)
     sweeps, runs, epochs = copy_sweeps(source, target, options.sweep or None)
     print(f"yolosweep: copied {sweeps} sweep(s), {runs} runs and {epochs} epochs from {source.where} to {target.where}")
     return 0

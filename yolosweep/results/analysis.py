@@ -148,13 +148,13 @@ def load(
 
     if backend == "auto":
         location = default_location()
-        local = Store.for_reading().sweep_ids() if is_postgres(location) or Path(location).exists() else []
+        local = Store.read_only(upgrade=True).sweep_ids() if is_postgres(location) or Path(location).exists() else []
         backend = "local" if sweep_id is None or sweep_id in local or not has_api_key() else "wandb"
     if backend == "wandb":
         if not has_api_key():
             raise StoreError("--backend wandb: no W&B API key is configured. Fix: `wandb login`, or use a local sweep")
         return from_wandb("/".join(p for p in (entity, project, sweep_id) if p))
-    store = Store.for_reading()
+    store = Store.read_only(upgrade=True)
     sweep_id = sweep_id or store.newest_sweep()
     if sweep_id is None:
         raise StoreError(f"{store.where}: no sweeps yet. Fix: {create_hint()}")

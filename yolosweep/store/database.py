@@ -234,13 +234,24 @@ class Database:
         print("yolosweep: the store is reachable again", file=sys.stderr, flush=True)
 
     @classmethod
-    def read_only(cls: type[D], location: str | Path | None = None) -> D:
-        """The store opened for reading only (status, analysis, the dashboard): no migration, no reserve, no write ever.
+    def read_only(cls: type[D], location: str | Path | None = None, upgrade: bool = False) -> D:
+        """The store opened for reading (status, analysis, the dashboard): no migration, no reserve, no write; a
+        store of an older schema is refused, or with `upgrade` upgraded in place first (the one write), as any
+        command did before. `Store(...)` is the writer.
 
         A WAL-mode store needs its -shm file to be read; on a read-only mount (an archived sweep on a
         share) SQLite cannot create it and fails "unable to open database file". There no process can
         be writing, so the file is read as immutable: measured, mode=ro fails and immutable=1 reads.
         """
+        try:
+            return cls._reader(location)
+        except OlderSchema:
+            if not upgrade:
+                raise
+            return cls(location, create=False)
+
+    @classmethod
+    def _reader(cls: type[D], location: str | Path | None) -> D:
         store = cls.__new__(cls)
         store._settings(LEASE_S)
         store._locate(location)
@@ -289,15 +300,6 @@ class Database:
         except (DBAPIError, sqlite3.Error):
             self.close()
             raise
-
-    @classmethod
-    def for_reading(cls: type[D], location: str | Path | None = None) -> D:
-        """What `status` and the analysis open: read-only, so a store on a read-only share can be read; a store
-        of an older schema is upgraded in place first (a write), as any command did before."""
-        try:
-            return cls.read_only(location)
-        except OlderSchema:
-            return cls(location, create=False)
 
     def _migrate(self) -> None:
         with self.transaction():
