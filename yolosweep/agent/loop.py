@@ -1,10 +1,10 @@
-"""The embedded backend: W&B's own sweep engine (the `sweeps` package) over the local store.
+"""The local agent (`yolosweep agent ID`, as `wandb agent ID` for a W&B sweep): its loop over the store.
 
-`prepare_sweep` readies a validated sweep for the store; `Agent.run_loop` asks the engine for the next
-parameters given every run of the sweep (other agents' running runs included), starts the
-sweep's command with WANDB_MODE=offline, and after every new epoch asks the engine which runs
-Hyperband stops, sending those SIGTERM. The trial process reports epochs into the store
-itself (`yolosweep.run.sink.StoreSink`), so the controller sees them while the run is going.
+Each turn asks W&B's engine (engine.py) for the next parameters given every run of the sweep (other agents'
+running runs included), starts the sweep's command (command.py) with WANDB_MODE=offline, and after every new
+epoch asks the engine which runs Hyperband stops, sending those SIGTERM. The run reports its epochs into the
+store itself (run/sink.py), or through this agent's spool reader on PostgreSQL, so the agent sees them while
+the run is going.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""The local backend's store: sweeps, runs and per-epoch metrics, in SQLite or PostgreSQL (see store.py)."""
+"""The local backend's store: sweeps, runs and per-epoch metrics in SQLite (`.yolosweep/sweeps.db`, the zero-set-up
+default) or PostgreSQL (`--store postgresql://USER@HOST/DB`, agents on several machines), through one SQLAlchemy Core
+layer. Its face: what the rest of the package uses."""
 
 from yolosweep.store.copying import copy_sweeps
 from yolosweep.store.database import LEASE_S, OUTAGE_S

@@ -1,5 +1,9 @@
 """One connection to a store, SQLite or PostgreSQL: opening it (for writing, or read-only), transactions that take
-turns, waits through an outage, the disk reserve."""
+turns, waits through an outage, the disk reserve.
+
+SQLite runs in WAL mode with a generous busy timeout, so several agents (and their runs) on one machine share one
+file; writers take turns with BEGIN IMMEDIATE, and on PostgreSQL with a transaction-scoped advisory lock, the same
+rule. SQL is written once for both (named parameters, SQL both speak; psycopg 3 for PostgreSQL)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,6 @@
-"""The local backend's store: sweeps, runs and per-epoch metrics, in SQLite or PostgreSQL.
-
-One SQL layer for both (SQLAlchemy Core; psycopg 3 for PostgreSQL), chosen by a location: a path or
-`sqlite:///PATH` (the zero-set-up default, `.yolosweep/sweeps.db`), or `postgresql://USER@HOST/DB` for
-agents on several machines (`--store` or YOLOSWEEP_STORE). SQLite: WAL mode and a generous busy timeout
-let several agents (and their trials) on one machine share one file. Every write is one transaction and
-writers take turns (SQLite's BEGIN IMMEDIATE; on PostgreSQL a transaction-scoped advisory lock, the same
-rule), so reading the runs, deciding and inserting never race and a killed process never leaves a
-half-written row.
+"""The store's records: sweeps (their YAML, state, priors, verified winner), runs (their state, process, stop
+asked for) and per-epoch metrics. Every write is one transaction; deciding writes take turns (database.py), so
+reading the runs, deciding and inserting never race and a killed process never leaves a half-written row.
 """
 
 from __future__ import annotations
