@@ -14,7 +14,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from yolosweep.commands import arguments
-from yolosweep.run import trial
+from yolosweep.run.endings import StopRequested, TrialFailed
+from yolosweep.run.epochs import summarize
+from yolosweep.run.signals import StopSignals
 from yolosweep.run.sink import StoreSink
 from yolosweep.run.tracking import OBJECTIVE, TrialRun
 from yolosweep.states import EndedBy, RunState
@@ -26,7 +28,7 @@ def main() -> int:
     quality += float(params.get("seed_noise", 0.0)) * ((int(params.get("seed", 0)) * 0.6180339887) % 1.0 * 2 - 1)
     sink, run, history = StoreSink.from_env(), TrialRun(config=params), []
     state, reason, ended_by = RunState.FINISHED, "", EndedBy.COMPLETED
-    with trial.StopSignals() as stop:
+    with StopSignals() as stop:
         try:
             for epoch in range(1, epochs + 1):
                 time.sleep(epoch_s)
@@ -41,18 +43,18 @@ def main() -> int:
                         }
                     )
                 history.append(row)
-                summary = trial.summarize(history)
+                summary = summarize(history)
                 run.log_epoch(epoch, row, summary)
                 if sink:
                     sink.log_epoch(epoch, row, summary)
-        except trial.StopRequested as err:
+        except StopRequested as err:
             state, reason, ended_by = RunState.STOPPED, f"{err} received", EndedBy.SIGNAL
-        except trial.TrialFailed as err:  # the store could not take an epoch
+        except TrialFailed as err:  # the store could not take an epoch
             state, reason, ended_by = RunState.FAILED, str(err), err.cause
         # Still inside StopSignals, as in the real trial: Ctrl+C reaches a run twice (from the
         # terminal's process group and from its agent), and a second SIGTERM landing after the
         # handlers were restored killed the run before it recorded its end (CI: 'crashed').
-        summary = {**trial.summarize(history), "state": state.value, "reason": reason, "ended_by": ended_by.value}
+        summary = {**summarize(history), "state": state.value, "reason": reason, "ended_by": ended_by.value}
         if sink:
             sink.end(state, reason, summary, ended_by)
         failed = state is RunState.FAILED
