@@ -124,7 +124,7 @@ def test_a_real_out_of_shared_memory_error_fails_the_run_with_the_fix(tmp_path):
         textwrap.dedent("""
         import os, torch
         from torch.utils.data import DataLoader
-        from yolosweep.run import trial
+        from yolosweep.run.endings import classify_ending
         images = [torch.zeros(3, 640, 640, dtype=torch.uint8)] * 8
         try:
             for _ in DataLoader(images, batch_size=4, num_workers=2):
