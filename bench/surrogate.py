@@ -131,9 +131,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--regime",
-        choices=("scratch", "finetune"),
+        choices=("scratch", "finetune", "finetune_long"),
         default="scratch",
-        help="the curves of bench/value_data.py's regime; finetune writes surrogate_finetune.*",
+        help="the curves of bench/value_data.py's regime; the others write surrogate_<regime>.*",
     )
     parser.add_argument(
         "--holdouts",
@@ -161,7 +161,7 @@ def main() -> int:
             f"| {name} | {row['heldout_spearman']:.2f} | {row['heldout_mae_best']:.3f} "
             f"| {row['heldout_mae_per_epoch']:.3f} | {row['seed_std_at_last_epoch']:.3f} |"
         )
-    write_results("surrogate" if options.regime == "scratch" else "surrogate_finetune", report, lines)
+    write_results("surrogate" if options.regime == "scratch" else f"surrogate_{options.regime}", report, lines)
     return 0
 
 

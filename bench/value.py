@@ -22,11 +22,11 @@ hold ours back.
     python bench/value.py --inert dropout,copy_paste --noise-scale 0       # no seed noise: what search alone loses
     python bench/value.py --reps 100 --methods '*_pick_*' --name value_handover  # which run to hand over (#24)
     python bench/value.py --regime finetune --jobs 2 \
-        --methods ours,ours_no_hyperband,ours_band_11,random,ultralytics_tuner,optuna_tpe_hyperband
+        --methods ours,ours_no_stopping,ours_band_11,random,ultralytics_tuner,optuna_tpe_hyperband
                                                   # the fine-tuning regime's curves (#25) -> value_finetune.*
-    python bench/value.py --methods ours,ours_no_hyperband --reuse ours --name value_band   # what the band is worth
+    python bench/value.py --methods ours,ours_no_stopping --reuse ours --name value_band   # what the band is worth
 
-With ours and ours_no_hyperband both run, the results also say what Hyperband's band is worth at equal result
+With ours and ours_no_stopping both run, the results also say what Hyperband's band is worth at equal result
 (band_worth: epochs saved, or lost, for the quality ours without the band holds at each budget). 2026-11-27,
 from scratch: it saves none (57 epochs lost at 5 runs, 20 at 10; never as good within 20 runs); fine-tuning
 (--regime finetune): none either (37 epochs lost at 5 runs; never as good within 20 runs, where the band left ours
@@ -45,6 +45,7 @@ import contextlib
 import fnmatch
 import functools
 import io
+import json
 import math
 import multiprocessing
 import random
@@ -84,6 +85,7 @@ class Trace:
         self.limit, self.seen, self.incumbent, self.points = limit, -1.0, 0.0, []
         # the full runs: (observed result, configuration, true quality, epochs spent when it ended)
         self.completed: list[tuple[float, dict[str, Any], float, int]] = []
+        self.ended: list[tuple[int, float]] = []  # (epochs spent, quality handed over) as each run ended
 
     @property
     def spent(self) -> int:
@@ -96,26 +98,36 @@ class Trace:
         self.points.append(self.incumbent)
         return self.spent < self.limit
 
+    def end_run(self) -> None:
+        """A run ended (trained to its last epoch or stopped by the method): the budget counted in runs."""
+        self.ended.append((self.spent, self.incumbent))
+
 
 def _space() -> dict[str, dict[str, Any]]:
     return value_data.swept_space()
 
 
-def sweep_config(hyperband: bool = True, first_band: int | None = None, fix_dead: bool = False) -> dict[str, Any]:
+def sweep_config(stopping: str | int = "shipped", fix_dead: bool = False) -> dict[str, Any]:
+    """sweep_config.yaml at the regime's epochs. stopping: "shipped" as `yolosweep launch` creates it (the band
+    steps aside on short runs, sweep/band.step_aside), "keep" the YAML's band kept (--keep-band), "none" without
+    early_terminate, or N: the first band moved to min_iter N."""
     from yolosweep.sweep import spec
+    from yolosweep.sweep.band import step_aside
     from yolosweep.sweep.task import dead_parameters
 
-    with contextlib.redirect_stdout(io.StringIO()):  # the band-scaling message, once per repetition
+    with contextlib.redirect_stdout(io.StringIO()):  # the band-scaling and step-aside messages, once per repetition
         config = spec.with_overrides(spec.load_sweep(BENCH.parent / "sweep_config.yaml"), {"epochs": EPOCHS})
+        if stopping == "shipped":
+            config = step_aside(config, keep_band=False)
     if fix_dead:  # the dead-parameter warning followed: each fixed at Ultralytics' default
         defaults = value_data.defaults()
         for name in dead_parameters(config):
             config["parameters"][name] = {"value": defaults[name]}
     config["program"] = "replay"  # nothing is started: the curves come from the surrogate
-    if not hyperband:
-        config.pop("early_terminate")
-    elif first_band:
-        config["early_terminate"]["min_iter"] = first_band
+    if stopping == "none":
+        config.pop("early_terminate", None)
+    elif isinstance(stopping, int) and "early_terminate" in config:
+        config["early_terminate"]["min_iter"] = stopping
     return config
 
 
@@ -124,17 +136,20 @@ def run_ours(
     rng: np.random.Generator,
     limit: int,
     defaults_first: bool,
-    hyperband: bool = True,
-    first_band: int | None = None,
+    stopping: str | int = "shipped",
     trace: Trace | None = None,
     fix_dead: bool = False,
-) -> list[float]:
+) -> Trace:
     from yolosweep.agent.engine import runs_to_stop
     from yolosweep.agent.loop import Agent
     from yolosweep.states import EndedBy, RunState
     from yolosweep.store import Store
+    from yolosweep.sweep.band import hyperband_bands
 
-    config = sweep_config(hyperband, first_band, fix_dead)
+    config = sweep_config(stopping, fix_dead)
+    # Hyperband can stop the one running run only on the epoch it passes a band (history index `band`): after it,
+    # its best only improves and the band's threshold is fixed, so the engine is asked there alone (same decisions).
+    judged = {band + 1 for band in hyperband_bands(config.get("early_terminate") or {})}
     trace = trace or Trace(limit)
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
         store = Store(Path(tmp) / "sweeps.db")
@@ -151,13 +166,14 @@ def run_ours(
                 best = max(best, value)
                 store.log_epoch(run_id, epoch, {METRIC: value, "epoch": epoch}, {METRIC: best})
                 going = trace.epoch(value, quality)
-                if not going:
-                    break
-                if run_id in runs_to_stop(config, store.runs(sweep_id)):
+                if epoch in judged and run_id in runs_to_stop(config, store.runs(sweep_id)):
                     stopped = True
+                if not going or stopped:
                     break
             if epoch == EPOCHS and not stopped:
                 trace.completed.append((best, params, quality, trace.spent))
+            if epoch == EPOCHS or stopped:
+                trace.end_run()
             store.end_run(
                 run_id,
                 RunState.STOPPED if stopped else RunState.FINISHED,
@@ -165,12 +181,12 @@ def run_ours(
                 ended_by=EndedBy.HYPERBAND if stopped else EndedBy.COMPLETED,
             )
         store.close()
-    return trace.points
+    return trace
 
 
 def run_random(
     surrogate: Surrogate, rng: np.random.Generator, limit: int, trace: Trace | None = None, fix_dead: bool = False
-) -> list[float]:
+) -> Trace:
     from sweeps.params import HyperParameterSet
 
     space = _space()
@@ -184,9 +200,13 @@ def run_random(
         config = {**fixed, **{p.name: (v.item() if hasattr(v := p.sample(), "item") else v) for p in params}}
         curve, quality = surrogate.training(config, rng)
         for value in curve:
-            if not trace.epoch(value, quality):
-                return trace.points
+            going = trace.epoch(value, quality)
+            if not going and trace.spent % EPOCHS:  # the budget ended mid-run
+                return trace
         trace.completed.append((max(curve), config, quality, trace.spent))
+        trace.end_run()
+        if not going:
+            return trace
 
 
 def run_then_retrain(
@@ -216,7 +236,7 @@ def run_then_retrain(
 # One search of the whole budget per repetition, shared by every hand-over rule of that search, so the rules are
 # compared on the same runs (paired); a search is a prefix of a longer one, as neither method knows its budget.
 _SEARCHES: dict[tuple[str, int], Trace] = {}
-SEARCHES = ("ours", "ours_no_hyperband", "random")
+SEARCHES = ("ours", "ours_no_stopping", "random")
 
 
 def searched(search: str, surrogate: Surrogate, rng: np.random.Generator, limit: int) -> Trace:
@@ -226,7 +246,7 @@ def searched(search: str, surrogate: Surrogate, rng: np.random.Generator, limit:
         run = {
             "ours": lambda *a, **k: run_ours(*a, **k, defaults_first=True),
             "random": run_random,
-            "ours_no_hyperband": lambda *a, **k: run_ours(*a, **k, defaults_first=True, hyperband=False),
+            "ours_no_stopping": lambda *a, **k: run_ours(*a, **k, defaults_first=True, stopping="none"),
         }[search]
         run(surrogate, np.random.default_rng(seed), limit, trace=trace)
         _SEARCHES[search, seed] = trace
@@ -330,8 +350,11 @@ def run_then_pick(search: str, pick: str, surrogate: Surrogate, rng: np.random.G
     return points
 
 
-def run_ultralytics(surrogate: Surrogate, rng: np.random.Generator, limit: int) -> list[float]:
+def run_ultralytics(surrogate: Surrogate, rng: np.random.Generator, limit: int) -> Trace:
     from ultralytics.engine.tuner import Tuner
+    from ultralytics.utils import LOGGER
+
+    LOGGER.setLevel("WARNING")  # the tuner's greeting, once per repetition
 
     space = {
         name: ((min(e["values"]), max(e["values"])) if "values" in e else (e["min"], e["max"]))
@@ -348,12 +371,16 @@ def run_ultralytics(surrogate: Surrogate, rng: np.random.Generator, limit: int) 
                 hyp = tuner._mutate()  # Ultralytics' own search: defaults first, then mutations of the best
             values, quality = surrogate.training(hyp, rng)
             for value in values:
-                if not trace.epoch(value, quality):
-                    return trace.points
+                going = trace.epoch(value, quality)
+                if not going and trace.spent % EPOCHS:  # the budget ended mid-run
+                    return trace
+            trace.end_run()
+            if not going:
+                return trace
             tuner._save_local_result({"fitness": max(values), "hyperparameters": hyp})
 
 
-def run_optuna(surrogate: Surrogate, rng: np.random.Generator, limit: int, sampler: str) -> list[float]:
+def run_optuna(surrogate: Surrogate, rng: np.random.Generator, limit: int, sampler: str) -> Trace:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -382,37 +409,44 @@ def run_optuna(surrogate: Surrogate, rng: np.random.Generator, limit: int, sampl
         (curve, quality), best = surrogate.training(params, rng), 0.0
         for epoch, value in enumerate(curve, start=1):
             best = max(best, value)
-            if not trace.epoch(value, quality):
-                raise optuna.TrialPruned()  # budget spent: the study ends below
+            if not trace.epoch(value, quality) and epoch < len(curve):
+                raise optuna.TrialPruned()  # budget spent mid-run: the study ends below
             trial.report(value, epoch)
-            if trial.should_prune():
+            if epoch < len(curve) and trial.should_prune():
+                trace.end_run()
                 raise optuna.TrialPruned()
+        trace.end_run()
         return best
 
     while trace.spent < limit:
         study.optimize(objective, n_trials=1)
-    return trace.points
+    return trace
 
 
-METHODS: dict[str, Callable[[Surrogate, np.random.Generator, int], list[float]]] = {
+METHODS: dict[str, Callable[[Surrogate, np.random.Generator, int], Trace | list[float]]] = {
     "ours": lambda s, r, n: run_ours(s, r, n, defaults_first=True),
     "ours_no_defaults": lambda s, r, n: run_ours(s, r, n, defaults_first=False),
-    "ours_no_hyperband": lambda s, r, n: run_ours(s, r, n, defaults_first=True, hyperband=False),
+    "ours_no_stopping": lambda s, r, n: run_ours(s, r, n, defaults_first=True, stopping="none"),
     # the band where results/band_check.py puts it on the recorded curves (min_iter 9: Spearman 0.41 against
     # the runs' results; 0.07 at min_iter 6, where min_iter 30 of 100 lands when scaled to 20 epochs)
-    "ours_band_9": lambda s, r, n: run_ours(s, r, n, defaults_first=True, first_band=9),
+    "ours_band_9": lambda s, r, n: run_ours(s, r, n, defaults_first=True, stopping=9),
     # fine-tuning (--regime finetune, 15 epochs): the metric first reaches PREDICTIVE_BAND_RHO at epoch 12
     # (Spearman 0.64 over all 100 configurations), past the third of a run where the band check says to drop the
     # band rather than move it there; this is the band moved there anyway
-    "ours_band_11": lambda s, r, n: run_ours(s, r, n, defaults_first=True, first_band=11),
+    "ours_band_11": lambda s, r, n: run_ours(s, r, n, defaults_first=True, stopping=11),
+    # the YAML's band kept on every run length (--keep-band): "ours" before it stepped aside on short runs
+    "ours_keep_band": lambda s, r, n: run_ours(s, r, n, defaults_first=True, stopping="keep"),
+    # the shipped 100 epochs (--regime finetune_long): the band moved from epoch 31 to where the metric ranks runs
+    "ours_band_45": lambda s, r, n: run_ours(s, r, n, defaults_first=True, stopping=45),
+    "ours_band_60": lambda s, r, n: run_ours(s, r, n, defaults_first=True, stopping=60),
     "random": run_random,
     # the dead-parameter warning followed (dead_parameters: dropout and copy_paste, for a detect sweep)
     "ours_fixed_dead": lambda s, r, n: run_ours(s, r, n, defaults_first=True, fix_dead=True),
     "random_fixed_dead": lambda s, r, n: run_random(s, r, n, fix_dead=True),
     # both pieces of advice yolosweep gives on this task: the dead parameters fixed, and no Hyperband (its band
     # check finds the metric at the first band does not rank the runs: Spearman 0.07 at epoch 7 of 20)
-    "ours_fixed_dead_no_hyperband": lambda s, r, n: run_ours(
-        s, r, n, defaults_first=True, hyperband=False, fix_dead=True
+    "ours_fixed_dead_no_stopping": lambda s, r, n: run_ours(
+        s, r, n, defaults_first=True, stopping="none", fix_dead=True
     ),
     # the hand-over the README advises (retrain the top few), at the same budget: does it pay more than search?
     "ours_then_top2": lambda s, r, n: run_then_retrain(lambda *a, **k: run_ours(*a, **k, defaults_first=True), s, r, n),
@@ -448,17 +482,28 @@ RECOMMENDATION = {
 _REPEATED: dict[str, Any] = {}  # the method _repetition runs; worker processes get it by fork, not pickled
 
 
-def _repetition(rep: int) -> list[float]:
-    return METHODS[_REPEATED["name"]](_REPEATED["surrogate"], np.random.default_rng(rep), _REPEATED["limit"])
+Ended = list[tuple[int, float]]  # a repetition's (epochs spent, quality handed over) at each run's end
 
 
-def repetitions(name: str, surrogate: Surrogate, limit: int, reps: int, jobs: int) -> list[list[float]]:
-    """Method `name`'s traces for repetitions 0..reps-1; repetition k draws everything from default_rng(k)."""
+def _repetition(rep: int) -> tuple[list[float], Ended]:
+    found = METHODS[_REPEATED["name"]](_REPEATED["surrogate"], np.random.default_rng(rep), _REPEATED["limit"])
+    return (found.points, found.ended) if isinstance(found, Trace) else (found, [])  # budgets-only methods: no ends
+
+
+def repetitions(name: str, surrogate: Surrogate, limit: int, reps: int, jobs: int) -> list[tuple[list[float], Ended]]:
+    """Method `name`'s traces for repetitions 0..reps-1, each with its run ends; repetition k draws everything
+    from default_rng(k)."""
     _REPEATED.update(name=name, surrogate=surrogate, limit=limit)
     if jobs <= 1:
         return [_repetition(rep) for rep in range(reps)]
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
         return list(pool.map(_repetition, range(reps)))
+
+
+def _same_sweep(name: str, other: str) -> bool:
+    """Whether two of ours' variants create the same sweep (ours is ours_no_stopping where the band steps aside)."""
+    variants = {"ours": "shipped", "ours_no_stopping": "none", "ours_keep_band": "keep"}
+    return name in variants and other in variants and sweep_config(variants[name]) == sweep_config(variants[other])
 
 
 def reference(surrogate: Surrogate, samples: int = 5000) -> tuple[float, float]:
@@ -585,9 +630,9 @@ def main() -> int:
     )
     parser.add_argument(
         "--regime",
-        choices=("scratch", "finetune"),
+        choices=("scratch", "finetune", "finetune_long"),
         default="scratch",
-        help="whose curves the surrogate learns (bench/value_data.py); finetune: results value_finetune*",
+        help="whose curves the surrogate learns (bench/value_data.py); results go to value_<regime>.*",
     )
     parser.add_argument(
         "--jobs",
@@ -610,6 +655,7 @@ def main() -> int:
     defaults, best_known = reference(surrogate)
     limit = max(BUDGETS) * EPOCHS
     traces: dict[str, list[list[float]]] = {}
+    ends: dict[str, list[Ended]] = {}
     reuse = set(filter(None, options.reuse.split(",")))
     patterns = options.methods.split(",")
     unknown = [p for p in patterns if not any(fnmatch.fnmatch(name, p) for name in METHODS)]
@@ -618,63 +664,121 @@ def main() -> int:
     wanted = [name for pattern in patterns for name in METHODS if fnmatch.fnmatch(name, pattern)]
     for name in dict.fromkeys(wanted):
         cached = CACHE / f"{name}-{options.reps}reps-{value_data.fingerprint()}{name_suffix}.npy"
-        if name in reuse and cached.exists():
+        if name in reuse and cached.exists() and cached.with_suffix(".json").exists():
             traces[name] = np.load(cached).tolist()
+            ends[name] = [[tuple(end) for end in rep] for rep in json.loads(cached.with_suffix(".json").read_text())]
             print(f"{name}: {options.reps} repetitions taken from {cached.relative_to(BENCH.parent)}", flush=True)
             continue
+        twin = next((other for other in traces if _same_sweep(name, other)), None)
+        if twin:  # the same sweep under another name (the shipped band stepped aside): the same traces
+            traces[name], ends[name] = traces[twin], ends[twin]
+            print(f"{name}: the same sweep as {twin}, its {options.reps} repetitions", flush=True)
+            continue
         started = time.monotonic()
-        traces[name] = repetitions(name, surrogate, limit, options.reps, options.jobs)
+        found = repetitions(name, surrogate, limit, options.reps, options.jobs)
+        traces[name], ends[name] = [points for points, _ in found], [ended for _, ended in found]
         CACHE.mkdir(parents=True, exist_ok=True)
         np.save(cached, np.array(traces[name]))
+        cached.with_suffix(".json").write_text(json.dumps(ends[name]))
         print(f"{name}: {options.reps} repetitions in {time.monotonic() - started:.0f} s", flush=True)
 
-    def share(points: list[float], budget: int) -> float:
-        return (points[min(budget * EPOCHS, len(points)) - 1] - defaults) / (best_known - defaults)
+    def share(quality: float) -> float:
+        return (quality - defaults) / (best_known - defaults)
+
+    def at_epochs(name: str, budget: int) -> list[float]:  # the budget in epochs: B full runs' worth
+        return [share(points[min(budget * EPOCHS, len(points)) - 1]) for points in traces[name]]
+
+    def at_runs(name: str, budget: int) -> tuple[list[float], list[int]]:  # the budget in runs: B runs ended
+        if not any(ends[name]):  # a budgets-only method: its B runs are B full runs
+            return at_epochs(name, budget), [budget * EPOCHS] * len(traces[name])
+        reached = [ended[budget - 1] for ended in ends[name] if len(ended) >= budget]
+        return [share(quality) for _, quality in reached], [spent for spent, _ in reached]
+
+    # random search's median result at 20 runs, and the epochs each repetition of a method spent to hand over a
+    # configuration at least as good (never: infinite, so a median over repetitions that mostly never get there
+    # is "never" too)
+    random_20 = (
+        float(np.median([points[max(BUDGETS) * EPOCHS - 1] for points in traces["random"]]))
+        if ("random" in traces)
+        else None
+    )
 
     methods: dict[str, Any] = {}
-    for name, runs in traces.items():
+    for name in traces:
         methods[name] = {"recommendation": RECOMMENDATION.get(name, "the best run seen")}
-        reached = [epochs_to(points, defaults * 1.05) for points in runs]
+        reached = [epochs_to(points, defaults * 1.05) for points in traces[name]]
         for budget in BUDGETS:
-            values = [share(points, budget) for points in runs]
+            values = at_epochs(name, budget)
+            by_runs, spent = at_runs(name, budget)
             q1, median, q3 = np.percentile(values, [25, 50, 75])
             entry = {
                 "share_median": median,
                 "share_q1": q1,
                 "share_q3": q3,
                 "reps": len(values),
+                "epochs_median": float(np.median(spent)) if spent else None,
+                "share_median_at_runs": float(np.median(by_runs)) if by_runs else None,
                 "epochs_to_5pct": statistics.median([r for r in reached if r is not None]) if any(reached) else None,
                 "reached_5pct": sum(r is not None for r in reached),
             }
-            if name != "ours" and "ours" in traces:  # one-sided: does ours capture more of the headroom?
-                ours = [share(points, budget) for points in traces["ours"]]
-                entry["p_ours_greater"] = float(mannwhitneyu(ours, values, alternative="greater").pvalue)
+            for other in ("random", "ours_no_stopping"):  # two-sided: a loss counts as much as a gain
+                if other in traces and name != other:
+                    entry[f"p_vs_{other}"] = float(mannwhitneyu(values, at_epochs(other, budget)).pvalue)
+            if "random" in traces and name != "random" and by_runs:  # at B runs ended, whatever they cost
+                entry["p_vs_random_at_runs"] = float(mannwhitneyu(by_runs, at_runs("random", budget)[0]).pvalue)
             paired_with = name.rsplit("_pick_", 1)[0] + "_pick_best_run"
             if "_pick_" in name and name != paired_with and paired_with in traces:  # the same searches: paired
-                base = [share(points, budget) for points in traces[paired_with]]
-                differences = np.array(values) - np.array(base)
+                differences = np.array(values) - np.array(at_epochs(paired_with, budget))
                 entry["p_greater_than_best_run_paired"] = (
                     float(wilcoxon(differences, alternative="greater").pvalue) if differences.any() else 1.0
                 )
             methods[name][str(budget)] = entry
+        if random_20 is not None and not np.isnan(traces[name]).any():
+            needed = [epochs_to(points, random_20) or math.inf for points in traces[name]]
+            methods[name]["epochs_to_random_20"] = _finite(float(np.median(needed)))
     payload = {
-        "task": {**value_data.summary(curves), "surrogate_defaults": defaults, "surrogate_best_known": best_known},
+        "task": {
+            **value_data.summary(curves),
+            "epochs": EPOCHS,
+            "surrogate_defaults": defaults,
+            "surrogate_best_known": best_known,
+        },
         "surrogate": {
             **validate_holdouts(curves, inert=inert),
             "inert": list(inert),
             "noise_scale": options.noise_scale,
         },
-        "comparison": {"budgets": list(BUDGETS), "methods": methods},
+        "comparison": {"budgets": list(BUDGETS), "random_20_quality": random_20, "methods": methods},
     }
-    if "ours" in traces and "ours_no_hyperband" in traces:
-        payload["band"] = band_worth(traces["ours"], traces["ours_no_hyperband"])
+    banded = [n for n in traces if n.startswith("ours") and n != "ours_no_stopping" and "_pick_" not in n]
+    if "ours_no_stopping" in traces:  # each band against none, where it stopped anything
+        payload["band"] = {
+            name: band_worth(traces[name], traces["ours_no_stopping"])
+            for name in banded
+            if any(len(ended) > max(BUDGETS) for ended in ends[name]) and "_then_" not in name
+        }
+    tested = (BUDGETS[1], BUDGETS[2])
+
+    def p_cell(entry: dict[str, Any], key: str) -> str:
+        return f"{entry[key]:.2g}" if key in entry else "-"
+
     lines = [
-        "# Value benchmark: share of the headroom captured (median [q1-q3])",
+        f"# Value benchmark, {options.regime} ({EPOCHS} epochs a run): share of the headroom captured",
         "",
-        *([f"Surrogate without {', '.join(inert)} (treated as without effect).", ""] if inert else []),
-        *([f"Seed noise scaled by {options.noise_scale:g}.", ""] if options.noise_scale != 1.0 else []),
-        "| method | " + " | ".join(f"{b} runs" for b in BUDGETS) + " | epochs to +5% (median) | p(ours >) at 10 |",
-        "|---|" + "---|" * (len(BUDGETS) + 2),
+        f"{len(next(iter(traces.values())))} repetitions. Share at equal epochs (a budget of B runs = B x {EPOCHS} "
+        "epochs): median [q1-q3]; 0 = the defaults, 1 = the best of 5,000 surrogate configurations. p: two-sided "
+        "Mann-Whitney against random search. Epochs for 20 runs: median epochs spent when a method's 20th run "
+        "ended. To random@20: median epochs until a method hands over a configuration at least as good as "
+        "random search's median result at 20 runs (never: not within the budget).",
+        *(["", f"Surrogate without {', '.join(inert)} (treated as without effect)."] if inert else []),
+        *(["", f"Seed noise scaled by {options.noise_scale:g}."] if options.noise_scale != 1.0 else []),
+        "",
+        "| method | "
+        + " | ".join(f"{b} runs" for b in BUDGETS)
+        + " | epochs for 20 runs | to random@20 | "
+        + " | ".join(f"p vs random at {b}" for b in tested)
+        + " |",
+        "|---|" + "---|" * (len(BUDGETS) + 2 + len(tested)),
     ]
     for name, entries in methods.items():
         cells = [
@@ -682,24 +786,25 @@ def main() -> int:
             f"[{entries[str(b)]['share_q1']:.2f}-{entries[str(b)]['share_q3']:.2f}]"
             for b in BUDGETS
         ]
-        p10 = entries[str(BUDGETS[1])].get("p_ours_greater")
+        spent20 = entries[str(BUDGETS[-1])]["epochs_median"]
+        to_random = entries.get("epochs_to_random_20", "n/a")
         lines.append(
             f"| {name} | "
             + " | ".join(cells)
-            + f" | {entries[str(BUDGETS[0])]['epochs_to_5pct']} | "
-            + (f"{p10:.3g}" if p10 is not None else "-")
+            + f" | {'-' if spent20 is None else f'{spent20:.0f}'} | {'never' if to_random is None else to_random} | "
+            + " | ".join(p_cell(entries[str(b)], "p_vs_random") for b in tested)
             + " |"
         )
-    if "band" in payload:
+    for name, worth in payload.get("band", {}).items():
         lines += [
             "",
-            "Hyperband's band at equal result (ours against ours_no_hyperband, median qualities; "
-            "saved < 0: the band costs epochs; [q5-q95] resampling the repetitions):",
+            f"{name}'s band at equal result against ours_no_stopping (median qualities; saved < 0: the band costs "
+            "epochs; [q5-q95] resampling the repetitions):",
             "",
             "| budget | without band | with band | epochs saved at equal result |",
             "|---|---|---|---|",
         ]
-        for budget, entry in payload["band"].items():
+        for budget, entry in worth.items():
             saved, q5, q95 = (
                 "not reached" if entry[k] is None else f"{entry[k]:.0f}"
                 for k in ("epochs_saved", "epochs_saved_q5", "epochs_saved_q95")
@@ -709,7 +814,7 @@ def main() -> int:
                 f"{entry['quality_with_band']:.3f} | {saved} [{q5}, {q95}] |"
             )
     RESULTS.mkdir(exist_ok=True)
-    stem = options.name or ("value" if options.regime == "scratch" else "value_finetune") + name_suffix
+    stem = options.name or f"value_{options.regime}{name_suffix}"
     _anytime_plot(traces, defaults, RESULTS / f"{stem}_anytime.png")
     write_results(stem, payload, lines)
     return 0
