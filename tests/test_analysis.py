@@ -172,8 +172,8 @@ def test_a_band_that_ranks_runs_against_their_results_is_named_with_where_to_mov
 def test_a_band_the_metric_ranks_only_late_is_advised_away():
     from yolosweep.results.band_check import band_advice, band_checks
 
-    # the same runs in 10 epochs: the metric ranks them from epoch 7, past the first third, where a band
-    # stops too late to save what it loses (the value benchmark: 0.36 of the headroom against 0.61 without)
+    # the same runs in 10 epochs: the metric ranks them from epoch 7, past half the run, where a band stops
+    # too late to save what it loses (bench/results/band_replay_finetune.md: a band at epoch 12 or 14 of 15)
     sweep = _band_sweep(_reversed_until(10, 6))
     [check] = band_checks(sweep)  # the second band (9) is the last epoch: nothing is stopped there
     assert (check.band, check.predictive_from) == (3, 6)

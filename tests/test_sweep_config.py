@@ -9,7 +9,7 @@ from sweeps import schema_violations_from_proposed_config
 
 from yolosweep.commands import arguments
 from yolosweep.sweep import preflight, spec
-from yolosweep.sweep.band import band_after_last_epoch, first_band_after_warmup, step_aside
+from yolosweep.sweep.band import SHIPPED_FIRST_BAND, band_after_last_epoch, first_band_after_warmup, step_aside
 from yolosweep.sweep.dataset import check_labels
 from yolosweep.sweep.errors import ConfigError
 from yolosweep.sweep.train_args import fixed_values
@@ -53,17 +53,19 @@ def test_sweep_config_is_a_valid_wandb_sweep_with_the_13_parameters():
     assert {"data", "patience", "seed", "optimizer"} <= set(fixed)
 
 
-def test_hyperband_first_band_is_at_epoch_30_of_100():
+def test_hyperband_judges_runs_once_halfway():
+    """One band, at epoch 51 of 100: the first place the recorded 100-epoch curves rank runs without the band
+    costing the search (bench/results/band_replay_finetune_long.md); the next band (150) is past the run."""
     config = spec.load_sweep(REPO / "sweep_config.yaml")
     et = config["early_terminate"]
-    first_band = et["min_iter"]
-    assert first_band == 30 and first_band * et["eta"] < fixed_values(config)["epochs"]
+    assert et["min_iter"] == 50 and et["min_iter"] * et["eta"] > fixed_values(config)["epochs"]
+    assert SHIPPED_FIRST_BAND * fixed_values(config)["epochs"] == et["min_iter"]
 
 
 def test_shorter_runs_keep_the_first_band_after_the_longest_warmup(capsys):
     config = spec.load_sweep(REPO / "sweep_config.yaml")  # warm-up swept over 1, 3, 5 epochs
-    assert spec.with_overrides(config, {"epochs": 50})["early_terminate"]["min_iter"] == 15  # 30 of 100 -> 15 of 50
-    assert spec.with_overrides(config, {"epochs": 10})["early_terminate"]["min_iter"] == 6  # not 3: inside warm-up
+    assert spec.with_overrides(config, {"epochs": 50})["early_terminate"]["min_iter"] == 25  # 50 of 100 -> 25 of 50
+    assert spec.with_overrides(config, {"epochs": 10})["early_terminate"]["min_iter"] == 6  # not 5: inside warm-up
     assert spec.with_overrides(config, {"epochs": 5, "warmup_epochs": 1})["early_terminate"]["min_iter"] == 2
     short = spec.with_overrides(config, {"epochs": 5})  # warm-up capped at 4 epochs: the band would be the last epoch
     assert short["early_terminate"]["min_iter"] == 5
@@ -73,7 +75,7 @@ def test_shorter_runs_keep_the_first_band_after_the_longest_warmup(capsys):
 
 
 def test_a_band_at_or_after_the_last_epoch_is_warned_about(tmp_path, capsys):
-    """A YAML that fixes short runs but keeps the shipped min_iter 30: Hyperband would silently stop nothing."""
+    """A YAML that fixes short runs but keeps a min_iter of 30: Hyperband would silently stop nothing."""
     config = {
         "program": "train_sweep.py",
         "early_terminate": {"type": "hyperband", "min_iter": 30, "eta": 3},
@@ -86,7 +88,7 @@ def test_a_band_at_or_after_the_last_epoch_is_warned_about(tmp_path, capsys):
     preflight.check_sweep(config)
     assert capsys.readouterr().out.strip() == (
         "yolosweep: WARNING: early_terminate.min_iter 30 is not before the last of the 15 epochs a run trains: "
-        "Hyperband will stop no run early. Fix: min_iter 4 (the shipped 30 of 100, scaled), or no early_terminate"
+        "Hyperband will stop no run early. Fix: min_iter 8 (the shipped 50 of 100, scaled), or no early_terminate"
     )
     del config["parameters"]["epochs"]  # Ultralytics' default: 100 epochs
     preflight.check_sweep(config)

@@ -56,6 +56,11 @@ def first_band_after_warmup(config: dict[str, Any]) -> int:
     return int(longest_warmup(config)) + 1
 
 
+# sweep_config.yaml's band, as a share of the run (min_iter 50 of 100): where the metric ranks runs in the regimes
+# measured (docs/benchmarks.md, "Where to put the band").
+SHIPPED_FIRST_BAND = 0.5
+
+
 def band_after_last_epoch(config: dict[str, Any], min_iter: int, first: int) -> str | None:
     """Why Hyperband can stop no run (its first band at or after the run's last epoch), with the fix; None if it can.
     `first`: the first epoch after the longest warm-up, where a band may start judging."""
@@ -63,9 +68,9 @@ def band_after_last_epoch(config: dict[str, Any], min_iter: int, first: int) -> 
     epochs = fixed_values(config).get("epochs", None if swept else ultralytics_defaults()["epochs"])
     if not isinstance(epochs, int) or min_iter < epochs:
         return None
-    shipped = max(first, round(30 * epochs / 100))  # sweep_config.yaml's band: epoch 30 of 100
+    shipped = max(first, round(SHIPPED_FIRST_BAND * epochs))
     fix = (
-        f"min_iter {shipped} (the shipped 30 of 100, scaled), or no early_terminate"
+        f"min_iter {shipped} (the shipped {SHIPPED_FIRST_BAND * 100:.0f} of 100, scaled), or no early_terminate"
         if shipped < epochs
         else f"no early_terminate: the warm-up lasts to epoch {first - 1}, so no band fits in {epochs} epochs"
     )

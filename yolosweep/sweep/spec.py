@@ -285,7 +285,7 @@ def with_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> dict[st
     """A copy of the sweep with some parameters fixed to new values (the --data/--epochs/... flags).
 
     A new epoch count moves Hyperband's bands with it, so they stay at the same fraction of a
-    run (min_iter 30 of 100 epochs becomes 15 of 50): otherwise a short sweep is never pruned.
+    run (min_iter 50 of 100 epochs becomes 25 of 50): otherwise a short sweep is never pruned.
     The first band never moves into the warm-up, though: see first_band_after_warmup.
     """
     result = copy.deepcopy(config)
@@ -317,7 +317,7 @@ def moved_band_line(path: str | Path, config: dict[str, Any]) -> str | None:
         return None
     bands = [band + 1 for band in hyperband_bands(hyperband) if isinstance(epochs, int) and band + 1 < epochs]
     where = (
-        f"bands at epoch{'s' if len(bands) > 1 else ''} {', '.join(map(str, bands))}"
+        f"band{'s' if len(bands) > 1 else ''} at epoch{'s' if len(bands) > 1 else ''} {', '.join(map(str, bands))}"
         if bands
         else "no band before the last epoch"
     )
