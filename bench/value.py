@@ -436,7 +436,8 @@ METHODS: dict[str, Callable[[Surrogate, np.random.Generator, int], Trace | list[
     "ours_band_11": lambda s, r, n: run_ours(s, r, n, defaults_first=True, stopping=11),
     # the YAML's band kept on every run length (--keep-band): "ours" before it stepped aside on short runs
     "ours_keep_band": lambda s, r, n: run_ours(s, r, n, defaults_first=True, stopping="keep"),
-    # the shipped 100 epochs (--regime finetune_long): the band moved from epoch 31 to where the metric ranks runs
+    # the shipped 100 epochs (--regime finetune_long): the YAML's band before #39 (epoch 31), and around halfway
+    "ours_band_30": lambda s, r, n: run_ours(s, r, n, defaults_first=True, stopping=30),
     "ours_band_45": lambda s, r, n: run_ours(s, r, n, defaults_first=True, stopping=45),
     "ours_band_60": lambda s, r, n: run_ours(s, r, n, defaults_first=True, stopping=60),
     "random": run_random,
