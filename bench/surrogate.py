@@ -88,7 +88,7 @@ def validate(
 
     configs = sorted({run for run, _ in curves if run != "defaults"})
     rng = np.random.default_rng(seed)
-    held = set(rng.choice(configs, size=max(2, int(len(configs) * holdout)), replace=False))
+    held = set(rng.choice(configs, size=max(3, int(len(configs) * holdout)), replace=False))  # 3: a rank to correlate
     train = {k: v for k, v in curves.items() if k[0] not in held}
     surrogate = Surrogate.fit(train, seed, inert)
     actual, predicted, final_error = [], [], []
@@ -146,7 +146,11 @@ def main() -> int:
     curves = value_data.load_curves()
     report = validate_holdouts(curves, options.holdouts)
     folds = report["holdouts"]
-    task = "tunable task's" if options.regime == "scratch" else "fine-tuning regime's (bccd from the chess checkpoint)"
+    task = {
+        "scratch": "tunable task's",
+        "finetune": "fine-tuning regime's (bccd from the chess checkpoint, 15 epochs)",
+        "finetune_long": "long fine-tuning regime's (bccd from the chess checkpoint, the shipped 100 epochs)",
+    }[options.regime]
     lines = [
         f"# Surrogate of the {task} learning curves",
         "",
