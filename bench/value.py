@@ -722,7 +722,7 @@ def main() -> int:
                 "epochs_to_5pct": statistics.median([r for r in reached if r is not None]) if any(reached) else None,
                 "reached_5pct": sum(r is not None for r in reached),
             }
-            for other in ("random", "ours_no_stopping"):  # two-sided: a loss counts as much as a gain
+            for other in ("random", "ours_no_stopping", "ours"):  # two-sided: a loss counts as much as a gain
                 if other in traces and name != other:
                     entry[f"p_vs_{other}"] = float(mannwhitneyu(values, at_epochs(other, budget)).pvalue)
             if "random" in traces and name != "random" and by_runs:  # at B runs ended, whatever they cost

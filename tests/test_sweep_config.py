@@ -100,7 +100,8 @@ def test_a_band_at_or_after_the_last_epoch_is_warned_about(tmp_path, capsys):
 
 def test_a_band_in_a_short_run_steps_aside_unless_kept(tmp_path, capsys):
     """On runs of 20 epochs or fewer the band cost the search in both regimes measured (bench/results/value_finetune.md,
-    value_band.md): the sweep is made without it, saying so; --keep-band keeps it, with the warning."""
+    value_scratch.md, band_replay_*.md): the sweep is made without it, saying so; --keep-band keeps it, with the
+    warning."""
     config = {
         "program": "train_sweep.py",
         "early_terminate": {"type": "hyperband", "min_iter": 6, "eta": 3},
