@@ -7,6 +7,7 @@ columns and the same answers.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ class SweepRuns:
     source: str
     verified: dict[str, Any] | None = None  # the winner retrained with several seeds (--top K --seeds S), local sweeps
 
-    @property
+    @functools.cached_property  # read in per-row loops (the band check): built once per sweep
     def objective(self) -> Objective:
         found = sweep_objective(self.config)
         if found is None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from yolosweep.objective import DEFAULT_OBJECTIVE, Objective, number
 from yolosweep.states import Origin
+from yolosweep.store import Run
 
 BEYOND_P = 0.05  # a success level is claimed only below this
 DEFAULT_LEVELS = (5.0, 9.0, 12.0)  # % over the baseline: minimum, good, excellent
@@ -71,19 +72,19 @@ class SeedSpread:
         return statistics.stdev(self.values) if self.n > 1 else None
 
 
-def _is_reference(runs: Iterable[Any]) -> list[tuple[Any, bool]]:
+def _is_reference(runs: Iterable[Run]) -> list[tuple[Run, bool]]:
     """Each run, in start order, with whether it is the reference: the first prior or one of its noise repeats
     (a later prior is another configuration)."""
     marked, first_prior_seen = [], False
     for run in runs:
-        origin = Origin(getattr(run, "origin", Origin.SEARCH))
+        origin = Origin(run.origin)
         reference = origin is Origin.NOISE or (origin is Origin.PRIOR and not first_prior_seen)
         first_prior_seen = first_prior_seen or origin is Origin.PRIOR
         marked.append((run, reference))
     return marked
 
 
-def seed_spread(runs: Iterable[Any], metric: str) -> SeedSpread | None:
+def seed_spread(runs: Iterable[Run], metric: str) -> SeedSpread | None:
     """From a sweep's runs (store runs or analysis records: origin, state, summary), in start order: the first
     prior and its noise repeats that ended with a value. None when the sweep has no first prior."""
     values = [
@@ -157,7 +158,7 @@ class Verdict:
 
 
 def judge_best(
-    runs: list[Any], objective: Objective, best: float, baseline: float | None = None
+    runs: list[Run], objective: Objective, best: float, baseline: float | None = None
 ) -> tuple[Verdict, str] | None:
     """The sweep's best against its reference, and the reference's name: `baseline` (the user's model)
     when given, else the mean of the first prior's seeds, else the first prior's one run. None without one."""
