@@ -80,8 +80,8 @@ def band_after_last_epoch(config: dict[str, Any], min_iter: int, first: int) -> 
     )
 
 
-# Up to this many epochs a run, the band judges runs before the metric ranks them and cost the search in every
-# regime measured (docs/benchmarks.md, "Where the code's thresholds come from").
+# Up to this many epochs a run, a stop saves few epochs, and on the fine-tuning curves measured every band placement
+# cost the search (docs/benchmarks.md, "Where the code's thresholds come from").
 SHORT_RUN_EPOCHS = 20
 
 
@@ -96,9 +96,9 @@ def band_in_short_run(config: dict[str, Any]) -> str | None:
     ):
         return None
     return (
-        f"Hyperband's first band, at epoch {hyperband['min_iter'] + 1} of {epochs}, judges runs before the metric "
-        f"ranks them: on runs of {SHORT_RUN_EPOCHS} epochs or fewer it stops runs by their seed and costs the "
-        "search (docs/benchmarks.md)"
+        f"Hyperband's first band, at epoch {hyperband['min_iter'] + 1} of {epochs}, would save few epochs: on runs "
+        f"of {SHORT_RUN_EPOCHS} epochs or fewer every band placement cost the search on the fine-tuning curves "
+        "measured (docs/benchmarks.md)"
     )
 
 
