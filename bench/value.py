@@ -1,6 +1,8 @@
 """Does a sweep pay (#16)? Search methods compared at equal epoch budgets on the surrogate of real curves.
 
-    python bench/value.py --reps 50        # -> bench/results/value.json, value.md, value_anytime.png
+    python bench/value.py --regime finetune --reps 100 --jobs 2 \
+        --methods ours,ours_no_stopping,ours_keep_band,random,optuna_tpe_hyperband,ultralytics_tuner
+                                                  # -> bench/results/value_<regime>.json, .md, _anytime.png (#39)
 
 Every method spends epochs of the tunable task (bench/value_data.py); a training's curve comes from
 bench/surrogate.py (a forest fitted to the recorded curves, plus the defaults' seed spread), so a
@@ -12,25 +14,14 @@ retraining the top 2 once within the same budget (*_then_top2). The score of a r
 a budget is the share of the headroom it captured: (best found - defaults) / (best known - defaults),
 where "best known" is the surrogate's best over 5,000 sampled configurations.
 
-Status (2026-11-26): all 150 configurations recorded, 10 methods at 50 repetitions in bench/results/value.md;
-ours does not beat random search on this task (README, "Does a sweep pay?"); on the surrogate without the
-parameters a detect training ignores (--inert dropout,copy_paste), ours with them fixed has the highest median
-at 10 and 20 runs, not at 5. With the seed noise removed (--noise-scale 0), ours without Hyperband beats random
-at 20 runs (0.80 against 0.73, p 0.001): the noise and a band placed before the metric ranks runs are what
-hold ours back.
+"ours" is the shipped sweep_config.yaml as `yolosweep launch` creates it (on runs of 20 epochs or fewer the band
+steps aside), ours_keep_band with its band kept, ours_band_N with the band moved to min_iter N, ours_no_stopping
+without early_terminate; each band is also valued at equal result against ours_no_stopping (band_worth: epochs
+saved, or lost, for the quality ours without the band holds at each budget). Results and their history:
+docs/benchmarks.md ("Does a sweep pay?", "Does the shipped search pay?").
     python bench/value.py --reps 50 --methods ours,random --reuse random   # rerun one method, reuse another's traces
     python bench/value.py --inert dropout,copy_paste --noise-scale 0       # no seed noise: what search alone loses
     python bench/value.py --reps 100 --methods '*_pick_*' --name value_handover  # which run to hand over (#24)
-    python bench/value.py --regime finetune --jobs 2 \
-        --methods ours,ours_no_stopping,ours_band_11,random,ultralytics_tuner,optuna_tpe_hyperband
-                                                  # the fine-tuning regime's curves (#25) -> value_finetune.*
-    python bench/value.py --methods ours,ours_no_stopping --reuse ours --name value_band   # what the band is worth
-
-With ours and ours_no_stopping both run, the results also say what Hyperband's band is worth at equal result
-(band_worth: epochs saved, or lost, for the quality ours without the band holds at each budget). 2026-11-27,
-from scratch: it saves none (57 epochs lost at 5 runs, 20 at 10; never as good within 20 runs); fine-tuning
-(--regime finetune): none either (37 epochs lost at 5 runs; never as good within 20 runs, where the band left ours
-0.22 of the headroom at 10 runs against 0.59 without it).
 
 The hand-over rules of #24 (`<search>_pick_<rule>`): one search per repetition, shared by every rule, which then
 picks one of its full runs: the best run, a forest's or a noise-aware GP's best prediction, the best mean of the top
