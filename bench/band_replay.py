@@ -27,6 +27,8 @@ sys.path.insert(0, str(BENCH.parent))
 
 import value_data  # noqa: E402
 
+from yolosweep.results.band_check import MIN_RUNS_FOR_BAND_CHECK, PREDICTIVE_BAND_RHO  # noqa: E402
+
 
 def _stop(band: int, history: list[float], ended: list[list[float]]) -> bool:
     """W&B's Hyperband decision for the one running run on the epoch it passes `band` (one band: the only one
@@ -49,28 +51,25 @@ def _stop(band: int, history: list[float], ended: list[list[float]]) -> bool:
 
 
 def placed_band(complete: list[list[float]], epochs: int) -> int | None:
-    """The band a sweep would set from its own complete runs (the adaptive candidate): the first history index, up
-    to half the run, where the best value so far ranks those runs' results with Spearman >= 0.4; None before
-    MIN_RUNS of them, or where no index that early does."""
+    """The band a sweep would set from its own complete runs (the adaptive candidate), by the analysis' own band-check
+    rule: the first history index, up to half the run, where the best value so far ranks those runs' results with
+    Spearman >= PREDICTIVE_BAND_RHO; None before MIN_RUNS_FOR_BAND_CHECK of them, or where no index that early does."""
     from scipy.stats import spearmanr
 
-    if len(complete) < MIN_RUNS:
+    if len(complete) < MIN_RUNS_FOR_BAND_CHECK:
         return None
     results = [max(c) for c in complete]
     for index in range(1, epochs // 2):
         rho = spearmanr([max(c[: index + 1]) for c in complete], results).statistic
-        if np.isfinite(rho) and rho >= 0.4:
+        if np.isfinite(rho) and rho >= PREDICTIVE_BAND_RHO:
             return index
     return None
 
 
-MIN_RUNS = 5  # as results/band_check.py's MIN_RUNS_FOR_BAND_CHECK
-
-
 def replay(curves: list[list[float]], order: list[int], budget: int, band: int | str | None) -> tuple[float, int, int]:
     """One search over `order` within `budget` epochs: (the handed-over configuration's result, runs started,
-    runs stopped by the band). band: a min_iter, None for no band, or "adaptive" (placed_band, re-placed after each
-    complete run until one is found)."""
+    runs stopped by the band). band: a min_iter, None for no band, or "adaptive" (placed_band, placed anew before
+    each run from the complete runs so far)."""
     epochs = len(curves[0])
     ended: list[list[float]] = []
     spent, best_seen, handed, stopped = 0, -1.0, 0.0, 0
