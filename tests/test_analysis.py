@@ -169,6 +169,20 @@ def test_a_band_that_ranks_runs_against_their_results_is_named_with_where_to_mov
     assert "band at epoch 4" in line and "Spearman -1.00" in line and "early_terminate.min_iter: 6" in line
 
 
+def test_every_band_inside_the_run_is_judged_as_the_engine_places_them():
+    from yolosweep.results.band_check import band_advice, band_checks
+
+    # min_iter 3 on 100 epochs: the engine's bands at epochs 4, 10, 28 and 82; the metric ranks runs only from 90
+    sweep = _band_sweep(_reversed_until(100, 90))
+    assert [(check.band, check.predictive) for check in band_checks(sweep)] == [
+        (3, False),
+        (9, False),
+        (27, False),
+        (81, False),
+    ]
+    assert "band at epoch 82" in band_advice(sweep)[-1]
+
+
 def test_a_band_the_metric_ranks_only_late_is_advised_away():
     from yolosweep.results.band_check import band_advice, band_checks
 

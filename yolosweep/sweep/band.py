@@ -19,8 +19,8 @@ def hyperband_bands(early_terminate: dict[str, Any]) -> list[int]:
                 break
             bands.append(int(band))
         return sorted(bands)
-    if "min_iter" in early_terminate:
-        return [int(early_terminate["min_iter"] * eta**i) for i in range(3)]  # the first three of the engine's 100
+    if "min_iter" in early_terminate:  # the engine's 100 bands, min_iter x eta^i: callers keep those inside a run
+        return sorted({int(early_terminate["min_iter"] * eta**i) for i in range(100)})
     return []
 
 
