@@ -131,8 +131,14 @@ def run_ours(
     trace: Trace | None = None,
     fix_dead: bool = False,
     recheck_leader: bool = False,
+    noise_runs: int = 0,
+    noise_seen: bool = False,
 ) -> Trace:
-    """recheck_leader (a candidate of #39, not in W&B's language): a full run that beats the hand-over's mean is
+    """noise_runs: the defaults trained that many times more right after them, as `launch --noise-runs` does;
+    hidden from the engine as the local agent hides them, or with noise_seen shown to it, as W&B's server sees
+    the prior runs the launcher gives it.
+
+    recheck_leader (a candidate of #39, not in W&B's language): a full run that beats the hand-over's mean is
     trained once more with another seed before it is handed over; it takes over only if its mean of two is
     higher, and the engine sees both trainings (same values: its GP fits their mean)."""
     from yolosweep.agent.engine import runs_to_stop
@@ -148,7 +154,11 @@ def run_ours(
     trace = trace or Trace(limit)
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
         store = Store(Path(tmp) / "sweeps.db")
-        sweep_id = store.create_sweep(config, [value_data.defaults()] if defaults_first else [])
+        repeats = [value_data.defaults()] * noise_runs
+        priors = [value_data.defaults()] if defaults_first else []
+        sweep_id = (
+            store.create_sweep(config, priors + repeats) if noise_seen else store.create_sweep(config, priors, repeats)
+        )
         agent = Agent(store, sweep_id)
         random.seed(int(rng.integers(2**31)))  # the engine samples with the `random` module
         np.random.seed(int(rng.integers(2**31)))
@@ -456,6 +466,8 @@ METHODS: dict[str, Callable[[Surrogate, np.random.Generator, int], Trace | list[
     "ours_no_defaults": lambda s, r, n: run_ours(s, r, n, defaults_first=False),
     "ours_no_stopping": lambda s, r, n: run_ours(s, r, n, defaults_first=True, stopping="none"),
     "ours_recheck_leader": lambda s, r, n: run_ours(s, r, n, defaults_first=True, recheck_leader=True),
+    "ours_as_launched": lambda s, r, n: run_ours(s, r, n, defaults_first=True, noise_runs=2),
+    "ours_repeats_seen": lambda s, r, n: run_ours(s, r, n, defaults_first=True, noise_runs=2, noise_seen=True),
     # the band where results/band_check.py puts it on the recorded curves (min_iter 9: Spearman 0.41 against
     # the runs' results; 0.07 at min_iter 6, where min_iter 30 of 100 lands when scaled to 20 epochs)
     "ours_band_9": lambda s, r, n: run_ours(s, r, n, defaults_first=True, stopping=9),
