@@ -27,8 +27,8 @@ _ENGINE_STATE = {
 def engine_runs(runs: list[Run]) -> list[sweeps.SweepRun]:
     # Aliases, not field names: sweeps 0.2.0 under pydantic 2 silently drops `history=` and
     # `summary_metrics=`, which would leave Hyperband and bayes blind.
-    # Seed repeats stay out: the engine's GP (noise term 1e-7) would see one point with several values
-    # and take their spread for signal, and Hyperband must not stop the runs that measure the noise.
+    # Seed repeats stay out, so Hyperband never stops the runs that measure the noise. W&B's server sees them
+    # (prior runs); its GP fits their mean, and showing them here measured no different (docs/benchmarks.md).
     return [
         sweeps.SweepRun(
             name=run.id,
