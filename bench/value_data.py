@@ -81,6 +81,10 @@ FINETUNE_DATA = REPO.parent / "shared" / "data" / "bccd" / "data.yaml"
 FINETUNE_LONG_CURVES = REPO / "bench" / "data" / "finetune_long_curves"
 FINETUNE_LONG_TASK = {**FINETUNE_TASK, "epochs": 100, "imgsz": 160}
 FINETUNE_LONG_DATA = REPO / "examples" / "bccd" / "data.yaml"
+# The long regime's first 15 epochs as a complete schedule of their own (warm-up, lrf decay, close_mosaic), at its
+# size and photos: the low fidelity of bench/short_schedule.py, ~2.5 min a training.
+FINETUNE_SHORT_CURVES = REPO / "bench" / "data" / "finetune_short_curves"
+FINETUNE_SHORT_TASK = {**FINETUNE_LONG_TASK, "epochs": 15}
 SCRATCH = (CURVES, TASK)
 
 
@@ -91,6 +95,7 @@ def use_regime(regime: str) -> None:
         "scratch": SCRATCH,
         "finetune": (FINETUNE_CURVES, FINETUNE_TASK),
         "finetune_long": (FINETUNE_LONG_CURVES, FINETUNE_LONG_TASK),
+        "finetune_short": (FINETUNE_SHORT_CURVES, FINETUNE_SHORT_TASK),
     }[regime]
 
 
@@ -292,10 +297,11 @@ def main() -> int:
     parser.add_argument("--summary", action="store_true", help="print headroom and noise of the curves so far")
     parser.add_argument(
         "--regime",
-        choices=("scratch", "finetune", "finetune_long"),
+        choices=("scratch", "finetune", "finetune_long", "finetune_short"),
         default="scratch",
         help="scratch: the tunable task from scratch (default); finetune: bccd from the chess checkpoint, "
-        "15 epochs; finetune_long: the same for the shipped 100 epochs at imgsz 160",
+        "15 epochs; finetune_long: the same for the shipped 100 epochs at imgsz 160; finetune_short: "
+        "finetune_long's task in 15 epochs",
     )
     options = parser.parse_args()
     use_regime(options.regime)
@@ -303,7 +309,7 @@ def main() -> int:
     if options.summary:
         print(json.dumps(summary(load_curves(folder)), indent=2))
         return 0
-    if options.regime in ("finetune", "finetune_long"):
+    if options.regime in ("finetune", "finetune_long", "finetune_short"):
         if not Path(task["model"]).exists():
             raise SystemExit(f"{task['model']} missing: make it with python bench/pretrain.py")
         data = FINETUNE_DATA if options.regime == "finetune" else FINETUNE_LONG_DATA
