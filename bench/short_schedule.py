@@ -57,7 +57,7 @@ def short_then_top(
     """Short runs of the order while `top` long runs still fit, then the best by the short result trained long (the
     budget's rest to the next best; long runs beyond those tried go to the order's next configurations, untried);
     the best 100-epoch result among those trained long."""
-    tried = order[: min(len(order), max(0, math.floor((budget - top) / cost + 1e-9)))]
+    tried = order[: short_runs_tried(len(order), budget, top, cost)]
     trained = math.floor(budget - len(tried) * cost + 1e-9)
     ranked = sorted(tried, key=lambda i: short[i], reverse=True)
     chosen = ranked[:trained] + order[len(tried) : len(tried) + max(0, trained - len(tried))]
@@ -65,6 +65,7 @@ def short_then_top(
 
 
 def short_runs_tried(configs: int, budget: float, top: int, cost: float) -> int:
+    """How many short runs fit while `top` long runs still do (at most the configurations there are)."""
     return min(configs, max(0, math.floor((budget - top) / cost + 1e-9)))
 
 
