@@ -32,16 +32,18 @@ sys.path.insert(0, str(BENCH.parent))
 
 import value_data  # noqa: E402
 
+from yolosweep.sweep.band import SHIPPED_FIRST_BAND  # noqa: E402
+
 BUDGETS = (3.5, 4, 4.5, 5, 6, 8, 11)  # full-length runs' worth; 11: half the 23 configurations both regimes share
 
 
-def recorded(regime: str) -> dict[str, tuple[float, list[float], float]]:
-    """Each sampled configuration's (result, curve, training seconds) in `regime`, seed 0."""
-    value_data.use_regime(regime)
-    metric, epochs = value_data.METRIC, value_data.TASK["epochs"]
+def recorded(
+    curves: dict[tuple[str, int], list[dict[str, Any]]], epochs: int
+) -> dict[str, tuple[float, list[float], float]]:
+    """Each sampled configuration's (result, curve, training seconds), seed 0, from a regime's loaded curves."""
     return {
-        run: (value_data.final(rows), [row.get(metric, 0.0) for row in rows], float(rows[-1]["time"]))
-        for (run, seed), rows in value_data.load_curves().items()
+        run: (value_data.final(rows), [row.get(value_data.METRIC, 0.0) for row in rows], float(rows[-1]["time"]))
+        for (run, seed), rows in curves.items()
         if run != "defaults" and seed == 0 and len(rows) >= epochs
     }
 
@@ -79,21 +81,31 @@ def main() -> int:
     parser.add_argument("--short", choices=("finetune_short", "finetune"), default="finetune_short")
     options = parser.parse_args()
 
-    short_runs, long_runs = recorded(options.short), recorded("finetune_long")
+    value_data.use_regime(options.short)
+    short_epochs = value_data.TASK["epochs"]
+    short_runs = recorded(value_data.load_curves(), short_epochs)
+    value_data.use_regime("finetune_long")
     long_epochs = value_data.TASK["epochs"]
-    summary = value_data.summary(value_data.load_curves())
+    long_curves = value_data.load_curves()
+    long_runs = recorded(long_curves, long_epochs)
+    summary = value_data.summary(long_curves)
+    band = int(SHIPPED_FIRST_BAND * long_epochs)  # the shipped band's history index (min_iter 50: epoch 51)
     names = sorted(set(short_runs) & set(long_runs))
     short = [short_runs[n][0] for n in names]
     long = [long_runs[n][0] for n in names]
     defaults, best = summary["defaults_mean"], max(long)
     costs = {
-        "epochs": 15 / long_epochs,
+        "epochs": short_epochs / long_epochs,
         "compute": min(t for _, _, t in short_runs.values()) / min(t for _, _, t in long_runs.values()),
     }
     ranks = {
         "short_result": float(spearmanr(short, long).statistic),
-        "long_at_epoch_15": float(spearmanr([max(long_runs[n][1][:15]) for n in names], long).statistic),
-        "long_at_epoch_51": float(spearmanr([max(long_runs[n][1][:51]) for n in names], long).statistic),
+        f"long_at_epoch_{short_epochs}": float(
+            spearmanr([max(long_runs[n][1][:short_epochs]) for n in names], long).statistic
+        ),
+        f"long_at_epoch_{band + 1}": float(
+            spearmanr([max(long_runs[n][1][: band + 1]) for n in names], long).statistic
+        ),
     }
     rng = np.random.default_rng(0)
     orders = [list(rng.permutation(len(names))) for _ in range(options.reps)]
@@ -119,8 +131,9 @@ def main() -> int:
         f"# Short complete schedules, then the top {options.top} at full length (fine-tuning, bccd)",
         "",
         f"{len(names)} configurations recorded at both lengths, {options.reps} random orders. Ranking the 100-epoch "
-        f"results (Spearman): the 15-epoch result {ranks['short_result']:.2f}; the 100-epoch run's own best by "
-        f"epoch 15 {ranks['long_at_epoch_15']:.2f}, by epoch 51 (the shipped band) {ranks['long_at_epoch_51']:.2f}. "
+        f"results (Spearman): the {short_epochs}-epoch result {ranks['short_result']:.2f}; the 100-epoch run's own "
+        f"best by epoch {short_epochs} {ranks[f'long_at_epoch_{short_epochs}']:.2f}, by epoch {band + 1} (the shipped "
+        f"band) {ranks[f'long_at_epoch_{band + 1}']:.2f}. "
         f"A short run ({options.short}) costs {costs['epochs']:.2f} of a long one in epochs, {costs['compute']:.2f} "
         "in compute. Share: the handed-over configuration's 100-epoch result, 0 = the "
         "defaults' mean, 1 = the best recorded. Worse/better: against long only in the same order; p: two-sided "

@@ -309,7 +309,7 @@ def main() -> int:
     if options.summary:
         print(json.dumps(summary(load_curves(folder)), indent=2))
         return 0
-    if options.regime in ("finetune", "finetune_long", "finetune_short"):
+    if options.regime != "scratch":  # every fine-tuning regime starts from the chess checkpoint
         if not Path(task["model"]).exists():
             raise SystemExit(f"{task['model']} missing: make it with python bench/pretrain.py")
         data = FINETUNE_DATA if options.regime == "finetune" else FINETUNE_LONG_DATA
