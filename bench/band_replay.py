@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
@@ -28,6 +29,10 @@ sys.path.insert(0, str(BENCH.parent))
 import value_data  # noqa: E402
 
 from yolosweep.results.band_check import MIN_RUNS_FOR_BAND_CHECK, PREDICTIVE_BAND_RHO  # noqa: E402
+from yolosweep.sweep.band import hyperband_bands  # noqa: E402
+
+# the shipped eta (each band keeps the top 1/eta); the replay moves only min_iter
+ETA = yaml.safe_load((BENCH.parent / "sweep_config.yaml").read_text())["early_terminate"]["eta"]
 
 
 def _stop(band: int, history: list[float], ended: list[list[float]]) -> bool:
@@ -44,7 +49,7 @@ def _stop(band: int, history: list[float], ended: list[list[float]]) -> bool:
     config = {
         "method": "random",
         "metric": {"name": metric, "goal": "maximize"},
-        "early_terminate": {"type": "hyperband", "min_iter": band, "eta": 3},
+        "early_terminate": {"type": "hyperband", "min_iter": band, "eta": ETA},
         "parameters": {"x": {"value": 1}},
     }
     return any(run.name == "now" for run in hyperband_stop_runs(runs, config))
@@ -75,7 +80,8 @@ def replay(curves: list[list[float]], order: list[int], budget: int, band: int |
     spent, best_seen, handed, stopped = 0, -1.0, 0.0, 0
     for started, index in enumerate(order, start=1):
         placed = placed_band([h for h in ended if len(h) == epochs], epochs) if band == "adaptive" else band
-        judged = {b + 1 for b in ([placed * 3**i for i in range(4)] if placed else []) if b + 1 < epochs}
+        bands = hyperband_bands({"min_iter": placed, "eta": ETA}) if placed else []
+        judged = {b + 1 for b in bands if b + 1 < epochs}
         curve, history = curves[index], []
         for epoch, value in enumerate(curve, start=1):
             history.append(value)
