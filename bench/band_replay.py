@@ -26,6 +26,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
 
+import curve_forecast  # noqa: E402
 import value_data  # noqa: E402
 
 from yolosweep.results.band_check import MIN_RUNS_FOR_BAND_CHECK, PREDICTIVE_BAND_RHO  # noqa: E402
@@ -71,15 +72,30 @@ def placed_band(complete: list[list[float]], epochs: int) -> int | None:
     return None
 
 
-def replay(curves: list[list[float]], order: list[int], budget: int, band: int | str | None) -> tuple[float, int, int]:
+def replay(
+    curves: list[list[float]],
+    order: list[int],
+    budget: int,
+    band: int | str | None,
+    forecasts: np.ndarray | None = None,
+) -> tuple[float, int, int]:
     """One search over `order` within `budget` epochs: (the handed-over configuration's result, runs started,
-    runs stopped by the band). band: a min_iter, None for no band, or "adaptive" (placed_band, placed anew before
-    each run from the complete runs so far)."""
+    runs stopped by the band). band: a min_iter, None for no band, "adaptive" (placed_band, placed anew before
+    each run from the complete runs so far) or "forecast" (curve_forecast.stops at every epoch; `forecasts`:
+    curve_forecast.forecast_table(curves), computed here when not given)."""
     epochs = len(curves[0])
     ended: list[list[float]] = []
+    complete: list[int] = []
+    results = np.array([max(c) for c in curves])
+    table = None
+    if band == "forecast":
+        table = curve_forecast.forecast_table(curves) if forecasts is None else forecasts
     spent, best_seen, handed, stopped = 0, -1.0, 0.0, 0
     for started, index in enumerate(order, start=1):
-        placed = placed_band([h for h in ended if len(h) == epochs], epochs) if band == "adaptive" else band
+        if band == "adaptive":
+            placed = placed_band([h for h in ended if len(h) == epochs], epochs)
+        else:
+            placed = band if isinstance(band, int) else None
         bands = hyperband_bands({"min_iter": placed, "eta": ETA}) if placed else []
         judged = {b + 1 for b in bands if b + 1 < epochs}
         curve, history = curves[index], []
@@ -90,10 +106,14 @@ def replay(curves: list[list[float]], order: list[int], budget: int, band: int |
                 best_seen, handed = max(history), max(curve)
             if spent == budget:
                 return handed, started, stopped
-            if epoch in judged and _stop(int(placed or 0), history, ended):
+            forecast_stop = (
+                table is not None and epoch < epochs and curve_forecast.stops(table, results, index, epoch, complete)
+            )
+            if forecast_stop or (epoch in judged and _stop(int(placed or 0), history, ended)):
                 stopped += 1
                 break
         ended.append(history)
+        complete += [index] if len(history) == epochs else []
     return handed, len(order), stopped
 
 
@@ -106,7 +126,8 @@ def main() -> int:
     parser.add_argument(
         "--bands",
         default="30,50,adaptive",
-        help="min_iter values to replay, comma-separated; adaptive: placed from the sweep's own complete runs",
+        help="min_iter values to replay, comma-separated; adaptive: placed from the sweep's own complete runs; "
+        "forecast: bench/curve_forecast.py's stop rule instead of a band",
     )
     parser.add_argument("--runs", type=int, default=20, help="the budget in full runs (at most half the configs)")
     parser.add_argument("--reps", type=int, default=1000)
@@ -153,14 +174,16 @@ def main() -> int:
         "|---|---|---|---|---|---|---|---|",
         f"| none | - | {payload['no_band']['share_median']:.2f} | {runs} | 0 | - | - | - |",
     ]
-    for band in (b if b == "adaptive" else int(b) for b in options.bands.split(",")):
-        found = [replay(curves, order, budget, band) for order in orders]
+    bands = [b if b in ("adaptive", "forecast") else int(b) for b in options.bands.split(",")]
+    table = curve_forecast.forecast_table(curves) if "forecast" in bands else None
+    for band in bands:
+        found = [replay(curves, order, budget, band, table) for order in orders]
         handed = np.array([q for q, _, _ in found])
         shares = (handed - defaults) / (best - defaults)
         difference = handed - np.array(base)
         q1, median, q3 = np.percentile(shares, [25, 50, 75])
         p = float(wilcoxon(difference).pvalue) if difference.any() else 1.0
-        rho = None if band == "adaptive" else (summary.get("spearman_epoch_with_result") or {}).get(band + 1)
+        rho = None if isinstance(band, str) else (summary.get("spearman_epoch_with_result") or {}).get(band + 1)
         entry = {
             "share_median": float(median),
             "share_q1": float(q1),
@@ -174,7 +197,7 @@ def main() -> int:
             "spearman_at_band": rho,
         }
         payload["bands"][str(band)] = entry
-        label = band if band == "adaptive" else f"{band} ({band + 1})"
+        label = band if isinstance(band, str) else f"{band} ({band + 1})"
         lines.append(
             f"| {label} | {'-' if rho is None else f'{rho:.2f}'} | {median:.2f} [{q1:.2f}-{q3:.2f}] | "
             f"{entry['runs_started_median']:.0f} | {entry['stopped_median']:.0f} | "
