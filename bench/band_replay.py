@@ -1,7 +1,7 @@
 """Does a Hyperband band pay on the recorded learning curves themselves (#39)? No surrogate: W&B's own Hyperband
 (sweeps.hyperband_stopping) replayed over real curves in random orders, against the same orders without a band.
 
-    python bench/band_replay.py --regime finetune_long --bands 30,45,60   # -> bench/results/band_replay_<regime>.*
+    python bench/band_replay.py --regime finetune_long --bands 30,45,60,50/2   # -> bench/results/band_replay_<regime>.*
 
 Each repetition draws a random order of the recorded configurations (seed 0 each; the defaults' seeds aside) and
 runs them one after another, as one agent of a random search would, with a budget of R full runs' epochs. Without
@@ -36,7 +36,7 @@ from yolosweep.sweep.band import hyperband_bands  # noqa: E402
 ETA = yaml.safe_load((BENCH.parent / "sweep_config.yaml").read_text())["early_terminate"]["eta"]
 
 
-def _stop(band: int, history: list[float], ended: list[list[float]]) -> bool:
+def _stop(band: int, history: list[float], ended: list[list[float]], eta: int = ETA) -> bool:
     """W&B's Hyperband decision for the one running run on the epoch it passes `band` (one band: the only one
     a run reaches when min_iter x eta passes its last epoch; later bands are judged the same way)."""
     import sweeps
@@ -50,7 +50,7 @@ def _stop(band: int, history: list[float], ended: list[list[float]]) -> bool:
     config = {
         "method": "random",
         "metric": {"name": metric, "goal": "maximize"},
-        "early_terminate": {"type": "hyperband", "min_iter": band, "eta": ETA},
+        "early_terminate": {"type": "hyperband", "min_iter": band, "eta": eta},
         "parameters": {"x": {"value": 1}},
     }
     return any(run.name == "now" for run in hyperband_stop_runs(runs, config))
@@ -78,6 +78,7 @@ def replay(
     budget: int,
     band: int | str | None,
     forecasts: np.ndarray | None = None,
+    eta: int = ETA,
 ) -> tuple[float, int, int]:
     """One search over `order` within `budget` epochs: (the handed-over configuration's result, runs started,
     runs stopped by the band). band: a min_iter, None for no band, "adaptive" (placed_band, placed anew before
@@ -96,7 +97,7 @@ def replay(
             placed = placed_band([h for h in ended if len(h) == epochs], epochs)
         else:
             placed = band if isinstance(band, int) else None
-        bands = hyperband_bands({"min_iter": placed, "eta": ETA}) if placed else []
+        bands = hyperband_bands({"min_iter": placed, "eta": eta}) if placed else []
         judged = {b + 1 for b in bands if b + 1 < epochs}
         curve, history = curves[index], []
         for epoch, value in enumerate(curve, start=1):
@@ -109,7 +110,7 @@ def replay(
             forecast_stop = (
                 table is not None and epoch < epochs and curve_forecast.stops(table, results, index, epoch, complete)
             )
-            if forecast_stop or (epoch in judged and _stop(int(placed or 0), history, ended)):
+            if forecast_stop or (epoch in judged and _stop(int(placed or 0), history, ended, eta)):
                 stopped += 1
                 break
         ended.append(history)
@@ -126,8 +127,9 @@ def main() -> int:
     parser.add_argument(
         "--bands",
         default="30,50,adaptive",
-        help="min_iter values to replay, comma-separated; adaptive: placed from the sweep's own complete runs; "
-        "forecast: bench/curve_forecast.py's stop rule instead of a band",
+        help="min_iter values to replay, comma-separated, each with /ETA for an eta other than the shipped one "
+        "(50/2); adaptive: placed from the sweep's own complete runs; forecast: bench/curve_forecast.py's stop "
+        "rule instead of a band",
     )
     parser.add_argument("--runs", type=int, default=20, help="the budget in full runs (at most half the configs)")
     parser.add_argument("--reps", type=int, default=1000)
@@ -174,10 +176,13 @@ def main() -> int:
         "|---|---|---|---|---|---|---|---|",
         f"| none | - | {payload['no_band']['share_median']:.2f} | {runs} | 0 | - | - | - |",
     ]
-    bands = [b if b in ("adaptive", "forecast") else int(b) for b in options.bands.split(",")]
-    table = curve_forecast.forecast_table(curves) if "forecast" in bands else None
-    for band in bands:
-        found = [replay(curves, order, budget, band, table) for order in orders]
+    specs = options.bands.split(",")
+    table = curve_forecast.forecast_table(curves) if "forecast" in specs else None
+    for spec in specs:
+        name, _, eta_given = spec.partition("/")
+        band: int | str = name if name in ("adaptive", "forecast") else int(name)
+        eta = int(eta_given or ETA)
+        found = [replay(curves, order, budget, band, table, eta) for order in orders]
         handed = np.array([q for q, _, _ in found])
         shares = (handed - defaults) / (best - defaults)
         difference = handed - np.array(base)
@@ -195,9 +200,10 @@ def main() -> int:
             "mean_difference": float(difference.mean()),
             "p": p,
             "spearman_at_band": rho,
+            "eta": eta,
         }
-        payload["bands"][str(band)] = entry
-        label = band if isinstance(band, str) else f"{band} ({band + 1})"
+        payload["bands"][spec] = entry
+        label = band if isinstance(band, str) else f"{band} ({band + 1})" + (f", eta {eta}" if eta != ETA else "")
         lines.append(
             f"| {label} | {'-' if rho is None else f'{rho:.2f}'} | {median:.2f} [{q1:.2f}-{q3:.2f}] | "
             f"{entry['runs_started_median']:.0f} | {entry['stopped_median']:.0f} | "

@@ -39,3 +39,11 @@ def test_the_sweep_placed_band_waits_for_five_complete_runs_and_the_first_rankin
     assert band_replay.placed_band(shuffled, epochs) == 4
     late = [[0.5 - 0.1 * k] * 6 + [0.1 * k] * 4 for k in range(1, 6)]  # only past half the run: no band
     assert band_replay.placed_band(late, epochs) is None
+
+
+def test_eta_sets_the_share_a_band_keeps():
+    mid = [0.4, 0.5, 0.85, 0.95]  # the best result, third of four at the band (0.5 against 0.7, 0.6, 0.1)
+    curves = [GOOD, FAIR, BAD, mid]
+    # eta 3 keeps the top third: mid is stopped with BAD; eta 2 keeps the top half: mid goes on and wins
+    assert band_replay.replay(curves, [0, 1, 2, 3], budget=16, band=1, eta=3) == (0.9, 4, 2)
+    assert band_replay.replay(curves, [0, 1, 2, 3], budget=16, band=1, eta=2) == (0.95, 4, 1)
