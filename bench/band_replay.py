@@ -72,6 +72,28 @@ def placed_band(complete: list[list[float]], epochs: int) -> int | None:
     return None
 
 
+def spread_by_epoch(recorded: dict[tuple[str, int], list[dict[str, Any]]], epochs: int) -> dict[int, dict[str, float]]:
+    """Luck against signal at each epoch: the standard deviation of the best value so far (what Hyperband compares)
+    across the defaults' seeds and across the sampled configurations. A band ranks runs by their seed where the
+    first is as large as the second."""
+    metric = value_data.METRIC
+    best = {
+        kind: np.maximum.accumulate(
+            [
+                [row.get(metric, 0.0) for row in rows[:epochs]]
+                for (run, _), rows in sorted(recorded.items())
+                if (run == "defaults") == (kind == "seeds") and len(rows) >= epochs
+            ],
+            axis=1,
+        )
+        for kind in ("seeds", "configs")
+    }
+    return {
+        epoch: {kind: float(values[:, epoch - 1].std(ddof=1)) for kind, values in best.items()}
+        for epoch in range(1, epochs + 1)
+    }
+
+
 def replay(
     curves: list[list[float]],
     order: list[int],
@@ -211,6 +233,19 @@ def main() -> int:
             f"{entry['mean_difference']:+.4f} | {p:.2g} |"
         )
         print(lines[-1], flush=True)
+    spread = spread_by_epoch(recorded, epochs)
+    payload["spread_by_epoch"] = spread
+    judged = sorted({int(spec.partition("/")[0]) + 1 for spec in specs if spec[0].isdigit()} | {epochs})
+    lines += [
+        "",
+        f"Luck against signal where the bands judge: the standard deviation of the best value so far across the "
+        f"defaults' {summary['defaults_seeds']} seeds and across the {len(curves)} configurations.",
+        "",
+        "| epoch | " + " | ".join(str(epoch) for epoch in judged) + " |",
+        "|---|" + "---|" * len(judged),
+        "| seeds | " + " | ".join(f"{spread[epoch]['seeds']:.3f}" for epoch in judged) + " |",
+        "| configurations | " + " | ".join(f"{spread[epoch]['configs']:.3f}" for epoch in judged) + " |",
+    ]
     write_results(f"band_replay_{options.regime}", payload, lines)
     return 0
 

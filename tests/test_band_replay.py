@@ -5,6 +5,8 @@ over by where that configuration would have ended."""
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
@@ -47,3 +49,22 @@ def test_eta_sets_the_share_a_band_keeps():
     # eta 3 keeps the top third: mid is stopped with BAD; eta 2 keeps the top half: mid goes on and wins
     assert band_replay.replay(curves, [0, 1, 2, 3], budget=16, band=1, eta=3) == (0.9, 4, 2)
     assert band_replay.replay(curves, [0, 1, 2, 3], budget=16, band=1, eta=2) == (0.95, 4, 1)
+
+
+def test_luck_against_signal_is_the_spread_of_the_best_so_far_across_seeds_and_across_configurations():
+    metric = band_replay.value_data.METRIC
+
+    def rows(values):
+        return [{metric: v} for v in values]
+
+    recorded = {
+        ("defaults", 0): rows([0.1, 0.5, 0.2]),  # best so far 0.1, 0.5, 0.5
+        ("defaults", 1): rows([0.3, 0.3, 0.7]),  # 0.3, 0.3, 0.7
+        ("c000", 0): rows([0.2, 0.2, 0.2]),
+        ("c001", 0): rows([0.2, 0.6, 0.6]),
+        ("c002", 0): rows([0.5]),  # cut short: left out
+    }
+    spread = band_replay.spread_by_epoch(recorded, 3)
+    assert spread[1] == {"seeds": pytest.approx(0.1414, abs=1e-4), "configs": pytest.approx(0.0)}
+    assert spread[2]["seeds"] == pytest.approx(0.1414, abs=1e-4)
+    assert spread[2]["configs"] == pytest.approx(0.2828, abs=1e-4)
