@@ -32,7 +32,7 @@ import value_data  # noqa: E402
 from yolosweep.results.band_check import MIN_RUNS_FOR_BAND_CHECK, PREDICTIVE_BAND_RHO  # noqa: E402
 from yolosweep.sweep.band import hyperband_bands  # noqa: E402
 
-# the shipped eta (each band keeps the top 1/eta); the replay moves only min_iter
+# the shipped eta (each band keeps the top 1/eta); --bands 50/2 replays another
 ETA = yaml.safe_load((BENCH.parent / "sweep_config.yaml").read_text())["early_terminate"]["eta"]
 
 
