@@ -76,16 +76,8 @@ def spread_by_epoch(recorded: dict[tuple[str, int], list[dict[str, Any]]], epoch
     """Luck against signal at each epoch: the standard deviation of the best value so far (what Hyperband compares)
     across the defaults' seeds and across the sampled configurations. A band ranks runs by their seed where the
     first is as large as the second."""
-    metric = value_data.METRIC
     best = {
-        kind: np.maximum.accumulate(
-            [
-                [row.get(metric, 0.0) for row in rows[:epochs]]
-                for (run, _), rows in sorted(recorded.items())
-                if (run == "defaults") == (kind == "seeds") and len(rows) >= epochs
-            ],
-            axis=1,
-        )
+        kind: np.maximum.accumulate(value_data.metric_curves(recorded, defaults=kind == "seeds", epochs=epochs), axis=1)
         for kind in ("seeds", "configs")
     }
     return {
@@ -109,10 +101,10 @@ def replay(
     epochs = len(curves[0])
     ended: list[list[float]] = []
     complete: list[int] = []
-    results = np.array([max(c) for c in curves])
-    table = None
+    table, results = None, np.array([])
     if band == "forecast":
         table = curve_forecast.forecast_table(curves) if forecasts is None else forecasts
+        results = np.array([max(c) for c in curves])
     spent, best_seen, handed, stopped = 0, -1.0, 0.0, 0
     for started, index in enumerate(order, start=1):
         if band == "adaptive":
@@ -159,12 +151,7 @@ def main() -> int:
     value_data.use_regime(options.regime)
     recorded = value_data.load_curves()
     epochs = value_data.TASK["epochs"]
-    metric = value_data.METRIC
-    curves = [
-        [row.get(metric, 0.0) for row in rows]
-        for (run, _), rows in sorted(recorded.items())
-        if run != "defaults" and len(rows) >= epochs
-    ]
+    curves = value_data.metric_curves(recorded)
     runs = min(options.runs, len(curves) // 2)
     summary = value_data.summary(recorded)
     defaults, best = summary["defaults_mean"], max(max(c) for c in curves)

@@ -104,11 +104,7 @@ def main() -> int:
     options = parser.parse_args()
     value_data.use_regime(options.regime)
     epochs = value_data.TASK["epochs"]
-    curves = [
-        [row.get(value_data.METRIC, 0.0) for row in rows][:epochs]
-        for (run, _), rows in sorted(value_data.load_curves().items())
-        if run != "defaults" and len(rows) >= epochs
-    ]
+    curves = value_data.metric_curves(value_data.load_curves())
     table = forecast_table(curves)
     results = np.array([max(c) for c in curves])
     raw = np.maximum.accumulate(np.array(curves), axis=1)

@@ -246,13 +246,21 @@ def seed_spread_by_epoch(curves: dict[tuple[str, int], list[dict[str, Any]]]) ->
     None with fewer than two such trainings (a failed one keeps no epochs)."""
     import numpy as np
 
-    epochs = TASK["epochs"]
-    table = [
-        [row.get(METRIC, 0.0) for row in rows[:epochs]]
-        for (run, _), rows in curves.items()
-        if run == "defaults" and len(rows) >= epochs
-    ]
+    table = metric_curves(curves, defaults=True)
     return np.array(table).std(axis=0, ddof=1).tolist() if len(table) > 1 else None
+
+
+def metric_curves(
+    curves: dict[tuple[str, int], list[dict[str, Any]]], defaults: bool = False, epochs: int | None = None
+) -> list[list[float]]:
+    """The metric by epoch of every training that ran all `epochs` (TASK's by default), by name: the sampled
+    configurations, or with defaults=True the defaults' seeds."""
+    epochs = epochs or TASK["epochs"]
+    return [
+        [row.get(METRIC, 0.0) for row in rows[:epochs]]
+        for (run, _), rows in sorted(curves.items())
+        if (run == "defaults") == defaults and len(rows) >= epochs
+    ]
 
 
 def ranking_by_epoch(curves: dict[tuple[str, int], list[dict[str, Any]]]) -> dict[int, float]:
