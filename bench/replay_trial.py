@@ -43,7 +43,7 @@ def main() -> int:
         import argparse
 
         import value_data
-        from surrogate import Surrogate
+        from surrogate import Surrogate, model_for
 
         parser = argparse.ArgumentParser(description="fit the surrogate once and save it for the replayed runs")
         parser.add_argument("--fit", type=Path, required=True, metavar="FILE.pkl")
@@ -56,7 +56,7 @@ def main() -> int:
         options = parser.parse_args()
         value_data.use_regime(options.regime)
         curves = value_data.load_curves()
-        options.fit.write_bytes(pickle.dumps(Surrogate.fit(curves)))
+        options.fit.write_bytes(pickle.dumps(Surrogate.fit(curves, kind=model_for(options.regime))))
         print(f"surrogate of {len(curves)} {options.regime} trainings written to {options.fit}")
         return 0
     surrogate = pickle.loads(Path(os.environ["YOLOSWEEP_SURROGATE"]).read_bytes())

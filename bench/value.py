@@ -5,7 +5,7 @@
                                                   # -> bench/results/value_<regime>.json, .md, _anytime.png (#39)
 
 Every method spends epochs of the tunable task (bench/value_data.py); a training's curve comes from
-bench/surrogate.py (a forest fitted to the recorded curves, plus the defaults' seed spread), so a
+bench/surrogate.py (the regime's model fitted to the recorded curves, plus the defaults' seed spread), so a
 repetition takes seconds. "ours" is the real controller code in-process on a real SQLite store:
 Agent._next (the `sweeps` engine's bayes, priors first) and runs_to_stop (its Hyperband), fed one
 epoch at a time. Peers: random search (W&B's samplers), Ultralytics' tuner (its own _mutate on its
@@ -57,7 +57,7 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
 
 import value_data  # noqa: E402
-from surrogate import Surrogate  # noqa: E402
+from surrogate import Surrogate, model_for  # noqa: E402
 
 CACHE = BENCH / ".cache" / "value"  # each method's traces, so a changed method reruns alone (--reuse)
 BUDGETS = (5, 10, 20)  # full-run equivalents
@@ -692,7 +692,7 @@ def main() -> int:
         f"_noise{options.noise_scale:g}" if options.noise_scale != 1.0 else ""
     )
     curves = value_data.load_curves()
-    surrogate = Surrogate.fit(curves, inert=inert)
+    surrogate = Surrogate.fit(curves, inert=inert, kind=model_for(options.regime))
     surrogate.seed_std = surrogate.seed_std * options.noise_scale
     defaults, best_known = reference(surrogate)
     limit = max(BUDGETS) * EPOCHS
@@ -786,7 +786,8 @@ def main() -> int:
             "surrogate_best_known": best_known,
         },
         "surrogate": {
-            **validate_holdouts(curves, inert=inert),
+            "model": model_for(options.regime),
+            **validate_holdouts(curves, inert=inert, kind=model_for(options.regime)),
             "inert": list(inert),
             "noise_scale": options.noise_scale,
         },
@@ -812,6 +813,9 @@ def main() -> int:
         "Mann-Whitney against random search. Epochs for 20 runs: median epochs spent when a method's 20th run "
         "ended. To random@20: median epochs until a method hands over a configuration at least as good as "
         "random search's median result at 20 runs (never: not within the budget).",
+        "",
+        f"Surrogate: the {model_for(options.regime)} model of bench/surrogate.py, fitted to "
+        f"{payload['task']['configs']} configurations (defaults {defaults:.3f}, best known {best_known:.3f}).",
         *(["", f"Surrogate without {', '.join(inert)} (treated as without effect)."] if inert else []),
         *(["", f"Seed noise scaled by {options.noise_scale:g}."] if options.noise_scale != 1.0 else []),
         "",
