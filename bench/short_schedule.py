@@ -89,7 +89,7 @@ def main() -> int:
     long_curves = value_data.load_curves()
     long_runs = recorded(long_curves, long_epochs)
     summary = value_data.summary(long_curves)
-    band = int(SHIPPED_FIRST_BAND * long_epochs)  # the shipped band's history index (min_iter 50: epoch 51)
+    band = int(SHIPPED_FIRST_BAND * long_epochs)  # the shipped band's history index (min_iter 60: epoch 61)
     names = sorted(set(short_runs) & set(long_runs))
     short = [short_runs[n][0] for n in names]
     long = [long_runs[n][0] for n in names]

@@ -477,10 +477,13 @@ METHODS: dict[str, Callable[[Surrogate, np.random.Generator, int], Trace | list[
     "ours_band_11": lambda s, r, n: run_ours(s, r, n, defaults_first=True, stopping=11),
     # the YAML's band kept on every run length (--keep-band): "ours" before it stepped aside on short runs
     "ours_keep_band": lambda s, r, n: run_ours(s, r, n, defaults_first=True, stopping="keep"),
-    # the shipped 100 epochs (--regime finetune_long): the YAML's band before #39 (epoch 31), and around halfway
+    # the shipped 100 epochs (--regime finetune_long): the YAML's band before #39 (epoch 31), halfway (the YAML's
+    # from 2026-12-07 to 12-08, epoch 51) and around the shipped 61
     "ours_band_30": lambda s, r, n: run_ours(s, r, n, defaults_first=True, stopping=30),
     "ours_band_45": lambda s, r, n: run_ours(s, r, n, defaults_first=True, stopping=45),
+    "ours_band_50": lambda s, r, n: run_ours(s, r, n, defaults_first=True, stopping=50),
     "ours_band_60": lambda s, r, n: run_ours(s, r, n, defaults_first=True, stopping=60),
+    "ours_band_70": lambda s, r, n: run_ours(s, r, n, defaults_first=True, stopping=70),
     "random": run_random,
     # the dead-parameter warning followed (dead_parameters: dropout and copy_paste, for a detect sweep)
     "ours_fixed_dead": lambda s, r, n: run_ours(s, r, n, defaults_first=True, fix_dead=True),
@@ -705,7 +708,8 @@ def main() -> int:
         parser.error(f"--methods: {', '.join(unknown)} names no method; known: {', '.join(METHODS)}")
     wanted = [name for pattern in patterns for name in METHODS if fnmatch.fnmatch(name, pattern)]
     for name in dict.fromkeys(wanted):
-        cached = CACHE / f"{name}-{options.reps}reps-{value_data.fingerprint()}{name_suffix}.npy"
+        data = f"{value_data.fingerprint()}-{model_for(options.regime)}"  # the curves and the model fitted to them
+        cached = CACHE / f"{name}-{options.reps}reps-{data}{name_suffix}.npy"
         if name in reuse and cached.exists() and cached.with_suffix(".json").exists():
             traces[name] = np.load(cached).tolist()
             ends[name] = [[tuple(end) for end in rep] for rep in json.loads(cached.with_suffix(".json").read_text())]

@@ -231,7 +231,7 @@ def test_version_and_a_moved_band_said_once_in_epochs(tmp_path):
     config = load_sweep(REPO / "sweep_config.yaml", {"epochs": 20, "model": "yolo11n.yaml"})
     assert (
         moved_band_line(REPO / "sweep_config.yaml", config)
-        == "hyperband min_iter 50 -> 10 for 20 epochs a run (band at epoch 11)"
+        == "hyperband min_iter 60 -> 12 for 20 epochs a run (band at epoch 13)"
     )
 
 

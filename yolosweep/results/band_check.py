@@ -17,8 +17,8 @@ PREDICTIVE_BAND_RHO = 0.4
 
 MIN_RUNS_FOR_BAND_CHECK = 5
 
-# Later than this, a moved band still stops runs that would have won and saves too little to pay for them; the
-# shipped band sits here (docs/benchmarks.md, "Where to put the band").
+# Later than this, a moved band still stops runs that would have won and saves too little to pay for them: on the
+# short curves every band past half the run cost the search (docs/benchmarks.md, "Where to put the band").
 LATEST_BAND_WORTH_MOVING = 1 / 2  # of the planned epochs
 
 

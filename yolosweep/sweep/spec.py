@@ -285,7 +285,7 @@ def with_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> dict[st
     """A copy of the sweep with some parameters fixed to new values (the --data/--epochs/... flags).
 
     A new epoch count moves Hyperband's bands with it, so they stay at the same fraction of a
-    run (min_iter 50 of 100 epochs becomes 25 of 50): otherwise a short sweep is never pruned.
+    run (min_iter 60 of 100 epochs becomes 30 of 50): otherwise a short sweep is never pruned.
     The first band never moves into the warm-up, though: see first_band_after_warmup.
     """
     result = copy.deepcopy(config)
