@@ -116,15 +116,13 @@ class Surrogate:
         """inert: parameters the model does not see, known to have no effect (it would fit seed noise to them).
         kind: "forest" or "linear" (model_for(regime) names the regime's)."""
         names = [n for n in sorted(value_data.swept_space()) if n not in inert]
-        model = ForestCurves(curves, names, seed) if kind == "forest" else LinearCurves(curves, names)
+        models = {"forest": lambda: ForestCurves(curves, names, seed), "linear": lambda: LinearCurves(curves, names)}
+        model = models[kind]()
         return cls(model, model.epochs, model.seed_std(curves))
-
-    def _mean(self, params: dict[str, Any]) -> np.ndarray:
-        return self.model.mean(params)
 
     def curve(self, params: dict[str, Any], rng: np.random.Generator | None = None) -> list[float]:
         """The metric at epochs 1..E; with `rng`, one training's seed noise added (the same draw every epoch)."""
-        mean = self._mean(params)
+        mean = self.model.mean(params)
         if rng is not None:
             mean = mean + rng.standard_normal() * self.seed_std
         return _clipped(mean)
@@ -132,7 +130,7 @@ class Surrogate:
     def training(self, params: dict[str, Any], rng: np.random.Generator) -> tuple[list[float], float]:
         """One training's curve (as curve(params, rng)) and the configuration's true quality, the best epoch of
         its mean curve, from one prediction of the model (its cost) instead of two."""
-        mean = self._mean(params)
+        mean = self.model.mean(params)
         return _clipped(mean + rng.standard_normal() * self.seed_std), max(_clipped(mean))
 
 
