@@ -707,8 +707,8 @@ def main() -> int:
     if unknown:
         parser.error(f"--methods: {', '.join(unknown)} names no method; known: {', '.join(METHODS)}")
     wanted = [name for pattern in patterns for name in METHODS if fnmatch.fnmatch(name, pattern)]
+    data = f"{value_data.fingerprint()}-{model_for(options.regime)}"  # the curves and the model fitted to them
     for name in dict.fromkeys(wanted):
-        data = f"{value_data.fingerprint()}-{model_for(options.regime)}"  # the curves and the model fitted to them
         cached = CACHE / f"{name}-{options.reps}reps-{data}{name_suffix}.npy"
         if name in reuse and cached.exists() and cached.with_suffix(".json").exists():
             traces[name] = np.load(cached).tolist()
