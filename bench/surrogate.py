@@ -102,7 +102,6 @@ def _best_so_far(values: list[float]) -> np.ndarray:
 @dataclass
 class Surrogate:
     model: ForestCurves | LinearCurves
-    epochs: int
     seed_std: np.ndarray  # per epoch: the spread of the defaults across seeds, of what the model predicts
 
     @classmethod
@@ -118,7 +117,7 @@ class Surrogate:
         names = [n for n in sorted(value_data.swept_space()) if n not in inert]
         models = {"forest": lambda: ForestCurves(curves, names, seed), "linear": lambda: LinearCurves(curves, names)}
         model = models[kind]()
-        return cls(model, model.epochs, model.seed_std(curves))
+        return cls(model, model.seed_std(curves))
 
     def curve(self, params: dict[str, Any], rng: np.random.Generator | None = None) -> list[float]:
         """The metric at epochs 1..E; with `rng`, one training's seed noise added (the same draw every epoch)."""
